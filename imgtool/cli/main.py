@@ -1,0 +1,52 @@
+"""The `imgtool` entry point: assembles the command groups and turns ImgtoolError into one line.
+
+Each group module exposes `register(app)`, so a new capability (build, runtime, registry, ...) adds
+its commands without editing the others.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from imgtool.errors import ImgtoolError
+
+from . import debug, images, registry, runtime
+
+app = typer.Typer(
+    name="imgtool",
+    help="A daemonless container image toolkit: build, ship, run and inspect OCI images.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for _group in (images, debug, runtime, registry):
+    _group.register(app)
+
+
+def run() -> None:
+    """Console-script entry: user mistakes become `imgtool: message` and a non-zero exit."""
+    try:
+        app(standalone_mode=False)
+    except ImgtoolError as exc:
+        print(f"imgtool: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("imgtool: aborted", file=sys.stderr)
+        sys.exit(130)
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", None)
+        sys.exit(code if code is not None else getattr(exc, "code", 0))
+    except _click_errors() as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _click_errors() -> tuple[type[BaseException], ...]:
+    import click
+
+    return (click.ClickException,)

@@ -26,6 +26,14 @@ for _group in (images, debug, runtime, registry):
     _group.register(app)
 
 
+@app.command()
+def version() -> None:
+    """Print imgtool's version."""
+    from imgtool import __version__
+
+    typer.echo(f"imgtool {__version__}")
+
+
 def run() -> None:
     """Console-script entry: user mistakes become `imgtool: message` and a non-zero exit."""
     try:

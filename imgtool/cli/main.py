@@ -22,6 +22,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+@app.callback()
+def _main() -> None:
+    """A daemonless container image toolkit: build, ship, run and inspect OCI images."""
+
+
 for _group in (images, debug, runtime, registry):
     _group.register(app)
 
@@ -37,24 +42,9 @@ def version() -> None:
 def run() -> None:
     """Console-script entry: user mistakes become `imgtool: message` and a non-zero exit."""
     try:
-        app(standalone_mode=False)
+        app()  # standalone mode: usage errors are printed by click itself, exit 2
     except ImgtoolError as exc:
         print(f"imgtool: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        print("imgtool: aborted", file=sys.stderr)
-        sys.exit(130)
-    except (typer.Exit, SystemExit) as exc:
-        code = getattr(exc, "exit_code", None)
-        sys.exit(code if code is not None else getattr(exc, "code", 0))
-    except _click_errors() as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
-
-
-def _click_errors() -> tuple[type[BaseException], ...]:
-    import click
-
-    return (click.ClickException,)

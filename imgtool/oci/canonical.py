@@ -1,0 +1,28 @@
+"""Canonical JSON: the one byte form imgtool writes for manifests, indexes and configs.
+
+Digests name bytes, not objects, so every document imgtool creates is serialised one way (sorted
+keys, no insignificant whitespace, UTF-8) and the same image always gets the same digest. Documents
+read from elsewhere are never re-serialised: their original bytes are kept and moved as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from imgtool.errors import SchemaError
+
+
+def dumps(obj: Any) -> bytes:
+    """Serialise to canonical JSON bytes."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def loads(data: bytes | str, what: str = "document") -> Any:
+    """Parse JSON, turning any decoding failure into a one-line SchemaError naming `what`."""
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
+        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise SchemaError(f"{what}: invalid JSON{where}: {detail}") from None

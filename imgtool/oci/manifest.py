@@ -1,0 +1,161 @@
+"""Image manifest and image index (image-spec manifest.md, image-index.md).
+
+`parse_manifest`/`parse_index` are the only way bytes become these objects: JSON decoding, schema
+validation and typed construction in one step, each failure one line naming the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from imgtool.errors import SchemaError, UnknownMediaTypeError
+
+from . import canonical, mediatype, schema
+from .descriptor import Descriptor
+from .digest import Digest, of_bytes
+
+ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
+ANNOTATION_CREATED = "org.opencontainers.image.created"
+# containerd's convention for the full name in an index, so `ctr import` keeps registry hosts
+ANNOTATION_IMAGE_NAME = "io.containerd.image.name"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """An image manifest: one config and an ordered list of layers (base first)."""
+
+    config: Descriptor
+    layers: tuple[Descriptor, ...]
+    media_type: str = mediatype.OCI_MANIFEST
+    annotations: dict[str, str] = field(default_factory=dict, hash=False)
+    subject: Descriptor | None = None
+    artifact_type: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (schemaVersion 2), optional fields omitted when unset."""
+        out: dict[str, Any] = {
+            "schemaVersion": 2,
+            "mediaType": self.media_type,
+            "config": self.config.to_dict(),
+            "layers": [layer.to_dict() for layer in self.layers],
+        }
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        if self.subject:
+            out["subject"] = self.subject.to_dict()
+        if self.artifact_type:
+            out["artifactType"] = self.artifact_type
+        return out
+
+    def to_bytes(self) -> bytes:
+        """Canonical bytes, validated against the schema before they leave this function."""
+        doc = self.to_dict()
+        schema.validate(doc, schema.MANIFEST, "manifest")
+        return canonical.dumps(doc)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Manifest":
+        """From schema-validated JSON."""
+        return cls(
+            config=Descriptor.from_dict(d["config"]),
+            layers=tuple(Descriptor.from_dict(x) for x in d.get("layers", ())),
+            media_type=d.get("mediaType", mediatype.OCI_MANIFEST),
+            annotations=dict(d.get("annotations") or {}),
+            subject=Descriptor.from_dict(d["subject"]) if d.get("subject") else None,
+            artifact_type=d.get("artifactType"),
+        )
+
+
+@dataclass(frozen=True)
+class Index:
+    """An image index (or Docker manifest list): descriptors of manifests, e.g. one per platform."""
+
+    manifests: tuple[Descriptor, ...]
+    media_type: str = mediatype.OCI_INDEX
+    annotations: dict[str, str] = field(default_factory=dict, hash=False)
+    subject: Descriptor | None = None
+    artifact_type: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (schemaVersion 2), optional fields omitted when unset."""
+        out: dict[str, Any] = {
+            "schemaVersion": 2,
+            "mediaType": self.media_type,
+            "manifests": [m.to_dict() for m in self.manifests],
+        }
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        if self.subject:
+            out["subject"] = self.subject.to_dict()
+        if self.artifact_type:
+            out["artifactType"] = self.artifact_type
+        return out
+
+    def to_bytes(self) -> bytes:
+        """Canonical bytes, validated against the schema."""
+        doc = self.to_dict()
+        schema.validate(doc, schema.INDEX, "index")
+        return canonical.dumps(doc)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Index":
+        """From schema-validated JSON."""
+        return cls(
+            manifests=tuple(Descriptor.from_dict(x) for x in d.get("manifests", ())),
+            media_type=d.get("mediaType", mediatype.OCI_INDEX),
+            annotations=dict(d.get("annotations") or {}),
+            subject=Descriptor.from_dict(d["subject"]) if d.get("subject") else None,
+            artifact_type=d.get("artifactType"),
+        )
+
+
+def _parse(data: bytes, name: str, what: str) -> dict[str, Any]:
+    doc = canonical.loads(data, what)
+    if not isinstance(doc, dict):
+        raise SchemaError(f"{what}: expected a JSON object")
+    schema.validate(doc, name, what)
+    return doc
+
+
+def parse_manifest(data: bytes, what: str = "manifest") -> Manifest:
+    """Bytes -> Manifest, rejecting invalid JSON, schema failures and non-manifest media types."""
+    doc = _parse(data, schema.MANIFEST, what)
+    media_type = doc.get("mediaType", mediatype.OCI_MANIFEST)
+    if not mediatype.is_manifest(media_type):
+        raise UnknownMediaTypeError(f"{what}: mediaType {media_type!r} is not an image manifest")
+    return Manifest.from_dict(doc)
+
+
+def parse_index(data: bytes, what: str = "index") -> Index:
+    """Bytes -> Index, rejecting invalid JSON, schema failures and non-index media types."""
+    doc = _parse(data, schema.INDEX, what)
+    media_type = doc.get("mediaType", mediatype.OCI_INDEX)
+    if not mediatype.is_index(media_type):
+        raise UnknownMediaTypeError(f"{what}: mediaType {media_type!r} is not an image index")
+    return Index.from_dict(doc)
+
+
+def sniff_media_type(data: bytes, what: str = "document") -> str:
+    """The media type a manifest-or-index document declares (or implies, for OCI without one)."""
+    doc = canonical.loads(data, what)
+    if not isinstance(doc, dict):
+        raise SchemaError(f"{what}: expected a JSON object")
+    media_type = doc.get("mediaType")
+    if media_type is None:
+        media_type = mediatype.OCI_INDEX if "manifests" in doc else mediatype.OCI_MANIFEST
+    if not isinstance(media_type, str):
+        raise SchemaError(f"{what}: mediaType: must be a string")
+    return media_type
+
+
+def descriptor_of(data: bytes, media_type: str, **kwargs: Any) -> Descriptor:
+    """A descriptor for in-memory content (sha256 digest and size of exactly these bytes)."""
+    return Descriptor(media_type, of_bytes(data), len(data), **kwargs)
+
+
+__all__ = [
+    "ANNOTATION_CREATED", "ANNOTATION_IMAGE_NAME", "ANNOTATION_REF_NAME",
+    "Digest", "Index", "Manifest", "descriptor_of", "parse_index", "parse_manifest",
+    "sniff_media_type",
+]

@@ -1,0 +1,76 @@
+"""Validation against the OCI image-spec JSON schemas, which ship inside the package.
+
+The schema files are the image-spec's own (draft-04, `schemas/`, Apache-2.0). Their `$ref`s name
+sibling files relative to whatever `id` is in scope, so references are resolved by file name from the
+package, never over the network.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from pathlib import PurePosixPath
+from typing import Any
+
+import jsonschema
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+from imgtool.errors import SchemaError
+
+from . import mediatype
+
+MANIFEST = "image-manifest-schema.json"
+INDEX = "image-index-schema.json"
+CONFIG = "config-schema.json"
+LAYOUT = "image-layout-schema.json"
+DESCRIPTOR = "content-descriptor.json"
+
+_BY_MEDIA_TYPE = {
+    **{m: MANIFEST for m in mediatype.MANIFESTS},
+    **{m: INDEX for m in mediatype.INDEXES},
+    **{m: CONFIG for m in mediatype.CONFIGS},
+}
+
+
+@functools.cache
+def _load(name: str) -> dict[str, Any]:
+    return json.loads(resources.files(__package__).joinpath("schemas", name).read_text())
+
+
+def _retrieve(uri: str) -> Resource:
+    name = PurePosixPath(uri.split("#", 1)[0]).name
+    try:
+        return Resource.from_contents(_load(name), default_specification=DRAFT4)
+    except FileNotFoundError:
+        raise LookupError(uri) from None
+
+
+@functools.cache
+def validator(name: str) -> jsonschema.Draft4Validator:
+    """A compiled validator for one of the bundled schema files (cached: schemas never change)."""
+    return validator_for(_load(name))
+
+
+def validator_for(schema: dict[str, Any]) -> jsonschema.Draft4Validator:
+    """A validator for `schema` whose relative `$ref`s resolve to the bundled files."""
+    return jsonschema.Draft4Validator(schema, registry=Registry(retrieve=_retrieve))
+
+
+def schema_for(media_type: str) -> str:
+    """Which schema file governs a media type (manifests, indexes and configs only)."""
+    try:
+        return _BY_MEDIA_TYPE[media_type]
+    except KeyError:
+        raise SchemaError(f"no schema for media type {media_type!r}") from None
+
+
+def validate(doc: Any, name: str, what: str) -> None:
+    """Raise a one-line SchemaError naming the first failing field of `doc` against schema `name`."""
+    error = jsonschema.exceptions.best_match(validator(name).iter_errors(doc))
+    if error is not None:
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        field = path.lstrip(".") or "(top level)"
+        message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
+        raise SchemaError(f"{what}: {field}: {message}")

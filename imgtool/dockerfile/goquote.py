@@ -25,6 +25,16 @@ def is_space(ch: str) -> bool:
     return ch.isspace()
 
 
+def strip_space(text: str, left: bool = True, right: bool = True) -> str:
+    """Go's `strings.TrimSpace` (or its one-sided forms): trims only what `is_space` accepts."""
+    start, end = 0, len(text)
+    while left and start < end and is_space(text[start]):
+        start += 1
+    while right and end > start and is_space(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
 def _is_print(ch: str) -> bool:
     """Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols and ASCII space."""
     if ch == " ":

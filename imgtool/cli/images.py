@@ -1,9 +1,184 @@
-"""CLI group placeholder: filled in by the issue that owns `debug`."""
+"""Image management commands: import, images, tag, rmi, save, load, prune (docker's names and flags)."""
 
 from __future__ import annotations
 
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, Iterator, Optional
+
 import typer
+
+from imgtool.errors import ImgtoolError, NotFoundError
+from imgtool.oci import reference
+from imgtool.store import Store, archive, rootfs
+
+
+def _store() -> Store:
+    return Store.open()
+
+
+@contextmanager
+def _input(path: str) -> Iterator[BinaryIO]:
+    if path == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        raise NotFoundError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImgtoolError(f"{path}: is a directory, expected a tar file") from None
+    with f:
+        yield f
+
+
+def import_(
+    source: str = typer.Argument(..., metavar="ROOTFS.tar", help="Root filesystem tarball (plain, gzip or zstd); - for stdin."),
+    tag: list[str] = typer.Option([], "--tag", "-t", help="Name for the image (repeatable)."),
+    compression: str = typer.Option("gzip", "--compression", help="Layer compression: gzip or zstd."),
+) -> None:
+    """Create a base image from a root filesystem tarball (like `docker import`)."""
+    for name in tag:
+        reference.parse(name)  # reject bad names before any work
+    store = _store()
+    with _input(source) as f:
+        descriptor = rootfs.import_rootfs(store, f, tag, Path(source).name, kind=compression)
+    typer.echo(str(descriptor.digest))
+
+
+def images(
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only show image IDs."),
+    no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not truncate IDs."),
+    digests: bool = typer.Option(False, "--digests", help="Show manifest digests."),
+    fmt: str = typer.Option("table", "--format", help="table or json."),
+) -> None:
+    """List images in the store (names from index.json, written by imgtool or by other tools)."""
+    store = _store()
+    rows = []
+    for entry in store.images():
+        try:
+            image = store.resolve(str(entry.descriptor.digest))
+        except ImgtoolError as exc:
+            typer.echo(f"imgtool: skipping {entry.name or entry.descriptor.digest}: {exc}", err=True)
+            continue
+        ref = reference.parse(entry.normalized) if entry.normalized else None
+        rows.append({
+            "repository": ref.familiar_name if ref else "<none>",
+            "tag": (ref.tag or "<none>") if ref else "<none>",
+            "name": entry.name,
+            "digest": str(entry.descriptor.digest),
+            "id": image.id,
+            "created": image.config.created or "",
+            "size": sum(layer.size for layer in image.layers) + image.descriptor.size + len(image.config_bytes),
+        })
+    if fmt == "json":
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if fmt != "table":
+        raise ImgtoolError(f"--format {fmt!r}: expected table or json")
+    if quiet:
+        for row in rows:
+            typer.echo(row["id"] if no_trunc else row["id"].removeprefix("sha256:")[:12])
+        return
+    header = ["REPOSITORY", "TAG"] + (["DIGEST"] if digests else []) + ["IMAGE ID", "CREATED", "SIZE"]
+    table = [header]
+    for row in rows:
+        image_id = row["id"] if no_trunc else row["id"].removeprefix("sha256:")[:12]
+        table.append([row["repository"], row["tag"]] + ([row["digest"]] if digests else [])
+                     + [image_id, row["created"], _human(row["size"])])
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for r in table:
+        typer.echo("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.3g}{unit}" if unit != "B" else f"{size}B"
+        value /= 1000
+    return f"{size}B"
+
+
+def tag(source: str = typer.Argument(..., metavar="SOURCE"), target: str = typer.Argument(..., metavar="TARGET")) -> None:
+    """Give an image another name."""
+    store = _store()
+    store.tag(store.find(source).descriptor, target)
+
+
+def rmi(names: list[str] = typer.Argument(..., metavar="IMAGE...")) -> None:
+    """Remove image names (run `imgtool prune` to free the blobs no name reaches any more)."""
+    store = _store()
+    for name in names:
+        entry = store.untag(name)
+        typer.echo(f"Untagged: {entry.name or entry.descriptor.digest}")
+
+
+def save(
+    names: list[str] = typer.Argument(..., metavar="IMAGE..."),
+    output: str = typer.Option(..., "--output", "-o", help="Archive to write (- for stdout)."),
+    fmt: str = typer.Option("oci", "--format", help="oci (OCI image layout tar) or docker (docker save format)."),
+) -> None:
+    """Save images to a tar archive (written to a temp file and renamed: never half-written)."""
+    if fmt not in (archive.OCI, archive.DOCKER):
+        raise ImgtoolError(f"--format {fmt!r}: expected oci or docker")
+    store = _store()
+    entries = [store.find(n) for n in names]
+
+    def write(out: BinaryIO) -> None:
+        if fmt == archive.OCI:
+            archive.save_oci(store, entries, out)
+        else:
+            images = [(store.resolve(str(e.descriptor.digest)), _repo_tags(e.normalized)) for e in entries]
+            archive.save_docker(store, images, out)
+
+    if output == "-":
+        write(sys.stdout.buffer)
+        return
+    dest = Path(output)
+    if dest.is_dir():
+        raise ImgtoolError(f"{output}: is a directory")
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    try:
+        with open(tmp, "wb") as out:
+            write(out)
+        tmp.replace(dest)
+    except FileNotFoundError:
+        raise NotFoundError(f"{output}: directory does not exist") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _repo_tags(normalized: Optional[str]) -> list[str]:
+    """docker-archive RepoTags are `familiar:tag` (digest-only names have none)."""
+    if not normalized:
+        return []
+    ref = reference.parse(normalized)
+    return [f"{ref.familiar_name}:{ref.tag}"] if ref.tag else []
+
+
+def load(input_: str = typer.Option("-", "--input", "-i", help="Archive to read (OCI or docker-archive; - for stdin).")) -> None:
+    """Load images from an OCI archive or a `docker save` tarball."""
+    store = _store()
+    with _input(input_) as f:
+        for name in archive.load(store, f, Path(input_).name if input_ != "-" else "stdin"):
+            typer.echo(f"Loaded image: {name}")
+
+
+def prune() -> None:
+    """Remove blobs that no image name reaches (like `docker system prune`)."""
+    removed, freed = _store().prune()
+    typer.echo(f"Deleted {len(removed)} blobs, reclaimed {_human(freed)}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the top-level app."""
+    """Add the image-management commands to the top-level app."""
+    app.command("import")(import_)
+    app.command()(images)
+    app.command()(tag)
+    app.command()(rmi)
+    app.command()(save)
+    app.command()(load)
+    app.command()(prune)

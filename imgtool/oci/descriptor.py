@@ -87,15 +87,3 @@ class Descriptor:
             data=base64.b64decode(d["data"]) if "data" in d else None,
         )
 
-    def with_annotations(self, **updates: str | None) -> "Descriptor":
-        """A copy with annotations set (or removed where the value is None)."""
-        annotations = dict(self.annotations)
-        for key, value in updates.items():
-            if value is None:
-                annotations.pop(key, None)
-            else:
-                annotations[key] = value
-        return Descriptor(
-            self.media_type, self.digest, self.size, annotations, self.urls,
-            self.platform, self.artifact_type, self.data,
-        )

@@ -1,0 +1,1 @@
+"""The layer codec: deterministic tar writer, validating reader, gzip/zstd streams, whiteouts."""

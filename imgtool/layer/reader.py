@@ -1,0 +1,97 @@
+"""The layer reader: any layer blob -> validated tar members, with the diff_id computed on the way.
+
+Names are checked as they are read (`..` and absolute paths are refused), so every consumer (import,
+load, inspect) sees only members that stay inside the root. Extraction to disk is the runtime's job
+(imgtool.runtime), which adds the in-root path resolution that a filesystem needs.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from typing import BinaryIO, Iterator
+
+from imgtool.errors import LayerError
+from imgtool.oci.digest import Digest, new_hasher
+
+from . import compression
+from .entries import clean_name
+
+
+class _HashingReader(io.RawIOBase):
+    def __init__(self, inner: BinaryIO, copy_to: BinaryIO | io.RawIOBase | None):
+        self.inner = inner
+        self.hasher = new_hasher()
+        self.copy_to = copy_to
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self.inner.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.hasher.update(data)
+        if self.copy_to is not None:
+            self.copy_to.write(data)
+        return n
+
+
+class LayerReader:
+    """Iterate a layer's members in order; `extractfile` gives the current member's content.
+
+    After iteration, `diff_id` is the digest of the whole uncompressed tar (padding included).
+    With `copy_to`, every uncompressed byte is also written there: re-compressing a layer while
+    validating it is one pass.
+    """
+
+    def __init__(self, stream: BinaryIO, what: str = "layer", copy_to: BinaryIO | io.RawIOBase | None = None):
+        self.what = what
+        self._hashing = _HashingReader(compression.open_decompressed(stream), copy_to)
+        self._buffered = io.BufferedReader(self._hashing, 1 << 20)
+        try:
+            self._tar = tarfile.open(fileobj=self._buffered, mode="r|", encoding="utf-8",
+                                     errors="surrogateescape")
+        except tarfile.TarError as exc:
+            raise LayerError(f"{what}: not a tar archive ({exc})") from None
+        self._done = False
+
+    def __iter__(self) -> Iterator[tarfile.TarInfo]:
+        try:
+            for member in self._tar:
+                member.name = clean_name(member.name) if member.name.strip("./") else "."
+                if member.islnk():
+                    member.linkname = clean_name(member.linkname)
+                yield member
+        except LayerError as exc:
+            raise LayerError(f"{self.what}: {exc}") from None
+        except (tarfile.TarError, EOFError) as exc:
+            raise LayerError(f"{self.what}: corrupt tar: {exc}") from None
+        self._drain()
+
+    def extractfile(self, member: tarfile.TarInfo) -> BinaryIO:
+        """The content of the member the iteration is at (regular files only)."""
+        f = self._tar.extractfile(member)
+        if f is None:
+            raise LayerError(f"{self.what}: {member.name} has no content")
+        return f  # type: ignore[return-value]
+
+    def _drain(self) -> None:
+        while self._buffered.read(1 << 20):
+            pass
+        self._done = True
+
+    @property
+    def diff_id(self) -> Digest:
+        """Digest of the uncompressed tar; valid once iteration has finished."""
+        if not self._done:
+            raise RuntimeError("diff_id is known only after the whole layer was read")
+        return Digest("sha256", self._hashing.hasher.hexdigest())
+
+
+def diff_id_of(stream: BinaryIO, what: str = "layer", copy_to: BinaryIO | io.RawIOBase | None = None) -> Digest:
+    """Read a whole layer, validating every member name, and return its diff_id."""
+    reader = LayerReader(stream, what, copy_to)
+    for _ in reader:
+        pass
+    return reader.diff_id

@@ -1,0 +1,139 @@
+"""The deterministic layer writer: entries -> tar -> compression, with diff_id and digest in one pass.
+
+Deterministic means the same files always give the same bytes: entries sorted by name, PAX format,
+numeric uid/gid only (no user or group names), no atime/ctime, mtimes clamped to SOURCE_DATE_EPOCH
+when it is set, hardlinks collapsed onto the first path in order, and a fixed gzip header. That is
+what makes an unchanged build step produce an identical layer, which the cache and registries dedupe.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from dataclasses import dataclass
+from typing import BinaryIO, Iterable
+
+from imgtool.errors import LayerError
+from imgtool.oci.digest import Digest, new_hasher
+from imgtool.oci import mediatype
+
+from . import compression
+from .entries import Entry, clean_name
+
+_COPY_BUFSIZE = 1 << 20
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    """What a written layer is: its uncompressed (diff_id) and compressed (digest) identities."""
+
+    diff_id: Digest
+    digest: Digest
+    size: int
+    media_type: str
+
+
+def source_date_epoch() -> int | None:
+    """SOURCE_DATE_EPOCH from the environment (reproducible-builds.org), validated."""
+    value = os.environ.get("SOURCE_DATE_EPOCH")
+    if value in (None, ""):
+        return None
+    try:
+        epoch = int(value)
+    except ValueError:
+        raise LayerError(f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds") from None
+    if epoch < 0:
+        raise LayerError(f"SOURCE_DATE_EPOCH={value!r} is negative")
+    return epoch
+
+
+class _HashingSink(io.RawIOBase):
+    """Hashes and counts what passes, then hands it on: the tee of the one-pass pipeline."""
+
+    def __init__(self, out: BinaryIO | io.RawIOBase):
+        self.out = out
+        self.hasher = new_hasher()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]
+        self.hasher.update(data)
+        self.size += len(data)
+        self.out.write(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    @property
+    def digest(self) -> Digest:
+        return Digest("sha256", self.hasher.hexdigest())
+
+
+def normalise(entries: Iterable[Entry], epoch: int | None = None) -> list[Entry]:
+    """Sort, clean and canonicalise entries; the pure heart of determinism.
+
+    Later entries with the same name replace earlier ones (tar semantics); the layer root itself
+    is dropped; hardlink groups get their content on the first name in order.
+    """
+    by_name: dict[str, Entry] = {}
+    for entry in entries:
+        name = clean_name(entry.info.name)
+        if name:
+            entry.info.name = name
+            by_name[name] = entry
+    ordered = [by_name[name] for name in sorted(by_name)]
+    first_of_group: dict[object, Entry] = {}
+    content_of_group: dict[object, Entry] = {}
+    for entry in ordered:
+        if entry.link_key is not None and entry.open is not None:
+            content_of_group.setdefault(entry.link_key, entry)
+    for entry in ordered:
+        info = entry.info
+        info.uname = info.gname = ""
+        if epoch is not None and info.mtime > epoch:
+            info.mtime = epoch
+        info.mtime = int(info.mtime)
+        key = entry.link_key
+        if key is None:
+            continue
+        leader = first_of_group.get(key)
+        if leader is None:
+            source = content_of_group.get(key)
+            if source is None:
+                raise LayerError(f"hardlink {info.name!r} points to a file that is not in the layer")
+            first_of_group[key] = entry
+            info.type, info.linkname, info.size = tarfile.REGTYPE, "", source.info.size
+            entry.open = source.open
+        else:
+            info.type, info.linkname, info.size = tarfile.LNKTYPE, leader.info.name, 0
+            entry.open = None
+    return ordered
+
+
+def write_layer(
+    entries: Iterable[Entry],
+    out: BinaryIO,
+    kind: str = compression.GZIP,
+    epoch: int | None = None,
+) -> LayerResult:
+    """Write a layer blob to `out` and return its diff_id, digest and size, computed as it streams."""
+    ordered = normalise(entries, epoch)
+    blob = _HashingSink(out)
+    packer = compression.compressor(blob, kind)  # type: ignore[arg-type]
+    tar_sink = _HashingSink(packer)
+    with tarfile.open(fileobj=tar_sink, mode="w", format=tarfile.PAX_FORMAT,
+                      copybufsize=_COPY_BUFSIZE, encoding="utf-8") as tar:
+        for entry in ordered:
+            for name, value in sorted(entry.xattrs.items()):
+                entry.info.pax_headers["SCHILY.xattr." + name] = value.decode("utf-8", "surrogateescape")
+            if entry.open is None:
+                tar.addfile(entry.info)
+                continue
+            with entry.open() as content:
+                tar.addfile(entry.info, content)
+    packer.close()
+    return LayerResult(tar_sink.digest, blob.digest, blob.size, mediatype.OCI_LAYER_BY_COMPRESSION[kind])

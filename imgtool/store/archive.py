@@ -1,0 +1,245 @@
+"""Image archives: `save` to an OCI archive or a docker-archive, `load` from either.
+
+An OCI archive is a tar of an OCI image layout; a docker-archive is what `docker save` writes
+(`manifest.json` with Config/RepoTags/Layers, uncompressed `layer.tar` files). Archives are hostile
+input: member names go through the layer reader's checks, every blob is verified against its digest
+or the config's diff_ids before it is named, and nothing is named until everything is stored.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tarfile
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
+
+from imgtool.errors import DigestMismatchError, ImgtoolError, SchemaError
+from imgtool.layer import compression
+from imgtool.layer.reader import LayerReader
+from imgtool.oci import canonical, mediatype, reference
+from imgtool.oci.config import parse_config
+from imgtool.oci.descriptor import Descriptor
+from imgtool.oci.digest import Digest
+from imgtool.oci.manifest import ANNOTATION_REF_NAME, Index, parse_index, parse_manifest
+
+from . import blobs, layout, mutate
+from .image import Image
+from .store import NamedImage, Store, name_annotations
+
+OCI = "oci"
+DOCKER = "docker"
+_SMALL = 4 << 20  # JSON members of an archive (index, manifests, configs) are never larger
+
+
+class ArchiveError(ImgtoolError):
+    """An archive that is not a well-formed OCI or docker archive."""
+
+
+# -- save ------------------------------------------------------------------------------------
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _add_dir(tar: tarfile.TarFile, name: str) -> None:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode = tarfile.DIRTYPE, 0o755
+    tar.addfile(info)
+
+
+def save_oci(store: Store, entries: list[NamedImage], out: BinaryIO) -> None:
+    """Write the named images and every blob they reach as an OCI archive."""
+    manifests = []
+    for entry in entries:
+        d = entry.descriptor
+        if entry.normalized:
+            d = Descriptor(d.media_type, d.digest, d.size, name_annotations(reference.parse(entry.normalized)))
+        manifests.append(d)
+    wanted = sorted(_reachable(store, [e.descriptor for e in entries]), key=str)
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        _add_bytes(tar, layout.OCI_LAYOUT_FILE,
+                   canonical.dumps({"imageLayoutVersion": mediatype.OCI_LAYOUT_VERSION}))
+        _add_bytes(tar, layout.INDEX_FILE, Index(tuple(manifests)).to_bytes())
+        _add_dir(tar, "blobs")
+        for alg in sorted({d.algorithm for d in wanted}):
+            _add_dir(tar, f"blobs/{alg}")
+        for digest in wanted:
+            path = store.blob_path(digest)
+            info = tarfile.TarInfo(f"blobs/{digest.algorithm}/{digest.encoded}")
+            info.size, info.mode = path.stat().st_size, 0o644
+            with open(path, "rb") as f:
+                tar.addfile(info, f)
+
+
+def _reachable(store: Store, roots: list[Descriptor]) -> set[Digest]:
+    seen: set[Digest] = set()
+    stack = list(roots)
+    while stack:
+        d = stack.pop()
+        if d.digest in seen:
+            continue
+        seen.add(d.digest)
+        data = store.read_blob(d.digest) if (mediatype.is_index(d.media_type) or mediatype.is_manifest(d.media_type)) else None
+        if data is not None and mediatype.is_index(d.media_type):
+            stack.extend(parse_index(data).manifests)
+        elif data is not None:
+            m = parse_manifest(data)
+            stack.extend((m.config, *m.layers))
+    return seen
+
+
+def save_docker(store: Store, images: list[tuple[Image, list[str]]], out: BinaryIO) -> None:
+    """Write images as a docker-archive (`docker load`/skopeo docker-archive read it)."""
+    manifest_json = []
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        written: set[str] = set()
+        for image, tags in images:
+            config_name = f"{image.manifest.config.digest.encoded}.json"
+            if config_name not in written:
+                _add_bytes(tar, config_name, image.config_bytes)
+                written.add(config_name)
+            layer_names = []
+            for layer, diff_id in zip(image.layers, image.config.diff_ids):
+                name = f"{diff_id.encoded}/layer.tar"
+                layer_names.append(name)
+                if name not in written:
+                    _add_uncompressed_layer(store, tar, layer, name)
+                    written.add(name)
+            manifest_json.append({"Config": config_name, "RepoTags": tags, "Layers": layer_names})
+        _add_bytes(tar, "manifest.json", json.dumps(manifest_json).encode())
+
+
+def _add_uncompressed_layer(store: Store, tar: tarfile.TarFile, layer: Descriptor, name: str) -> None:
+    # a tar header needs the size up front: decompress into scratch space first
+    with store.open_blob(layer.digest) as blob, \
+            open(store.tmp_dir / f"save-{layer.digest.encoded}", "w+b") as scratch:
+        try:
+            shutil.copyfileobj(compression.open_decompressed(blob), scratch, 1 << 20)
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = scratch.tell(), 0o644
+            scratch.seek(0)
+            tar.addfile(info, scratch)
+        finally:
+            (store.tmp_dir / f"save-{layer.digest.encoded}").unlink(missing_ok=True)
+
+
+# -- load ------------------------------------------------------------------------------------
+
+@dataclass
+class _Spooled:
+    """An archive member kept for the second phase: small ones in memory, large ones as temp blobs."""
+
+    data: bytes | None
+    writer: blobs.BlobWriter | None
+
+
+def _members(reader: LayerReader, store: Store) -> Iterator[tuple[str, _Spooled]]:
+    for member in reader:
+        if not member.isreg():
+            continue
+        source = reader.extractfile(member)
+        if member.size <= _SMALL:
+            yield member.name, _Spooled(source.read(), None)
+            continue
+        writer = store.blob_writer()
+        writer.copy_from(source)
+        yield member.name, _Spooled(None, writer)
+
+
+def load(store: Store, stream: BinaryIO, what: str) -> list[str]:
+    """Load every image of an OCI archive or docker-archive; returns the names given to them."""
+    with store.writing():
+        spooled: dict[str, _Spooled] = {}
+        try:
+            for name, item in _members(LayerReader(stream, what), store):
+                spooled[name] = item
+            if layout.INDEX_FILE in spooled and layout.OCI_LAYOUT_FILE in spooled:
+                return _load_oci(store, spooled, what)
+            if "manifest.json" in spooled:
+                return _load_docker(store, spooled, what)
+            raise ArchiveError(f"{what}: neither an OCI archive (oci-layout, index.json) nor a docker archive (manifest.json)")
+        finally:
+            for item in spooled.values():
+                if item.writer is not None:
+                    item.writer.abort()
+
+
+def _open_spooled(item: _Spooled) -> BinaryIO:
+    if item.data is not None:
+        return io.BytesIO(item.data)
+    assert item.writer is not None
+    item.writer._file.flush()  # type: ignore[union-attr]
+    return open(item.writer.tmp_path, "rb")
+
+
+def _load_oci(store: Store, spooled: dict[str, _Spooled], what: str) -> list[str]:
+    index = parse_index(spooled[layout.INDEX_FILE].data or b"", f"{what}: index.json")
+    for name, item in spooled.items():
+        parts = name.split("/")
+        if len(parts) != 3 or parts[0] != layout.BLOBS_DIR:
+            continue
+        try:
+            digest = Digest.parse(f"{parts[1]}:{parts[2]}")
+        except ImgtoolError as exc:
+            raise ArchiveError(f"{what}: {name}: {exc}") from None
+        try:
+            if item.data is not None:
+                store.write_blob(item.data, digest)
+            else:
+                assert item.writer is not None
+                item.writer.commit(digest)
+                item.writer = None
+        except DigestMismatchError as exc:
+            raise DigestMismatchError(f"{what}: {name}: {exc}") from None
+    missing = sorted(str(d) for d in _reachable(store, list(index.manifests)) if not store.has_blob(d))
+    if missing:
+        raise ArchiveError(f"{what}: blob {missing[0]} is referenced but not in the archive")
+    names = []
+    for d in index.manifests:
+        ref_name = d.annotations.get(ANNOTATION_REF_NAME)
+        tagged = store.tag(d, ref_name) if ref_name else None
+        names.append(str(tagged) if tagged else str(d.digest))
+        if tagged is None:
+            store.add_manifest(store.read_blob(d.digest), [])
+    return names
+
+
+def _load_docker(store: Store, spooled: dict[str, _Spooled], what: str) -> list[str]:
+    try:
+        entries = json.loads(spooled["manifest.json"].data or b"")
+        assert isinstance(entries, list) and all(isinstance(e, dict) for e in entries)
+    except (ValueError, AssertionError):
+        raise SchemaError(f"{what}: manifest.json is not a list of image entries") from None
+    names = []
+    for n, entry in enumerate(entries):
+        config_path, layer_paths = entry.get("Config"), entry.get("Layers")
+        if not isinstance(config_path, str) or not isinstance(layer_paths, list):
+            raise SchemaError(f"{what}: manifest.json[{n}]: needs Config and Layers")
+        config_bytes = _spooled_bytes(spooled, config_path, what)
+        config = parse_config(config_bytes, f"{what}: {config_path}")
+        if len(config.diff_ids) != len(layer_paths):
+            raise ArchiveError(f"{what}: {config_path} lists {len(config.diff_ids)} diff_ids for {len(layer_paths)} layers")
+        layers = []
+        for path, expected in zip(layer_paths, config.diff_ids):
+            if not isinstance(path, str) or path not in spooled:
+                raise ArchiveError(f"{what}: layer {path!r} named in manifest.json is not in the archive")
+            with _open_spooled(spooled[path]) as f:
+                descriptor, diff_id = mutate.recompress_layer(store, f, f"{what}: {path}")
+            if diff_id != expected:
+                raise DigestMismatchError(f"{what}: {path}: diff_id {diff_id} does not match config's {expected}")
+            layers.append(descriptor)
+        tags = [t for t in entry.get("RepoTags") or [] if isinstance(t, str)]
+        d = mutate.write_image(store, config_bytes, tuple(layers), tags)
+        names.extend(tags or [str(d.digest)])
+    return names
+
+
+def _spooled_bytes(spooled: dict[str, _Spooled], path: str, what: str) -> bytes:
+    item = spooled.get(path)
+    if item is None or item.data is None:
+        raise ArchiveError(f"{what}: {path!r} named in manifest.json is missing or too large")
+    return item.data

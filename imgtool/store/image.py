@@ -1,0 +1,71 @@
+"""An image as read from a store: its manifest and config, parsed, validated and digest-checked."""
+
+from __future__ import annotations
+
+import platform as _platform
+from dataclasses import dataclass
+from pathlib import Path
+
+from imgtool.errors import NotFoundError
+from imgtool.oci import mediatype
+from imgtool.oci.config import ImageConfig, parse_config
+from imgtool.oci.descriptor import Descriptor, Platform
+from imgtool.oci.manifest import Manifest, parse_index, parse_manifest
+
+from . import layout
+
+_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
+         "s390x": "s390x", "riscv64": "riscv64", "i686": "386"}
+
+
+def host_platform() -> Platform:
+    """The platform this machine runs, in OCI terms (`linux/amd64`)."""
+    machine = _platform.machine()
+    return Platform(architecture=_ARCH.get(machine, machine), os="linux")
+
+
+@dataclass(frozen=True)
+class Image:
+    """A single-platform image: the manifest descriptor it was reached by, plus parsed documents."""
+
+    descriptor: Descriptor
+    manifest_bytes: bytes
+    manifest: Manifest
+    config_bytes: bytes
+    config: ImageConfig
+
+    @property
+    def id(self) -> str:
+        """Docker's image ID: the config digest."""
+        return str(self.manifest.config.digest)
+
+    @property
+    def layers(self) -> tuple[Descriptor, ...]:
+        """Layer descriptors, base first."""
+        return self.manifest.layers
+
+
+def load_image(root: Path, descriptor: Descriptor, want: Platform | None = None) -> Image:
+    """Read the image a descriptor points to, choosing the host platform from an index."""
+    what = f"manifest {descriptor.digest}"
+    data = layout.read_blob(root, descriptor.digest)
+    if mediatype.is_index(descriptor.media_type):
+        index = parse_index(data, what)
+        descriptor = _pick_platform(index.manifests, want or host_platform(), what)
+        return load_image(root, descriptor, want)
+    manifest = parse_manifest(data, what)
+    config_bytes = layout.read_blob(root, manifest.config.digest)
+    config = parse_config(config_bytes, f"config {manifest.config.digest}")
+    return Image(descriptor, data, manifest, config_bytes, config)
+
+
+def _pick_platform(manifests: tuple[Descriptor, ...], want: Platform, what: str) -> Descriptor:
+    candidates = [m for m in manifests if mediatype.is_manifest(m.media_type) or mediatype.is_index(m.media_type)]
+    for m in candidates:
+        p = m.platform
+        if p and p.os == want.os and p.architecture == want.architecture:
+            return m
+    untagged = [m for m in candidates if m.platform is None]
+    if len(untagged) == 1:
+        return untagged[0]
+    raise NotFoundError(f"{what}: no image for platform {want}")

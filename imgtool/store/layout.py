@@ -1,0 +1,162 @@
+"""An OCI image layout directory (image-spec image-layout.md) as plain functions over a path.
+
+`oci-layout`, `index.json` and `blobs/<alg>/<encoded>`: exactly what skopeo, umoci and containerd
+read, so the store needs no export step. `index.json` is replaced atomically under an exclusive lock
+(read-modify-write), so two processes tagging at once both land.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+from imgtool.errors import NotFoundError, SchemaError, StoreError
+from imgtool.oci import canonical, mediatype, schema
+from imgtool.oci.digest import Digest
+from imgtool.oci.manifest import Index, parse_index
+
+from . import blobs
+
+OCI_LAYOUT_FILE = "oci-layout"
+INDEX_FILE = "index.json"
+BLOBS_DIR = "blobs"
+TMP_DIR = "tmp"
+_INDEX_LOCK = ".index.lock"
+_GC_LOCK = ".gc.lock"
+
+
+def init(path: Path) -> None:
+    """Create an empty layout at `path` if there is none; refuse a directory that is something else."""
+    path.mkdir(parents=True, exist_ok=True)
+    marker = path / OCI_LAYOUT_FILE
+    if marker.exists():
+        check(path)
+        return
+    if any(p.name not in (TMP_DIR, _INDEX_LOCK, _GC_LOCK) for p in path.iterdir()):
+        raise StoreError(f"{path}: not empty and not an OCI image layout (no {OCI_LAYOUT_FILE})")
+    (path / BLOBS_DIR).mkdir(exist_ok=True)
+    with index_lock(path):
+        if not (path / INDEX_FILE).exists():
+            write_file_atomic(path / INDEX_FILE, Index(()).to_bytes())
+        write_file_atomic(marker, canonical.dumps({"imageLayoutVersion": mediatype.OCI_LAYOUT_VERSION}))
+
+
+def check(path: Path) -> None:
+    """Validate `oci-layout` against its schema (a layout from another tool must be one we can read)."""
+    try:
+        doc = canonical.loads((path / OCI_LAYOUT_FILE).read_bytes(), f"{path}/{OCI_LAYOUT_FILE}")
+    except FileNotFoundError:
+        raise StoreError(f"{path}: not an OCI image layout (no {OCI_LAYOUT_FILE})") from None
+    schema.validate(doc, schema.LAYOUT, f"{path}/{OCI_LAYOUT_FILE}")
+
+
+def write_file_atomic(dest: Path, data: bytes) -> None:
+    """Replace a small file atomically (temp file in the same directory, fsync, rename, fsync dir)."""
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    blobs.fsync_dir(dest.parent)
+
+
+@contextlib.contextmanager
+def _flock(path: Path, mode: int) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, mode)
+        yield
+    finally:
+        os.close(fd)
+
+
+def index_lock(path: Path) -> contextlib.AbstractContextManager[None]:
+    """Exclusive lock for a read-modify-write of index.json."""
+    return _flock(path / _INDEX_LOCK, fcntl.LOCK_EX)
+
+
+def writer_lock(path: Path) -> contextlib.AbstractContextManager[None]:
+    """Shared lock held while blobs are written and then named; prune waits for all of them."""
+    return _flock(path / _GC_LOCK, fcntl.LOCK_SH)
+
+
+def gc_lock(path: Path) -> contextlib.AbstractContextManager[None]:
+    """Exclusive lock for prune: no writer is between writing a blob and naming it."""
+    return _flock(path / _GC_LOCK, fcntl.LOCK_EX)
+
+
+def read_index(path: Path) -> Index:
+    """Parse and validate index.json."""
+    try:
+        data = (path / INDEX_FILE).read_bytes()
+    except FileNotFoundError:
+        raise StoreError(f"{path}: not an OCI image layout (no {INDEX_FILE})") from None
+    return parse_index(data, f"{path}/{INDEX_FILE}")
+
+
+def update_index(path: Path, change: Callable[[Index], Index]) -> Index:
+    """Apply `change` to index.json under the lock and write the result atomically."""
+    with index_lock(path):
+        new = change(read_index(path))
+        write_file_atomic(path / INDEX_FILE, new.to_bytes())
+        return new
+
+
+def blob_path(path: Path, digest: Digest) -> Path:
+    """Where a blob lives in this layout."""
+    return blobs.blob_path(path / BLOBS_DIR, digest)
+
+
+def open_blob(path: Path, digest: Digest) -> BinaryIO:
+    """Open a blob for reading; a missing blob is a one-line NotFoundError."""
+    try:
+        return open(blob_path(path, digest), "rb")
+    except FileNotFoundError:
+        raise NotFoundError(f"blob {digest} not found in {path}") from None
+
+
+def read_blob(path: Path, digest: Digest, limit: int = 4 << 20) -> bytes:
+    """Read a small blob (manifest, config) and verify it against its digest."""
+    with open_blob(path, digest) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise SchemaError(f"blob {digest} is larger than {limit} bytes; refusing to load it as JSON")
+    digest.verify(data)
+    return data
+
+
+def blob_writer(path: Path, algorithm: str = "sha256") -> blobs.BlobWriter:
+    """A verified, atomic writer for a new blob in this layout (temp files under tmp/)."""
+    return blobs.BlobWriter(path / BLOBS_DIR, algorithm, tmp_dir=path / TMP_DIR)
+
+
+def write_blob(path: Path, data: bytes, expected: Digest | None = None) -> Digest:
+    """Store an in-memory blob, verified against `expected` when given."""
+    with blob_writer(path, expected.algorithm if expected else "sha256") as writer:
+        writer.write(data)
+        return writer.commit(expected)
+
+
+def iter_blobs(path: Path) -> Iterator[Digest]:
+    """Every blob present, by digest (files with names that are not digests are skipped)."""
+    root = path / BLOBS_DIR
+    if not root.is_dir():
+        return
+    for alg_dir in sorted(root.iterdir()):
+        if not alg_dir.is_dir():
+            continue
+        for f in sorted(alg_dir.iterdir()):
+            try:
+                yield Digest.parse(f"{alg_dir.name}:{f.name}")
+            except Exception:
+                continue
+

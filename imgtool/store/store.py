@@ -1,0 +1,255 @@
+"""The local content store: named images in an OCI image layout at $IMGTOOL_ROOT.
+
+Names live in index.json as `org.opencontainers.image.ref.name` (docker's short form, `busybox`,
+`host:5000/app:v1`) so `skopeo ... oci:$IMGTOOL_ROOT:busybox` and umoci read the store as it is, plus
+`io.containerd.image.name` with the fully qualified name. Entries written by other tools (skopeo
+writes a bare tag) are read too: their ref.name is normalised like any reference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from imgtool.errors import InvalidReferenceError, NotFoundError
+from imgtool.oci import reference
+from imgtool.oci.descriptor import Descriptor
+from imgtool.oci.digest import Digest
+from imgtool.oci import mediatype
+from imgtool.oci.manifest import (
+    ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, Index, Manifest, parse_index, parse_manifest,
+    sniff_media_type,
+)
+
+from . import blobs, layout
+from .image import Image, load_image
+
+_ID_PREFIX = re.compile(r"^(sha256:)?[a-f0-9]{4,64}$")
+
+
+def default_root() -> Path:
+    """$IMGTOOL_ROOT, else $XDG_DATA_HOME/imgtool, else ~/.local/share/imgtool."""
+    if os.environ.get("IMGTOOL_ROOT"):
+        return Path(os.environ["IMGTOOL_ROOT"])
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(data_home) / "imgtool"
+
+
+@dataclass(frozen=True)
+class NamedImage:
+    """An index.json entry: the name as stored, its normalised form, and the descriptor."""
+
+    name: str | None
+    normalized: str | None
+    descriptor: Descriptor
+
+
+def _entry_names(entry: Descriptor) -> tuple[str | None, str | None]:
+    shown = entry.annotations.get(ANNOTATION_REF_NAME)
+    full = entry.annotations.get(ANNOTATION_IMAGE_NAME) or shown
+    if full is None:
+        return None, None
+    try:
+        normalized = str(reference.parse(full))
+    except InvalidReferenceError:
+        normalized = full
+    return shown or full, normalized
+
+
+def name_annotations(ref: reference.Reference) -> dict[str, str]:
+    """The index annotations that name an image (short form for skopeo/umoci, full for containerd)."""
+    return {ANNOTATION_REF_NAME: ref.familiar, ANNOTATION_IMAGE_NAME: str(ref)}
+
+
+@dataclass(frozen=True)
+class Store:
+    """Handle on a store directory. Cheap to create; all state is on disk."""
+
+    path: Path
+
+    @classmethod
+    def open(cls, root: Path | str | None = None) -> "Store":
+        """Open (creating if needed) the store at `root` or the default location."""
+        path = Path(root) if root is not None else default_root()
+        layout.init(path)
+        (path / layout.TMP_DIR).mkdir(exist_ok=True)
+        return cls(path)
+
+    # -- blobs ---------------------------------------------------------------------------------
+    def blob_path(self, digest: Digest) -> Path:
+        """Where a blob lives (it may not exist)."""
+        return layout.blob_path(self.path, digest)
+
+    def has_blob(self, digest: Digest) -> bool:
+        """True if the blob is present."""
+        return self.blob_path(digest).exists()
+
+    def open_blob(self, digest: Digest) -> BinaryIO:
+        """Open a blob for streaming."""
+        return layout.open_blob(self.path, digest)
+
+    def read_blob(self, digest: Digest) -> bytes:
+        """A small blob, verified."""
+        return layout.read_blob(self.path, digest)
+
+    def blob_writer(self, algorithm: str = "sha256") -> blobs.BlobWriter:
+        """A verified atomic writer for a new blob."""
+        return layout.blob_writer(self.path, algorithm)
+
+    def write_blob(self, data: bytes, expected: Digest | None = None) -> Digest:
+        """Store bytes as a blob."""
+        return layout.write_blob(self.path, data, expected)
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Scratch space on the store's filesystem (renames from here are atomic)."""
+        return self.path / layout.TMP_DIR
+
+    @property
+    def snapshots_dir(self) -> Path:
+        """Where the runtime keeps unpacked layers, one per ChainID."""
+        return self.path / "snapshots"
+
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        """Hold while writing blobs that will then be named, so prune cannot take them meanwhile."""
+        return layout.writer_lock(self.path)
+
+    # -- names ---------------------------------------------------------------------------------
+    def index(self) -> Index:
+        """The current index.json."""
+        return layout.read_index(self.path)
+
+    def images(self) -> list[NamedImage]:
+        """Every entry of index.json, named or not, in index order."""
+        return [NamedImage(*_entry_names(d), descriptor=d) for d in self.index().manifests]
+
+    def find(self, ref: str) -> NamedImage:
+        """The entry a user's reference means: a name (normalised as docker does) or an ID/digest prefix."""
+        entries = self.images()
+        try:
+            wanted = reference.parse(ref)
+        except InvalidReferenceError:
+            wanted = None
+        if wanted is not None:
+            for entry in entries:
+                if wanted.digest is None and entry.normalized == str(wanted):
+                    return entry
+                if wanted.digest is not None and entry.descriptor.digest == wanted.digest:
+                    return entry
+        if _ID_PREFIX.match(ref):
+            found = self._find_by_id(entries, ref.removeprefix("sha256:"))
+            if found is not None:
+                return found
+        if wanted is None:
+            raise InvalidReferenceError(f"invalid reference format: {ref!r}")
+        raise NotFoundError(f"image {ref!r} not found in {self.path}")
+
+    def _find_by_id(self, entries: list[NamedImage], prefix: str) -> NamedImage | None:
+        matches = {}
+        for entry in entries:
+            if entry.descriptor.digest.encoded.startswith(prefix):
+                matches[entry.descriptor.digest] = entry
+                continue
+            with contextlib.suppress(Exception):
+                if load_image(self.path, entry.descriptor).manifest.config.digest.encoded.startswith(prefix):
+                    matches[entry.descriptor.digest] = entry
+        if len(matches) > 1:
+            raise InvalidReferenceError(f"image ID prefix {prefix!r} is ambiguous")
+        return next(iter(matches.values()), None)
+
+    def resolve(self, ref: str) -> Image:
+        """Load the image a reference names (the host platform's, if it is an index)."""
+        return load_image(self.path, self.find(ref).descriptor)
+
+    def tag(self, descriptor: Descriptor, name: str) -> reference.Reference:
+        """Point `name` at `descriptor`, replacing what it named before."""
+        ref = reference.parse(name)
+        if ref.digest is not None and ref.tag is None:
+            if ref.digest != descriptor.digest:
+                raise InvalidReferenceError(f"{name}: digest does not match the image {descriptor.digest}")
+        tagged = dataclasses.replace(descriptor, annotations=name_annotations(ref))
+        target = str(ref)
+
+        def change(index: Index) -> Index:
+            kept = [d for d in index.manifests if _entry_names(d)[1] != target
+                    and not (_entry_names(d)[0] is None and d.digest == descriptor.digest)]
+            return Index(tuple(kept) + (tagged,), index.media_type, index.annotations)
+
+        layout.update_index(self.path, change)
+        return ref
+
+    def untag(self, name: str) -> NamedImage:
+        """Remove a name; the blobs stay until `prune`."""
+        entry = self.find(name)
+
+        def change(index: Index) -> Index:
+            kept = tuple(d for d in index.manifests if d != entry.descriptor)
+            return Index(kept, index.media_type, index.annotations)
+
+        layout.update_index(self.path, change)
+        return entry
+
+    def add_manifest(self, data: bytes, names: list[str]) -> Descriptor:
+        """Store a manifest or index (its blobs must already be here) and name it."""
+        media_type = sniff_media_type(data)
+        if mediatype.is_index(media_type):
+            children = parse_index(data).manifests
+            missing = [d for d in children if not self.has_blob(d.digest)]
+        else:
+            manifest: Manifest = parse_manifest(data)
+            missing = [d for d in (manifest.config, *manifest.layers) if not self.has_blob(d.digest)]
+        if missing:
+            raise NotFoundError(f"manifest refers to blob {missing[0].digest}, which is not in the store")
+        digest = self.write_blob(data)
+        descriptor = Descriptor(media_type, digest, len(data))
+        for name in names:
+            self.tag(descriptor, name)
+        return descriptor
+
+    # -- garbage -------------------------------------------------------------------------------
+    def reachable(self) -> set[Digest]:
+        """Every blob some named entry of index.json reaches (manifests, indexes, configs, layers)."""
+        seen: set[Digest] = set()
+        stack = [img.descriptor for img in self.images() if img.name is not None]
+        while stack:
+            d = stack.pop()
+            if d.digest in seen:
+                continue
+            seen.add(d.digest)
+            if not self.has_blob(d.digest):
+                continue
+            if mediatype.is_index(d.media_type):
+                stack.extend(parse_index(self.read_blob(d.digest)).manifests)
+            elif mediatype.is_manifest(d.media_type):
+                m = parse_manifest(self.read_blob(d.digest))
+                stack.extend((m.config, *m.layers))
+                if m.subject:
+                    stack.append(m.subject)
+        return seen
+
+    def prune(self) -> tuple[list[Digest], int]:
+        """Remove unnamed index entries and every blob no name reaches; returns (removed, bytes)."""
+        with layout.gc_lock(self.path):
+            def drop_unnamed(index: Index) -> Index:
+                kept = tuple(d for d in index.manifests if _entry_names(d)[0] is not None)
+                return Index(kept, index.media_type, index.annotations)
+
+            layout.update_index(self.path, drop_unnamed)
+            keep = self.reachable()
+            removed, freed = [], 0
+            for digest in list(layout.iter_blobs(self.path)):
+                if digest not in keep:
+                    path = self.blob_path(digest)
+                    freed += path.stat().st_size
+                    path.unlink()
+                    removed.append(digest)
+            for stale in self.tmp_dir.iterdir():
+                if stale.is_file():
+                    stale.unlink()
+            return removed, freed
+

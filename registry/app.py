@@ -1,0 +1,140 @@
+"""The aiohttp application: routes, who may call them, and the middlewares every request passes.
+
+Each route names the access it needs (`pull`, `push`, `delete`, or the catalog); the auth
+middleware checks it *before* the handler runs, so an unauthorised push is refused without its body
+being read. The error middleware is the one place that turns failures into the spec's JSON errors
+and records metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from . import auth, names
+from .auth import Need
+from .config import Config
+from .errors import RegistryError
+from .handlers import blobs, manifests, referrers, tags, uploads
+from .handlers.base import STATE, State, state
+from .metrics import Metrics
+from .storage.filesystem import FilesystemStorage
+
+log = logging.getLogger("registry")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_NAME = "/v2/{name:.+}"
+# (method, path, handler, actions needed on the repository in the path)
+ROUTES: list[tuple[str, str, Handler, tuple[str, ...]]] = [
+    ("POST", _NAME + "/blobs/uploads/", uploads.start, ("pull", "push")),
+    ("GET", _NAME + "/blobs/uploads/{upload_id}", uploads.status, ("pull", "push")),
+    ("PATCH", _NAME + "/blobs/uploads/{upload_id}", uploads.patch, ("pull", "push")),
+    ("PUT", _NAME + "/blobs/uploads/{upload_id}", uploads.put, ("pull", "push")),
+    ("DELETE", _NAME + "/blobs/uploads/{upload_id}", uploads.cancel, ("pull", "push")),
+    ("HEAD", _NAME + "/blobs/{digest}", blobs.head, ("pull",)),
+    ("GET", _NAME + "/blobs/{digest}", blobs.get, ("pull",)),
+    ("DELETE", _NAME + "/blobs/{digest}", blobs.delete, ("delete",)),
+    ("HEAD", _NAME + "/manifests/{reference}", manifests.head, ("pull",)),
+    ("GET", _NAME + "/manifests/{reference}", manifests.get, ("pull",)),
+    ("PUT", _NAME + "/manifests/{reference}", manifests.put, ("pull", "push")),
+    ("DELETE", _NAME + "/manifests/{reference}", manifests.delete, ("delete",)),
+    ("GET", _NAME + "/tags/list", tags.list_tags, ("pull",)),
+    ("GET", _NAME + "/referrers/{digest}", referrers.list_referrers, ("pull",)),
+]
+_NEEDS: dict[Handler, tuple[str, ...]] = {handler: actions for _, _, handler, actions in ROUTES}
+_CATALOG = Need("registry", "catalog", ("*",))
+_WRITES = {"push", "delete"}
+
+
+async def api_version(request: web.Request) -> web.StreamResponse:
+    """GET /v2/ (end-1): the API is here, and the caller is authenticated."""
+    return web.json_response({})
+
+
+async def healthz(request: web.Request) -> web.StreamResponse:
+    """GET /healthz: 200 while the storage root is reachable."""
+    st = state(request)
+    ok = getattr(st.storage, "root", None) is None or st.storage.root.is_dir()  # type: ignore[attr-defined]
+    return web.Response(status=200 if ok else 503, text="ok\n" if ok else "storage unavailable\n")
+
+
+async def metrics(request: web.Request) -> web.StreamResponse:
+    """GET /metrics: Prometheus text format."""
+    return web.Response(text=state(request).metrics.render(), content_type="text/plain", charset="utf-8")
+
+
+def _need(request: web.Request, handler: Handler) -> Need | None:
+    if handler is tags.catalog:
+        return _CATALOG
+    actions = _NEEDS.get(handler)
+    if actions is None:
+        return None
+    return Need("repository", names.repository(request.match_info["name"]), actions)
+
+
+@web.middleware
+async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Check the route's access before the handler (and before any body is read)."""
+    route_handler = request.match_info.route.handler
+    if route_handler in (healthz, metrics) or request.match_info.http_exception is not None:
+        return await handler(request)
+    st = state(request)
+    if route_handler == getattr(st.auth, "token_endpoint", None):
+        return await handler(request)
+    need = _need(request, route_handler)
+    if need is not None and st.config.read_only and _WRITES & set(need.actions):
+        raise RegistryError("UNSUPPORTED", "this registry is read-only")
+    request["user"] = await st.auth.authorize(request, need)
+    return await handler(request)
+
+
+def _error_response(exc: RegistryError) -> web.Response:
+    response = web.Response(status=exc.status, body=exc.body(), content_type="application/json")
+    response.headers.update(exc.headers)
+    return response
+
+
+@web.middleware
+async def errors_and_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Spec JSON errors for every failure, the API version header, and one metrics sample."""
+    started = time.perf_counter()
+    try:
+        response = await handler(request)
+    except RegistryError as exc:
+        response = _error_response(exc)
+    except web.HTTPException as exc:  # unknown route or method
+        response = _error_response(RegistryError("UNSUPPORTED", exc.reason, status=exc.status))
+    except (ConnectionError, web.HTTPClientError):
+        raise
+    except Exception:  # noqa: BLE001 - a bug: logged with its traceback, the client gets a 500
+        log.exception("internal error on %s %s", request.method, request.path)
+        response = _error_response(RegistryError("UNKNOWN", "internal server error"))
+    response.headers["Docker-Distribution-API-Version"] = "registry/2.0"
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    state(request).metrics.observe(request.method, route, response.status, time.perf_counter() - started)
+    return response
+
+
+def make_app(config: Config) -> web.Application:
+    """Build the application for `config` (storage opened, auth loaded, routes wired)."""
+    app = web.Application(
+        middlewares=[errors_and_metrics, authorize],
+        handler_args={"read_bufsize": 1 << 20},
+    )
+    authorizer = auth.build(config)
+    storage = FilesystemStorage(config.root, fsync=config.fsync)
+    app[STATE] = State(config=config, storage=storage, auth=authorizer, metrics=Metrics())
+    app.router.add_route("GET", "/v2/", api_version)
+    app.router.add_route("GET", "/v2/_catalog", tags.catalog)
+    for method, path, handler, _ in ROUTES:
+        app.router.add_route(method, path, handler)
+    app.router.add_route("GET", "/healthz", healthz)
+    app.router.add_route("GET", "/metrics", metrics)
+    if isinstance(authorizer, auth.TokenAuthorizer):
+        app.router.add_route("GET", "/token", authorizer.token_endpoint)
+        app.router.add_route("POST", "/token", authorizer.token_endpoint)
+    return app

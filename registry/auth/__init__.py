@@ -1,0 +1,233 @@
+"""Who may do what: an `Authorizer` turns a request and the access it needs into a user name.
+
+Three policies: open (no auth configured), HTTP Basic against htpasswd, and Docker bearer tokens
+from the built-in token endpoint. All share the same per-user action list (`Config.access`) and the
+optional anonymous pull, so a user's rights do not depend on which scheme they use. Decisions happen
+in a middleware before the handler runs, so a refused push never reads, let alone writes, its body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from aiohttp import web
+
+from ..config import Config
+from ..errors import RegistryError
+from .htpasswd import Htpasswd
+from .token import InvalidToken, TokenSigner, parse_scope
+
+ALL_ACTIONS = ("pull", "push", "delete", "catalog")
+_TOKEN_CACHE_MAX = 4096
+
+
+@dataclass(frozen=True)
+class Need:
+    """The access a request needs: `repository:<name>:<actions>` or `registry:catalog:*`."""
+
+    type: str
+    name: str
+    actions: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.name}:{','.join(self.actions)}"
+
+
+class Authorizer:
+    """Open registry: everyone may do everything (the default when no auth is configured)."""
+
+    def __init__(self, config: Config):
+        self.config = config
+
+    def granted(self, user: str | None, action: str) -> bool:
+        """Whether `user` (None for anonymous) may perform `action` at all, per config."""
+        if user is None:
+            return action == "pull" and self.config.anonymous_pull
+        allowed = self.config.access.get(user)
+        return allowed is None or action in allowed
+
+    async def authorize(self, request: web.Request, need: Need | None) -> str:
+        """The user performing the request; raises UNAUTHORIZED/DENIED. `need` None: just log in."""
+        return ""
+
+    def allows(self, request: web.Request, need: Need) -> bool:
+        """Whether the already-authorized request also has `need` (e.g. pull on a mount source)."""
+        return True
+
+
+def _basic_credentials(request: web.Request) -> tuple[str, str] | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
+
+
+class BasicAuthorizer(Authorizer):
+    """HTTP Basic against an htpasswd file."""
+
+    def __init__(self, config: Config, users: Htpasswd):
+        super().__init__(config)
+        self.users = users
+
+    async def login(self, request: web.Request) -> str | None:
+        """The authenticated user, None when no credentials were sent; raises on bad credentials."""
+        creds = _basic_credentials(request)
+        if creds is None:
+            return None
+        ok = await asyncio.get_running_loop().run_in_executor(None, self.users.check, *creds)
+        if not ok:
+            raise self.challenge(request, None, "invalid username or password")
+        return creds[0]
+
+    def challenge(
+        self, request: web.Request, need: Need | None, message: str, error: str = ""
+    ) -> RegistryError:
+        """A 401 telling the client how to authenticate."""
+        return RegistryError(
+            "UNAUTHORIZED", message, headers={"WWW-Authenticate": 'Basic realm="imgtool-registry"'}
+        )
+
+    async def authorize(self, request: web.Request, need: Need | None) -> str:
+        """See Authorizer.authorize."""
+        user = await self.login(request)
+        request["auth_user"] = user
+        if need is None:
+            if user is None and not self.config.anonymous_pull:
+                raise self.challenge(request, None, "authentication required")
+            return user or ""
+        if all(self.granted(user, a) for a in need.actions):
+            return user or ""
+        if user is None:
+            raise self.challenge(request, need, "authentication required")
+        raise RegistryError("DENIED", f"{user} may not {','.join(need.actions)} {need.name}")
+
+    def allows(self, request: web.Request, need: Need) -> bool:
+        """See Authorizer.allows."""
+        return all(self.granted(request.get("auth_user"), a) for a in need.actions)
+
+
+class TokenAuthorizer(BasicAuthorizer):
+    """Bearer tokens issued by this registry's `/token` endpoint (users from htpasswd)."""
+
+    def __init__(self, config: Config, users: Htpasswd, signer: TokenSigner):
+        super().__init__(config, users)
+        self.signer = signer
+        self._verified: OrderedDict[str, dict] = OrderedDict()
+
+    def challenge(
+        self, request: web.Request, need: Need | None, message: str, error: str = ""
+    ) -> RegistryError:
+        """A 401 pointing at the token endpoint with the scope the request needs."""
+        realm = self.config.token_realm or f"{request.scheme}://{request.host}/token"
+        value = f'Bearer realm="{realm}",service="{self.config.token_service}"'
+        if need is not None:
+            value += f',scope="{need}"'
+        if error:
+            value += f',error="{error}"'
+        return RegistryError("UNAUTHORIZED", message, headers={"WWW-Authenticate": value})
+
+    def _claims(self, request: web.Request) -> dict | None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        token = token.strip()
+        claims = self._verified.get(token)
+        if claims is None:
+            try:
+                claims = self.signer.verify(token)
+            except InvalidToken:
+                raise self.challenge(request, None, "invalid token", "invalid_token") from None
+            self._verified[token] = claims
+            if len(self._verified) > _TOKEN_CACHE_MAX:
+                self._verified.popitem(last=False)
+        elif not self._still_valid(claims):
+            self._verified.pop(token, None)
+            raise self.challenge(request, None, "token expired", "invalid_token")
+        return claims
+
+    @staticmethod
+    def _still_valid(claims: dict) -> bool:
+        return time.time() < claims.get("exp", 0)
+
+    async def authorize(self, request: web.Request, need: Need | None) -> str:
+        """See Authorizer.authorize."""
+        claims = self._claims(request)
+        request["auth_claims"] = claims
+        if claims is None:
+            if self.config.anonymous_pull and (need is None or need.actions == ("pull",)):
+                return ""
+            raise self.challenge(request, need, "authentication required")
+        if need is None or self.allows(request, need):
+            return str(claims.get("sub", ""))
+        raise self.challenge(request, need, f"token does not grant {need}", "insufficient_scope")
+
+    def allows(self, request: web.Request, need: Need) -> bool:
+        """See Authorizer.allows: every needed action must be in one of the token's access entries."""
+        claims = request.get("auth_claims")
+        if claims is None:
+            return self.config.anonymous_pull and need.actions == ("pull",)
+        granted: set[str] = set()
+        for entry in claims.get("access", []):
+            if isinstance(entry, dict) and entry.get("type") == need.type and entry.get("name") == need.name:
+                granted.update(entry.get("actions") or [])
+        return "*" in granted or set(need.actions) <= granted
+
+    async def token_endpoint(self, request: web.Request) -> web.Response:
+        """GET/POST /token: grant the requested scopes the user's rights allow (Docker token spec)."""
+        params = dict(request.query)
+        scopes = request.query.getall("scope", [])
+        if request.method == "POST":
+            form = await request.post()
+            params.update({k: str(v) for k, v in form.items()})
+            scopes += [str(s) for s in form.getall("scope", [])]
+            if form.get("grant_type") == "password":
+                creds = (str(form.get("username", "")), str(form.get("password", "")))
+                ok = await asyncio.get_running_loop().run_in_executor(None, self.users.check, *creds)
+                if not ok:
+                    raise self.challenge(request, None, "invalid username or password")
+                user: str | None = creds[0]
+            else:
+                user = await self.login(request)
+        else:
+            user = await self.login(request)
+        if params.get("service", self.config.token_service) != self.config.token_service:
+            raise RegistryError("DENIED", "unknown service", status=400)
+        access = []
+        for scope in " ".join(scopes).split():
+            parsed = parse_scope(scope)
+            if parsed is None:
+                continue
+            kind, name, actions = parsed
+            if kind == "registry" and name == "catalog":
+                ok_actions = ["*"] if self.granted(user, "catalog") else []
+            else:
+                ok_actions = [a for a in dict.fromkeys(actions) if a in ALL_ACTIONS and self.granted(user, a)]
+            if ok_actions:
+                access.append({"type": kind, "name": name, "actions": ok_actions})
+        token, issued, ttl = self.signer.issue(user or "", access)
+        issued_at = datetime.fromtimestamp(issued, timezone.utc)
+        return web.json_response(
+            {"token": token, "access_token": token, "expires_in": ttl, "issued_at": issued_at.isoformat()}
+        )
+
+
+def build(config: Config) -> Authorizer:
+    """The authorizer the configuration asks for."""
+    if config.htpasswd is None:
+        return Authorizer(config)
+    users = Htpasswd(config.htpasswd)
+    if config.token_key is None:
+        return BasicAuthorizer(config, users)
+    signer = TokenSigner(config.token_key, config.token_issuer, config.token_service, config.token_ttl)
+    return TokenAuthorizer(config, users, signer)

@@ -1,0 +1,88 @@
+"""Server configuration: defaults, an optional TOML file, then command-line flags, in that order.
+
+Every limit that protects the server from a hostile client (manifest size, page sizes, session
+lifetime) lives here with a safe default, so a deployment can loosen or tighten it without code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imgtool.errors import ImgtoolError
+
+
+class ConfigError(ImgtoolError):
+    """A configuration file or flag that cannot be used."""
+
+
+@dataclass
+class Config:
+    """Everything `registry.server.run` needs; see docs/registry.md for each field."""
+
+    addr: str = "127.0.0.1:5000"
+    root: Path = Path("/var/lib/imgtool/registry")
+    htpasswd: Path | None = None
+    token_key: Path | None = None
+    token_issuer: str = "imgtool-registry"
+    token_service: str = "imgtool-registry"
+    token_realm: str | None = None  # default: <this server>/token
+    token_ttl: int = 300
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    read_only: bool = False
+    anonymous_pull: bool = False
+    # user -> allowed actions ("pull", "push", "delete", "catalog"); users not listed get everything
+    access: dict[str, list[str]] = field(default_factory=dict)
+    max_manifest_bytes: int = 4 * 1024 * 1024
+    max_tags_page: int = 1000
+    max_catalog_page: int = 1000
+    upload_ttl: float = 24 * 3600.0
+    gc_grace: float = 3600.0
+    fsync: bool = True
+    access_log: bool = True
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        """`addr` split into host and port."""
+        host, sep, port = self.addr.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ConfigError(f"invalid address {self.addr!r}: expected HOST:PORT")
+        return host.strip("[]") or "127.0.0.1", int(port)
+
+    def check(self) -> "Config":
+        """Reject combinations that cannot work, with a one-line reason."""
+        self.host_port  # noqa: B018 - validates addr
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("--tls-cert and --tls-key must be given together")
+        if self.token_key and not self.htpasswd:
+            raise ConfigError("token auth needs --htpasswd to authenticate users at the token endpoint")
+        for user, actions in self.access.items():
+            unknown = set(actions) - {"pull", "push", "delete", "catalog"}
+            if unknown:
+                raise ConfigError(f"access for {user!r}: unknown actions {sorted(unknown)}")
+        return self
+
+
+_PATHS = {"root", "htpasswd", "token_key", "tls_cert", "tls_key"}
+
+
+def load(path: Path | None = None, **overrides: Any) -> Config:
+    """Defaults, then the TOML file at `path` (keys are Config field names), then non-None overrides."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            values.update(tomllib.loads(Path(path).read_text()))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}") from None
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in dataclasses.fields(Config)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(f"unknown config keys: {', '.join(sorted(unknown))}")
+    for key in _PATHS & values.keys():
+        values[key] = Path(values[key])
+    return Config(**values).check()

@@ -1,0 +1,151 @@
+"""What every handler shares: the app's state, validated path parameters, body streaming, paging.
+
+Handlers never build paths or parse URLs themselves; they take names, digests and references from
+here, already validated, and hand them to `Storage`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
+from urllib.parse import quote
+from weakref import WeakValueDictionary
+
+from aiohttp import web
+
+from imgtool.oci.digest import Digest
+
+from .. import names
+from ..auth import Authorizer
+from ..config import Config
+from ..errors import RegistryError
+from ..metrics import Metrics
+from ..storage import Storage, Upload
+
+T = TypeVar("T")
+_CHUNK = 1 << 20  # bytes handed to the writer thread at a time: large enough to amortise the hop
+
+
+@dataclass
+class State:
+    """Everything the handlers need, stored once on the application."""
+
+    config: Config
+    storage: Storage
+    auth: Authorizer
+    metrics: Metrics
+    session_locks: "WeakValueDictionary[str, asyncio.Lock]" = field(default_factory=WeakValueDictionary)
+
+
+STATE = web.AppKey("state", State)
+
+
+def state(request: web.Request) -> State:
+    """The application's shared state."""
+    return request.app[STATE]
+
+
+def repo(request: web.Request) -> str:
+    """The repository named in the path (validated by the auth middleware first, again here)."""
+    return names.repository(request.match_info["name"])
+
+
+def user(request: web.Request) -> str:
+    """Who the auth middleware decided is making the request ("" when anonymous or auth is off)."""
+    return request.get("user", "")
+
+
+async def offload(fn: Callable[..., T], *args: Any) -> T:
+    """Run blocking storage work (fsync, hashing, renames) off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
+
+
+async def receive_into(request: web.Request, storage: Storage, upload: Upload) -> int:
+    """Stream the request body into an upload session; returns bytes received.
+
+    The body is never held whole: chunks of ~1 MiB are hashed and written in a worker thread while
+    the next chunk is read from the socket (one in flight), so memory stays flat for any blob size.
+    """
+    loop = asyncio.get_running_loop()
+    pending: asyncio.Future | None = None
+    parts: list[bytes] = []
+    buffered = total = 0
+    async for chunk in request.content.iter_any():
+        parts.append(chunk)
+        buffered += len(chunk)
+        if buffered >= _CHUNK:
+            if pending is not None:
+                await pending
+            pending = loop.run_in_executor(None, storage.append, upload, b"".join(parts))
+            total += buffered
+            parts, buffered = [], 0
+    if pending is not None:
+        await pending
+    if parts:
+        await loop.run_in_executor(None, storage.append, upload, b"".join(parts))
+        total += buffered
+    state(request).metrics.add("registry_blob_bytes_received_total", total)
+    return total
+
+
+def blob_location(name: str, digest: Digest) -> str:
+    """Relative URL of a blob (same origin, so clients never send credentials elsewhere)."""
+    return f"/v2/{name}/blobs/{digest}"
+
+
+def upload_location(name: str, upload_id: str) -> str:
+    """Relative URL of an upload session."""
+    return f"/v2/{name}/blobs/uploads/{upload_id}"
+
+
+def upload_headers(name: str, upload: Upload) -> dict[str, str]:
+    """Location, Range (inclusive end of what was received) and session id of an upload."""
+    return {
+        "Location": upload_location(name, upload.id),
+        "Range": f"0-{max(upload.offset - 1, 0)}",
+        "Docker-Upload-UUID": upload.id,
+    }
+
+
+_RANGE = re.compile(r"(?:bytes[= ])?([0-9]+)-([0-9]+)", re.ASCII)
+
+
+def check_content_range(request: web.Request, name: str, upload: Upload) -> None:
+    """Chunks must arrive in order: Content-Range must start where the session ends (else 416)."""
+    header = request.headers.get("Content-Range")
+    if header is None:
+        return
+    match = _RANGE.fullmatch(header.strip())
+    length = request.content_length
+    if match is None:
+        raise RegistryError("BLOB_UPLOAD_INVALID", f"malformed Content-Range {header[:100]!r}")
+    start, end = int(match[1]), int(match[2])
+    if start != upload.offset or end < start or (length is not None and length != end - start + 1):
+        raise RegistryError(
+            "BLOB_UPLOAD_INVALID",
+            f"chunk {start}-{end} does not continue the upload at offset {upload.offset}",
+            status=416,
+            headers=upload_headers(name, upload),
+        )
+
+
+def page(request: web.Request, items: list[str], limit: int, path: str) -> tuple[list[str], dict[str, str]]:
+    """Apply `n` (capped at `limit`, never used to allocate) and `last`; a Link header if more remain."""
+    n_text = request.query.get("n")
+    last = request.query.get("last")
+    if n_text is None:
+        n = limit
+    else:
+        if not n_text.isdigit() or len(n_text) > 18:
+            raise RegistryError("PAGINATION_NUMBER_INVALID", f"invalid page size n={n_text[:30]!r}")
+        n = min(int(n_text), limit)
+    if last is not None:
+        items = [i for i in items if i > last]
+    chosen = items[:n]
+    headers = {}
+    if n > 0 and len(items) > n:
+        headers["Link"] = f'<{path}?n={n}&last={quote(chosen[-1], safe="/")}>; rel="next"'
+    return chosen, headers

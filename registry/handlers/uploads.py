@@ -1,0 +1,117 @@
+"""Blob uploads (end-4a/4b/4c, end-5, end-6, end-11, end-13, end-14).
+
+Monolithic (POST ?digest= with body, or POST then PUT), chunked (PATCH with Content-Range, in order
+or 416), streamed (one PATCH without Content-Range, what skopeo sends) and cross-repository mount.
+A session is bound to the repository and user that opened it; another repository's id is unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from imgtool.oci.digest import Digest
+
+from .. import names
+from ..auth import Need
+from ..errors import RegistryError
+from ..storage import Upload
+from .base import (
+    blob_location, check_content_range, offload, receive_into, repo, state, upload_headers, user,
+)
+
+
+def _committed(name: str, digest: Digest) -> web.Response:
+    return web.Response(
+        status=201,
+        headers={"Location": blob_location(name, digest), "Docker-Content-Digest": str(digest)},
+    )
+
+
+async def start(request: web.Request) -> web.StreamResponse:
+    """POST: mount if asked and allowed (201), finish a single-POST upload (201), else open a session (202)."""
+    name = repo(request)
+    st = state(request)
+    mount, source = request.query.get("mount"), request.query.get("from")
+    if mount is not None:
+        digest = names.digest(mount)
+        if source is not None:
+            source = names.repository(source)
+            if (
+                st.auth.allows(request, Need("repository", source, ("pull",)))
+                and st.storage.blob(source, digest) is not None
+                and await offload(st.storage.link_blob, name, digest)
+            ):
+                return _committed(name, digest)
+    algorithm = request.query.get("digest-algorithm", "sha256")
+    if algorithm not in ("sha256", "sha512"):
+        raise RegistryError("DIGEST_INVALID", f"unsupported digest algorithm {algorithm[:50]!r}")
+    single = request.query.get("digest") if request.body_exists else None
+    if single is not None:
+        digest = names.digest(single)
+        algorithm = digest.algorithm
+    upload = await offload(st.storage.start_upload, name, user(request), algorithm)
+    if single is None:
+        return web.Response(status=202, headers=upload_headers(name, upload))
+    await receive_into(request, st.storage, upload)
+    await offload(st.storage.commit_upload, upload, digest)
+    return _committed(name, digest)
+
+
+class _Session:
+    """The caller's session, locked so two requests never interleave their bytes."""
+
+    def __init__(self, request: web.Request):
+        self.request = request
+        self.name = repo(request)
+        self.id = names.upload_id(request.match_info["upload_id"])
+
+    async def __aenter__(self) -> Upload:
+        locks = state(self.request).session_locks
+        self.lock = locks.get(self.id) or locks.setdefault(self.id, asyncio.Lock())
+        await self.lock.acquire()
+        try:
+            return await offload(state(self.request).storage.upload, self.id, self.name, user(self.request))
+        except BaseException:
+            self.lock.release()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
+async def patch(request: web.Request) -> web.StreamResponse:
+    """PATCH: append a chunk (Content-Range must continue the upload) or a whole streamed body."""
+    async with _Session(request) as upload:
+        name = repo(request)
+        check_content_range(request, name, upload)
+        await receive_into(request, state(request).storage, upload)
+        return web.Response(status=202, headers=upload_headers(name, upload))
+
+
+async def put(request: web.Request) -> web.StreamResponse:
+    """PUT ?digest=: append the optional last chunk, verify the digest, publish (201)."""
+    if "digest" not in request.query:
+        raise RegistryError("DIGEST_INVALID", "the digest query parameter is required")
+    digest = names.digest(request.query["digest"])
+    async with _Session(request) as upload:
+        name = repo(request)
+        storage = state(request).storage
+        check_content_range(request, name, upload)
+        await receive_into(request, storage, upload)
+        await offload(storage.commit_upload, upload, digest)
+        return _committed(name, digest)
+
+
+async def status(request: web.Request) -> web.StreamResponse:
+    """GET: how much the registry has (204 with Range), so a client can resume."""
+    async with _Session(request) as upload:
+        return web.Response(status=204, headers=upload_headers(repo(request), upload))
+
+
+async def cancel(request: web.Request) -> web.StreamResponse:
+    """DELETE: abandon the session and its bytes."""
+    async with _Session(request) as upload:
+        await offload(state(request).storage.cancel_upload, upload)
+        return web.Response(status=204)

@@ -1,0 +1,151 @@
+"""The storage interface the HTTP handlers and GC are written against.
+
+It is deliberately narrow (blobs, upload sessions, manifests, tags, referrers, and the few listing
+and conditional-delete primitives GC needs) so that an object-store backend can implement it without
+touching the handlers. Arguments are already validated (`registry.names`), so a backend may build
+keys from them directly. Methods are synchronous: the server calls mutating ones from a thread pool.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from imgtool.oci.digest import Digest
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """A committed blob: its size and, for local backends, the file to send with sendfile."""
+
+    digest: Digest
+    size: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class ManifestInfo:
+    """A stored manifest: exact bytes pushed, and the media type they were pushed as."""
+
+    digest: Digest
+    media_type: str
+    data: bytes
+
+
+@dataclass
+class Upload:
+    """An upload session, bound to the repository and user that started it (never reusable elsewhere)."""
+
+    id: str
+    repository: str
+    user: str
+    algorithm: str
+    offset: int = 0
+
+
+class Storage(abc.ABC):
+    """A registry's content: CAS blobs linked into repositories, manifests, tags, referrers."""
+
+    # --- blobs ---------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def blob(self, repository: str, digest: Digest) -> BlobInfo | None:
+        """The blob if it is committed *and* linked into `repository` (repos are access boundaries)."""
+
+    @abc.abstractmethod
+    def link_blob(self, repository: str, digest: Digest) -> bool:
+        """Link an existing blob into `repository` (cross-repo mount); False if it does not exist."""
+
+    @abc.abstractmethod
+    def unlink_blob(self, repository: str, digest: Digest) -> bool:
+        """Remove a blob from `repository`; the content goes when GC finds nothing referencing it."""
+
+    # --- upload sessions -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def start_upload(self, repository: str, user: str, algorithm: str) -> Upload:
+        """Open a new, empty session."""
+
+    @abc.abstractmethod
+    def upload(self, upload_id: str, repository: str, user: str) -> Upload:
+        """The session `upload_id` if it belongs to this repository and user, else BLOB_UPLOAD_UNKNOWN."""
+
+    @abc.abstractmethod
+    def append(self, upload: Upload, data: bytes) -> None:
+        """Append bytes at the session's current offset (hashed as they are written)."""
+
+    @abc.abstractmethod
+    def commit_upload(self, upload: Upload, digest: Digest) -> BlobInfo:
+        """Verify the session's bytes hash to `digest`, publish the blob and link it; ends the session.
+
+        On a mismatch the session is discarded and DIGEST_INVALID raised: nothing is stored.
+        """
+
+    @abc.abstractmethod
+    def cancel_upload(self, upload: Upload) -> None:
+        """Discard a session and its bytes."""
+
+    @abc.abstractmethod
+    def expire_uploads(self, older_than: float) -> int:
+        """Remove sessions idle since before the epoch time `older_than`; returns how many."""
+
+    # --- manifests and tags --------------------------------------------------------------------
+    @abc.abstractmethod
+    def put_manifest(
+        self, repository: str, digest: Digest, media_type: str, data: bytes,
+        tags: list[str], subject: Digest | None, referrer: dict | None, blobs: list[Digest],
+    ) -> list[Digest]:
+        """Store a manifest's exact bytes, point `tags` at it, record it as a referrer of `subject`.
+
+        `blobs` are the digests it references; returns those missing from the repository (in which
+        case nothing was stored). Atomic with respect to GC: referenced blobs are kept alive.
+        """
+
+    @abc.abstractmethod
+    def manifest(self, repository: str, digest: Digest) -> ManifestInfo | None:
+        """A manifest revision of the repository, or None."""
+
+    @abc.abstractmethod
+    def resolve_tag(self, repository: str, tag: str) -> Digest | None:
+        """The digest a tag points at, or None."""
+
+    @abc.abstractmethod
+    def delete_manifest(self, repository: str, digest: Digest) -> bool:
+        """Remove a revision, every tag pointing at it and its referrer entry."""
+
+    @abc.abstractmethod
+    def delete_tag(self, repository: str, tag: str) -> bool:
+        """Remove one tag; the manifest stays reachable by digest."""
+
+    @abc.abstractmethod
+    def tags(self, repository: str) -> list[str] | None:
+        """Tags of a repository in lexical order, or None if the repository does not exist."""
+
+    @abc.abstractmethod
+    def repositories(self) -> list[str]:
+        """All repository names, sorted."""
+
+    @abc.abstractmethod
+    def referrers(self, repository: str, subject: Digest) -> list[dict]:
+        """Descriptors of manifests whose `subject` is `subject`."""
+
+    # --- GC primitives -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def revisions(self, repository: str) -> Iterator[Digest]:
+        """Every manifest digest stored in a repository (tagged or not)."""
+
+    @abc.abstractmethod
+    def layer_links(self, repository: str) -> Iterator[tuple[Digest, float]]:
+        """Blobs linked into a repository, with the time each was last linked or reused."""
+
+    @abc.abstractmethod
+    def all_blobs(self) -> Iterator[tuple[Digest, float]]:
+        """Every committed blob with its last-use time."""
+
+    @abc.abstractmethod
+    def delete_blob_if_stale(self, digest: Digest, cutoff: float) -> bool:
+        """Delete a blob unless it was used at or after `cutoff` (re-checked under the GC lock)."""
+
+    @abc.abstractmethod
+    def unlink_blob_if_stale(self, repository: str, digest: Digest, cutoff: float) -> bool:
+        """Unlink a repository's blob unless it was linked or reused at or after `cutoff`."""

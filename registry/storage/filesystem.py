@@ -1,0 +1,313 @@
+"""Filesystem backend: a global content-addressed blob store, repositories made of link files.
+
+    blobs/<alg>/<hex>                                   committed content (manifests included)
+    repositories/<name>/_layers/<alg>/<hex>             blob linked into the repository
+    repositories/<name>/_manifests/revisions/<alg>/<hex>  "<media type>\\n<subject digest>"
+    repositories/<name>/_manifests/tags/<tag>           "<digest>"
+    repositories/<name>/_referrers/<alg>/<hex>/<alg>-<hex>  referrer descriptor (JSON)
+    uploads/<id>/                                       sessions (see fsuploads)
+
+Blobs are published by hard link (`imgtool.store.blobs.publish`) and never rewritten; small files are
+replaced atomically (write, fsync, rename). A file's mtime is its "last used" time: every writer that
+relies on a blob touches it under the shared GC lock, which is what makes online GC safe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from imgtool.oci.digest import Digest
+from imgtool.store.blobs import blob_path, fsync_dir, publish, write_bytes
+
+from ..errors import RegistryError
+from .base import BlobInfo, ManifestInfo, Storage, Upload
+from .fsuploads import UploadDir
+from .locks import GcLock
+
+
+class FilesystemStorage(Storage):
+    """The `Storage` interface on a local directory tree."""
+
+    def __init__(self, root: Path, fsync: bool = True):
+        self.root = Path(root)
+        self.fsync = fsync
+        self.blobs_root = self.root / "blobs"
+        self.repos_root = self.root / "repositories"
+        for d in (self.blobs_root, self.repos_root):
+            d.mkdir(parents=True, exist_ok=True)
+        self.uploads = UploadDir(self.root / "uploads")
+        self.lock = GcLock(self.root / "gc.lock")
+
+    # --- paths ---------------------------------------------------------------------------------
+    def _repo(self, repository: str) -> Path:
+        return self.repos_root / repository
+
+    def _link(self, repository: str, digest: Digest) -> Path:
+        return self._repo(repository) / "_layers" / digest.algorithm / digest.encoded
+
+    def _revision(self, repository: str, digest: Digest) -> Path:
+        return self._repo(repository) / "_manifests" / "revisions" / digest.algorithm / digest.encoded
+
+    def _tag(self, repository: str, tag: str) -> Path:
+        return self._repo(repository) / "_manifests" / "tags" / tag
+
+    def _referrers_dir(self, repository: str, subject: Digest) -> Path:
+        return self._repo(repository) / "_referrers" / subject.algorithm / subject.encoded
+
+    def _write_small(self, path: Path, data: bytes) -> None:
+        """Replace a small file atomically (readers see the old or the new content, never a mix)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            os.write(fd, data)
+            if self.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        if self.fsync:
+            fsync_dir(path.parent)
+
+    # --- blobs ---------------------------------------------------------------------------------
+    def blob(self, repository: str, digest: Digest) -> BlobInfo | None:
+        """See Storage.blob."""
+        if not self._link(repository, digest).exists():
+            return None
+        path = blob_path(self.blobs_root, digest)
+        try:
+            return BlobInfo(digest, path.stat().st_size, path)
+        except FileNotFoundError:
+            return None
+
+    def _touch_linked(self, repository: str, digest: Digest) -> bool:
+        """Refresh a blob and its link in `repository` (caller holds the shared lock)."""
+        try:
+            os.utime(blob_path(self.blobs_root, digest))
+        except FileNotFoundError:
+            return False
+        link = self._link(repository, digest)
+        try:
+            os.utime(link)
+        except FileNotFoundError:
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.touch()
+        return True
+
+    def link_blob(self, repository: str, digest: Digest) -> bool:
+        """See Storage.link_blob."""
+        with self.lock.shared():
+            return self._touch_linked(repository, digest)
+
+    def unlink_blob(self, repository: str, digest: Digest) -> bool:
+        """See Storage.unlink_blob."""
+        try:
+            self._link(repository, digest).unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    # --- uploads -------------------------------------------------------------------------------
+    def start_upload(self, repository: str, user: str, algorithm: str) -> Upload:
+        """See Storage.start_upload."""
+        from ..names import new_upload_id
+
+        return self.uploads.start(new_upload_id(), repository, user, algorithm)
+
+    def upload(self, upload_id: str, repository: str, user: str) -> Upload:
+        """See Storage.upload."""
+        return self.uploads.get(upload_id, repository, user)
+
+    def append(self, upload: Upload, data: bytes) -> None:
+        """See Storage.append."""
+        self.uploads.append(upload, data)
+
+    def commit_upload(self, upload: Upload, digest: Digest) -> BlobInfo:
+        """See Storage.commit_upload."""
+        hexdigest, size = self.uploads.finish(upload, digest.algorithm, self.fsync)
+        if hexdigest != digest.encoded:
+            self.uploads.remove(upload.id)
+            raise RegistryError(
+                "DIGEST_INVALID", f"uploaded content is {digest.algorithm}:{hexdigest}, not {digest}"
+            )
+        dest = blob_path(self.blobs_root, digest)
+        with self.lock.shared():
+            publish(self.uploads.data_path(upload.id), dest)  # a hard link; an existing blob wins
+            self._touch_linked(upload.repository, digest)
+        self.uploads.remove(upload.id)
+        return BlobInfo(digest, size, dest)
+
+    def cancel_upload(self, upload: Upload) -> None:
+        """See Storage.cancel_upload."""
+        self.uploads.remove(upload.id)
+
+    def expire_uploads(self, older_than: float) -> int:
+        """See Storage.expire_uploads."""
+        return self.uploads.expire(older_than)
+
+    # --- manifests -----------------------------------------------------------------------------
+    def put_manifest(
+        self, repository: str, digest: Digest, media_type: str, data: bytes,
+        tags: list[str], subject: Digest | None, referrer: dict | None, blobs: list[Digest],
+    ) -> list[Digest]:
+        """See Storage.put_manifest."""
+        with self.lock.shared():
+            missing = [b for b in blobs if not self._touch_existing_link(repository, b)]
+            if missing:
+                return missing
+            path = blob_path(self.blobs_root, digest)
+            if path.exists():
+                os.utime(path)
+            else:
+                write_bytes(self.blobs_root, data, digest)
+            record = f"{media_type}\n{subject or ''}".encode()
+            self._write_small(self._revision(repository, digest), record)
+            for tag in tags:
+                self._write_small(self._tag(repository, tag), str(digest).encode())
+            if subject is not None and referrer is not None:
+                entry = self._referrers_dir(repository, subject) / f"{digest.algorithm}-{digest.encoded}"
+                self._write_small(entry, json.dumps(referrer).encode())
+        return []
+
+    def _touch_existing_link(self, repository: str, digest: Digest) -> bool:
+        """Refresh a blob the repository already has; False if it has not (or the blob is gone)."""
+        return self._link(repository, digest).exists() and self._touch_linked(repository, digest)
+
+    def _revision_record(self, repository: str, digest: Digest) -> tuple[str, str] | None:
+        try:
+            media_type, _, subject = self._revision(repository, digest).read_text().partition("\n")
+        except FileNotFoundError:
+            return None
+        return media_type, subject
+
+    def manifest(self, repository: str, digest: Digest) -> ManifestInfo | None:
+        """See Storage.manifest."""
+        record = self._revision_record(repository, digest)
+        if record is None:
+            return None
+        try:
+            data = blob_path(self.blobs_root, digest).read_bytes()
+        except FileNotFoundError:
+            return None
+        return ManifestInfo(digest, record[0], data)
+
+    def resolve_tag(self, repository: str, tag: str) -> Digest | None:
+        """See Storage.resolve_tag."""
+        try:
+            return Digest.parse(self._tag(repository, tag).read_text())
+        except FileNotFoundError:
+            return None
+
+    def delete_manifest(self, repository: str, digest: Digest) -> bool:
+        """See Storage.delete_manifest."""
+        record = self._revision_record(repository, digest)
+        if record is None:
+            return False
+        for tag in self.tags(repository) or []:
+            if self.resolve_tag(repository, tag) == digest:
+                self._tag(repository, tag).unlink(missing_ok=True)
+        if record[1]:
+            subject = Digest.parse(record[1])
+            entry = self._referrers_dir(repository, subject) / f"{digest.algorithm}-{digest.encoded}"
+            entry.unlink(missing_ok=True)
+        self._revision(repository, digest).unlink(missing_ok=True)
+        return True
+
+    def delete_tag(self, repository: str, tag: str) -> bool:
+        """See Storage.delete_tag."""
+        try:
+            self._tag(repository, tag).unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    def tags(self, repository: str) -> list[str] | None:
+        """See Storage.tags."""
+        repo = self._repo(repository)
+        if not (repo / "_manifests").is_dir() and not (repo / "_layers").is_dir():
+            return None
+        try:
+            return sorted(n for n in os.listdir(repo / "_manifests" / "tags") if not n.startswith(".tmp-"))
+        except FileNotFoundError:
+            return []
+
+    def repositories(self) -> list[str]:
+        """See Storage.repositories."""
+        names: list[str] = []
+        stack = [self.repos_root]
+        while stack:
+            current = stack.pop()
+            with os.scandir(current) as entries:
+                children = [e.name for e in entries if e.is_dir()]
+            if "_manifests" in children or "_layers" in children:
+                names.append(current.relative_to(self.repos_root).as_posix())
+            stack.extend(current / c for c in children if not c.startswith("_"))
+        return sorted(names)
+
+    def referrers(self, repository: str, subject: Digest) -> list[dict]:
+        """See Storage.referrers."""
+        folder = self._referrers_dir(repository, subject)
+        try:
+            names = sorted(n for n in os.listdir(folder) if not n.startswith(".tmp-"))
+        except FileNotFoundError:
+            return []
+        out = []
+        for name in names:
+            try:
+                out.append(json.loads((folder / name).read_bytes()))
+            except FileNotFoundError:
+                continue  # deleted while listing
+        return out
+
+    # --- GC primitives -------------------------------------------------------------------------
+    @staticmethod
+    def _digests_under(folder: Path) -> Iterator[tuple[Digest, float]]:
+        """(digest, mtime) for every `<alg>/<hex>` file below `folder` that parses as a digest."""
+        try:
+            algorithms = os.listdir(folder)
+        except FileNotFoundError:
+            return
+        for algorithm in algorithms:
+            try:
+                entries = list(os.scandir(folder / algorithm))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                try:
+                    yield Digest.parse(f"{algorithm}:{entry.name}"), entry.stat().st_mtime
+                except Exception:  # noqa: BLE001 - stray files (temp names, bad digests) are skipped
+                    continue
+
+    def revisions(self, repository: str) -> Iterator[Digest]:
+        """See Storage.revisions."""
+        for digest, _ in self._digests_under(self._repo(repository) / "_manifests" / "revisions"):
+            yield digest
+
+    def layer_links(self, repository: str) -> Iterator[tuple[Digest, float]]:
+        """See Storage.layer_links."""
+        return self._digests_under(self._repo(repository) / "_layers")
+
+    def all_blobs(self) -> Iterator[tuple[Digest, float]]:
+        """See Storage.all_blobs."""
+        return self._digests_under(self.blobs_root)
+
+    def _delete_if_stale(self, path: Path, cutoff: float) -> bool:
+        with self.lock.exclusive():
+            try:
+                if path.stat().st_mtime >= cutoff:
+                    return False
+                path.unlink()
+                return True
+            except FileNotFoundError:
+                return False
+
+    def delete_blob_if_stale(self, digest: Digest, cutoff: float) -> bool:
+        """See Storage.delete_blob_if_stale."""
+        return self._delete_if_stale(blob_path(self.blobs_root, digest), cutoff)
+
+    def unlink_blob_if_stale(self, repository: str, digest: Digest, cutoff: float) -> bool:
+        """See Storage.unlink_blob_if_stale."""
+        return self._delete_if_stale(self._link(repository, digest), cutoff)

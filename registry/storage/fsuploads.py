@@ -1,0 +1,145 @@
+"""Upload sessions on the local filesystem: one directory per session, bytes hashed as they land.
+
+`uploads/<id>/data` receives the bytes, `uploads/<id>/info.json` binds the session to its repository
+and user. The running hash lives in this process (OpenSSL 3 hash state cannot be saved); a session
+found on disk after a restart is re-hashed once from its data file, so it stays resumable. The data
+file is later hard-linked into the CAS, so a committed blob is never copied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from imgtool.oci.digest import new_hasher
+
+from ..errors import RegistryError
+from .base import Upload
+
+_CHUNK = 1 << 20
+
+
+@dataclass
+class _Live:
+    """An open session: its file handle and running hash (None until rebuilt after a restart)."""
+
+    upload: Upload
+    file: BinaryIO
+    hasher: "object | None"
+
+
+class UploadDir:
+    """All sessions under one directory; thread-safe for distinct sessions."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self._live: dict[str, _Live] = {}
+        self._mutex = threading.Lock()
+
+    def data_path(self, upload_id: str) -> Path:
+        """Where a session's bytes are."""
+        return self.root / upload_id / "data"
+
+    def start(self, upload_id: str, repository: str, user: str, algorithm: str) -> Upload:
+        """Create the session directory and its binding record."""
+        new_hasher(algorithm)  # rejects unknown algorithms before anything is created
+        session = self.root / upload_id
+        session.mkdir()
+        info = {"repository": repository, "user": user, "algorithm": algorithm, "created": time.time()}
+        (session / "info.json").write_text(json.dumps(info))
+        upload = Upload(upload_id, repository, user, algorithm)
+        with self._mutex:
+            self._live[upload_id] = _Live(upload, open(session / "data", "ab"), new_hasher(algorithm))
+        return upload
+
+    def get(self, upload_id: str, repository: str, user: str) -> Upload:
+        """The session if it is bound to `repository` and `user` (CVE-2026-32589), else unknown."""
+        live = self._open(upload_id)
+        upload = live.upload if live else None
+        if upload is None or upload.repository != repository or upload.user != user:
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", "unknown upload session")
+        return upload
+
+    def _open(self, upload_id: str) -> _Live | None:
+        with self._mutex:
+            live = self._live.get(upload_id)
+            if live is not None:
+                return live
+            session = self.root / upload_id
+            try:
+                info = json.loads((session / "info.json").read_text())
+                f = open(session / "data", "ab")
+            except (OSError, ValueError):
+                return None
+            upload = Upload(upload_id, info["repository"], info["user"], info["algorithm"], f.tell())
+            live = self._live[upload_id] = _Live(upload, f, None)
+            return live
+
+    def _hasher(self, live: _Live) -> object:
+        """The session's running hash, rebuilt from its file if this process did not write it."""
+        if live.hasher is None:
+            live.file.flush()
+            live.hasher = hash_file(self.data_path(live.upload.id), live.upload.algorithm)
+        return live.hasher
+
+    def append(self, upload: Upload, data: bytes) -> None:
+        """Write and hash; the offset moves only once the bytes are written."""
+        live = self._open(upload.id)
+        if live is None:
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", "upload session expired")
+        hasher = self._hasher(live)
+        live.file.write(data)
+        hasher.update(data)  # type: ignore[attr-defined]
+        live.upload.offset += len(data)
+        upload.offset = live.upload.offset
+
+    def finish(self, upload: Upload, algorithm: str, fsync: bool) -> tuple[str, int]:
+        """Close the data file (fsynced) and return (hex digest in `algorithm`, size)."""
+        live = self._open(upload.id)
+        if live is None:
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", "upload session expired")
+        live.file.flush()
+        if fsync:
+            os.fsync(live.file.fileno())
+        if algorithm == live.upload.algorithm:
+            hexdigest = self._hasher(live).hexdigest()  # type: ignore[attr-defined]
+        else:
+            hexdigest = hash_file(self.data_path(upload.id), algorithm).hexdigest()
+        return hexdigest, live.upload.offset
+
+    def remove(self, upload_id: str) -> None:
+        """Forget a session and delete whatever is left of it."""
+        with self._mutex:
+            live = self._live.pop(upload_id, None)
+        if live is not None:
+            live.file.close()
+        shutil.rmtree(self.root / upload_id, ignore_errors=True)
+
+    def expire(self, older_than: float) -> int:
+        """Remove sessions whose data was last written before `older_than` (epoch seconds)."""
+        removed = 0
+        for session in list(self.root.iterdir()):
+            try:
+                last = max(p.stat().st_mtime for p in session.iterdir()) if any(session.iterdir()) else 0.0
+            except OSError:
+                continue
+            if last < older_than:
+                self.remove(session.name)
+                removed += 1
+        return removed
+
+
+def hash_file(path: Path, algorithm: str) -> object:
+    """A hasher fed with a whole file (restart recovery, or a digest in another algorithm)."""
+    hasher = new_hasher(algorithm)
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            hasher.update(chunk)
+    return hasher

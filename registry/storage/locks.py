@@ -1,0 +1,41 @@
+"""The lock GC shares with blob commits and manifest pushes, across processes (flock on a file).
+
+Writers that make a blob reachable (commit, mount, manifest push) hold it *shared* while they
+publish or touch the blobs they rely on; GC takes it *exclusive* for each single deletion and
+re-checks the blob's last-use time inside it. So a blob is either refreshed before GC looks (and
+kept), or deleted before the writer looks (and the writer sees it missing): never deleted after a
+writer was told it exists. A new descriptor per critical section keeps concurrent holders in one
+process independent (flock state belongs to the open file, not the process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from pathlib import Path
+from typing import Iterator
+
+
+class GcLock:
+    """A reader/writer lock on `path`, held by pushes (shared) and GC deletions (exclusive)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @contextlib.contextmanager
+    def _held(self, mode: int) -> Iterator[None]:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, mode)
+            yield
+        finally:
+            os.close(fd)  # closing the last descriptor releases the lock
+
+    def shared(self) -> contextlib.AbstractContextManager[None]:
+        """Held while making blobs reachable."""
+        return self._held(fcntl.LOCK_SH)
+
+    def exclusive(self) -> contextlib.AbstractContextManager[None]:
+        """Held by GC for one re-check-and-delete."""
+        return self._held(fcntl.LOCK_EX)

@@ -1,0 +1,232 @@
+"""Layer snapshots: each layer unpacked once per ChainID under the store, shared by every container.
+
+Layout under `<store>/snapshots`:
+  layers/<alg>-<hex>/fs     the layer's own changes, as an overlayfs layer (whiteouts are 0/0 char
+                            devices, opaque directories carry trusted.overlay.opaque)
+  full/<alg>-<hex>/fs       a complete flattened rootfs, used only where overlayfs is unavailable
+  containers/<id>/{upper,work}  a container's writable layer
+
+Why apply a layer *through* an overlay mount of its parents instead of into an empty directory:
+the kernel then resolves symlinks, hardlinks and whiteouts against the real lower content (a layer
+writing `localetc/x` where a lower layer made `localetc -> /etc` lands in `etc`), and writes the
+whiteouts in exactly the format it reads back. The mount lives in a forked child's private mount
+namespace, so a crash never leaves a mount behind. A snapshot is built in `<store>/tmp` and renamed
+into place, so a ChainID directory that exists is complete.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from imgtool.errors import ImgtoolError, LayerError
+from imgtool.oci.digest import Digest, of_bytes
+
+from . import syscalls
+from .applier import apply_layer
+from .stream import Expect
+
+
+@dataclass(frozen=True)
+class LayerSource:
+    """One layer to unpack: how to open its blob and what it must verify to."""
+
+    open: Callable[[], BinaryIO]
+    expect: Expect
+
+
+def chain_ids(diff_ids: list[Digest]) -> list[Digest]:
+    """ChainID(L0..Ln) per image-spec config.md: the identity of an applied stack of layers."""
+    out: list[Digest] = []
+    for diff_id in diff_ids:
+        out.append(diff_id if not out else of_bytes(f"{out[-1]} {diff_id}".encode()))
+    return out
+
+
+def _dirname(digest: Digest) -> str:
+    return f"{digest.algorithm}-{digest.encoded}"
+
+
+def in_private_mounts(fn: Callable[[], Any]) -> Any:
+    """Run `fn` in a forked child with a private mount namespace and return its (pickled) result.
+
+    Why: mounts made for the duration of one job vanish with the namespace even if we are killed.
+    An ImgtoolError in the child is re-raised here with its message; anything else becomes one.
+    """
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rfd)
+        code = 0
+        try:
+            syscalls.unshare(syscalls.CLONE_NEWNS)
+            syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
+            payload = ("ok", fn())
+        except BaseException as exc:  # reported to the parent, never propagated in a forked child
+            payload = ("err", (type(exc).__name__, str(exc), isinstance(exc, ImgtoolError)))
+            code = 1
+        try:
+            with os.fdopen(wfd, "wb") as out:
+                pickle.dump(payload, out)
+        finally:
+            os._exit(code)
+    os.close(wfd)
+    with os.fdopen(rfd, "rb") as inp:
+        data = inp.read()
+    os.waitpid(pid, 0)
+    if not data:
+        raise ImgtoolError("snapshot helper died without a result")
+    kind, value = pickle.loads(data)
+    if kind == "ok":
+        return value
+    name, message, typed = value
+    raise LayerError(message if typed else f"{name}: {message}")
+
+
+_overlay_ok: bool | None = None
+
+
+def overlay_supported(scratch: Path) -> bool:
+    """Whether overlayfs can be mounted here (probed once per process, in a throwaway namespace)."""
+    global _overlay_ok
+    if _overlay_ok is None:
+        with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+            for sub in ("l", "u", "w", "m"):
+                os.mkdir(os.path.join(tmp, sub))
+            try:
+                in_private_mounts(lambda: mount_overlay([Path(tmp, "l")], Path(tmp, "u"), Path(tmp, "w"),
+                                                        Path(tmp, "m")))
+                _overlay_ok = True
+            except ImgtoolError:
+                _overlay_ok = False
+    return _overlay_ok
+
+
+def mount_overlay(lowers: list[Path], upper: Path | None, work: Path | None, target: Path | str) -> None:
+    """Mount an overlay of `lowers` (top first) with an optional writable upper at `target`.
+
+    Lower paths are passed relative to their common parent after a chdir, so many layers still fit
+    in the one page of mount data (containerd's compactLowerdirOption).
+    """
+    base = os.path.commonpath([str(p) for p in lowers])
+    if len(lowers) == 1:
+        base = os.path.dirname(base)
+    cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
+    try:
+        os.chdir(base)
+        lowerdir = ":".join(os.path.relpath(p, base) for p in lowers)
+        opts = f"lowerdir={lowerdir}"
+        if upper is not None and work is not None:
+            opts += f",upperdir={upper},workdir={work}"
+        opts += ",index=off"
+        try:
+            syscalls.mount("overlay", os.fspath(target), "overlay", 0, opts)
+        except OSError:
+            syscalls.mount("overlay", os.fspath(target), "overlay", 0, opts.replace(",index=off", ""))
+    finally:
+        os.fchdir(cwd)
+        os.close(cwd)
+
+
+class Snapshots:
+    """The snapshot area of one store."""
+
+    def __init__(self, root: Path, scratch: Path):
+        self.root = root
+        self.scratch = scratch
+        for sub in ("layers", "full", "containers"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        scratch.mkdir(parents=True, exist_ok=True)
+
+    def prepare(self, layers: list[LayerSource]) -> list[Path]:
+        """Ensure every layer of the stack is unpacked; returns the `fs` dirs to mount, top first.
+
+        Without overlayfs it returns one directory: the flattened rootfs for the whole stack.
+        """
+        diff_ids = [layer.expect.diff_id for layer in layers]
+        if any(d is None for d in diff_ids):
+            raise LayerError("every layer needs a diff_id to be snapshotted")
+        chains = chain_ids(diff_ids)  # type: ignore[arg-type]
+        if not overlay_supported(self.scratch):
+            return [self._full(layers, chains)] if layers else []
+        dirs: list[Path] = []
+        for layer, chain in zip(layers, chains):
+            path = self.root / "layers" / _dirname(chain)
+            if not path.exists():
+                self._build(path, lambda fs, lowers=list(dirs), layer=layer: self._apply_over(layer, fs, lowers))
+            dirs.insert(0, path / "fs")
+        return dirs
+
+    def _full(self, layers: list[LayerSource], chains: list[Digest]) -> Path:
+        """The fallback: a complete copy per ChainID, made from the parent's copy plus one layer."""
+        parent: Path | None = None
+        for layer, chain in zip(layers, chains):
+            path = self.root / "full" / _dirname(chain)
+            if not path.exists():
+                def build(fs: Path, parent: Path | None = parent, layer: LayerSource = layer) -> None:
+                    if parent is not None:
+                        os.rmdir(fs)
+                        subprocess.run(["cp", "-a", "--reflink=auto", str(parent), str(fs)], check=True)
+                    with layer.open() as blob:
+                        apply_layer(blob, fs, layer.expect)
+                self._build(path, build)
+            parent = path / "fs"
+        assert parent is not None
+        return parent
+
+    def _apply_over(self, layer: LayerSource, fs: Path, lowers: list[Path]) -> None:
+        """Apply one layer into `fs`, through an overlay of `lowers` when there are any."""
+        if not lowers:
+            with layer.open() as blob:
+                apply_layer(blob, fs, layer.expect)
+            return
+        work, merged = fs.parent / "work", fs.parent / "merged"
+        work.mkdir()
+        merged.mkdir()
+
+        def job() -> None:
+            mount_overlay(lowers, fs, work, merged)
+            with layer.open() as blob:
+                apply_layer(blob, merged, layer.expect)
+            syscalls.umount(str(merged))
+
+        try:
+            in_private_mounts(job)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            merged.rmdir()
+
+    def _build(self, dest: Path, fill: Callable[[Path], None]) -> None:
+        """Fill a fresh `fs` in scratch, then rename it into place; a concurrent builder may win."""
+        staging = Path(tempfile.mkdtemp(prefix="snapshot-", dir=self.scratch))
+        try:
+            fs = staging / "fs"
+            fs.mkdir()
+            fill(fs)
+            try:
+                os.rename(staging, dest)
+            except OSError:
+                if not dest.exists():
+                    raise
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+
+    def container_dirs(self, container_id: str) -> tuple[Path, Path]:
+        """Fresh (upper, work) directories for a container's writable layer."""
+        base = self.root / "containers" / container_id
+        base.mkdir(parents=True)
+        (base / "upper").mkdir()
+        (base / "work").mkdir()
+        return base / "upper", base / "work"
+
+    def remove_container(self, container_id: str) -> None:
+        """Delete a container's writable layer (idempotent)."""
+        shutil.rmtree(self.root / "containers" / container_id, ignore_errors=True)

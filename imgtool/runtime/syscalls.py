@@ -1,0 +1,199 @@
+"""Thin ctypes wrappers for the Linux syscalls CPython 3.11 does not expose.
+
+Why ctypes and not a helper binary: the runtime must create namespaces, mount and pivot_root from the
+same process that later execs the container, and 3.11 has no `os.unshare`/`os.setns`. Every wrapper
+raises `OSError` with the real errno, so callers handle failures exactly as they would `os.*` ones.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import platform
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# Same functions through PyDLL: called with the GIL held, so a raw clone() copies a consistent GIL.
+_libc_gil = ctypes.PyDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+_ARCH = platform.machine()
+_SYSCALL_NR = {
+    "x86_64": {"clone": 56, "pivot_root": 155, "openat2": 437, "capset": 126, "capget": 125},
+    "aarch64": {"clone": 220, "pivot_root": 41, "openat2": 437, "capset": 91, "capget": 90},
+}[_ARCH]
+
+# clone / unshare flags
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+# mount flags
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_NOATIME = 1024
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_STRICTATIME = 1 << 24
+MS_RELATIME = 1 << 21
+MNT_DETACH = 2
+
+# openat2 resolve flags
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10
+
+# prctl options
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_KEEPCAPS = 8
+PR_CAPBSET_DROP = 24
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+
+def _check(ret: int, what: str, path: str | None = None) -> int:
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}", path)
+    return ret
+
+
+def _b(path: str | bytes | None) -> bytes | None:
+    return None if path is None else os.fsencode(path)
+
+
+def unshare(flags: int) -> None:
+    """Leave the given namespaces (os.unshare arrived only in Python 3.12)."""
+    _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    """Join the namespace behind `fd` (an open /proc/PID/ns/* file)."""
+    _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
+    """mount(2); `target` may be /proc/self/fd/N so the kernel mounts on an inode we resolved in-root."""
+    _check(_libc.mount(_b(source), _b(target), _b(fstype), ctypes.c_ulong(flags), _b(data)), "mount", target)
+
+
+def umount(target: str, flags: int = 0) -> None:
+    """umount2(2)."""
+    _check(_libc.umount2(_b(target), ctypes.c_int(flags)), "umount", target)
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    """pivot_root(2), which glibc does not wrap."""
+    _check(_libc.syscall(ctypes.c_long(_SYSCALL_NR["pivot_root"]), _b(new_root), _b(put_old)), "pivot_root", new_root)
+
+
+def sethostname(name: str) -> None:
+    """Set the UTS hostname (only meaningful inside a private UTS namespace)."""
+    raw = name.encode()
+    _check(_libc.sethostname(raw, ctypes.c_size_t(len(raw))), "sethostname")
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    """prctl(2) with integer arguments."""
+    args = [ctypes.c_ulong(a) for a in (arg2, arg3, arg4, arg5)]
+    return _check(_libc.prctl(ctypes.c_int(option), *args), "prctl")
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+_openat2_supported: bool | None = None
+
+
+def openat2(dirfd: int, path: str | bytes, flags: int, resolve: int, mode: int = 0) -> int:
+    """openat2(2): the kernel resolves `path` with `resolve` rules, e.g. RESOLVE_IN_ROOT for chroot-like lookup."""
+    how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
+    ret = _libc.syscall(ctypes.c_long(_SYSCALL_NR["openat2"]), ctypes.c_int(dirfd), _b(path),
+                        ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)))
+    return _check(ret, "openat2", os.fsdecode(path))
+
+
+def has_openat2() -> bool:
+    """Whether this kernel has openat2 (Linux >= 5.6); probed once, the resolver falls back to a walk."""
+    global _openat2_supported
+    if _openat2_supported is None:
+        try:
+            os.close(openat2(os.open("/", os.O_PATH), ".", os.O_PATH, RESOLVE_IN_ROOT))
+            _openat2_supported = True
+        except OSError:
+            _openat2_supported = False
+    return _openat2_supported
+
+
+def fork_into_namespaces(flags: int) -> int:
+    """fork() straight into new namespaces with clone(2), so the child is PID 1 of a new PID namespace.
+
+    Why not fork+unshare: CLONE_NEWPID only applies to the caller's *next* child, which would need a
+    second fork and a reaper in between. We bracket the raw clone with CPython's own before/after fork
+    hooks, called with the GIL held, so the interpreter state in the child is the one os.fork() makes.
+    """
+    import signal
+
+    py = ctypes.pythonapi
+    py.PyOS_BeforeFork()
+    pid = _libc_gil.syscall(ctypes.c_long(_SYSCALL_NR["clone"]), ctypes.c_ulong(flags | signal.SIGCHLD),
+                            ctypes.c_void_p(0), ctypes.c_void_p(0), ctypes.c_void_p(0), ctypes.c_ulong(0))
+    err = ctypes.get_errno()
+    if pid == 0:
+        py.PyOS_AfterFork_Child()
+        return 0
+    py.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise OSError(err, f"clone: {os.strerror(err)}")
+    return pid
+
+
+# --- capabilities -------------------------------------------------------------------------------
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def capset(effective: int, permitted: int, inheritable: int) -> None:
+    """Set this thread's capability sets (64-bit masks)."""
+    hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    for i in range(2):
+        shift = 32 * i
+        data[i].effective = (effective >> shift) & 0xFFFFFFFF
+        data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
+        data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
+    _check(_libc.syscall(ctypes.c_long(_SYSCALL_NR["capset"]), ctypes.byref(hdr), data), "capset")
+
+
+def capget() -> tuple[int, int, int]:
+    """This thread's (effective, permitted, inheritable) capability masks."""
+    hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc.syscall(ctypes.c_long(_SYSCALL_NR["capget"]), ctypes.byref(hdr), data), "capget")
+    eff = data[0].effective | (data[1].effective << 32)
+    prm = data[0].permitted | (data[1].permitted << 32)
+    inh = data[0].inheritable | (data[1].inheritable << 32)
+    return eff, prm, inh

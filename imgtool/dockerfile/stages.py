@@ -1,0 +1,219 @@
+"""Stages, build arguments and variable scopes: what the builder needs to dispatch a Dockerfile.
+
+* Global ARGs (before the first FROM) are evaluated in order with `--build-arg` overrides and
+  the automatic platform ARGs; they are visible in FROM lines only, unless a stage pulls one in
+  with a bare `ARG NAME`.
+* `StageScope` tracks one stage while the builder dispatches it: it expands each instruction
+  against the environment from *before* the instruction (ENV overrides ARG), then applies ENV
+  and ARG effects.
+* `reachable_stages` finds the stages a target needs (FROM <stage>, COPY --from,
+  RUN --mount from=), so unreachable stages are skipped like BuildKit does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from . import instructions as ins
+from .errors import DockerfileError
+from .shell import Lex
+
+PROXY_ARGS = tuple(
+    name
+    for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
+    for name in (base, base.lower())
+)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One `FROM` and the instructions up to the next; `name` is lower-case or ''."""
+
+    index: int
+    from_: ins.From
+    instructions: tuple[ins.Instruction, ...]
+
+    @property
+    def name(self) -> str:
+        """The stage name as referenced by `--target`, `FROM` and `--from` ('' if unnamed)."""
+        return self.from_.name
+
+    @property
+    def onbuild_triggers(self) -> tuple[str, ...]:
+        """ONBUILD expressions to record in the image config, in order."""
+        return tuple(i.expression for i in self.instructions if isinstance(i, ins.Onbuild))
+
+
+def platform_args(target: str, build: str | None = None) -> dict[str, str]:
+    """The automatic platform ARGs for `os/arch[/variant]` target and build platforms."""
+    out: dict[str, str] = {}
+    for prefix, platform in (("TARGET", target), ("BUILD", build or target)):
+        os_, _, rest = platform.partition("/")
+        arch, _, variant = rest.partition("/")
+        out.update({
+            f"{prefix}PLATFORM": platform, f"{prefix}OS": os_, f"{prefix}ARCH": arch, f"{prefix}VARIANT": variant,
+        })  # fmt: skip
+    return out
+
+
+def global_args(
+    meta_args: Iterable[ins.Arg],
+    build_args: Mapping[str, str] | None = None,
+    automatic: Mapping[str, str] | None = None,
+    escape: str = "\\",
+) -> dict[str, str]:
+    """Evaluate the ARGs before the first FROM: defaults expanded in order, build args win.
+
+    Why the order matters: `ARG A=1` then `ARG B=$A` sees A; a build arg for A changes B.
+    A declared ARG with neither default nor build arg is left out (unset, not empty).
+    """
+    build_args = build_args or {}
+    values: dict[str, str] = dict(automatic or {})
+    lex = Lex(escape)
+    for arg in meta_args:
+        for definition in arg.args:
+            if definition.key in build_args:
+                values[definition.key] = build_args[definition.key]
+            elif definition.value is not None:
+                try:
+                    values[definition.key] = lex.process_word(definition.value, values)
+                except DockerfileError as exc:
+                    raise exc.located(arg.line) from None
+    return values
+
+
+def resolve_from(stage: Stage, globals_: Mapping[str, str], escape: str = "\\") -> tuple[str, str | None]:
+    """The base name and platform of a stage, expanded with global ARGs only."""
+    lex = Lex(escape)
+    try:
+        base = lex.process_word(stage.from_.base, globals_)
+        platform = None if stage.from_.platform is None else lex.process_word(stage.from_.platform, globals_)
+    except DockerfileError as exc:
+        raise exc.located(stage.from_.line) from None
+    if not base:
+        raise DockerfileError(f"base name ({stage.from_.base}) should not be blank", stage.from_.line)
+    return base, platform
+
+
+@dataclass
+class StageScope:
+    """ENV and ARG state of one stage during dispatch.
+
+    `base_env` is the base image's (or parent stage's) environment. Call `dispatch(instr)` for
+    each instruction in order: it returns the instruction expanded against the state before it,
+    and records ENV values and ARG declarations.
+    """
+
+    globals_: Mapping[str, str]
+    build_args: Mapping[str, str]
+    base_env: Mapping[str, str] = field(default_factory=dict)
+    escape: str = "\\"
+    env: dict[str, str] = field(init=False)
+    args: dict[str, str | None] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.env = dict(self.base_env)
+
+    def expansion_env(self) -> dict[str, str]:
+        """Variables visible to `$VAR`: declared ARGs with a value, overridden by ENV."""
+        values = {k: v for k, v in self.args.items() if v is not None}
+        values.update(self.env)
+        return values
+
+    def expander(self) -> ins.Expander:
+        """A fresh expander over the current state (it records unmatched names for checks)."""
+        return ins.Expander(self.expansion_env(), self.escape)
+
+    def run_env(self) -> dict[str, str]:
+        """Environment of a RUN step: proxy build args, declared ARGs, then ENV on top."""
+        values = {k: v for k, v in self.build_args.items() if k in PROXY_ARGS}
+        values.update(self.expansion_env())
+        return values
+
+    def declared_args(self) -> dict[str, str]:
+        """Declared ARGs with values, for the `|N K=V` prefix of RUN history and cache keys."""
+        return {k: v for k, v in self.args.items() if v is not None}
+
+    def dispatch(self, instruction: ins.Instruction, expander: ins.Expander | None = None) -> ins.Instruction:
+        """Expand `instruction` against the current state, then apply its ENV/ARG effects."""
+        expander = expander or self.expander()
+        try:
+            expanded = instruction.expand(expander)
+            if isinstance(instruction, ins.Arg):
+                self._declare(instruction, expander)
+        except DockerfileError as exc:
+            raise exc.located(instruction.line, end_line=instruction.end_line) from None
+        if isinstance(expanded, ins.Env):
+            self.env.update((p.key, p.value) for p in expanded.pairs)
+        return expanded
+
+    def _declare(self, arg: ins.Arg, expander: ins.Expander) -> None:
+        for definition in arg.args:
+            key = definition.key
+            if key in self.build_args:
+                self.args[key] = self.build_args[key]
+            elif definition.value is not None:
+                self.args[key] = ins.Expander(self.expansion_env(), self.escape, expander.unmatched).word(
+                    definition.value
+                )
+            else:
+                self.args[key] = self.globals_.get(key)
+
+
+def find_stage(stages: tuple[Stage, ...], ref: str) -> Stage | None:
+    """The stage called `ref` (case-insensitive), or None: then `ref` is an image or context."""
+    lowered = ref.lower()
+    for stage in stages:
+        if stage.name and stage.name == lowered:
+            return stage
+    return None
+
+
+def stage_dependencies(stage: Stage, stages: tuple[Stage, ...], globals_: Mapping[str, str], escape: str = "\\") -> list[Stage]:
+    """Stages this one uses: its FROM base, COPY --from, RUN --mount from= (by name or index)."""
+    lex = Lex(escape)
+    refs: list[tuple[str, int, bool]] = []  # (reference, line, index allowed)
+    refs.append((resolve_from(stage, globals_, escape)[0], stage.from_.line, False))
+    for instruction in stage.instructions:
+        if isinstance(instruction, ins.Copy) and instruction.from_:
+            refs.append((instruction.from_, instruction.line, True))
+        elif isinstance(instruction, ins.Run):
+            refs += [(m.from_, instruction.line, True) for m in instruction.mounts if m.from_]
+    deps: list[Stage] = []
+    for ref, line, index_ok in refs:
+        try:
+            name = lex.process_word(ref, globals_)
+        except DockerfileError as exc:
+            raise exc.located(line) from None
+        found = find_stage(stages[: stage.index] if not index_ok else stages, name)
+        if found is None and index_ok and name.isdigit():
+            number = int(name)
+            if number >= len(stages):
+                raise DockerfileError(f"invalid stage index {number}: there are only {len(stages)} stages", line)
+            found = stages[number]
+        if found is not None:
+            if found.index == stage.index:
+                raise DockerfileError(f"circular dependency detected on stage: {name}", line)
+            deps.append(found)
+    return deps
+
+
+def reachable_stages(
+    stages: tuple[Stage, ...], target: Stage, globals_: Mapping[str, str], escape: str = "\\"
+) -> tuple[Stage, ...]:
+    """The stages `target` needs, itself included, in file order; unreachable ones are skipped."""
+    state: dict[int, bool] = {target.index: False}  # False while visiting, True when done
+    stack = [(target, iter(stage_dependencies(target, stages, globals_, escape)))]
+    while stack:  # iterative: a chain of thousands of stages must not exhaust Python's stack
+        stage, deps = stack[-1]
+        dep = next(deps, None)
+        if dep is None:
+            stack.pop()
+            state[stage.index] = True
+        elif state.get(dep.index) is False:
+            raise DockerfileError(f"circular dependency detected on stage: {dep.name or dep.index}", stage.from_.line)
+        elif dep.index not in state:
+            state[dep.index] = False
+            stack.append((dep, iter(stage_dependencies(dep, stages, globals_, escape))))
+    return tuple(stages[i] for i in sorted(state))

@@ -31,7 +31,7 @@ def _headers(info: BlobInfo) -> dict[str, str]:
 async def head(request: web.Request) -> web.StreamResponse:
     """HEAD: existence and size, answered from one stat (the hottest request during a push)."""
     _, info = _find(request)
-    response = web.Response(status=200, headers=_headers(info))
+    response = web.StreamResponse(status=200, headers=_headers(info))
     response.content_length = info.size
     return response
 

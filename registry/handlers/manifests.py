@@ -49,7 +49,7 @@ def _headers(info: ManifestInfo) -> dict[str, str]:
 async def head(request: web.Request) -> web.StreamResponse:
     """HEAD: digest, type and size without the body (containerd's resolve step)."""
     _, _, info = _resolve(request)
-    response = web.Response(status=200, headers=_headers(info))
+    response = web.StreamResponse(status=200, headers=_headers(info))
     response.content_length = len(info.data)
     return response
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 
 from imgtool.oci import mediatype
@@ -21,4 +23,5 @@ async def list_referrers(request: web.Request) -> web.StreamResponse:
         descriptors = [d for d in descriptors if d.get("artifactType") == wanted]
         headers["OCI-Filters-Applied"] = "artifactType"
     body = {"schemaVersion": 2, "mediaType": mediatype.OCI_INDEX, "manifests": descriptors}
-    return web.json_response(body, headers=headers, content_type=mediatype.OCI_INDEX)
+    headers["Content-Type"] = mediatype.OCI_INDEX
+    return web.Response(body=json.dumps(body).encode(), headers=headers)

@@ -1,0 +1,233 @@
+"""Registry test fixtures: real servers on 127.0.0.1 (in-process thread, or a subprocess) and a
+small HTTP client that speaks the distribution API with `requests`.
+
+The in-process server runs `registry.server.serve` on its own event loop in a thread, so the
+conformance tests talk real HTTP without paying a process start each; tests that must kill or
+measure the server use `spawn_registry` (a real `python -m registry serve` subprocess).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from imgtool.oci.digest import of_bytes
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
+    """Poll /healthz until the server answers (or fail with its stderr)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"registry exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            requests.get(f"{url}/healthz", timeout=1, verify=False)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError(f"registry at {url} did not start")
+
+
+class ThreadRegistry:
+    """`registry.server.serve` on a private event loop in a daemon thread."""
+
+    def __init__(self, root: Path, **overrides):
+        from registry import config
+
+        self.port = free_port()
+        self.root = root
+        self.config = config.load(root=root, addr=f"127.0.0.1:{self.port}", access_log=False, **overrides)
+        self.url = f"{'https' if self.config.tls_cert else 'http'}://127.0.0.1:{self.port}"
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._ready = threading.Event()
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("in-process registry did not start")
+
+    def _run(self) -> None:
+        from registry import server
+
+        asyncio.set_event_loop(self._loop)
+        ready = asyncio.Event()
+
+        async def main() -> None:
+            self._task = asyncio.ensure_future(server.serve(self.config, ready))
+            await ready.wait()
+            self._ready.set()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+        self._loop.run_until_complete(main())
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._task.cancel)
+        self._thread.join(10)
+
+
+@pytest.fixture
+def make_registry(tmp_path):
+    """Factory: `make_registry(**config_overrides)` -> a started ThreadRegistry, stopped after the test."""
+    started: list[ThreadRegistry] = []
+
+    def make(**overrides) -> ThreadRegistry:
+        root = tmp_path / f"registry-{len(started)}"
+        started.append(ThreadRegistry(root, **overrides))
+        return started[-1]
+
+    yield make
+    for reg in started:
+        reg.stop()
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """One open (no auth) registry shared by a module's tests; each test uses its own repository."""
+    reg = ThreadRegistry(tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture
+def repo() -> str:
+    """A fresh repository name (nested, like real ones)."""
+    return f"test/r{uuid.uuid4().hex[:12]}"
+
+
+@dataclass
+class Spawned:
+    """A registry subprocess."""
+
+    proc: subprocess.Popen
+    url: str
+    root: Path
+    port: int
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def hwm_kib(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmHWM")
+
+
+def spawn_registry(root: Path, *args: str, port: int | None = None) -> Spawned:
+    """Start `python -m registry serve --root ROOT --addr 127.0.0.1:PORT ARGS` and wait for it."""
+    port = port or free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "registry", "serve", "--root", str(root), "--addr", f"127.0.0.1:{port}", *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(url, proc)
+    return Spawned(proc, url, root, port)
+
+
+@pytest.fixture
+def spawn(tmp_path):
+    """Factory for registry subprocesses, all terminated after the test."""
+    procs: list[Spawned] = []
+
+    def start(root: Path | None = None, *args: str, port: int | None = None) -> Spawned:
+        procs.append(spawn_registry(root or tmp_path / "root", *args, port=port))
+        return procs[-1]
+
+    yield start
+    for p in procs:
+        if p.proc.poll() is None:
+            p.proc.terminate()
+            try:
+                p.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                p.proc.kill()
+
+
+# --- a minimal distribution-API client (what a pusher does, step by step) --------------------------
+
+def push_blob(url: str, name: str, data: bytes, session: requests.Session | None = None, **kw) -> str:
+    """Monolithic POST then PUT; returns the digest."""
+    http = session or requests
+    digest = str(of_bytes(data))
+    r = http.post(f"{url}/v2/{name}/blobs/uploads/", **kw)
+    assert r.status_code == 202, r.text
+    r = http.put(_join(url, r.headers["Location"]), params={"digest": digest}, data=data,
+                 headers={"Content-Type": "application/octet-stream"}, **kw)
+    assert r.status_code == 201, r.text
+    return digest
+
+
+def _join(url: str, location: str) -> str:
+    return location if location.startswith("http") else url + location
+
+
+def image_manifest(config: bytes, layers: list[bytes], **extra) -> bytes:
+    """An OCI image manifest (bytes) for the given config and layer contents."""
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": str(of_bytes(config)), "size": len(config)},
+        "layers": [{"mediaType": OCI_LAYER, "digest": str(of_bytes(x)), "size": len(x)} for x in layers],
+        **extra,
+    }
+    return json.dumps(doc).encode()
+
+
+def push_image(url: str, name: str, tag: str, layers: list[bytes], session=None, config: bytes | None = None, **kw):
+    """Push config, layers and a manifest tagged `tag`; returns (manifest bytes, manifest digest)."""
+    config = config or json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}, "n": uuid.uuid4().hex}).encode()
+    for blob in (config, *layers):
+        push_blob(url, name, blob, session, **kw)
+    manifest = image_manifest(config, layers)
+    http = session or requests
+    r = http.put(f"{url}/v2/{name}/manifests/{tag}", data=manifest, headers={"Content-Type": OCI_MANIFEST}, **kw)
+    assert r.status_code == 201, r.text
+    return manifest, r.headers["Docker-Content-Digest"]
+
+
+def blob_files(root: Path) -> list[Path]:
+    """Every committed blob file under a registry root."""
+    return [p for p in (root / "blobs").glob("*/*") if p.is_file()]
+
+
+def error_codes(response: requests.Response) -> list[str]:
+    """The spec error codes in a JSON error body."""
+    return [e["code"] for e in response.json()["errors"]]
+
+
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")

@@ -19,8 +19,9 @@ from .entries import clean_name
 
 
 class _HashingReader(io.RawIOBase):
-    def __init__(self, inner: BinaryIO, copy_to: BinaryIO | io.RawIOBase | None):
+    def __init__(self, inner: BinaryIO, copy_to: BinaryIO | io.RawIOBase | None, what: str):
         self.inner = inner
+        self.what = what
         self.hasher = new_hasher()
         self.copy_to = copy_to
 
@@ -28,7 +29,10 @@ class _HashingReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self.inner.read(len(buffer))
+        try:
+            data = self.inner.read(len(buffer))
+        except LayerError as exc:
+            raise LayerError(f"{self.what}: {exc}") from None
         n = len(data)
         buffer[:n] = data
         self.hasher.update(data)
@@ -47,7 +51,7 @@ class LayerReader:
 
     def __init__(self, stream: BinaryIO, what: str = "layer", copy_to: BinaryIO | io.RawIOBase | None = None):
         self.what = what
-        self._hashing = _HashingReader(compression.open_decompressed(stream), copy_to)
+        self._hashing = _HashingReader(compression.open_decompressed(stream), copy_to, what)
         self._buffered = io.BufferedReader(self._hashing, 1 << 20)
         try:
             self._tar = tarfile.open(fileobj=self._buffered, mode="r|", encoding="utf-8",
@@ -59,15 +63,19 @@ class LayerReader:
     def __iter__(self) -> Iterator[tarfile.TarInfo]:
         try:
             for member in self._tar:
-                member.name = clean_name(member.name) if member.name.strip("./") else "."
+                member.name = self._clean(member.name) if member.name.strip("./") else "."
                 if member.islnk():
-                    member.linkname = clean_name(member.linkname)
+                    member.linkname = self._clean(member.linkname)
                 yield member
-        except LayerError as exc:
-            raise LayerError(f"{self.what}: {exc}") from None
         except (tarfile.TarError, EOFError) as exc:
             raise LayerError(f"{self.what}: corrupt tar: {exc}") from None
         self._drain()
+
+    def _clean(self, name: str) -> str:
+        try:
+            return clean_name(name)
+        except LayerError as exc:
+            raise LayerError(f"{self.what}: {exc}") from None
 
     def extractfile(self, member: tarfile.TarInfo) -> BinaryIO:
         """The content of the member the iteration is at (regular files only)."""

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import BinaryIO, Iterable
+from typing import Iterable
 
-from imgtool.layer import compression, writer
-from imgtool.layer.reader import diff_id_of
+from imgtool.layer import writer
 from imgtool.layer.entries import Entry
 from imgtool.oci import mediatype
 from imgtool.oci.config import History, ImageConfig
 from imgtool.oci.descriptor import Descriptor
-from imgtool.oci.digest import Digest
 from imgtool.oci.manifest import Manifest
 
 from .store import Store
@@ -64,17 +62,3 @@ def write_image(store: Store, config_bytes: bytes, layers: tuple[Descriptor, ...
     manifest = Manifest(config=config_desc, layers=layers, annotations=dict(annotations or {}))
     return store.add_manifest(manifest.to_bytes(), list(names))
 
-
-def recompress_layer(store: Store, stream: BinaryIO, what: str, kind: str = "gzip") -> tuple[Descriptor, Digest]:
-    """Validate a layer tar (any compression) and store it re-compressed; returns (descriptor, diff_id).
-
-    The tar bytes are kept exactly, so the diff_id a config promises still holds; only the
-    compression changes (to imgtool's deterministic gzip or zstd).
-    """
-    with store.blob_writer() as blob:
-        packer = compression.compressor(blob, kind)  # type: ignore[arg-type]
-        diff_id = diff_id_of(stream, what, copy_to=packer)
-        packer.close()
-        digest = blob.commit()
-        size = blob.size
-    return Descriptor(mediatype.OCI_LAYER_BY_COMPRESSION[kind], digest, size), diff_id

@@ -112,27 +112,26 @@ class From(Instruction):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Env(Instruction):
-    """`ENV k=v ...`: every value sees the environment from before this instruction."""
-
-    NAME: ClassVar[str] = "ENV"
+class _Pairs(Instruction):
     pairs: tuple[KeyValue, ...]
 
-    def expand(self, expander: Expander) -> Env:
+    def expand(self: T, expander: Expander) -> T:
         """Expand all keys and values against the same, pre-instruction environment."""
-        return dataclasses.replace(self, pairs=tuple(p.expand(expander) for p in self.pairs))
+        return dataclasses.replace(self, pairs=tuple(p.expand(expander) for p in self.pairs))  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, kw_only=True)
-class Label(Instruction):
+class Env(_Pairs):
+    """`ENV k=v ...`: every value sees the environment from before this instruction."""
+
+    NAME: ClassVar[str] = "ENV"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Label(_Pairs):
     """`LABEL k=v ...`."""
 
     NAME: ClassVar[str] = "LABEL"
-    pairs: tuple[KeyValue, ...]
-
-    def expand(self, expander: Expander) -> Label:
-        """Expand keys and values."""
-        return dataclasses.replace(self, pairs=tuple(p.expand(expander) for p in self.pairs))
 
 
 @dataclass(frozen=True, kw_only=True)

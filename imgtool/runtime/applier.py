@@ -60,6 +60,11 @@ class _BoundedTarInfo(tarfile.TarInfo):
             raise LayerError(f"sparse tar entry {self.name!r} is not supported in layers")
         return super()._proc_member(tarfile_)
 
+    def _reject_sparse(self, *_args):
+        raise LayerError(f"sparse tar entry {self.name!r} is not supported in layers")
+
+    _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _reject_sparse
+
 
 @dataclass
 class ApplyResult:
@@ -158,8 +163,8 @@ class _LayerApply:
             os.close(fd)
 
     def _remove(self, dirfd: int, name: str, keep_upper: bool) -> None:
-        self.forget_parents()
         prune(dirfd, name, self.upper if keep_upper else frozenset())
+        self.forget_parents()  # closes `dirfd` too if it was cached: callers re-fetch their parent
 
     def _clear(self, pfd: int, base: str, want_dir: bool) -> bool:
         """Make room for a new entry (layer.md: unlink, then recreate). True if a directory stays."""
@@ -175,7 +180,9 @@ class _LayerApply:
     def create(self, rel: str, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
         """Create a directory, file, symlink, device or FIFO at `rel`, then set its metadata."""
         pfd, base = self.parent(rel)
-        if self._clear(pfd, base, member.isdir()):
+        keep_dir = self._clear(pfd, base, member.isdir())
+        pfd, base = self.parent(rel)  # the cache may have been dropped by the removal
+        if keep_dir:
             pass  # directory onto directory: only its metadata changes
         elif member.isdir():
             os.mkdir(base, 0o700, dir_fd=pfd)
@@ -265,7 +272,7 @@ class _LayerApply:
                 raise LayerError(f"hardlink {member.name!r} points at a directory")
             pfd, base = self.parent(rel)
             self._clear(pfd, base, False)
-            pfd, base = self.parent(rel)
+            pfd, base = self.parent(rel)  # the cache may have been dropped by the removal
             os.link(tbase, base, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
         finally:
             os.close(tfd)

@@ -156,7 +156,7 @@ def _repo_tags(normalized: Optional[str]) -> list[str]:
     if not normalized:
         return []
     ref = reference.parse(normalized)
-    return [f"{ref.familiar_name}:{ref.tag}"] if ref.tag else []
+    return [reference.Reference(ref.registry, ref.repository, ref.tag).familiar_tagged] if ref.tag else []
 
 
 def load(input_: str = typer.Option("-", "--input", "-i", help="Archive to read (OCI or docker-archive; - for stdin).")) -> None:
@@ -164,7 +164,8 @@ def load(input_: str = typer.Option("-", "--input", "-i", help="Archive to read 
     store = _store()
     with _input(input_) as f:
         for name in archive.load(store, f, Path(input_).name if input_ != "-" else "stdin"):
-            typer.echo(f"Loaded image: {name}")
+            shown = reference.parse(name).familiar_tagged if not name.startswith("sha256:") else name
+            typer.echo(f"Loaded image: {shown}")
 
 
 def prune() -> None:

@@ -68,6 +68,16 @@ class Reference:
             out += f"@{self.digest}"
         return out
 
+    @property
+    def familiar_tagged(self) -> str:
+        """As docker prints a loaded or pushed image: `busybox:latest`, `host:5000/app:v1`."""
+        out = self.familiar_name
+        if self.tag:
+            out += f":{self.tag}"
+        if self.digest:
+            out += f"@{self.digest}"
+        return out
+
     def with_tag(self, tag: str) -> "Reference":
         """The same repository with another tag (and no digest)."""
         if not _TAG.match(tag):

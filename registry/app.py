@@ -87,7 +87,7 @@ async def authorize(request: web.Request, handler: Handler) -> web.StreamRespons
     need = _need(request, route_handler)
     if need is not None and st.config.read_only and _WRITES & set(need.actions):
         raise RegistryError("UNSUPPORTED", "this registry is read-only")
-    request["user"] = await st.auth.authorize(request, need)
+    request[auth.USER] = await st.auth.authorize(request, need)
     return await handler(request)
 
 

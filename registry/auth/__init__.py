@@ -24,6 +24,9 @@ from .htpasswd import Htpasswd
 from .token import InvalidToken, TokenSigner, parse_scope
 
 ALL_ACTIONS = ("pull", "push", "delete", "catalog")
+USER = web.RequestKey("user", str)  # who the request runs as ("" for anonymous or no auth)
+_LOGIN = web.RequestKey("auth_user", object)  # basic-auth user name, None if anonymous
+_CLAIMS = web.RequestKey("auth_claims", object)  # verified token claims, None if anonymous
 _TOKEN_CACHE_MAX = 4096
 
 
@@ -101,7 +104,7 @@ class BasicAuthorizer(Authorizer):
     async def authorize(self, request: web.Request, need: Need | None) -> str:
         """See Authorizer.authorize."""
         user = await self.login(request)
-        request["auth_user"] = user
+        request[_LOGIN] = user
         if need is None:
             if user is None and not self.config.anonymous_pull:
                 raise self.challenge(request, None, "authentication required")
@@ -114,7 +117,7 @@ class BasicAuthorizer(Authorizer):
 
     def allows(self, request: web.Request, need: Need) -> bool:
         """See Authorizer.allows."""
-        return all(self.granted(request.get("auth_user"), a) for a in need.actions)
+        return all(self.granted(request.get(_LOGIN), a) for a in need.actions)
 
 
 class TokenAuthorizer(BasicAuthorizer):
@@ -163,7 +166,7 @@ class TokenAuthorizer(BasicAuthorizer):
     async def authorize(self, request: web.Request, need: Need | None) -> str:
         """See Authorizer.authorize."""
         claims = self._claims(request)
-        request["auth_claims"] = claims
+        request[_CLAIMS] = claims
         if claims is None:
             if self.config.anonymous_pull and (need is None or need.actions == ("pull",)):
                 return ""
@@ -174,7 +177,7 @@ class TokenAuthorizer(BasicAuthorizer):
 
     def allows(self, request: web.Request, need: Need) -> bool:
         """See Authorizer.allows: every needed action must be in one of the token's access entries."""
-        claims = request.get("auth_claims")
+        claims = request.get(_CLAIMS)
         if claims is None:
             return self.config.anonymous_pull and need.actions == ("pull",)
         granted: set[str] = set()

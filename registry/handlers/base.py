@@ -19,7 +19,7 @@ from aiohttp import web
 from imgtool.oci.digest import Digest
 
 from .. import names
-from ..auth import Authorizer
+from ..auth import USER, Authorizer
 from ..config import Config
 from ..errors import RegistryError
 from ..metrics import Metrics
@@ -55,7 +55,7 @@ def repo(request: web.Request) -> str:
 
 def user(request: web.Request) -> str:
     """Who the auth middleware decided is making the request ("" when anonymous or auth is off)."""
-    return request.get("user", "")
+    return request.get(USER, "")
 
 
 async def offload(fn: Callable[..., T], *args: Any) -> T:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from . import lineparsers
 from .directives import Directive, DirectiveParser
 from .errors import DockerfileError, ExpansionError
-from .goquote import is_space, strip_space
+from .goquote import strip_space
 from .nodes import Heredoc, Node
 from .shell import Lex
 
@@ -244,4 +244,4 @@ def _with_lines(node: Node | None, start: int, end: int) -> Node | None:
     return Node(node.value, node.args, node.flags, node.sub, node.is_json, node.original, start, end)
 
 
-__all__ = ["ParseResult", "ParseWarning", "heredocs_in_line", "is_space", "parse"]
+__all__ = ["ParseResult", "ParseWarning", "heredocs_in_line", "parse"]

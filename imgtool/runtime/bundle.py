@@ -40,7 +40,7 @@ class Overrides:
     hostname: str | None = None
     terminal: bool = False
     read_only: bool = False
-    network: str = "none"  # "none": own network namespace; "host": share the host's
+    network: str = "host"  # "host": share the host's network; "none": own namespace, loopback only
     volumes: list[tuple[str, str, bool]] = field(default_factory=list)  # (host dir, container dir, ro)
     resources: Resources = field(default_factory=Resources)
     cgroups_path: str | None = None

@@ -1,0 +1,44 @@
+"""`imgtool unpack`: an image as an OCI runtime bundle (rootfs/ + config.json), like `umoci unpack`.
+
+The rootfs is flattened (whiteouts applied by deletion) so the bundle is self-contained and any
+OCI runtime can run it. Written into a sibling staging directory and renamed into place: a failure
+(a hostile or corrupt layer) leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from imgtool.errors import ImgtoolError
+from imgtool.store import Store
+
+from .applier import apply_layer
+from .bundle import Overrides, runtime_config, write_config
+from .runner import image_layers
+
+
+def unpack_image(store: Store, ref: str, bundle: Path, ov: Overrides | None = None) -> None:
+    """Unpack `ref` from the store into a new bundle directory."""
+    bundle = Path(bundle)
+    if bundle.exists() and (not bundle.is_dir() or any(bundle.iterdir())):
+        raise ImgtoolError(f"{bundle} already exists and is not an empty directory")
+    config, layers = image_layers(store, ref)
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{bundle.name}.", dir=bundle.parent))
+    try:
+        rootfs = staging / "rootfs"
+        rootfs.mkdir(mode=0o755)
+        for layer in layers:
+            with layer.open() as blob:
+                apply_layer(blob, rootfs, layer.expect)
+        write_config(runtime_config(config, rootfs, ov or Overrides(network="none")), staging)
+        os.chmod(staging, 0o700)  # unprivileged users must not reach setuid binaries in rootfs
+        if bundle.exists():
+            bundle.rmdir()
+        os.rename(staging, bundle)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)

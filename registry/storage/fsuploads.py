@@ -126,8 +126,8 @@ class UploadDir:
         """Remove sessions whose data was last written before `older_than` (epoch seconds)."""
         removed = 0
         for session in list(self.root.iterdir()):
-            try:
-                last = max(p.stat().st_mtime for p in session.iterdir()) if any(session.iterdir()) else 0.0
+            try:  # the directory's own time covers a session created a moment ago, still empty
+                last = max([session.stat().st_mtime, *(p.stat().st_mtime for p in session.iterdir())])
             except OSError:
                 continue
             if last < older_than:

@@ -1,0 +1,242 @@
+"""Registry benchmark: imgtool's registry vs Debian's docker-registry (distribution 2.8), side by side.
+
+    python bench/registry.py [--rounds 3] [--seconds 5] [--markdown]
+
+Both servers run on 127.0.0.1 with filesystem storage and their shipped logging. Each round starts
+both on fresh roots and fresh ports (so skopeo's blob-info cache cannot turn uploads into mounts),
+then times `skopeo copy` pushes (OCI layout -> registry) and pulls (registry -> OCI layout) of:
+a 200 MB layer, a 20,000-file layer, and 10 x 5 MB layers; then measures small-request rates
+(HEAD blob, GET manifest) with a keep-alive client (8 connections, one process each). Reported
+numbers are medians over rounds; ratio > 1 means imgtool is faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import multiprocessing
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+MB = 1024 * 1024
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- test images ---------------------------------------------------------------------------------
+
+def _write_blob(layout: Path, data: bytes) -> dict:
+    digest = hashlib.sha256(data).hexdigest()
+    path = layout / "blobs" / "sha256" / digest
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return {"digest": f"sha256:{digest}", "size": len(data)}
+
+
+def _gzip_fast(data: bytes) -> bytes:
+    try:
+        from isal import igzip
+
+        return igzip.compress(data, 0)
+    except ImportError:
+        return gzip.compress(data, 1)
+
+
+def make_layout(layout: Path, layers: list[bytes]) -> None:
+    """An OCI layout with one image `bench` made of the given (already gzipped) layers."""
+    layout.mkdir(parents=True)
+    (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    descs = [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **_write_blob(layout, x)} for x in layers]
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": [d["digest"] for d in descs]}}).encode()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **_write_blob(layout, config)},
+                           "layers": descs}).encode()
+    index = {"schemaVersion": 2, "manifests": [{"mediaType": OCI_MANIFEST, **_write_blob(layout, manifest),
+                                                "annotations": {"org.opencontainers.image.ref.name": "bench"}}]}
+    (layout / "index.json").write_text(json.dumps(index))
+
+
+def _tar_of_files(count: int) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for i in range(count):
+            body = f"file {i}\n".encode() * 8
+            info = tarfile.TarInfo(f"d{i // 1000}/f{i}")
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    return buf.getvalue()
+
+
+def make_images(work: Path) -> dict[str, Path]:
+    """The three benchmark images as OCI layouts."""
+    images = {
+        "200 MB layer": [_gzip_fast(os.urandom(200 * MB))],
+        "20,000-file layer": [_gzip_fast(_tar_of_files(20_000))],
+        "10 x 5 MB layers": [_gzip_fast(os.urandom(5 * MB)) for _ in range(10)],
+    }
+    out = {}
+    for name, layers in images.items():
+        path = work / "images" / name.replace(" ", "_").replace(",", "")
+        make_layout(path, layers)
+        out[name] = path
+    return out
+
+
+# --- servers -------------------------------------------------------------------------------------
+
+def start_imgtool(root: Path, port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "registry", "serve", "--root", str(root), "--addr", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_distribution(root: Path, port: int) -> subprocess.Popen:
+    config = root.parent / f"distribution-{port}.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  fields:\n    service: registry\nstorage:\n  cache:\n    blobdescriptor: inmemory\n"
+        f"  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n")
+    return subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_up(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                if s.recv(100).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"registry on {port} did not start")
+
+
+# --- measurements --------------------------------------------------------------------------------
+
+def skopeo(*args: str) -> float:
+    started = time.perf_counter()
+    subprocess.run(["skopeo", "copy", "-q", *args], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def _keepalive_worker(args: tuple[int, bytes, float]) -> int:
+    """One keep-alive connection sending the same request until the deadline; returns responses."""
+    port, request, seconds = args
+    head = request.startswith(b"HEAD")
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    deadline = time.perf_counter() + seconds
+    count, buf = 0, b""
+    while time.perf_counter() < deadline:
+        sock.sendall(request)
+        while b"\r\n\r\n" not in buf:
+            buf += sock.recv(65536)
+        header, _, buf = buf.partition(b"\r\n\r\n")
+        if not header.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(header.decode(errors="replace")[:200])
+        length = 0
+        for line in header.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        if not head:
+            while len(buf) < length:
+                buf += sock.recv(65536)
+            buf = buf[length:]
+        count += 1
+    sock.close()
+    return count
+
+
+def rate(port: int, method: str, path: str, accept: str, seconds: float, connections: int = 8) -> float:
+    request = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: {accept}\r\n\r\n".encode()
+    with multiprocessing.Pool(connections) as pool:
+        counts = pool.map(_keepalive_worker, [(port, request, seconds)] * connections)
+    return sum(counts) / seconds
+
+
+def one_round(work: Path, images: dict[str, Path], seconds: float, results: dict) -> None:
+    servers = {}
+    procs = []
+    for name, start in (("imgtool", start_imgtool), ("distribution", start_distribution)):
+        port = free_port()
+        root = work / f"{name}-{port}"
+        root.mkdir()
+        procs.append(start(root, port))
+        servers[name] = port
+    try:
+        for port in servers.values():
+            wait_up(port)
+        for image, layout in images.items():
+            for name, port in servers.items():
+                dest = f"docker://127.0.0.1:{port}/bench/{image.split()[0].replace(',', '')}:v1"
+                push = skopeo("--dest-tls-verify=false", f"oci:{layout}:bench", dest)
+                out = work / f"pull-{name}-{port}"
+                pull = skopeo("--src-tls-verify=false", dest, f"oci:{out}:bench")
+                shutil.rmtree(out)
+                results.setdefault((f"push {image} (s)", name), []).append(push)
+                results.setdefault((f"pull {image} (s)", name), []).append(pull)
+        layout = images["10 x 5 MB layers"]
+        index = json.loads((layout / "index.json").read_text())
+        manifest_digest = index["manifests"][0]["digest"]
+        manifest = json.loads((layout / "blobs" / manifest_digest.replace(":", "/")).read_bytes())
+        layer = manifest["layers"][0]["digest"]
+        for name, port in servers.items():
+            results.setdefault(("HEAD blob (req/s)", name), []).append(
+                rate(port, "HEAD", f"/v2/bench/10/blobs/{layer}", "*/*", seconds))
+            results.setdefault(("GET manifest (req/s)", name), []).append(
+                rate(port, "GET", "/v2/bench/10/manifests/v1", OCI_MANIFEST, seconds))
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each request-rate run")
+    parser.add_argument("--markdown", action="store_true", help="print a table for docs/benchmarks.md")
+    args = parser.parse_args()
+    for tool in ("skopeo", "docker-registry"):
+        if shutil.which(tool) is None:
+            sys.exit(f"bench/registry.py: {tool} is not installed (apt-get install {tool})")
+    with tempfile.TemporaryDirectory(prefix="regbench-") as tmp:
+        work = Path(tmp)
+        images = make_images(work)
+        results: dict = {}
+        for _ in range(args.rounds):
+            one_round(work, images, args.seconds, results)
+    rows = []
+    for key in dict.fromkeys(k for k, _ in results):
+        ours, theirs = statistics.median(results[(key, "imgtool")]), statistics.median(results[(key, "distribution")])
+        ratio = ours / theirs if key.endswith("(req/s)") else theirs / ours
+        rows.append((key, ours, theirs, ratio))
+    if args.markdown:
+        print("| row | imgtool | distribution 2.8 | ratio |\n|---|---:|---:|---:|")
+        for key, ours, theirs, ratio in rows:
+            print(f"| {key} | {ours:.2f} | {theirs:.2f} | {ratio:.2f}x |")
+    else:
+        for key, ours, theirs, ratio in rows:
+            print(f"{key:32} imgtool {ours:10.2f}  distribution {theirs:10.2f}  ratio {ratio:5.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -24,9 +24,19 @@ from imgtool.oci.digest import Digest
 from imgtool.store.blobs import blob_path, fsync_dir, publish, write_bytes
 
 from ..errors import RegistryError
+from ..names import new_upload_id
 from .base import BlobInfo, ManifestInfo, Storage, Upload
 from .fsuploads import UploadDir
 from .locks import GcLock
+
+
+def _remove(path: Path) -> bool:
+    """Delete a file; False if it was not there."""
+    try:
+        path.unlink()
+        return True
+    except FileNotFoundError:
+        return False
 
 
 class FilesystemStorage(Storage):
@@ -39,7 +49,7 @@ class FilesystemStorage(Storage):
         self.repos_root = self.root / "repositories"
         for d in (self.blobs_root, self.repos_root):
             d.mkdir(parents=True, exist_ok=True)
-        self.uploads = UploadDir(self.root / "uploads")
+        self.uploads = UploadDir(self.root / "uploads", fsync)
         self.lock = GcLock(self.root / "gc.lock")
 
     # --- paths ---------------------------------------------------------------------------------
@@ -104,17 +114,11 @@ class FilesystemStorage(Storage):
 
     def unlink_blob(self, repository: str, digest: Digest) -> bool:
         """See Storage.unlink_blob."""
-        try:
-            self._link(repository, digest).unlink()
-            return True
-        except FileNotFoundError:
-            return False
+        return _remove(self._link(repository, digest))
 
     # --- uploads -------------------------------------------------------------------------------
     def start_upload(self, repository: str, user: str, algorithm: str) -> Upload:
         """See Storage.start_upload."""
-        from ..names import new_upload_id
-
         return self.uploads.start(new_upload_id(), repository, user, algorithm)
 
     def upload(self, upload_id: str, repository: str, user: str) -> Upload:
@@ -127,7 +131,7 @@ class FilesystemStorage(Storage):
 
     def commit_upload(self, upload: Upload, digest: Digest) -> BlobInfo:
         """See Storage.commit_upload."""
-        hexdigest, size = self.uploads.finish(upload, digest.algorithm, self.fsync)
+        hexdigest, size = self.uploads.finish(upload, digest.algorithm)
         if hexdigest != digest.encoded:
             self.uploads.remove(upload.id)
             raise RegistryError(
@@ -218,11 +222,7 @@ class FilesystemStorage(Storage):
 
     def delete_tag(self, repository: str, tag: str) -> bool:
         """See Storage.delete_tag."""
-        try:
-            self._tag(repository, tag).unlink()
-            return True
-        except FileNotFoundError:
-            return False
+        return _remove(self._tag(repository, tag))
 
     def tags(self, repository: str) -> list[str] | None:
         """See Storage.tags."""

@@ -8,6 +8,7 @@ file is later hard-linked into the CAS, so a committed blob is never copied.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -23,6 +24,19 @@ from ..errors import RegistryError
 from .base import Upload
 
 _CHUNK = 1 << 20
+_WRITEBACK_EVERY = 8 << 20
+_SYNC_FILE_RANGE_WRITE = 2
+_sync_file_range = getattr(ctypes.CDLL(None, use_errno=True), "sync_file_range", None)
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing a range to disk now, without waiting (Linux only).
+
+    The commit's fsync then only waits for the tail, instead of the whole blob at the very end:
+    crash safety at nearly no latency cost.
+    """
+    if _sync_file_range is not None:
+        _sync_file_range(fd, ctypes.c_int64(offset), ctypes.c_int64(length), ctypes.c_uint(_SYNC_FILE_RANGE_WRITE))
 
 
 @dataclass
@@ -32,13 +46,15 @@ class _Live:
     upload: Upload
     file: BinaryIO
     hasher: "object | None"
+    synced: int = 0  # offset up to which writeback has been started
 
 
 class UploadDir:
     """All sessions under one directory; thread-safe for distinct sessions."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, fsync: bool = True):
         self.root = root
+        self.fsync = fsync
         root.mkdir(parents=True, exist_ok=True)
         self._live: dict[str, _Live] = {}
         self._mutex = threading.Lock()
@@ -99,14 +115,18 @@ class UploadDir:
         hasher.update(data)  # type: ignore[attr-defined]
         live.upload.offset += len(data)
         upload.offset = live.upload.offset
+        if self.fsync and live.upload.offset - live.synced >= _WRITEBACK_EVERY:
+            live.file.flush()
+            _start_writeback(live.file.fileno(), live.synced, live.upload.offset - live.synced)
+            live.synced = live.upload.offset
 
-    def finish(self, upload: Upload, algorithm: str, fsync: bool) -> tuple[str, int]:
+    def finish(self, upload: Upload, algorithm: str) -> tuple[str, int]:
         """Close the data file (fsynced) and return (hex digest in `algorithm`, size)."""
         live = self._open(upload.id)
         if live is None:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", "upload session expired")
         live.file.flush()
-        if fsync:
+        if self.fsync:
             os.fsync(live.file.fileno())
         if algorithm == live.upload.algorithm:
             hexdigest = self._hasher(live).hexdigest()  # type: ignore[attr-defined]

@@ -179,21 +179,20 @@ def test_concurrent_pushers_sharing_layers_while_gc_runs(make_registry):
             assert str(of_bytes(blob.content)) == desc["digest"]
 
 
-def _seed_old(reg, name: str, data: bytes) -> str:
-    """A blob already in `name` long ago and referenced by nothing: garbage at the next mark."""
-    digest = push_blob(reg.url, name, data)
+def _marked_with_old_orphan(reg) -> tuple[bytes, FilesystemStorage, gc.Marks]:
+    """A layer pushed to `app` long ago and referenced by nothing, and a GC that has just marked."""
+    layer = os.urandom(5000)
+    push_blob(reg.url, "app", layer)
     _age_all(reg.root)
-    return digest
+    storage = FilesystemStorage(reg.root)
+    return layer, storage, gc.mark(storage, grace=0)
 
 
 def test_blob_reused_by_manifest_between_mark_and_sweep_survives(make_registry):
     """The classic online-GC race: GC marks, a client HEADs an old orphan layer (200), skips its
     upload and pushes a manifest using it, then GC sweeps. The manifest push must keep it alive."""
     reg = make_registry()
-    layer = os.urandom(5000)
-    _seed_old(reg, "app", layer)
-    storage = FilesystemStorage(reg.root)
-    marks = gc.mark(storage, grace=0)
+    layer, storage, marks = _marked_with_old_orphan(reg)
     config = b'{"reused": true}'
     push_blob(reg.url, "app", config)
     assert requests.head(f"{reg.url}/v2/app/blobs/{of_bytes(layer)}").status_code == 200
@@ -209,10 +208,7 @@ def test_blob_reused_by_manifest_between_mark_and_sweep_survives(make_registry):
 def test_blob_reuploaded_between_mark_and_sweep_survives(make_registry):
     """Re-uploading content that already exists (commit finds the digest) refreshes it for GC."""
     reg = make_registry()
-    layer = os.urandom(5000)
-    _seed_old(reg, "app", layer)
-    storage = FilesystemStorage(reg.root)
-    marks = gc.mark(storage, grace=0)
+    layer, storage, marks = _marked_with_old_orphan(reg)
     push_blob(reg.url, "other", layer)
     assert gc.sweep(storage, marks).deleted == []
     assert requests.get(f"{reg.url}/v2/other/blobs/{of_bytes(layer)}").content == layer
@@ -221,10 +217,8 @@ def test_blob_reuploaded_between_mark_and_sweep_survives(make_registry):
 def test_blob_swept_before_manifest_push_is_refused_not_lost(make_registry):
     """If the sweep wins the race, the manifest push sees the blob gone: refused, never dangling."""
     reg = make_registry()
-    layer = os.urandom(5000)
-    _seed_old(reg, "app", layer)
-    storage = FilesystemStorage(reg.root)
-    assert len(gc.sweep(storage, gc.mark(storage, grace=0)).deleted) == 1
+    layer, storage, marks = _marked_with_old_orphan(reg)
+    assert len(gc.sweep(storage, marks).deleted) == 1
     config = b'{"late": true}'
     push_blob(reg.url, "app", config)
     r = requests.put(f"{reg.url}/v2/app/manifests/v1", data=image_manifest(config, [layer]),

@@ -50,6 +50,8 @@ class Authorizer:
 
     def granted(self, user: str | None, action: str) -> bool:
         """Whether `user` (None for anonymous) may perform `action` at all, per config."""
+        if action == "*":  # the catalog's scope action (registry:catalog:*)
+            action = "catalog"
         if user is None:
             return action == "pull" and self.config.anonymous_pull
         allowed = self.config.access.get(user)

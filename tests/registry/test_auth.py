@@ -194,3 +194,10 @@ def test_read_only_refuses_writes_UNSUPPORTED(make_registry):
     assert r.status_code == 405 and error_codes(r) == ["UNSUPPORTED"]
     assert requests.delete(f"{reg.url}/v2/app/manifests/latest").status_code == 405
     assert requests.get(f"{reg.url}/v2/").status_code == 200
+
+
+def test_basic_catalog_needs_catalog_right(make_registry, htpasswd):
+    reg = make_registry(htpasswd=htpasswd, access={"reader": ["pull", "catalog"], "alice": ["pull", "push"]})
+    assert requests.get(f"{reg.url}/v2/_catalog", auth=READER).status_code == 200
+    r = requests.get(f"{reg.url}/v2/_catalog", auth=ALICE)
+    assert r.status_code == 403 and error_codes(r) == ["DENIED"]

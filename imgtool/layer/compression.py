@@ -1,9 +1,8 @@
 """Layer compression: gzip through ISA-L, zstd through zstandard, plain tar; detected by content.
 
-Why ISA-L (`isal`): on this machine it compresses incompressible data at ~1 GB/s and text several
-times faster than zlib at level 6 for a similar size (docs/benchmarks.md has the measurement against
-zlib-ng). The gzip member is written by hand around a raw deflate stream so the header is fixed
-(mtime 0, no name, OS 255): the same tar always gives the same compressed digest.
+Writing gzip is `gzipstream.GzipWriter` (parallel, deterministic segments; zlib-ng deflates, ISA-L
+probes); reading gzip is ISA-L's inflater, the fastest here (docs/benchmarks.md). The gzip member's
+header is fixed (mtime 0, no name, OS 255): the same tar always gives the same compressed digest.
 
 Reading is by magic bytes, not by media type, because registries and archives mislabel layers.
 Decompressed output is bounded (size and ratio) so a hostile layer cannot fill the disk.
@@ -13,7 +12,6 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 from typing import BinaryIO
 
 import zstandard
@@ -21,13 +19,14 @@ from isal import igzip, isal_zlib
 
 from imgtool.errors import LayerError
 
+from .gzipstream import GzipWriter
+
 GZIP = "gzip"
 ZSTD = "zstd"
 NONE = ""
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-GZIP_LEVEL = 2  # isal levels are 0-3; 2 is near zlib -6 in size at many times the speed
 ZSTD_LEVEL = 3
 
 # A layer may legitimately be large; a bomb is one whose output dwarfs its input.
@@ -35,7 +34,6 @@ MAX_OUTPUT = int(os.environ.get("IMGTOOL_MAX_LAYER_BYTES", 64 << 30))
 MAX_RATIO = 1500  # deflate cannot exceed ~1032:1; zstd can, a real layer rarely does
 RATIO_GRACE = 64 << 20  # small outputs are never judged on ratio
 
-_FIXED_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
 
 def detect(head: bytes) -> str:
@@ -150,32 +148,6 @@ class _ZstdFrames(io.RawIOBase):
             self._obj = self._dctx.decompressobj()
             self._in_frame = False
         return b"".join(out)
-
-
-class GzipWriter(io.RawIOBase):
-    """A deterministic gzip member around ISA-L's raw deflate (fixed header, CRC32 and size trailer)."""
-
-    def __init__(self, out: BinaryIO, level: int = GZIP_LEVEL):
-        self.out = out
-        self._deflate = isal_zlib.compressobj(level, isal_zlib.DEFLATED, -isal_zlib.MAX_WBITS)
-        self._crc = 0
-        self._size = 0
-        out.write(_FIXED_GZIP_HEADER)
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:  # type: ignore[override]
-        self._crc = isal_zlib.crc32(data, self._crc)
-        self._size += len(data)
-        self.out.write(self._deflate.compress(data))
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.out.write(self._deflate.flush())
-            self.out.write(struct.pack("<II", self._crc, self._size & 0xFFFFFFFF))
-        super().close()
 
 
 class ZstdWriter(io.RawIOBase):

@@ -8,16 +8,16 @@ layer (writer.py).
 from __future__ import annotations
 
 import os
-import posixpath
 import stat
 import tarfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, BinaryIO, Iterator
 
 from imgtool.errors import LayerError
 
 from . import whiteout
+from .tarheader import Header
 
 
 @dataclass
@@ -28,10 +28,9 @@ class Entry:
     the others become hardlinks to it, whatever order the source listed them in.
     """
 
-    info: tarfile.TarInfo
+    info: Header
     open: Callable[[], BinaryIO] | None = None
     link_key: object | None = None
-    xattrs: dict[str, bytes] = field(default_factory=dict)
 
 
 def clean_name(name: str) -> str:
@@ -67,10 +66,7 @@ def from_path(path: str | Path, name: str) -> Entry:
     """An entry for a file on disk (lstat: symlinks are stored as links, never followed)."""
     path = os.fspath(path)
     st = os.lstat(path)
-    info = tarfile.TarInfo(name)
-    info.mode = stat.S_IMODE(st.st_mode)
-    info.uid, info.gid = st.st_uid, st.st_gid
-    info.mtime = int(st.st_mtime)
+    info = Header(name, mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid, mtime=int(st.st_mtime))
     link_key = None
     if stat.S_ISREG(st.st_mode):
         info.type = tarfile.REGTYPE
@@ -89,25 +85,28 @@ def from_path(path: str | Path, name: str) -> Entry:
         info.type = tarfile.FIFOTYPE
     else:
         raise LayerError(f"{path}: sockets and other special files cannot go in a layer")
-    opener = (lambda: open(path, "rb")) if info.type == tarfile.REGTYPE else None
-    return Entry(info, opener, link_key, _xattrs(path))
+    info.xattrs = _xattrs(path)
+    # unbuffered: the writer reads whole small files in one call, so a buffer would only cost
+    opener = (lambda: open(path, "rb", buffering=0)) if info.type == tarfile.REGTYPE else None
+    return Entry(info, opener, link_key)
 
 
 def from_directory(root: str | Path) -> Iterator[Entry]:
     """Every path below `root` (not `root` itself), as it is on disk: a full-tree layer."""
-    root = os.fspath(root)
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel = os.path.relpath(dirpath, root)
-        for name in dirnames + filenames:
-            member = name if rel == "." else posixpath.join(rel, name)
-            yield from_path(os.path.join(dirpath, name), member)
+    stack = [(os.fspath(root), "")]
+    while stack:
+        directory, prefix = stack.pop()
+        with os.scandir(directory) as it:
+            for item in it:
+                member = prefix + item.name
+                yield from_path(item.path, member)
+                if item.is_dir(follow_symlinks=False):
+                    stack.append((item.path, member + "/"))
 
 
 def marker(name: str) -> Entry:
     """An empty regular file: the on-tar form of a whiteout or opaque marker."""
-    info = tarfile.TarInfo(name)
-    info.mode = 0o644
-    return Entry(info)
+    return Entry(Header(name))
 
 
 def whiteout_entry(path: str) -> Entry:

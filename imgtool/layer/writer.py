@@ -18,7 +18,7 @@ from imgtool.errors import LayerError
 from imgtool.oci.digest import Digest, new_hasher
 from imgtool.oci import mediatype
 
-from . import compression
+from . import compression, tarheader
 from .entries import Entry, clean_name
 
 _COPY_BUFSIZE = 1 << 20
@@ -93,10 +93,8 @@ def normalise(entries: Iterable[Entry], epoch: int | None = None) -> list[Entry]
             content_of_group.setdefault(entry.link_key, entry)
     for entry in ordered:
         info = entry.info
-        info.uname = info.gname = ""
         if epoch is not None and info.mtime > epoch:
             info.mtime = epoch
-        info.mtime = int(info.mtime)
         key = entry.link_key
         if key is None:
             continue
@@ -125,15 +123,29 @@ def write_layer(
     blob = _HashingSink(out)
     packer = compression.compressor(blob, kind)  # type: ignore[arg-type]
     tar_sink = _HashingSink(packer)
-    with tarfile.open(fileobj=tar_sink, mode="w", format=tarfile.PAX_FORMAT,
-                      copybufsize=_COPY_BUFSIZE, encoding="utf-8") as tar:
-        for entry in ordered:
-            for name, value in sorted(entry.xattrs.items()):
-                entry.info.pax_headers["SCHILY.xattr." + name] = value.decode("utf-8", "surrogateescape")
-            if entry.open is None:
-                tar.addfile(entry.info)
-                continue
-            with entry.open() as content:
-                tar.addfile(entry.info, content)
+    # small header and file writes coalesce here, so the hash and the compressor see big chunks
+    tar = io.BufferedWriter(tar_sink, _COPY_BUFSIZE)  # type: ignore[arg-type]
+    for entry in ordered:
+        tar.write(tarheader.encode(entry.info))
+        if entry.open is None:
+            continue
+        with entry.open() as content:
+            copied = _copy(content, tar, entry.info.size)
+        if copied != entry.info.size:
+            raise LayerError(f"{entry.info.name}: changed size while being written ({entry.info.size} -> {copied})")
+        tar.write(tarheader.padding(copied))
+    tar.write(tarheader.END_OF_ARCHIVE)
+    tar.flush()
     packer.close()
     return LayerResult(tar_sink.digest, blob.digest, blob.size, mediatype.OCI_LAYER_BY_COMPRESSION[kind])
+
+
+def _copy(source: BinaryIO, sink: io.BufferedWriter, size: int) -> int:
+    copied = 0
+    while copied < size:
+        chunk = source.read(min(_COPY_BUFSIZE, size - copied))
+        if not chunk:
+            break
+        sink.write(chunk)
+        copied += len(chunk)
+    return copied

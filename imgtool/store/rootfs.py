@@ -17,6 +17,7 @@ from typing import BinaryIO, Callable
 
 from imgtool.layer.entries import Entry
 from imgtool.layer.reader import LayerReader
+from imgtool.layer.tarheader import Header
 from imgtool.oci.config import ContainerConfig, History, ImageConfig
 from imgtool.oci.descriptor import Descriptor
 
@@ -63,10 +64,11 @@ def spool_entries(stream: BinaryIO, spool: BinaryIO, what: str) -> list[Entry]:
             continue
         xattrs = {k[len(_XATTR):]: v.encode("utf-8", "surrogateescape")
                   for k, v in member.pax_headers.items() if k.startswith(_XATTR)}
-        info = tarfile.TarInfo(member.name)
-        for attr in ("mode", "uid", "gid", "mtime", "type", "linkname", "devmajor", "devminor"):
-            setattr(info, attr, getattr(member, attr))
-        entry = Entry(info, xattrs=xattrs)
+        type_ = tarfile.REGTYPE if member.isreg() else member.type
+        info = Header(member.name, type=type_, mode=member.mode, uid=member.uid, gid=member.gid,
+                      mtime=int(member.mtime), linkname=member.linkname, devmajor=member.devmajor,
+                      devminor=member.devminor, xattrs=xattrs)
+        entry = Entry(info)
         if member.isreg():
             offset = spool.tell()
             shutil.copyfileobj(reader.extractfile(member), spool, 1 << 20)

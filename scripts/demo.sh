@@ -11,8 +11,7 @@ export IMGTOOL_ROOT=${IMGTOOL_ROOT:-$work/store}
 step() { printf '\n==> %s\n' "$*"; }
 
 step "make busybox:latest from Debian's busybox-static"
-dockerfiles/base/busybox-rootfs.sh "$work/rootfs.tar"
-imgtool import "$work/rootfs.tar" -t busybox:latest
+dockerfiles/base/make-base.sh busybox:latest
 
 step "list images in $IMGTOOL_ROOT"
 imgtool images

@@ -9,4 +9,6 @@ tarball=$(mktemp --suffix=.tar)
 trap 'rm -f "$tarball"' EXIT
 "$here/busybox-rootfs.sh" "$tarball"
 imgtool=${IMGTOOL:-imgtool}
-$imgtool import "$tarball" -t "$name"
+$imgtool import "$tarball" -t "$name" \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'CMD ["sh"]'

@@ -12,6 +12,7 @@ import typer
 
 from imgtool.errors import ImgtoolError, NotFoundError
 from imgtool.oci import reference
+from imgtool.oci.config import ContainerConfig
 from imgtool.store import Store, archive, rootfs
 
 
@@ -37,14 +38,18 @@ def _input(path: str) -> Iterator[BinaryIO]:
 def import_(
     source: str = typer.Argument(..., metavar="ROOTFS.tar", help="Root filesystem tarball (plain, gzip or zstd); - for stdin."),
     tag: list[str] = typer.Option([], "--tag", "-t", help="Name for the image (repeatable)."),
+    change: list[str] = typer.Option([], "--change", "-c", help="Dockerfile instruction to apply (CMD, ENV, ...)."),
     compression: str = typer.Option("gzip", "--compression", help="Layer compression: gzip or zstd."),
 ) -> None:
     """Create a base image from a root filesystem tarball (like `docker import`)."""
+    from imgtool.build.imageconfig import apply_changes
+
     for name in tag:
         reference.parse(name)  # reject bad names before any work
+    config = apply_changes(ContainerConfig(), change)
     store = _store()
     with _input(source) as f:
-        descriptor = rootfs.import_rootfs(store, f, tag, Path(source).name, kind=compression)
+        descriptor = rootfs.import_rootfs(store, f, tag, Path(source).name, config=config, kind=compression)
     typer.echo(str(descriptor.digest))
 
 

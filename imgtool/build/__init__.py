@@ -1,0 +1,1 @@
+"""The builder: Dockerfile instructions -> steps -> layers and an image config."""

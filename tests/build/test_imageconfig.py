@@ -1,0 +1,67 @@
+"""Metadata instructions as config edits, and `imgtool import --change`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from imgtool.build.imageconfig import apply, apply_changes
+from imgtool.dockerfile import StageScope, parse
+from imgtool.errors import ImgtoolError
+from imgtool.oci.config import ContainerConfig
+
+
+def build_config(dockerfile: str) -> ContainerConfig:
+    stage = parse(dockerfile).stages[-1]
+    scope = StageScope({}, {})
+    config = ContainerConfig()
+    for instruction in stage.instructions:
+        config = apply(config, scope.dispatch(instruction))
+    return config
+
+
+def test_docker_semantics_of_each_instruction():
+    config = build_config(
+        "FROM scratch\n"
+        "ENV A=1 B=2\nENV A=3 C=$A\n"
+        'LABEL x=1 "y z"=2\n'
+        "CMD [\"old\"]\nENTRYPOINT [\"/entry\"]\n"
+        "SHELL [\"/bin/bash\", \"-ec\"]\nCMD echo $HOME\n"
+        "EXPOSE 80 53/UDP\nUSER nobody\nWORKDIR /a\nWORKDIR b/../c\n"
+        "VOLUME /data\nSTOPSIGNAL SIGINT\nONBUILD RUN make\n"
+        "HEALTHCHECK --interval=5s --retries=2 CMD true\n"
+    )
+    assert config.env == ("B=2", "A=3", "C=1")  # ENV sees values from before the instruction
+    assert config.labels == {"x": "1", "y z": "2"}
+    assert config.entrypoint == ("/entry",)
+    assert config.cmd == ("/bin/bash", "-ec", "echo $HOME")  # shell form behind SHELL, not expanded
+    assert config.exposed_ports == {"80/tcp": {}, "53/udp": {}}
+    assert (config.user, config.working_dir, config.stop_signal) == ("nobody", "/a/c", "SIGINT")
+    assert config.volumes == {"/data": {}}
+    assert config.on_build == ("RUN make",)
+    assert config.healthcheck == {"Test": ["CMD-SHELL", "true"], "Interval": 5_000_000_000, "Retries": 2}
+
+
+def test_entrypoint_resets_inherited_cmd():
+    config = apply(ContainerConfig(cmd=("sh",)), parse('FROM x\nENTRYPOINT ["e"]').stages[0].instructions[0])
+    assert config.cmd is None
+
+
+def test_changes_and_their_errors():
+    config = apply_changes(ContainerConfig(), ['ENV PATH=/bin', 'CMD ["sh"]', "ENV P2=$PATH:/x"])
+    assert config.env == ("PATH=/bin", "P2=/bin:/x") and config.cmd == ("sh",)
+    with pytest.raises(ImgtoolError, match=r"^--change 'RUN x': RUN is not allowed"):
+        apply_changes(ContainerConfig(), ["RUN x"])
+    with pytest.raises(ImgtoolError, match=r"^--change 'BOGUS 1': "):
+        apply_changes(ContainerConfig(), ["BOGUS 1"])
+
+
+def test_import_change_flag(store, busybox_rootfs, imgtool, tmp_path):
+    imgtool("import", busybox_rootfs, "-t", "bb", "-c", 'CMD ["sh"]', "-c", "WORKDIR /tmp", check=True)
+    image = store.resolve("bb")
+    assert image.config.config.cmd == ("sh",) and image.config.config.working_dir == "/tmp"
+    bad = imgtool("import", busybox_rootfs, "-t", "bb2", "-c", "COPY a b")
+    assert bad.returncode != 0 and bad.stderr.startswith("imgtool: --change 'COPY a b': COPY is not allowed")
+    assert [e.name for e in store.images()] == ["bb"]
+    assert json.loads(json.dumps(image.config.to_dict()))["config"]["Cmd"] == ["sh"]

@@ -26,3 +26,11 @@ def loads(data: bytes | str, what: str = "document") -> Any:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
         where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         raise SchemaError(f"{what}: invalid JSON{where}: {detail}") from None
+
+
+def validated(doc: Any, schema_name: str, what: str) -> bytes:
+    """Canonical bytes of a document that must pass its schema first (every write goes here)."""
+    from . import schema
+
+    schema.validate(doc, schema_name, what)
+    return dumps(doc)

@@ -128,9 +128,7 @@ class ImageConfig:
 
     def to_bytes(self) -> bytes:
         """Canonical bytes, validated against the config schema."""
-        doc = self.to_dict()
-        schema.validate(doc, schema.CONFIG, "config")
-        return canonical.dumps(doc)
+        return canonical.validated(self.to_dict(), schema.CONFIG, "config")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ImageConfig":

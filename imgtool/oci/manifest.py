@@ -21,6 +21,25 @@ ANNOTATION_CREATED = "org.opencontainers.image.created"
 ANNOTATION_IMAGE_NAME = "io.containerd.image.name"
 
 
+def _optional_to_dict(out: dict[str, Any], annotations: dict[str, str], subject: Descriptor | None,
+                      artifact_type: str | None) -> dict[str, Any]:
+    if annotations:
+        out["annotations"] = dict(annotations)
+    if subject:
+        out["subject"] = subject.to_dict()
+    if artifact_type:
+        out["artifactType"] = artifact_type
+    return out
+
+
+def _optional_from_dict(d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "annotations": dict(d.get("annotations") or {}),
+        "subject": Descriptor.from_dict(d["subject"]) if d.get("subject") else None,
+        "artifact_type": d.get("artifactType"),
+    }
+
+
 @dataclass(frozen=True)
 class Manifest:
     """An image manifest: one config and an ordered list of layers (base first)."""
@@ -34,25 +53,17 @@ class Manifest:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (schemaVersion 2), optional fields omitted when unset."""
-        out: dict[str, Any] = {
+        out = {
             "schemaVersion": 2,
             "mediaType": self.media_type,
             "config": self.config.to_dict(),
             "layers": [layer.to_dict() for layer in self.layers],
         }
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
-        if self.subject:
-            out["subject"] = self.subject.to_dict()
-        if self.artifact_type:
-            out["artifactType"] = self.artifact_type
-        return out
+        return _optional_to_dict(out, self.annotations, self.subject, self.artifact_type)
 
     def to_bytes(self) -> bytes:
         """Canonical bytes, validated against the schema before they leave this function."""
-        doc = self.to_dict()
-        schema.validate(doc, schema.MANIFEST, "manifest")
-        return canonical.dumps(doc)
+        return canonical.validated(self.to_dict(), schema.MANIFEST, "manifest")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Manifest":
@@ -61,9 +72,7 @@ class Manifest:
             config=Descriptor.from_dict(d["config"]),
             layers=tuple(Descriptor.from_dict(x) for x in d.get("layers", ())),
             media_type=d.get("mediaType", mediatype.OCI_MANIFEST),
-            annotations=dict(d.get("annotations") or {}),
-            subject=Descriptor.from_dict(d["subject"]) if d.get("subject") else None,
-            artifact_type=d.get("artifactType"),
+            **_optional_from_dict(d),
         )
 
 
@@ -79,24 +88,12 @@ class Index:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (schemaVersion 2), optional fields omitted when unset."""
-        out: dict[str, Any] = {
-            "schemaVersion": 2,
-            "mediaType": self.media_type,
-            "manifests": [m.to_dict() for m in self.manifests],
-        }
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
-        if self.subject:
-            out["subject"] = self.subject.to_dict()
-        if self.artifact_type:
-            out["artifactType"] = self.artifact_type
-        return out
+        out = {"schemaVersion": 2, "mediaType": self.media_type, "manifests": [m.to_dict() for m in self.manifests]}
+        return _optional_to_dict(out, self.annotations, self.subject, self.artifact_type)
 
     def to_bytes(self) -> bytes:
         """Canonical bytes, validated against the schema."""
-        doc = self.to_dict()
-        schema.validate(doc, schema.INDEX, "index")
-        return canonical.dumps(doc)
+        return canonical.validated(self.to_dict(), schema.INDEX, "index")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Index":
@@ -104,9 +101,7 @@ class Index:
         return cls(
             manifests=tuple(Descriptor.from_dict(x) for x in d.get("manifests", ())),
             media_type=d.get("mediaType", mediatype.OCI_INDEX),
-            annotations=dict(d.get("annotations") or {}),
-            subject=Descriptor.from_dict(d["subject"]) if d.get("subject") else None,
-            artifact_type=d.get("artifactType"),
+            **_optional_from_dict(d),
         )
 
 

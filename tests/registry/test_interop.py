@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -104,16 +105,19 @@ def test_containerd_pulls_and_runs(pushed_busybox, containerd):
     assert out.stdout.strip() == "hello-from-registry"
 
 
-def _podman(tmp_path: Path) -> list[str]:
+@pytest.fixture
+def podman(tmp_path):
+    """podman with private storage; the runroot lives in a short /tmp dir (podman caps it at 50 chars)."""
     _need("podman")
-    return ["podman", "--root", str(tmp_path / "proot"), "--runroot", str(tmp_path / "prun"),
-            "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
+    runroot = Path(tempfile.mkdtemp(prefix="prun-"))
+    yield ["podman", "--root", str(tmp_path / "proot"), "--runroot", str(runroot),
+           "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
+    shutil.rmtree(runroot, ignore_errors=True)
 
 
 @pytest.mark.slow
-def test_podman_pulls_and_runs(pushed_busybox, tmp_path):
+def test_podman_pulls_and_runs(pushed_busybox, podman):
     reg, host, _ = pushed_busybox
-    podman = _podman(tmp_path)
     ref = f"{host}/library/busybox:latest"
     run(*podman, "pull", "--tls-verify=false", ref)
     # this sandbox forbids raising RLIMIT_NOFILE/NPROC (podman's defaults) and runs hybrid cgroups,

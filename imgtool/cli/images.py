@@ -140,6 +140,8 @@ def save(
             archive.save_docker(store, images, out)
 
     if output == "-":
+        if sys.stdout.isatty():
+            raise ImgtoolError("cowardly refusing to write an archive to a terminal (use -o FILE or a pipe)")
         write(sys.stdout.buffer)
         return
     dest = Path(output)

@@ -111,6 +111,9 @@ class _Setup:
         want_dir = not is_bind or os.path.isdir(source)
         fd = self.target(root, m["destination"], want_dir)
         try:
+            st, rst = os.fstat(fd), os.fstat(root.fd)
+            if (st.st_dev, st.st_ino) == (rst.st_dev, rst.st_ino):
+                raise SetupError(f"mount destination {m['destination']} resolves to the container's root")
             path = f"/proc/self/fd/{fd}"
             if is_bind:
                 syscalls.mount(source, path, None, syscalls.MS_BIND | (flags & syscalls.MS_REC))
@@ -181,7 +184,7 @@ class _Setup:
     def mask_and_protect(self) -> None:
         linux = self.spec.get("linux") or {}
         with Root("/") as root:
-            null = os.open("dev/null", os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=root.fd)
+            null = root.open_file("dev/null", os.O_PATH | os.O_NOFOLLOW)
             st = os.fstat(null)
             if not (stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3)):
                 raise SetupError("/dev/null is not the null device: refusing to mask paths with it")

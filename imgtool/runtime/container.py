@@ -105,8 +105,14 @@ class Container:
 
     # -- status ----------------------------------------------------------------------------------
     def alive(self) -> bool:
-        """The init still exists and is the same process (start time guards against pid reuse)."""
-        return self.pid > 0 and _start_time(self.pid) == self.start_time
+        """The init still exists and is the same process (start time guards against pid reuse).
+
+        A zombie counts as stopped: it is not reaped here, because its parent (a foreground monitor
+        in this very process, perhaps) may be about to wait for it.
+        """
+        if self.pid <= 0:
+            return False
+        return _start_time(self.pid) == self.start_time and _proc_state(self.pid) != "Z"
 
     def status(self) -> str:
         """runtime-spec status: created (waiting on the FIFO), running or stopped."""
@@ -182,6 +188,14 @@ def _signal(pid: int, sig: int) -> None:
         os.kill(pid, sig)
     except ProcessLookupError:
         pass
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return ""
 
 
 def _start_time(pid: int) -> str:

@@ -6,11 +6,12 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from imgtool import dockerfile
+if TYPE_CHECKING:
+    from imgtool import dockerfile
 
 
 class ParseFormat(str, Enum):
@@ -41,6 +42,8 @@ def _node_json(node: dockerfile.Node) -> dict[str, Any]:
 
 
 def _document(parsed: dockerfile.ParseResult, text: str, name: str) -> dict[str, Any]:
+    from imgtool import dockerfile
+
     out: dict[str, Any] = {
         "escape": parsed.escape,
         "directives": [{"name": d.name, "value": d.value, "line": d.line} for d in parsed.directives],
@@ -66,6 +69,8 @@ def parse(
     file_option: Annotated[Path | None, typer.Option("-f", "--file", help="The Dockerfile (same as the argument).")] = None,
 ) -> None:
     """Parse a Dockerfile without building it and print its instructions."""
+    from imgtool import dockerfile
+
     path = file_option or file
     if str(path) == "-":
         text, name = sys.stdin.buffer.read().decode("utf-8", "surrogateescape"), "Dockerfile"

@@ -6,17 +6,22 @@ import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator, Optional
+from typing import TYPE_CHECKING, BinaryIO, Iterator, Optional
 
 import typer
 
 from imgtool.errors import ImgtoolError, NotFoundError
-from imgtool.oci import reference
-from imgtool.oci.config import ContainerConfig
-from imgtool.store import Store, archive, rootfs
+
+if TYPE_CHECKING:
+    from imgtool.store import Store
+
+# The store, codec and schema modules are imported inside each command: every `imgtool` run pays
+# for what it imports, and `imgtool run` or `--help` should not pay for archives and schemas.
 
 
-def _store() -> Store:
+def _store() -> "Store":
+    from imgtool.store import Store
+
     return Store.open()
 
 
@@ -43,6 +48,9 @@ def import_(
 ) -> None:
     """Create a base image from a root filesystem tarball (like `docker import`)."""
     from imgtool.build.imageconfig import apply_changes
+    from imgtool.oci import reference
+    from imgtool.oci.config import ContainerConfig
+    from imgtool.store import rootfs
 
     for name in tag:
         reference.parse(name)  # reject bad names before any work
@@ -60,6 +68,8 @@ def images(
     fmt: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:
     """List images in the store (names from index.json, written by imgtool or by other tools)."""
+    from imgtool.oci import reference
+
     store = _store()
     rows = []
     for entry in store.images():
@@ -127,6 +137,8 @@ def save(
     fmt: str = typer.Option("oci", "--format", help="oci (OCI image layout tar) or docker (docker save format)."),
 ) -> None:
     """Save images to a tar archive (written to a temp file and renamed: never half-written)."""
+    from imgtool.store import archive
+
     if fmt not in (archive.OCI, archive.DOCKER):
         raise ImgtoolError(f"--format {fmt!r}: expected oci or docker")
     store = _store()
@@ -160,6 +172,8 @@ def save(
 
 def _repo_tags(normalized: Optional[str]) -> list[str]:
     """docker-archive RepoTags are `familiar:tag` (digest-only names have none)."""
+    from imgtool.oci import reference
+
     if not normalized:
         return []
     ref = reference.parse(normalized)
@@ -168,6 +182,9 @@ def _repo_tags(normalized: Optional[str]) -> list[str]:
 
 def load(input_: str = typer.Option("-", "--input", "-i", help="Archive to read (OCI or docker-archive; - for stdin).")) -> None:
     """Load images from an OCI archive or a `docker save` tarball."""
+    from imgtool.oci import reference
+    from imgtool.store import archive
+
     store = _store()
     with _input(input_) as f:
         for name in archive.load(store, f, Path(input_).name if input_ != "-" else "stdin"):

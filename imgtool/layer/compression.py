@@ -20,6 +20,7 @@ from isal import igzip, isal_zlib
 from imgtool.errors import LayerError
 
 from .gzipstream import GzipWriter
+from .tee import TeeReader
 
 GZIP = "gzip"
 ZSTD = "zstd"
@@ -45,28 +46,10 @@ def detect(head: bytes) -> str:
     return NONE
 
 
-class _Counting(io.RawIOBase):
-    """Counts bytes read from the underlying (compressed) stream, for the bomb ratio."""
-
-    def __init__(self, raw: BinaryIO):
-        self.raw = raw
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self.raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        self.count += n
-        return n
-
-
 class _Guarded(io.RawIOBase):
     """A decompressed stream that fails cleanly on corruption and on bomb-like output."""
 
-    def __init__(self, inner: BinaryIO, source: _Counting, kind: str):
+    def __init__(self, inner: BinaryIO, source: TeeReader, kind: str):
         self.inner = inner
         self.source = source
         self.kind = kind
@@ -102,7 +85,7 @@ def open_decompressed(stream: BinaryIO) -> BinaryIO:
     kind = detect(buffered.peek(4)[:4])  # type: ignore[union-attr]
     if kind == NONE:
         return buffered  # type: ignore[return-value]
-    source = _Counting(buffered)  # type: ignore[arg-type]
+    source = TeeReader(buffered)  # type: ignore[arg-type]
     counted = io.BufferedReader(source, 1 << 20)
     if kind == GZIP:
         inner: BinaryIO = igzip.IGzipFile(fileobj=counted, mode="rb")  # type: ignore[assignment]

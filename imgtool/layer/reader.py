@@ -12,18 +12,19 @@ import tarfile
 from typing import BinaryIO, Iterator
 
 from imgtool.errors import LayerError
-from imgtool.oci.digest import Digest, new_hasher
+from imgtool.oci.digest import Digest
 
 from . import compression
+from .tee import TeeReader
 from .entries import clean_name
 
 
-class _HashingReader(io.RawIOBase):
-    def __init__(self, inner: BinaryIO, copy_to: BinaryIO | io.RawIOBase | None, what: str):
+class _Located(io.RawIOBase):
+    """Prefixes the layer's name to errors raised while decompressing it."""
+
+    def __init__(self, inner: BinaryIO, what: str):
         self.inner = inner
         self.what = what
-        self.hasher = new_hasher()
-        self.copy_to = copy_to
 
     def readable(self) -> bool:
         return True
@@ -33,12 +34,8 @@ class _HashingReader(io.RawIOBase):
             data = self.inner.read(len(buffer))
         except LayerError as exc:
             raise LayerError(f"{self.what}: {exc}") from None
-        n = len(data)
-        buffer[:n] = data
-        self.hasher.update(data)
-        if self.copy_to is not None:
-            self.copy_to.write(data)
-        return n
+        buffer[: len(data)] = data
+        return len(data)
 
 
 class LayerReader:
@@ -51,7 +48,7 @@ class LayerReader:
 
     def __init__(self, stream: BinaryIO, what: str = "layer", copy_to: BinaryIO | io.RawIOBase | None = None):
         self.what = what
-        self._hashing = _HashingReader(compression.open_decompressed(stream), copy_to, what)
+        self._hashing = TeeReader(_Located(compression.open_decompressed(stream), what), "sha256", copy_to)
         self._buffered = io.BufferedReader(self._hashing, 1 << 20)
         try:
             self._tar = tarfile.open(fileobj=self._buffered, mode="r|", encoding="utf-8",
@@ -94,7 +91,7 @@ class LayerReader:
         """Digest of the uncompressed tar; valid once iteration has finished."""
         if not self._done:
             raise RuntimeError("diff_id is known only after the whole layer was read")
-        return Digest("sha256", self._hashing.hasher.hexdigest())
+        return self._hashing.digest
 
 
 def diff_id_of(stream: BinaryIO, what: str = "layer", copy_to: BinaryIO | io.RawIOBase | None = None) -> Digest:

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import BinaryIO, Iterable
 
 from imgtool.errors import LayerError
-from imgtool.oci.digest import Digest, new_hasher
+from imgtool.oci.digest import Digest
 from imgtool.oci import mediatype
 
 from . import compression, tarheader
+from .tee import TeeWriter
 from .entries import Entry, clean_name
 
 _COPY_BUFSIZE = 1 << 20
@@ -46,31 +47,6 @@ def source_date_epoch() -> int | None:
     if epoch < 0:
         raise LayerError(f"SOURCE_DATE_EPOCH={value!r} is negative")
     return epoch
-
-
-class _HashingSink(io.RawIOBase):
-    """Hashes and counts what passes, then hands it on: the tee of the one-pass pipeline."""
-
-    def __init__(self, out: BinaryIO | io.RawIOBase):
-        self.out = out
-        self.hasher = new_hasher()
-        self.size = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:  # type: ignore[override]
-        self.hasher.update(data)
-        self.size += len(data)
-        self.out.write(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self.size
-
-    @property
-    def digest(self) -> Digest:
-        return Digest("sha256", self.hasher.hexdigest())
 
 
 def normalise(entries: Iterable[Entry], epoch: int | None = None) -> list[Entry]:
@@ -120,9 +96,9 @@ def write_layer(
 ) -> LayerResult:
     """Write a layer blob to `out` and return its diff_id, digest and size, computed as it streams."""
     ordered = normalise(entries, epoch)
-    blob = _HashingSink(out)
+    blob = TeeWriter(out)
     packer = compression.compressor(blob, kind)  # type: ignore[arg-type]
-    tar_sink = _HashingSink(packer)
+    tar_sink = TeeWriter(packer)
     # small header and file writes coalesce here, so the hash and the compressor see big chunks
     tar = io.BufferedWriter(tar_sink, _COPY_BUFSIZE)  # type: ignore[arg-type]
     for entry in ordered:
@@ -137,7 +113,7 @@ def write_layer(
     tar.write(tarheader.END_OF_ARCHIVE)
     tar.flush()
     packer.close()
-    return LayerResult(tar_sink.digest, blob.digest, blob.size, mediatype.OCI_LAYER_BY_COMPRESSION[kind])
+    return LayerResult(tar_sink.digest, blob.digest, blob.count, mediatype.OCI_LAYER_BY_COMPRESSION[kind])
 
 
 def _copy(source: BinaryIO, sink: io.BufferedWriter, size: int) -> int:

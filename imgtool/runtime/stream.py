@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 from imgtool.errors import ImgtoolError, LayerError
 from imgtool.layer import compression
+from imgtool.layer.tee import TeeReader
 from imgtool.oci import mediatype
 from imgtool.oci.digest import Digest, new_hasher
 
@@ -34,26 +35,6 @@ class Expect:
     digest: Digest | None = None
     size: int | None = None
     diff_id: Digest | None = None
-
-
-class _Counted(io.RawIOBase):
-    """The raw blob, hashed and counted as it is read (the compressed digest and size)."""
-
-    def __init__(self, raw: BinaryIO, algorithm: str):
-        self.raw = raw
-        self.hasher = new_hasher(algorithm)
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self.raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        self.hasher.update(data)
-        self.count += n
-        return n
 
 
 def _check_media_type(media_type: str, head: bytes) -> None:
@@ -75,7 +56,7 @@ class VerifiedLayer(io.RawIOBase):
     def __init__(self, blob: BinaryIO, expect: Expect = Expect()):
         self.expect = expect
         algorithm = expect.digest.algorithm if expect.digest else "sha256"
-        self._counted = _Counted(blob, algorithm)
+        self._counted = TeeReader(blob, algorithm)
         self._buffered = io.BufferedReader(self._counted, CHUNK)
         if expect.media_type is not None:
             _check_media_type(expect.media_type, self._buffered.peek(4)[:4])
@@ -135,7 +116,7 @@ class VerifiedLayer(io.RawIOBase):
         exp = self.expect
         if exp.size is not None and self._counted.count != exp.size:
             raise LayerError(f"layer size mismatch: descriptor says {exp.size}, blob has {self._counted.count}")
-        if exp.digest is not None and self._counted.hasher.hexdigest() != exp.digest.encoded:
+        if exp.digest is not None and self._counted.digest != exp.digest:
             raise LayerError(f"layer digest mismatch: expected {exp.digest}")
         diff_id = Digest(self._diff_hasher.name, self._diff_hasher.hexdigest())
         if exp.diff_id is not None and diff_id != exp.diff_id:

@@ -100,6 +100,7 @@ def import_rootfs(store: Store, stream: BinaryIO, names: list[str], what: str,
         )
         image_config, layers = mutate.append(
             image_config, (), layer, result,
-            History(created=created, created_by=f"imgtool import {what}", comment="imported from a rootfs tarball"),
+            # no file name in the history: the same rootfs must give the same image wherever it came from
+            History(created=created, created_by="imgtool import", comment="imported from a rootfs tarball"),
         )
         return mutate.write_image(store, image_config.to_bytes(), layers, names)

@@ -17,6 +17,7 @@ group = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain usage errors, as the top-level imgtool app prints them
 )
 
 

@@ -79,15 +79,19 @@ def run(
                    entrypoint=([entrypoint] if entrypoint else []) if entrypoint is not None else None,
                    env=list(env), workdir=workdir, user=user, hostname=hostname or None, terminal=tty,
                    read_only=read_only, network=network, volumes=[_volume(v) for v in volume], resources=res)
+    if tty and interactive and not os.isatty(0):
+        raise ImgtoolError("the input device is not a TTY")
     store = Store.open()
-    stdin_fd = 0 if interactive or tty else os.open(os.devnull, os.O_RDONLY)
     if runtime:
         from imgtool.runtime.oci_runtime import run_with
         code = run_with(runtime, store, image, ov)
         raise typer.Exit(code)
     from imgtool.runtime.runner import run_image
+    from imgtool.runtime.tty import Streams
 
-    status = run_image(store, image, ov, name=name, stdio=(stdin_fd, 1, 2))
+    # docker: without -i the container reads nothing; without -t it never gets our terminal
+    stdin_fd = 0 if interactive else os.open(os.devnull, os.O_RDONLY)
+    status = run_image(store, image, ov, name=name, streams=Streams((stdin_fd, 1, 2), interpose=True))
     if status.oom_killed:
         print("imgtool: container was OOMKilled", file=sys.stderr)
     raise typer.Exit(status.code)
@@ -107,11 +111,13 @@ runtime_app = typer.Typer(help="OCI runtime verbs, runc-compatible where they ov
 
 @runtime_app.command("create")
 def rt_create(container_id: str = typer.Argument(...), bundle: Path = typer.Option(Path("."), "--bundle", "-b"),
-              pid_file: Optional[Path] = typer.Option(None, "--pid-file")) -> None:
+              pid_file: Optional[Path] = typer.Option(None, "--pid-file"),
+              console_socket: Optional[Path] = typer.Option(
+                  None, "--console-socket", help="Unix socket to receive the pty master (process.terminal)")) -> None:
     """Create a container from a bundle; its process waits for `start`."""
     from imgtool.runtime import lifecycle
 
-    lifecycle.create(container_id, bundle, pid_file)
+    lifecycle.create(container_id, bundle, pid_file, console_socket)
 
 
 @runtime_app.command("start")

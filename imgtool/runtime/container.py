@@ -21,7 +21,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from imgtool.errors import ImgtoolError, NotFoundError
 
@@ -238,7 +238,11 @@ def _namespace_flags(spec: dict[str, Any]) -> int:
 
 def spawn(container_id: str, spec: dict[str, Any], plan: Plan, bundle: str = "",
           upper_root: str | None = None, stdio: tuple[int, int, int] | None = None, name: str | None = None) -> Container:
-    """Create the container up to (not including) exec; returns once the init reported ready."""
+    """Create the container up to (not including) exec; returns once the init reported ready.
+
+    `stdio` becomes the init's 0, 1, 2 (else it inherits ours); with process.terminal the init
+    replaces them with its pty slave and sends the master over `plan.console_socket`.
+    """
     if not _ID.match(container_id):
         raise RuntimeError_(f"invalid container id {container_id!r}")
     STATE_ROOT.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -316,12 +320,18 @@ def confirm_exec(container: Container) -> None:
         report.close()
 
 
-def wait(container: Container) -> ExitStatus:
-    """Wait for the init (forwarding our signals to it), then read OOM and CPU from the cgroup."""
+def wait(container: Container, relay: Callable[[], None] | None = None) -> ExitStatus:
+    """Wait for the init (forwarding our signals to it), then read OOM and CPU from the cgroup.
+
+    `relay` (copying the container's stdio, `tty.Streams.relay`) runs first, under the same
+    forwarding, and returns once the container's outputs are closed.
+    """
     previous = {}
     for sig in _FORWARDED:
         previous[sig] = signal.signal(sig, lambda s, _f: _signal(container.pid, s))
     try:
+        if relay is not None:
+            relay()
         _, status = os.waitpid(container.pid, 0)
     finally:
         for sig, handler in previous.items():

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import termios
 import json
 import os
 import resource
 import stat
+import termios
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import capabilities, syscalls, users
+from . import capabilities, syscalls, tty, users
 from .resolve import Root, clean
 from .snapshots import mount_overlay
 
@@ -54,6 +54,7 @@ class Plan:
     exec_fifo: str | None = None  # create/start split: block on this FIFO before exec
     pdeathsig: bool = False
     user: str | None = None  # resolve this USER in the mounted rootfs (overlay rootfs only)
+    console_socket: int | None = None  # process.terminal: send the pty master over this unix socket
 
 
 class SetupError(Exception):
@@ -181,6 +182,35 @@ class _Setup:
         if not any(e.startswith("HOME=") for e in proc.get("env") or []):
             proc.setdefault("env", []).append(f"HOME={found.home}")
 
+    def console(self) -> None:
+        """runc's `terminal: true`, after pivot_root and while mounts are still allowed.
+
+        A pty from the container's devpts; the slave becomes /dev/console (bind mount), stdio and
+        the controlling terminal of this session (setsid was done at start), owned by the process
+        user as runc's fixStdioPermissions does; the master goes out over the console socket.
+        """
+        if self.plan.console_socket is None:
+            raise SetupError("process.terminal is set but no console socket was given")
+        proc = self.spec["process"]
+        with Root("/") as root:
+            try:
+                master, slave = tty.open_pty(root)
+            except OSError as exc:
+                raise SetupError(f"cannot allocate a pseudo-terminal: {exc.strerror}") from None
+            target = self.target(root, "/dev/console", want_dir=False)
+            syscalls.mount(f"/proc/self/fd/{slave}", f"/proc/self/fd/{target}", None, syscalls.MS_BIND)
+            os.close(target)
+        size = proc.get("consoleSize") or {}
+        if size.get("height") and size.get("width"):
+            tty.set_size(slave, size["height"], size["width"])
+        os.fchown(slave, (proc.get("user") or {}).get("uid", 0), -1)
+        for i in range(3):
+            os.dup2(slave, i)
+        os.close(slave)
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        tty.send_master(self.plan.console_socket, master)
+        os.close(master)
+
     def mask_and_protect(self) -> None:
         linux = self.spec.get("linux") or {}
         with Root("/") as root:
@@ -290,12 +320,12 @@ def run_init(spec: dict[str, Any], plan: Plan, go: int, report: int) -> None:
         os.setsid()
         fifo = os.open(plan.exec_fifo, os.O_PATH | os.O_CLOEXEC) if plan.exec_fifo else -1
         setup.rootfs()
+        if spec["process"].get("terminal"):
+            setup.console()
         setup.mask_and_protect()
         if spec.get("hostname") and any(n.get("type") == "uts" for n in spec["linux"].get("namespaces", [])):
             syscalls.sethostname(spec["hostname"])
         proc = spec["process"]
-        if proc.get("terminal") and os.isatty(0):
-            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
         setup.process()
         setup.chdir()
         argv = proc["args"]

@@ -21,6 +21,7 @@ from .container import ExitStatus, confirm_exec, spawn, wait
 from .init import Plan
 from .snapshots import LayerSource, Snapshots
 from .stream import Expect
+from .tty import Streams
 
 
 @dataclass
@@ -49,9 +50,12 @@ def image_layers(store: Store, ref: str) -> tuple[ImageConfig, list[LayerSource]
 
 
 def run_layers(store: Store, config: ImageConfig, layers: list[LayerSource], ov: Overrides,
-               keep_upper: bool = False, name: str | None = None,
-               stdio: tuple[int, int, int] | None = None) -> StepResult:
-    """Run a container over these layers in the foreground; cleans everything up unless `keep_upper`."""
+               keep_upper: bool = False, name: str | None = None, streams: Streams | None = None) -> StepResult:
+    """Run a container over these layers in the foreground; cleans everything up unless `keep_upper`.
+
+    `streams` connects the container's stdio (default: this process's 0, 1, 2 as they are).
+    """
+    streams = streams or Streams()
     snaps = Snapshots(store.snapshots_dir, store.tmp_dir)
     lowers = snaps.prepare(layers)
     container_id = secrets.token_hex(16)
@@ -65,13 +69,19 @@ def run_layers(store: Store, config: ImageConfig, layers: list[LayerSource], ov:
     spec = runtime_config(config, None, ov)
     plan = Plan(rootfs=str(mountpoint), lowers=[str(p) for p in lowers], upper=str(upper), work=str(work),
                 pdeathsig=True, user=user_spec(config, ov))
-    container = spawn(container_id, spec, plan, upper_root=None if keep_upper else str(base), stdio=stdio, name=name)
     try:
-        confirm_exec(container)
-        status = wait(container)
+        plan.console_socket = streams.setup(spec)
+        container = spawn(container_id, spec, plan, upper_root=None if keep_upper else str(base),
+                          stdio=streams.child, name=name)
+        try:
+            streams.started()
+            confirm_exec(container)
+            status = wait(container, streams.relay)
+        finally:
+            container.remove_stubs()
+            container.destroy()
     finally:
-        container.remove_stubs()
-        container.destroy()
+        streams.close()
     if keep_upper:
         shutil.rmtree(work, ignore_errors=True)
         return StepResult(status, upper, base)
@@ -79,7 +89,7 @@ def run_layers(store: Store, config: ImageConfig, layers: list[LayerSource], ov:
 
 
 def run_image(store: Store, ref: str, ov: Overrides, name: str | None = None,
-              stdio: tuple[int, int, int] | None = None) -> ExitStatus:
+              streams: Streams | None = None) -> ExitStatus:
     """`imgtool run`: the image's layers as snapshots, a fresh writable layer, removed afterwards."""
     config, layers = image_layers(store, ref)
-    return run_layers(store, config, layers, ov, name=name, stdio=stdio).status
+    return run_layers(store, config, layers, ov, name=name, streams=streams).status

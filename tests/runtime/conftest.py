@@ -1,4 +1,5 @@
-"""Fixtures for runtime tests: a moby-style breakout sandbox, applied flat and through snapshots."""
+"""Fixtures for runtime tests: a moby-style breakout sandbox (flat and through snapshots), and
+`clean_host`, which asserts a test left no mount, state, cgroup or writable layer behind."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from imgtool.runtime import container as ctr
 from imgtool.runtime.applier import apply_layer
 from imgtool.runtime.snapshots import LayerSource, Snapshots, in_private_mounts, mount_overlay
 from imgtool.runtime.stream import Expect
@@ -89,3 +91,27 @@ def flat(tmp_path) -> Sandbox:
     box = Sandbox(tmp_path, "flat")
     yield box
     box.assert_contained()
+
+
+def _leftovers(store) -> tuple[set, set, set]:
+    """Mounts of this store, container state dirs, and imgtool container cgroups, as they are now.
+
+    Other tests may run containers concurrently, so checks compare before/after sets.
+    """
+    mounts = {line for line in Path("/proc/self/mountinfo").read_text().splitlines() if str(store.path) in line}
+    states = set(ctr.STATE_ROOT.iterdir()) if ctr.STATE_ROOT.exists() else set()
+    cgroups = {p for h in Path("/sys/fs/cgroup").iterdir() for p in h.rglob("imgtool/*") if p.is_dir()}
+    return mounts, states, cgroups
+
+
+@pytest.fixture
+def clean_host(busybox_store):
+    """Asserts after the test that no cgroup, mount, state or writable layer was left behind."""
+    mounts, states, cgroups = _leftovers(busybox_store)
+    yield busybox_store
+    after = _leftovers(busybox_store)
+    assert after[0] <= mounts, "a mount was left behind"
+    assert after[1] <= states, "container state was left in /run/imgtool"
+    assert after[2] <= cgroups, f"cgroups left behind: {after[2] - cgroups}"
+    containers = busybox_store.snapshots_dir / "containers"
+    assert not containers.exists() or not list(containers.iterdir()), "a writable layer was left behind"

@@ -21,33 +21,11 @@ from imgtool.runtime.container import RuntimeError_
 from imgtool.runtime.runner import image_layers, run_layers
 from imgtool.runtime.snapshots import LayerSource
 from imgtool.runtime.stream import Expect
+from imgtool.runtime.tty import Streams
 
 from .layers import d, reg, sha, sym, tar_bytes
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces and cgroups")
-
-
-def _leftovers(store) -> tuple[set, set, set]:
-    """Mounts of this store, container state dirs, and imgtool container cgroups, as they are now.
-
-    Other tests may run containers concurrently, so checks compare before/after sets.
-    """
-    mounts = {line for line in Path("/proc/self/mountinfo").read_text().splitlines() if str(store.path) in line}
-    states = set(ctr.STATE_ROOT.iterdir()) if ctr.STATE_ROOT.exists() else set()
-    cgroups = {p for h in Path("/sys/fs/cgroup").iterdir() for p in h.rglob("imgtool/*") if p.is_dir()}
-    return mounts, states, cgroups
-
-
-@pytest.fixture
-def clean_host(busybox_store):
-    """Asserts after the test that no cgroup, mount, state or writable layer was left behind."""
-    mounts, states, cgroups = _leftovers(busybox_store)
-    yield busybox_store
-    after = _leftovers(busybox_store)
-    assert after[0] <= mounts, "a mount was left behind"
-    assert after[1] <= states, "container state was left in /run/imgtool"
-    assert after[2] <= cgroups, f"cgroups left behind: {after[2] - cgroups}"
-    assert not list((busybox_store.snapshots_dir / "containers").iterdir())
 
 
 def _running(name: str):
@@ -60,7 +38,7 @@ def _running(name: str):
     raise AssertionError(f"container {name} never ran")
 
 
-def run(store, *args, stdio=None, extra_layers=(), config=None, name=None, **ov):
+def run(store, *args, extra_layers=(), config=None, name=None, **ov):
     """Run busybox (plus extra tar layers) with Overrides(**ov); returns (ExitStatus, stdout)."""
     base_config, layers = image_layers(store, "busybox")
     for entries in extra_layers:
@@ -72,7 +50,7 @@ def run(store, *args, stdio=None, extra_layers=(), config=None, name=None, **ov)
     reader.start()
     try:
         status = run_layers(store, config or base_config, layers, Overrides(args=list(args) or None, **ov),
-                            stdio=(os.open(os.devnull, os.O_RDONLY), w, w), name=name)
+                            streams=Streams((os.open(os.devnull, os.O_RDONLY), w, w)), name=name)
     finally:
         os.close(w)
         reader.join()

@@ -12,7 +12,7 @@ import stat
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from imgtool.errors import LayerError
 
@@ -22,7 +22,8 @@ from .tarheader import Header
 
 @dataclass
 class Entry:
-    """One tar member to write: metadata in `info`, content from `open` (regular files only).
+    """One tar member to write: metadata in `info`; content (regular files only) from the file at
+    `path`, or from `open` for sources that are not files on disk (a spooled tarball).
 
     `link_key` groups hardlinks: the first entry of a group in layer order carries the content and
     the others become hardlinks to it, whatever order the source listed them in.
@@ -31,6 +32,20 @@ class Entry:
     info: Header
     open: Callable[[], BinaryIO] | None = None
     link_key: object | None = None
+    path: str | None = None
+
+    @property
+    def has_content(self) -> bool:
+        """True if the member carries file data."""
+        return self.path is not None or self.open is not None
+
+    def take_content(self, other: "Entry") -> None:
+        """Carry `other`'s data (a hardlink group moves its content onto its first name)."""
+        self.path, self.open = other.path, other.open
+
+    def drop_content(self) -> None:
+        """Carry no data (the entry became a hardlink)."""
+        self.path = self.open = None
 
 
 def clean_name(name: str) -> str:
@@ -86,9 +101,7 @@ def from_path(path: str | Path, name: str) -> Entry:
     else:
         raise LayerError(f"{path}: sockets and other special files cannot go in a layer")
     info.xattrs = _xattrs(path)
-    # unbuffered: the writer reads whole small files in one call, so a buffer would only cost
-    opener = (lambda: open(path, "rb", buffering=0)) if info.type == tarfile.REGTYPE else None
-    return Entry(info, opener, link_key)
+    return Entry(info, link_key=link_key, path=path if info.type == tarfile.REGTYPE else None)
 
 
 def from_directory(root: str | Path) -> Iterator[Entry]:

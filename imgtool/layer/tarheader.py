@@ -15,6 +15,7 @@ user or group names; directory names end in `/`.
 
 from __future__ import annotations
 
+import struct
 import tarfile
 from dataclasses import dataclass, field
 
@@ -43,24 +44,18 @@ class Header:
     xattrs: dict[str, bytes] = field(default_factory=dict)
 
 
-def _octal(value: int, width: int) -> bytes:
-    return b"%0*o\0" % (width - 1, value)
-
-
-def _text(value: bytes, width: int) -> bytes:
-    return value[:width].ljust(width, b"\0")
+_USTAR = struct.Struct("100s8s8s8s12s12s8sc100s8s32s32s8s8s167s")
+_SPACES = b" " * 8
 
 
 def _block(name: bytes, type_: bytes, mode: int, uid: int, gid: int, size: int, mtime: int,
            linkname: bytes, devmajor: int, devminor: int, device: bool) -> bytes:
-    dev = _octal(devmajor, 8) + _octal(devminor, 8) if device else b"\0" * 16
-    head = b"".join((
-        _text(name, 100), _octal(mode & 0o7777, 8), _octal(uid, 8), _octal(gid, 8),
-        _octal(size, 12), _octal(mtime, 12),
-    ))
-    tail = b"".join((type_, _text(linkname, 100), _MAGIC, b"\0" * 64, dev, b"\0" * 167))
-    checksum = 256 + sum(head) + sum(tail)  # the checksum field counts as eight spaces
-    return head + b"%06o\0 " % checksum + tail
+    major, minor = (b"%07o\0" % devmajor, b"%07o\0" % devminor) if device else (b"", b"")
+    block = _USTAR.pack(name, b"%07o\0" % (mode & 0o7777), b"%07o\0" % uid, b"%07o\0" % gid,
+                        b"%011o\0" % size, b"%011o\0" % mtime, _SPACES, type_, linkname, _MAGIC,
+                        b"", b"", major, minor, b"")
+    # the checksum counts its own field as eight spaces, as packed
+    return block[:148] + b"%06o\0 " % sum(block) + block[156:]
 
 
 def _record(keyword: bytes, value: bytes) -> bytes:
@@ -78,6 +73,13 @@ def _pad(n: int) -> bytes:
 def encode(h: Header) -> bytes:
     """The header block(s) for one member: an optional PAX extended header, then the ustar block."""
     name = h.name + "/" if h.type == tarfile.DIRTYPE and not h.name.endswith("/") else h.name
+    device = h.type in (tarfile.CHRTYPE, tarfile.BLKTYPE)
+    if (not h.xattrs and len(name) <= 100 and len(h.linkname) <= 100 and name.isascii()
+            and h.linkname.isascii() and 0 <= h.uid < _LIMITS["uid"] and 0 <= h.gid < _LIMITS["gid"]
+            and 0 <= h.size < _LIMITS["size"] and 0 <= h.mtime < _LIMITS["mtime"]):
+        # the common member needs no PAX record: skip the general path (the writer's hot loop)
+        return _block(name.encode(), h.type, h.mode, h.uid, h.gid, h.size, h.mtime,
+                      h.linkname.encode(), h.devmajor, h.devminor, device)
     records: dict[str, bytes] = {}
     encoded = {}
     for key, value in (("path", name), ("linkpath", h.linkname)):
@@ -97,7 +99,6 @@ def encode(h: Header) -> bytes:
         payload = b"".join(_record(k.encode(), records[k]) for k in sorted(records))
         out = _block(_PAX_NAME, tarfile.XHDTYPE, 0o644, 0, 0, len(payload), 0, b"", 0, 0, False)
         out += payload + _pad(len(payload))
-    device = h.type in (tarfile.CHRTYPE, tarfile.BLKTYPE)
     return out + _block(encoded["path"], h.type, h.mode, numbers["uid"], numbers["gid"], numbers["size"],
                         numbers["mtime"], encoded["linkpath"], h.devmajor, h.devminor, device)
 

@@ -320,18 +320,18 @@ def confirm_exec(container: Container) -> None:
         report.close()
 
 
-def wait(container: Container, relay: Callable[[], None] | None = None) -> ExitStatus:
+def wait(container: Container, relay: Callable[[int], None] | None = None) -> ExitStatus:
     """Wait for the init (forwarding our signals to it), then read OOM and CPU from the cgroup.
 
-    `relay` (copying the container's stdio, `tty.Streams.relay`) runs first, under the same
-    forwarding, and returns once the container's outputs are closed.
+    `relay(pid)` (copying the container's stdio, `tty.Streams.relay`) runs first, under the same
+    forwarding, and returns once the container has exited and its outputs are closed.
     """
     previous = {}
     for sig in _FORWARDED:
         previous[sig] = signal.signal(sig, lambda s, _f: _signal(container.pid, s))
     try:
         if relay is not None:
-            relay()
+            relay(container.pid)
         _, status = os.waitpid(container.pid, 0)
     finally:
         for sig, handler in previous.items():

@@ -177,59 +177,67 @@ class Streams:
             self.outputs[master] = self.host[1]
             self.input = (self.host[0], master)
 
-    def relay(self) -> None:
-        """Copy until the container's outputs close (raw host terminal and SIGWINCH with a pty)."""
-        if not self.outputs:
+    def relay(self, pid: int) -> None:
+        """Copy while container `pid` runs and until its outputs close (raw mode, SIGWINCH with a pty)."""
+        if not self.outputs and self.input is None:
             return
         host_tty = self._size_source() if self.terminal else None
         if host_tty is None:
-            return self._copy()
-        master = next(iter(self.outputs))
+            return self._copy(pid)
+        master = next(iter(self.outputs))  # a pty's only output
         resize = lambda *_: fcntl.ioctl(master, termios.TIOCSWINSZ,  # noqa: E731
                                         fcntl.ioctl(host_tty, termios.TIOCGWINSZ, bytes(8)))
         previous = signal.signal(signal.SIGWINCH, resize)
         try:
             resize()  # it may have changed since spawn
             with _raw(self.host[0] if os.isatty(self.host[0]) else None):
-                self._copy()
+                self._copy(pid)
         finally:
             signal.signal(signal.SIGWINCH, previous)
 
-    def _copy(self) -> None:
+    def _copy(self, pid: int) -> None:
         """One select loop: container outputs -> host, host stdin -> container (never blocking on it).
 
-        Host stdin EOF closes a stdin pipe (the container sees EOF) but leaves a pty alone.
+        Input stops at host stdin EOF (closing a stdin pipe, so the container sees EOF; a pty is left
+        alone) or when `pid` exits, which a pidfd reports; outputs are read to EOF, which follows.
         """
         outputs = dict(self.outputs)
         src, dst = self.input if self.input is not None else (-1, -1)
         if dst >= 0:
             os.set_blocking(dst, False)
+        exited = os.pidfd_open(pid)
         pending = b""
-        while outputs:
-            want_read = list(outputs) + ([src] if src >= 0 and not pending else [])
-            readable, writable, _ = select.select(want_read, [dst] if pending else [], [])
-            for fd in readable:
-                data = _read(fd)
-                if data is None:
-                    continue
-                if fd in outputs:
-                    if not data:
-                        del outputs[fd]
-                    else:
-                        outputs[fd] = _write_all(outputs[fd], data)
-                elif data:
-                    pending = data
-                else:
-                    src = -1
-                    if not self.terminal:
-                        self._close(dst)
-            if writable:
-                try:
-                    pending = pending[os.write(dst, pending):]
-                except BlockingIOError:
-                    pass
-                except OSError:  # the container closed its stdin: nothing more to forward
-                    pending, src = b"", -1
+        try:
+            while outputs or src >= 0 or pending:
+                want_read = list(outputs) + ([src] if src >= 0 and not pending else [])
+                want_read += [exited] if src >= 0 or pending else []
+                readable, writable, _ = select.select(want_read, [dst] if pending else [], [])
+                if exited in readable:
+                    src, pending, writable = -1, b"", []
+                for fd in readable:
+                    if fd in outputs:
+                        data = _read(fd)
+                        if data == b"":
+                            del outputs[fd]
+                        elif data:
+                            outputs[fd] = _write_all(outputs[fd], data)
+                    elif fd == src:
+                        data = _read(fd)
+                        if data == b"":
+                            src = -1
+                            if not self.terminal:
+                                self._close(dst)
+                        elif data:
+                            pending = data
+                if writable:
+                    try:
+                        pending = pending[os.write(dst, pending):]
+                    except BlockingIOError:
+                        pass
+                    except OSError:  # the container closed its stdin: nothing more to forward
+                        pending, src = b"", -1
+        finally:
+            os.close(exited)
 
     def _close(self, fd: int) -> None:
         if fd in self._ours:

@@ -32,12 +32,13 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namesp
 class Term:
     """The CLI with a new pty's slave as stdin/stdout/stderr; `expect` reads the master."""
 
-    def __init__(self, *args: str, rows: int = 33, cols: int = 97):
+    def __init__(self, *args: str, rows: int = 33, cols: int = 97, stdout: int | None = None):
         self.master, self.slave = os.openpty()
         self.resize(rows, cols)
         self.modes = termios.tcgetattr(self.slave)
+        out = self.slave if stdout is None else stdout
         self.proc = subprocess.Popen([sys.executable, "-m", "imgtool", *args], stdin=self.slave,
-                                     stdout=self.slave, stderr=self.slave, start_new_session=True)
+                                     stdout=out, stderr=out, start_new_session=True)
         self.out = b""
 
     def resize(self, rows: int, cols: int) -> None:
@@ -57,10 +58,12 @@ class Term:
         return m
 
     def wait(self) -> int:
-        """The CLI's exit code; the pty is closed afterwards."""
+        """The CLI's exit code; the pty is closed afterwards (and the CLI killed if it hangs)."""
         try:
             return self.proc.wait(10)
         finally:
+            self.proc.kill()  # a no-op once it exited
+            self.proc.wait()
             os.close(self.master)
             os.close(self.slave)
 
@@ -85,14 +88,17 @@ def test_it_shell_is_interactive_and_host_mode_restored(clean_host):
     term.wait()
 
 
-def test_sigwinch_resizes_container_terminal(clean_host):
-    term = Term("run", "-t", "busybox", "sh", "-c",
-                "trap 'echo size=$(stty size); exit 0' WINCH; echo ready; while :; do sleep 0.05; done")
+def test_sigwinch_resizes_and_signals_still_forwarded(clean_host):
+    term = Term("run", "-it", "busybox", "sh", "-c", "trap 'echo size=$(stty size)' WINCH; trap 'exit 9' TERM; "
+                "echo ready; while :; do sleep 0.05; done")
     term.expect("ready")
     term.resize(40, 120)
     term.proc.send_signal(signal.SIGWINCH)  # what the kernel sends a terminal's foreground group
     assert term.expect(r"size=(\d+ \d+)\s").group(1) == b"40 120"
-    assert term.wait() == 0
+    term.proc.send_signal(signal.SIGTERM)
+    assert term.proc.wait(10) == 9
+    assert termios.tcgetattr(term.slave) == term.modes  # restored when a signal ended the container
+    term.wait()
 
 
 def test_without_t_container_never_gets_host_terminal(clean_host):
@@ -103,6 +109,16 @@ def test_without_t_container_never_gets_host_terminal(clean_host):
     os.write(term.master, b"typed\n")  # -i without -t: the host terminal's lines arrive through a pipe
     term.expect(r"got=typed")
     assert term.wait() == 0
+
+
+def test_i_forwards_terminal_input_when_output_is_not_a_terminal(clean_host):
+    r, w = os.pipe()
+    term = Term("run", "-i", "busybox", "sh", "-c", "test -t 0 || read line; echo got=$line", stdout=w)
+    os.close(w)
+    os.write(term.master, b"typed\n")
+    assert term.wait() == 0
+    with os.fdopen(r, "rb") as out:
+        assert out.read() == b"got=typed\n"
 
 
 def test_it_needs_a_terminal_on_stdin(busybox_store, imgtool):

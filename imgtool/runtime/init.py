@@ -19,7 +19,7 @@ import stat
 import termios
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from . import capabilities, syscalls, tty, users
 from .resolve import Root, clean
@@ -212,37 +212,31 @@ class _Setup:
         os.close(master)
 
     def mask_and_protect(self) -> None:
+        """runc's masked paths (covered by /dev/null or a read-only tmpfs) and read-only paths.
+
+        Each path is opened inside the root without following its last component, and the mount
+        goes onto that fd, so a symlink in the image cannot redirect it to the host.
+        """
         linux = self.spec.get("linux") or {}
         with Root("/") as root:
             null = root.open_file("dev/null", os.O_PATH | os.O_NOFOLLOW)
             st = os.fstat(null)
             if not (stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3)):
                 raise SetupError("/dev/null is not the null device: refusing to mask paths with it")
-            for path in linux.get("maskedPaths") or []:
-                try:
-                    fd = os.open(clean(path), os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=root.fd)
-                except OSError:
-                    continue
+            for path, fd in _opened(root, linux.get("maskedPaths")):
                 target = f"/proc/self/fd/{fd}"
                 if stat.S_ISDIR(os.fstat(fd).st_mode):
                     syscalls.mount("tmpfs", target, "tmpfs", syscalls.MS_RDONLY)
                 else:
                     syscalls.mount(f"/proc/self/fd/{null}", target, None, syscalls.MS_BIND)
-                os.close(fd)
-            for path in linux.get("readonlyPaths") or []:
-                try:
-                    fd = os.open(clean(path), os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=root.fd)
-                except OSError:
-                    continue
+            for path, fd in _opened(root, linux.get("readonlyPaths")):
                 target = f"/proc/self/fd/{fd}"
                 syscalls.mount(target, target, None, syscalls.MS_BIND | syscalls.MS_REC)
-                os.close(fd)
                 # the old fd still names the covered inode: reopen to reach the new bind mount's root
-                fd = os.open(clean(path), os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=root.fd)
-                syscalls.mount(None, f"/proc/self/fd/{fd}", None, syscalls.MS_BIND | syscalls.MS_REMOUNT
-                               | syscalls.MS_RDONLY | syscalls.MS_REC | syscalls.MS_NOSUID | syscalls.MS_NODEV
-                               | syscalls.MS_NOEXEC)
-                os.close(fd)
+                for _, bound in _opened(root, [path]):
+                    syscalls.mount(None, f"/proc/self/fd/{bound}", None, syscalls.MS_BIND | syscalls.MS_REMOUNT
+                                   | syscalls.MS_RDONLY | syscalls.MS_REC | syscalls.MS_NOSUID
+                                   | syscalls.MS_NODEV | syscalls.MS_NOEXEC)
             os.close(null)
         if (self.spec.get("root") or {}).get("readonly"):
             syscalls.mount(None, "/", None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY)
@@ -355,3 +349,16 @@ def run_init(spec: dict[str, Any], plan: Plan, go: int, report: int) -> None:
             pass
     finally:
         os._exit(code)
+
+
+def _opened(root: Root, paths: list[str] | None) -> Iterator[tuple[str, int]]:
+    """(path, O_PATH fd) for each path that exists in the root, the fd closed after each step."""
+    for path in paths or []:
+        try:
+            fd = os.open(clean(path), os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=root.fd)
+        except OSError:
+            continue
+        try:
+            yield path, fd
+        finally:
+            os.close(fd)

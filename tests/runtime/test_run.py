@@ -207,3 +207,22 @@ def test_network_none_has_only_loopback(clean_host):
 def test_read_only_root(clean_host):
     status, out = run(clean_host, "sh", "-c", "touch /x 2>&1; echo $?", read_only=True)
     assert out.strip().splitlines()[-1] != "0"
+
+
+def test_runc_masked_and_read_only_paths(clean_host):
+    # kernels differ in which masked files exist: judge only those the host really has
+    assert Path("/proc/timer_list").read_bytes() and any(Path("/sys/firmware").iterdir())
+    script = (
+        "wc -c < /proc/timer_list; "                               # masked by /dev/null: empty
+        "ls -A /sys/firmware | wc -l; "                            # masked dir: an empty tmpfs
+        "touch /sys/firmware/x 2>/dev/null; echo firmware-write=$?; "   # ... and read-only
+        "echo 1 > /proc/sys/kernel/sysrq 2>/dev/null; echo sysrq=$?; "
+        "echo h > /proc/sysrq-trigger 2>/dev/null; echo trigger=$?; "
+        "cat /proc/sys/kernel/hostname"                             # read-only, still readable
+    )
+    status, out = run(clean_host, "sh", "-c", script, hostname="masked")
+    lines = out.split()
+    assert status.code == 0, out
+    assert lines[:2] == ["0", "0"], out
+    assert {"firmware-write=1", "sysrq=1", "trigger=1"} <= set(lines), out
+    assert lines[-1] == "masked"

@@ -11,7 +11,7 @@ APT_PACKAGES=(
     runc crun        # OCI runtimes: interop tests and `--runtime`
     containerd podman buildah   # real clients of the registry
     docker-registry  # distribution 2.8: the registry benchmark's reference
-    file tar gzip pigz iproute2 procps wrk
+    file tar gzip iproute2 procps
 )
 
 missing=()

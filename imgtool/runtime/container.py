@@ -261,14 +261,14 @@ def spawn(container_id: str, spec: dict[str, Any], plan: Plan, bundle: str = "",
                                Resources.from_spec(linux.get("resources") or {}))
         go_r, go_w = os.pipe()
         rep_r, rep_w = os.pipe()
-        pid = syscalls.fork_into_namespaces(flags)
+        pid = syscalls.fork_in_new_pid_namespace() if flags & syscalls.CLONE_NEWPID else os.fork()
         if pid == 0:
             os.close(go_w)
             os.close(rep_r)
             if stdio is not None:
                 for i, fd in enumerate(stdio):
                     os.dup2(fd, i)
-            run_init(spec, plan, go_r, rep_w)
+            run_init(spec, plan, go_r, rep_w, flags & ~syscalls.CLONE_NEWPID)
         os.close(go_r)
         os.close(rep_w)
         container = Container(container_id, pid, bundle, cgroup, dict(spec.get("annotations") or {}),

@@ -299,8 +299,10 @@ def _close_fds(keep: set[int]) -> None:
                 pass
 
 
-def run_init(spec: dict[str, Any], plan: Plan, go: int, report: int) -> None:
-    """Entry point in the child: wait for the parent's go-ahead (cgroup joined), set up, exec. Never returns."""
+def run_init(spec: dict[str, Any], plan: Plan, go: int, report: int, namespaces: int = 0) -> None:
+    """Entry point in the child: wait for the parent's go-ahead (cgroup joined), enter the
+    `namespaces` (CLONE_NEW* flags; after joining the cgroup, so a cgroup namespace is rooted at the
+    container's cgroup, as runc does), set up, exec. Never returns."""
     setup = _Setup(spec, plan, report)
     code = EXIT_SETUP
     execing = False
@@ -311,6 +313,8 @@ def run_init(spec: dict[str, Any], plan: Plan, go: int, report: int) -> None:
         if os.read(go, 1) != b"1":
             os._exit(EXIT_SETUP)
         os.close(go)
+        if namespaces:
+            syscalls.unshare(namespaces)
         os.setsid()
         fifo = os.open(plan.exec_fifo, os.O_PATH | os.O_CLOEXEC) if plan.exec_fifo else -1
         setup.rootfs()

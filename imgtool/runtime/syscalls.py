@@ -13,8 +13,6 @@ import os
 import platform
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-# Same functions through PyDLL: called with the GIL held, so a raw clone() copies a consistent GIL.
-_libc_gil = ctypes.PyDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 _ARCH = platform.machine()
 _SYSCALL_NR = {
@@ -140,27 +138,29 @@ def has_openat2() -> bool:
     return _openat2_supported
 
 
-def fork_into_namespaces(flags: int) -> int:
-    """fork() straight into new namespaces with clone(2), so the child is PID 1 of a new PID namespace.
+def fork_in_new_pid_namespace() -> int:
+    """os.fork() whose child is PID 1 of a new PID namespace; the parent's own children are unaffected.
 
-    Why not fork+unshare: CLONE_NEWPID only applies to the caller's *next* child, which would need a
-    second fork and a reaper in between. We bracket the raw clone with CPython's own before/after fork
-    hooks, called with the GIL held, so the interpreter state in the child is the one os.fork() makes.
+    Why not a raw clone(2) with CLONE_NEWPID: it bypasses glibc's and CPython's fork handling, and
+    a process with other threads (a test runner, the builder's compression pool) can hand the child
+    a lock some vanished thread held: the child then hangs before it ever runs (seen in CI). So:
+    unshare(CLONE_NEWPID) changes only where *this thread's* next child goes, os.fork() does a
+    proper fork, and setns() back to our own PID namespace undoes the unshare in the parent. The
+    child unshares its other namespaces itself, single-threaded.
     """
-    import signal
-
-    py = ctypes.pythonapi
-    py.PyOS_BeforeFork()
-    pid = _libc_gil.syscall(ctypes.c_long(_SYSCALL_NR["clone"]), ctypes.c_ulong(flags | signal.SIGCHLD),
-                            ctypes.c_void_p(0), ctypes.c_void_p(0), ctypes.c_void_p(0), ctypes.c_ulong(0))
-    err = ctypes.get_errno()
-    if pid == 0:
-        py.PyOS_AfterFork_Child()
-        return 0
-    py.PyOS_AfterFork_Parent()
-    if pid < 0:
-        raise OSError(err, f"clone: {os.strerror(err)}")
-    return pid
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        unshare(CLONE_NEWPID)
+        try:
+            pid = os.fork()
+        except BaseException:
+            setns(own, CLONE_NEWPID)
+            raise
+        if pid != 0:
+            setns(own, CLONE_NEWPID)
+        return pid
+    finally:
+        os.close(own)
 
 
 # --- capabilities -------------------------------------------------------------------------------

@@ -226,3 +226,32 @@ def test_runc_masked_and_read_only_paths(clean_host):
     assert lines[:2] == ["0", "0"], out
     assert {"firmware-write=1", "sysrq=1", "trigger=1"} <= set(lines), out
     assert lines[-1] == "masked"
+
+
+@pytest.mark.timeout(120)
+def test_spawning_from_a_busy_multithreaded_process(clean_host):
+    """Containers start while other threads hold the GIL, allocate and take locks (a test runner,
+    the builder's compression pool): a fork that skips glibc's and CPython's fork handling can
+    leave the child waiting forever on a lock a vanished thread held."""
+    stop = threading.Event()
+
+    def churn():
+        import json as _json
+        import zlib as _zlib
+        data = os.urandom(1 << 18)
+        while not stop.is_set():
+            _zlib.compress(data, 1)  # allocates in C with the GIL released
+            _json.dumps([{"k": os.urandom(64).hex()} for _ in range(200)])
+            threading.Lock().acquire()
+
+    workers = [threading.Thread(target=churn, daemon=True) for _ in range(6)]
+    for w in workers:
+        w.start()
+    try:
+        for i in range(30):
+            status, out = run(clean_host, "echo", f"run-{i}")
+            assert status.code == 0 and out.strip() == f"run-{i}"
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()

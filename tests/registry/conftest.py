@@ -85,7 +85,13 @@ class ThreadRegistry:
             except asyncio.CancelledError:
                 pass
 
-        self._loop.run_until_complete(main())
+        try:
+            self._loop.run_until_complete(main())
+        finally:
+            # the server hashes and writes uploads on the loop's executor: stop those threads too,
+            # or every test module leaves workers behind in the test process
+            self._loop.run_until_complete(self._loop.shutdown_default_executor())
+            self._loop.close()
 
     def stop(self) -> None:
         self._loop.call_soon_threadsafe(self._task.cancel)

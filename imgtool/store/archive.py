@@ -15,7 +15,7 @@ import tarfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from imgtool.errors import DigestMismatchError, ImgtoolError, SchemaError, UnknownMediaTypeError
+from imgtool.errors import DigestMismatchError, ImgtoolError, NotFoundError, SchemaError, UnknownMediaTypeError
 from imgtool.layer import compression
 from imgtool.layer.reader import LayerReader, diff_id_of
 from imgtool.oci import canonical, mediatype, reference
@@ -59,7 +59,10 @@ def save_oci(store: Store, entries: list[NamedImage], out: BinaryIO) -> None:
         if entry.normalized:
             d = Descriptor(d.media_type, d.digest, d.size, name_annotations(reference.parse(entry.normalized)))
         manifests.append(d)
-    wanted = sorted(_reachable(store, [e.descriptor for e in entries]), key=str)
+    wanted = sorted(store.reachable([e.descriptor for e in entries], subjects=False), key=str)
+    missing = [d for d in wanted if not store.has_blob(d)]
+    if missing:
+        raise NotFoundError(f"blob {missing[0]} of the image is missing from {store.path}: cannot save it")
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         _add_bytes(tar, layout.OCI_LAYOUT_FILE,
                    canonical.dumps({"imageLayoutVersion": mediatype.OCI_LAYOUT_VERSION}))
@@ -73,23 +76,6 @@ def save_oci(store: Store, entries: list[NamedImage], out: BinaryIO) -> None:
             info.size, info.mode = path.stat().st_size, 0o644
             with open(path, "rb") as f:
                 tar.addfile(info, f)
-
-
-def _reachable(store: Store, roots: list[Descriptor]) -> set[Digest]:
-    seen: set[Digest] = set()
-    stack = list(roots)
-    while stack:
-        d = stack.pop()
-        if d.digest in seen:
-            continue
-        seen.add(d.digest)
-        data = store.read_blob(d.digest) if (mediatype.is_index(d.media_type) or mediatype.is_manifest(d.media_type)) else None
-        if data is not None and mediatype.is_index(d.media_type):
-            stack.extend(parse_index(data).manifests)
-        elif data is not None:
-            m = parse_manifest(data)
-            stack.extend((m.config, *m.layers))
-    return seen
 
 
 def save_docker(store: Store, images: list[tuple[Image, list[str]]], out: BinaryIO) -> None:

@@ -14,7 +14,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterable
 
 from imgtool.errors import InvalidReferenceError, NotFoundError
 from imgtool.oci import reference
@@ -212,10 +212,12 @@ class Store:
         return descriptor
 
     # -- garbage -------------------------------------------------------------------------------
-    def reachable(self) -> set[Digest]:
-        """Every blob some named entry of index.json reaches (manifests, indexes, configs, layers)."""
+    def reachable(self, roots: Iterable[Descriptor] | None = None, subjects: bool = True) -> set[Digest]:
+        """Every blob the roots reach (manifests, indexes, configs, layers; with `subjects`, the
+        images they refer to): by default the roots are the named entries of index.json.
+        Digests of missing blobs are included, and not followed."""
         seen: set[Digest] = set()
-        stack = [img.descriptor for img in self.images() if img.name is not None]
+        stack = list(roots) if roots is not None else [img.descriptor for img in self.images() if img.name is not None]
         while stack:
             d = stack.pop()
             if d.digest in seen:
@@ -228,7 +230,7 @@ class Store:
             elif mediatype.is_manifest(d.media_type):
                 m = parse_manifest(self.read_blob(d.digest))
                 stack.extend((m.config, *m.layers))
-                if m.subject:
+                if m.subject and subjects:
                     stack.append(m.subject)
         return seen
 

@@ -148,3 +148,11 @@ def test_bad_names_and_unknown_images(busybox_store, imgtool, tmp_path):
 def test_invalid_index_in_store_is_reported(busybox_store, imgtool):
     (busybox_store.path / "index.json").write_text("{not json")
     assert_clean_failure(imgtool("images"), r"index\.json: invalid JSON")
+
+
+def test_save_with_a_missing_blob_writes_nothing(busybox_store, imgtool, tmp_path):
+    layer = busybox_store.resolve("busybox").layers[0].digest
+    busybox_store.blob_path(layer).unlink()
+    out = tmp_path / "x.tar"
+    assert_clean_failure(imgtool("save", "busybox", "-o", out), rf"blob {layer} of the image is missing")
+    assert not out.exists() and not list(tmp_path.glob(".x.tar*"))

@@ -74,7 +74,7 @@ def images(
     rows = []
     for entry in store.images():
         try:
-            image = store.resolve(str(entry.descriptor.digest))
+            image = store.load(entry.descriptor)
         except ImgtoolError as exc:
             typer.echo(f"imgtool: skipping {entry.name or entry.descriptor.digest}: {exc}", err=True)
             continue
@@ -148,7 +148,7 @@ def save(
         if fmt == archive.OCI:
             archive.save_oci(store, entries, out)
         else:
-            images = [(store.resolve(str(e.descriptor.digest)), _repo_tags(e.normalized)) for e in entries]
+            images = [(store.load(e.descriptor), _repo_tags(e.normalized)) for e in entries]
             archive.save_docker(store, images, out)
 
     if output == "-":

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
-from imgtool.errors import InvalidReferenceError, NotFoundError
+from imgtool.errors import ImgtoolError, InvalidReferenceError, NotFoundError
 from imgtool.oci import reference
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.digest import Digest
@@ -155,8 +155,8 @@ class Store:
             if entry.descriptor.digest.encoded.startswith(prefix):
                 matches[entry.descriptor.digest] = entry
                 continue
-            with contextlib.suppress(Exception):
-                if load_image(self.path, entry.descriptor).manifest.config.digest.encoded.startswith(prefix):
+            with contextlib.suppress(ImgtoolError):  # a broken entry must not hide the others
+                if self.load(entry.descriptor).manifest.config.digest.encoded.startswith(prefix):
                     matches[entry.descriptor.digest] = entry
         if len(matches) > 1:
             raise InvalidReferenceError(f"image ID prefix {prefix!r} is ambiguous")
@@ -164,7 +164,11 @@ class Store:
 
     def resolve(self, ref: str) -> Image:
         """Load the image a reference names (the host platform's, if it is an index)."""
-        return load_image(self.path, self.find(ref).descriptor)
+        return self.load(self.find(ref).descriptor)
+
+    def load(self, descriptor: Descriptor) -> Image:
+        """Load the image an index entry points to (the host platform's, if it is an index)."""
+        return load_image(self.path, descriptor)
 
     def tag(self, descriptor: Descriptor, name: str) -> reference.Reference:
         """Point `name` at `descriptor`, replacing what it named before."""

@@ -60,7 +60,7 @@ class LayerReader:
     def __iter__(self) -> Iterator[tarfile.TarInfo]:
         try:
             for member in self._tar:
-                member.name = self._clean(member.name) if member.name.strip("./") else "."
+                member.name = self._clean(member.name) or "."
                 if member.islnk():
                     member.linkname = self._clean(member.linkname)
                 yield member

@@ -142,6 +142,8 @@ def _tar_with(name: str, linkname: str = "", type_=tarfile.REGTYPE) -> bytes:
 
 @pytest.mark.parametrize("name,link,type_", [
     ("../escape", "", tarfile.REGTYPE),
+    ("..", "", tarfile.DIRTYPE),
+    ("../", "", tarfile.DIRTYPE),
     ("a/../../escape", "", tarfile.REGTYPE),
     ("/etc/passwd", "", tarfile.REGTYPE),
     ("ok", "../../etc/passwd", tarfile.LNKTYPE),

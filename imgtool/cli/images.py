@@ -52,6 +52,8 @@ def import_(
     from imgtool.oci.config import ContainerConfig
     from imgtool.store import rootfs
 
+    if compression not in ("gzip", "zstd"):
+        raise ImgtoolError(f"--compression {compression!r}: expected gzip or zstd")
     for name in tag:
         reference.parse(name)  # reject bad names before any work
     config = apply_changes(ContainerConfig(), change)

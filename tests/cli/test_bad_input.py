@@ -142,6 +142,7 @@ def test_bad_names_and_unknown_images(busybox_store, imgtool, tmp_path):
     assert_clean_failure(imgtool("save", "nothere", "-o", tmp_path / "x.tar"), r"not found")
     assert not (tmp_path / "x.tar").exists()
     assert_clean_failure(imgtool("save", "busybox", "-o", tmp_path / "x.tar", "--format", "zip"), r"--format")
+    assert_clean_failure(imgtool("import", "/dev/null", "-t", "x", "--compression", "bz2"), r"--compression 'bz2'")
     assert tree_state(busybox_store.path) == before
 
 

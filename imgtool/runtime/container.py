@@ -1,8 +1,8 @@
 """Container lifecycle (runtime-spec runtime.md): create, start, state, kill, delete, and run.
 
 The parent side of imgtool's own runtime. `spawn` makes the cgroup (limits set before anything
-joins), clones the init straight into its namespaces, moves it into the cgroup, then lets it set up;
-the init reports "ready" (or a one-line error) on a pipe. With an exec FIFO the init then blocks until
+joins), forks the init as PID 1 of a new PID namespace, moves it into the cgroup, then lets it enter
+its other namespaces and set up; the init reports "ready" (or a one-line error) on a pipe. With an exec FIFO the init then blocks until
 `start` opens the FIFO, which is runc's create/start split, so a runc-style orchestrator can drive it.
 
 State lives in `/run/imgtool/<id>/state.json` (root-only, tmpfs: it must not survive a reboot

@@ -1,4 +1,4 @@
-"""The container init: runs in the cloned child, sets up the rootfs and execs the container process.
+"""The container init: runs in the forked child, sets up the rootfs and execs the container process.
 
 Order (runc's): private propagation, rootfs mount, spec mounts, /dev, pivot_root, masked and
 read-only paths, read-only root, hostname, rlimits, user + capabilities, no_new_privs, cwd, exec.

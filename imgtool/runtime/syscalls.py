@@ -16,8 +16,8 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True
 
 _ARCH = platform.machine()
 _SYSCALL_NR = {
-    "x86_64": {"clone": 56, "pivot_root": 155, "openat2": 437, "capset": 126, "capget": 125},
-    "aarch64": {"clone": 220, "pivot_root": 41, "openat2": 437, "capset": 91, "capget": 90},
+    "x86_64": {"pivot_root": 155, "openat2": 437, "capset": 126, "capget": 125},
+    "aarch64": {"pivot_root": 41, "openat2": 437, "capset": 91, "capget": 90},
 }[_ARCH]
 
 # clone / unshare flags

@@ -47,7 +47,7 @@ def import_(
     compression: str = typer.Option("gzip", "--compression", help="Layer compression: gzip or zstd."),
 ) -> None:
     """Create a base image from a root filesystem tarball (like `docker import`)."""
-    from imgtool.build.imageconfig import apply_changes
+    from imgtool.builder.imageconfig import apply_changes
     from imgtool.oci import reference
     from imgtool.oci.config import ContainerConfig
     from imgtool.store import rootfs

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from imgtool.build.imageconfig import apply, apply_changes
+from imgtool.builder.imageconfig import apply, apply_changes
 from imgtool.dockerfile import StageScope, parse
 from imgtool.errors import ImgtoolError
 from imgtool.oci.config import ContainerConfig

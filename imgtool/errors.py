@@ -43,3 +43,9 @@ class NotFoundError(ImgtoolError):
 
 class StoreError(ImgtoolError):
     """The local content store is inconsistent or cannot be written."""
+
+
+class InvalidResourceError(ImgtoolError):
+    """A resource flag docker would refuse (--memory 1k, --cpus nan): exit 125, as `docker run`'s."""
+
+    exit_code = 125

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Install what imgtool and its tests need on a fresh Debian 12 machine (root): the peers the tests
-# run against (skopeo, umoci, runc, crun, containerd, podman, distribution) and the Python package.
-# Idempotent and quick when everything is already there.
+# run against (skopeo, umoci, runc, crun, containerd, podman, distribution) from apt, and imgtool
+# itself into the project's virtual environment `.venv` (Debian's python3 refuses `pip install`
+# into the system, PEP 668; nothing is ever installed there). Idempotent and quick when everything
+# is already there. Any failed install stops the script with apt's or pip's own message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
+    python3 python3-venv   # the project's .venv (Debian's python3 has no ensurepip without it)
     busybox-static   # the base image (dockerfiles/base)
     skopeo umoci     # read/write OCI layouts and archives; interop tests
     runc crun        # OCI runtimes: interop tests and `--runtime`
     containerd podman buildah   # real clients of the registry
     docker-registry  # distribution 2.8: the registry benchmark's reference
-    file tar gzip iproute2 procps
+    mmdebstrap       # the fresh-machine test (tests/setup) makes a throwaway Debian root
+    make file tar gzip iproute2 procps
 )
 
 missing=()
@@ -23,12 +27,35 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # docker-registry's package starts its own service on :5000; the tests and benchmarks start
+    # their own registries, so stop (and disable) the packaged one, once, right after installing it
+    if [[ " ${missing[*]} " == *" docker-registry "* ]]; then
+        if [ -d /run/systemd/system ]; then
+            systemctl disable --now docker-registry.service
+        elif [ -x /etc/init.d/docker-registry ]; then
+            /etc/init.d/docker-registry stop || [ $? -eq 3 ]  # 3: not running (LSB)
+        fi
+    fi
 fi
 
-# docker-registry's package starts a service on :5000; the tests and benchmarks start their own
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
-    systemctl stop docker-registry || true
+# The venv is made with Debian's python3 where there is one (a fresh machine has only that one);
+# elsewhere with whatever python3 is first on the PATH.
+python=/usr/bin/python3
+[ -x "$python" ] || python=$(command -v python3)
+venv=.venv
+if ! "$venv/bin/python" -c 'import sys' 2>/dev/null; then
+    echo "setup: creating $venv with $python"
+    rm -rf "$venv"
+    "$python" -m venv "$venv"
 fi
-pkill -f '^/usr/bin/docker-registry serve /etc/docker/registry/config.yml' 2>/dev/null || true
-
-python3 -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v -e '^WARNING: Running pip as' -e 'is ignored: it is neither' || true
+# reinstall only when the dependencies changed (pip's own check is slow for an editable install)
+stamp="$venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -e "$stamp" ] || [ ! -x "$venv/bin/imgtool" ]; then
+    echo "setup: installing imgtool and its test dependencies into $venv"
+    # (this machine's pip config may name local indexes that do not exist: drop just those warnings;
+    # with pipefail a failing pip still fails the script)
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 \
+        | { grep -v -e 'is ignored: it is neither a file nor a directory' || true; }
+    rm -f "$venv"/.installed-*
+    touch "$stamp"
+fi

@@ -1,11 +1,11 @@
-"""Where the shared conformance corpus lives: $IMGTOOL_SHARED, else ../shared next to the repo."""
+"""The shared conformance corpus (tests.conftest.shared: ../shared or $IMGTOOL_SHARED)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-SHARED = Path(os.environ.get("IMGTOOL_SHARED", Path(__file__).resolve().parents[2] / ".." / "shared"))
+from tests.conftest import SHARED
+
 CONFORMANCE = SHARED / "conformance"
 
 

@@ -8,9 +8,9 @@ import pytest
 
 from imgtool.dockerfile import PatternMatcher
 
-from .corpus import CONFORMANCE
+from tests.conftest import shared
 
-TABLE = json.loads((CONFORMANCE / "dockerignore-patternmatcher" / "matches.json").read_text(encoding="utf-8"))
+TABLE = json.loads(shared("conformance", "dockerignore-patternmatcher", "matches.json").read_text(encoding="utf-8"))
 CASES = [([c["pattern"]], c["path"], c["match"]) for c in TABLE["single_pattern"]] + [
     (c["patterns"], c["path"], c["match"]) for c in TABLE["multi_pattern"]
 ]

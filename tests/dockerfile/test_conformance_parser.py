@@ -8,9 +8,11 @@ import pytest
 
 from imgtool.dockerfile import DockerfileError, dump, parse_nodes
 
-from .corpus import CONFORMANCE, read_text
+from tests.conftest import shared
 
-PARSER = CONFORMANCE / "buildkit-parser"
+from .corpus import read_text
+
+PARSER = shared("conformance", "buildkit-parser")
 POSITIVE = sorted(p.name for p in (PARSER / "testfiles").iterdir())
 NEGATIVE = sorted(p.name for p in (PARSER / "testfiles-negative").iterdir())
 HEREDOC = json.loads((PARSER / "derived" / "heredoc" / "expected.json").read_text())["expected"]

@@ -8,9 +8,9 @@ import pytest
 
 from imgtool.dockerfile import ExpansionError, Lex
 
-from .corpus import CONFORMANCE
+from tests.conftest import shared
 
-SHELL = CONFORMANCE / "buildkit-shell"
+SHELL = shared("conformance", "buildkit-shell")
 ENV = {"PWD": "/home", "SHELL": "bash", "KOREAN": "한국어", "NULL": ""}
 
 

@@ -18,12 +18,10 @@ from referencing.jsonschema import DRAFT4
 
 from imgtool.errors import SchemaError
 from imgtool.oci import schema
-from tests.conftest import SHARED
+from tests.conftest import shared
 
-SPEC = SHARED / "specs" / "image-spec"
+SPEC = shared("specs", "image-spec")
 SCHEMAS = [schema.MANIFEST, schema.INDEX, schema.CONFIG, schema.LAYOUT, schema.DESCRIPTOR]
-
-pytestmark = pytest.mark.skipif(not SPEC.is_dir(), reason=f"image-spec not found at {SPEC}")
 
 
 def official_validator(name: str) -> jsonschema.Draft4Validator:

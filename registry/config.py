@@ -63,8 +63,8 @@ class Config:
     def host_port(self) -> tuple[str, int]:
         """`addr` split into host and port."""
         host, sep, port = self.addr.rpartition(":")
-        if not sep or not port.isdigit():
-            raise ConfigError(f"invalid address {self.addr!r}: expected HOST:PORT")
+        if not sep or not port.isascii() or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ConfigError(f"invalid address {self.addr}: expected HOST:PORT with a port of 0-65535")
         return host.strip("[]") or "127.0.0.1", int(port)
 
     def check(self) -> "Config":

@@ -61,13 +61,17 @@ class TokenSigner:
     def issue(self, subject: str, access: list[dict[str, Any]]) -> tuple[str, int, int]:
         """A signed token granting `access`; returns (token, issued_at, expires_in)."""
         now = int(time.time())
-        header = {"typ": "JWT", "alg": self.alg, "kid": self.kid}
         claims = {
             "iss": self.issuer, "sub": subject, "aud": self.service, "iat": now, "nbf": now - 1,
             "exp": now + self.ttl, "jti": secrets.token_hex(16), "access": access,
         }
+        return self.sign(claims), now, self.ttl
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        """A compact JWS of `claims` with this registry's key (what `issue` hands out)."""
+        header = {"typ": "JWT", "alg": self.alg, "kid": self.kid}
         signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
-        return f"{signing_input}.{_b64(self._sign(signing_input.encode()))}", now, self.ttl
+        return f"{signing_input}.{_b64(self._sign(signing_input.encode()))}"
 
     def _sign(self, data: bytes) -> bytes:
         if self.alg == "ES256":

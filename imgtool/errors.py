@@ -43,3 +43,11 @@ class NotFoundError(ImgtoolError):
 
 class StoreError(ImgtoolError):
     """The local content store is inconsistent or cannot be written."""
+
+
+class RegistryError(ImgtoolError):
+    """A registry that is unreachable, refuses a request, or answers against the distribution spec."""
+
+
+class AuthError(RegistryError):
+    """Missing or wrong credentials for a registry (the message never contains a secret)."""

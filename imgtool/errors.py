@@ -51,3 +51,9 @@ class RegistryError(ImgtoolError):
 
 class AuthError(RegistryError):
     """Missing or wrong credentials for a registry (the message never contains a secret)."""
+
+
+class InvalidResourceError(ImgtoolError):
+    """A resource flag docker would refuse (--memory 1k, --cpus nan): exit 125, as `docker run`'s."""
+
+    exit_code = 125

@@ -44,22 +44,22 @@ def import_(
     source: str = typer.Argument(..., metavar="ROOTFS.tar", help="Root filesystem tarball (plain, gzip or zstd); - for stdin."),
     tag: list[str] = typer.Option([], "--tag", "-t", help="Name for the image (repeatable)."),
     change: list[str] = typer.Option([], "--change", "-c", help="Dockerfile instruction to apply (CMD, ENV, ...)."),
-    compression: str = typer.Option("gzip", "--compression", help="Layer compression: gzip or zstd."),
+    compression: str = typer.Option("gzip", "--compression", help="Layer compression: gzip, zstd or none."),
 ) -> None:
     """Create a base image from a root filesystem tarball (like `docker import`)."""
     from imgtool.builder.imageconfig import apply_changes
+    from imgtool.layer.compression import Compression
     from imgtool.oci import reference
     from imgtool.oci.config import ContainerConfig
     from imgtool.store import rootfs
 
-    if compression not in ("gzip", "zstd"):
-        raise ImgtoolError(f"--compression {compression!r}: expected gzip or zstd")
+    kind = Compression.parse(compression)
     for name in tag:
         reference.parse(name)  # reject bad names before any work
     config = apply_changes(ContainerConfig(), change)
     store = _store()
     with _input(source) as f:
-        descriptor = rootfs.import_rootfs(store, f, tag, Path(source).name, config=config, kind=compression)
+        descriptor = rootfs.import_rootfs(store, f, tag, Path(source).name, config=config, kind=kind)
     typer.echo(str(descriptor.digest))
 
 

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 from imgtool.errors import NotFoundError, SchemaError, StoreError
+from imgtool.layer.layer import Layer
 from imgtool.oci import canonical, mediatype, schema
+from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.digest import Digest
 from imgtool.oci.manifest import Index, parse_index
 
@@ -122,6 +124,11 @@ def open_blob(path: Path, digest: Digest) -> BinaryIO:
         return open(blob_path(path, digest), "rb")
     except FileNotFoundError:
         raise NotFoundError(f"blob {digest} not found in {path}") from None
+
+
+def layer(path: Path, descriptor: Descriptor, diff_id: Digest) -> Layer:
+    """A layer whose blob is (or will be) in this layout."""
+    return Layer(descriptor, diff_id, lambda: open_blob(path, descriptor.digest))
 
 
 def read_blob(path: Path, digest: Digest, limit: int = 4 << 20) -> bytes:

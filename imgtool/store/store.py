@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterable
 
 from imgtool.errors import ImgtoolError, InvalidReferenceError, NotFoundError
+from imgtool.layer.layer import Layer
 from imgtool.oci import reference
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.digest import Digest
@@ -92,6 +93,10 @@ class Store:
     def open_blob(self, digest: Digest) -> BinaryIO:
         """Open a blob for streaming."""
         return layout.open_blob(self.path, digest)
+
+    def layer(self, descriptor: Descriptor, diff_id: Digest) -> Layer:
+        """A layer whose blob is in this store, opened (and verified) from here."""
+        return layout.layer(self.path, descriptor, diff_id)
 
     def read_blob(self, digest: Digest) -> bytes:
         """A small blob, verified."""

@@ -14,7 +14,7 @@ import concurrent.futures
 import threading
 from dataclasses import dataclass, field
 
-from imgtool.errors import DigestMismatchError, NotFoundError, SchemaError
+from imgtool.errors import DigestMismatchError, LayerError, NotFoundError, SchemaError
 from imgtool.oci import mediatype
 from imgtool.oci.descriptor import Descriptor, Platform
 from imgtool.oci.manifest import descriptor_of, parse_index, parse_manifest
@@ -118,13 +118,16 @@ def copy(src: ImageSource, dst: ImageDestination, choice: PlatformChoice = Platf
         progress.start(blob)
 
         def opener():
-            return verified(src.open_blob(blob), blob, src.what)
+            return verified(src.open_blob(blob), blob)
 
         def advanced(n: int) -> None:
             with lock:
                 progress.advance(blob, n)
 
-        how = dst.put_blob(blob, opener, advanced)
+        try:
+            how = dst.put_blob(blob, opener, advanced)
+        except LayerError as exc:  # the verified stream refused the source's bytes
+            raise LayerError(f"{src.what}: {exc}; nothing was stored") from None
         progress.done(blob, how)
 
     if todo:

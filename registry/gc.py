@@ -14,9 +14,8 @@ import time
 from dataclasses import dataclass, field
 
 from imgtool.errors import ImgtoolError
-from imgtool.oci import mediatype
 from imgtool.oci.digest import Digest
-from imgtool.oci.manifest import parse_index, parse_manifest
+from imgtool.oci.manifest import parse_document, references
 
 from .storage import Storage
 
@@ -42,11 +41,7 @@ def _references(storage: Storage, repository: str, digest: Digest) -> list[Diges
         return []
     out = [digest]
     try:
-        if mediatype.is_index(info.media_type):
-            out += [d.digest for d in parse_index(info.data).manifests]
-        else:
-            manifest = parse_manifest(info.data)
-            out += [d.digest for d in (manifest.config, *manifest.layers)]
+        out += [d.digest for d in references(parse_document(info.media_type, info.data))]
     except ImgtoolError as exc:  # stored manifests were validated on push; keep going, keep the blobs
         log.warning("gc: %s@%s: %s", repository, digest, exc)
     return out

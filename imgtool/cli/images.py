@@ -139,6 +139,7 @@ def save(
     fmt: str = typer.Option("oci", "--format", help="oci (OCI image layout tar) or docker (docker save format)."),
 ) -> None:
     """Save images to a tar archive (written to a temp file and renamed: never half-written)."""
+    from imgtool.atomicfile import replacing
     from imgtool.store import archive
 
     if fmt not in (archive.OCI, archive.DOCKER):
@@ -161,15 +162,10 @@ def save(
     dest = Path(output)
     if dest.is_dir():
         raise ImgtoolError(f"{output}: is a directory")
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    try:
-        with open(tmp, "wb") as out:
-            write(out)
-        tmp.replace(dest)
-    except FileNotFoundError:
-        raise NotFoundError(f"{output}: directory does not exist") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    if not dest.parent.is_dir():
+        raise NotFoundError(f"{output}: directory does not exist")
+    with replacing(dest) as out:
+        write(out)
 
 
 def _repo_tags(normalized: Optional[str]) -> list[str]:

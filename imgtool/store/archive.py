@@ -23,7 +23,7 @@ from imgtool.oci import canonical, mediatype, reference
 from imgtool.oci.config import parse_config
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.digest import Digest, of_bytes
-from imgtool.oci.manifest import ANNOTATION_REF_NAME, Index, parse_index, parse_manifest
+from imgtool.oci.manifest import ANNOTATION_REF_NAME, Index, parse_index, parse_manifest, references
 
 from . import blobs, layout, mutate
 from .image import Image
@@ -191,7 +191,7 @@ def _check_oci_graph(store: Store, spooled: dict[str, _Spooled], roots: tuple[De
     while stack:
         d = stack.pop()
         if mediatype.is_index(d.media_type):
-            stack.extend(parse_index(_json_of(spooled, store, d, what), f"{what}: index {d.digest}").manifests)
+            stack.extend(references(parse_index(_json_of(spooled, store, d, what), f"{what}: index {d.digest}")))
         elif mediatype.is_manifest(d.media_type):
             m = parse_manifest(_json_of(spooled, store, d, what), f"{what}: manifest {d.digest}")
             config = parse_config(_json_of(spooled, store, m.config, what), f"{what}: config {m.config.digest}")

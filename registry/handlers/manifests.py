@@ -12,7 +12,7 @@ from aiohttp import web
 from imgtool.errors import ImgtoolError
 from imgtool.oci import mediatype
 from imgtool.oci.digest import Digest, of_bytes
-from imgtool.oci.manifest import parse_index, parse_manifest, sniff_media_type
+from imgtool.oci.manifest import parse_index, parse_manifest, references, sniff_media_type
 
 from .. import names
 from ..errors import RegistryError
@@ -94,7 +94,7 @@ def _describe(media_type: str, data: bytes) -> tuple[list[Digest], Digest | None
             doc = parse_manifest(data)
             if doc.media_type != media_type:
                 raise RegistryError("MANIFEST_INVALID", f"document is {doc.media_type}, not {media_type}")
-            blobs = [d.digest for d in (doc.config, *doc.layers) if not d.urls]
+            blobs = [d.digest for d in references(doc) if not d.urls]
             artifact_type = doc.artifact_type or doc.config.media_type
         elif mediatype.is_index(media_type):
             doc = parse_index(data)

@@ -15,7 +15,7 @@ from imgtool.layer.verify import VerifiedLayer
 from imgtool.runtime.applier import apply_layer
 from imgtool.runtime.snapshots import Snapshots, in_private_mounts, mount_overlay
 
-from .layers import E, layer_of, sha, tar_bytes, tree
+from .layers import E, layer_of, tar_bytes, tree
 
 VICTIM_CONTENT = b"hello victim\n"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
@@ -21,7 +20,7 @@ from imgtool.runtime.container import RuntimeError_
 from imgtool.runtime.runner import image_layers, run_layers
 from imgtool.runtime.tty import Streams
 
-from .layers import d, layer_of, reg, sha, sym, tar_bytes
+from .layers import d, layer_of, reg, sym, tar_bytes
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces and cgroups")
 

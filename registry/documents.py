@@ -19,7 +19,7 @@ from typing import Any
 from imgtool.errors import ImgtoolError
 from imgtool.oci import mediatype, schema
 from imgtool.oci.digest import Digest
-from imgtool.oci.manifest import Index, Manifest
+from imgtool.oci.manifest import Index, Manifest, references
 
 from .errors import RegistryError
 
@@ -109,19 +109,18 @@ def describe(media_type: str, doc: dict[str, Any]) -> Described:
     if sniff(doc) != media_type:
         raise RegistryError("MANIFEST_INVALID", f"document is {sniff(doc)[:100]}, not {media_type}")
     try:
-        if mediatype.is_manifest(media_type):
-            manifest = Manifest.from_dict(doc)
-            own = (manifest.config, *manifest.layers)
-            blobs = [d.digest for d in own if not d.urls]
-            children, artifact_type, optional = [d.digest for d in own], manifest.artifact_type, manifest
-            artifact_type = artifact_type or manifest.config.media_type
-        else:
-            index: Index = Index.from_dict(doc)
-            blobs, children, artifact_type, optional = [], [d.digest for d in index.manifests], index.artifact_type, index
+        typed: Manifest | Index = (Manifest if mediatype.is_manifest(media_type) else Index).from_dict(doc)
     except ImgtoolError as exc:
         raise RegistryError("MANIFEST_INVALID", str(exc)) from None
-    subject = optional.subject.digest if optional.subject else None
-    return Described(media_type, blobs, children, subject, artifact_type, dict(optional.annotations))
+    referenced = references(typed)
+    if isinstance(typed, Manifest):  # an index's children need not be in the repository (spec: MAY)
+        blobs = [d.digest for d in referenced if not d.urls]
+        artifact_type = typed.artifact_type or typed.config.media_type
+    else:
+        blobs, artifact_type = [], typed.artifact_type
+    subject = typed.subject.digest if typed.subject else None
+    children = [d.digest for d in referenced]
+    return Described(media_type, blobs, children, subject, artifact_type, dict(typed.annotations))
 
 
 def parse(media_type: str, data: bytes) -> Described:

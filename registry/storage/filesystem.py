@@ -19,12 +19,12 @@ import errno
 import fcntl
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
 from imgtool.oci.digest import Digest
-from imgtool.store.blobs import blob_path, fsync_dir, publish
+from imgtool.atomicfile import write_bytes as write_small
+from imgtool.store.blobs import blob_path, publish
 
 from ..errors import RegistryError
 from ..names import new_upload_id
@@ -81,22 +81,7 @@ class FilesystemStorage(Storage):
     def _write_small(self, path: Path, data: bytes) -> None:
         """Replace a small file atomically (readers see the old or the new content, never a mix)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                if self.fsync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)  # a full disk must not keep the half-written file
-            raise
-        if self.fsync:
-            fsync_dir(path.parent)
+        write_small(path, data, durable=self.fsync)
 
     # --- blobs ---------------------------------------------------------------------------------
     def blob(self, repository: str, digest: Digest) -> BlobInfo | None:
@@ -273,7 +258,7 @@ class FilesystemStorage(Storage):
         if not (repo / "_manifests").is_dir() and not (repo / "_layers").is_dir():
             return None
         try:
-            return sorted(n for n in os.listdir(repo / "_manifests" / "tags") if not n.startswith(".tmp-"))
+            return sorted(n for n in os.listdir(repo / "_manifests" / "tags") if not n.startswith("."))
         except FileNotFoundError:
             return []
 
@@ -294,7 +279,7 @@ class FilesystemStorage(Storage):
         """See Storage.referrers."""
         folder = self._referrers_dir(repository, subject)
         try:
-            names = sorted(n for n in os.listdir(folder) if not n.startswith(".tmp-"))
+            names = sorted(n for n in os.listdir(folder) if not n.startswith("."))
         except FileNotFoundError:
             return []
         out = []

@@ -292,7 +292,7 @@ def test_full_disk_frees_failed_upload_at_once(make_registry, small_disk):
     r = requests.post(f"{reg.url}/v2/app/blobs/uploads/")
     r = requests.patch(reg.url + r.headers["Location"], data=iter([big[i:i + (1 << 20)] for i in range(0, len(big), 1 << 20)]))
     assert r.status_code == 507, r.text
-    leftovers = [p for p in reg_root.rglob("*") if p.is_file() and p.name.startswith((".tmp", "blob-"))]
+    leftovers = [p for p in reg_root.rglob("*") if p.is_file() and p.name.startswith((".", "blob-"))]
     assert leftovers == []
     assert list((reg_root / "uploads").iterdir()) == []
     assert _used(small_disk) <= before + 64 * 1024
@@ -311,7 +311,7 @@ def test_full_disk_manifest_write_leaves_no_temp_file(make_registry, small_disk)
     r = requests.put(f"{reg.url}/v2/app/manifests/v1", data=json.dumps(doc), headers={"Content-Type": OCI_MANIFEST})
     assert r.status_code == 507, r.text
     filler.unlink()
-    leftovers = [p for p in (small_disk / "registry").rglob("*") if p.name.startswith(".tmp") and p.is_file()]
+    leftovers = [p for p in (small_disk / "registry").rglob("*") if p.name.startswith(".") and p.is_file()]
     assert leftovers == []
     assert _used(small_disk) <= before + 16 * 1024
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import os
-import time
+import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from imgtool import dockerfile as df
 from imgtool.errors import ImgtoolError, NotFoundError
@@ -25,7 +24,10 @@ from imgtool.store import Store
 from .context import Tree
 from .progress import Progress
 from .session import BuildError, Options, Session, State
-from .stage import StageRun, base_not_found
+from .stage import StageRun
+
+
+_pull_lock = threading.Lock()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,14 +160,16 @@ class Build:
         from imgtool.runtime import step
 
         try:
-            image = self.store.resolve(name)
-        except NotFoundError:
-            pulled = _pull(self.store, name)
-            if pulled is None:
-                raise base_not_found(name, line, self.d.filename) from None
-            image = pulled
+            try:
+                image = self.store.resolve(name)
+            except NotFoundError:
+                with _pull_lock:  # two stages FROM the same missing image pull it once
+                    try:
+                        image = self.store.resolve(name)
+                    except NotFoundError:
+                        image = _pull(self.store, name)
         except ImgtoolError as exc:
-            raise BuildError(f"{self.d.filename}:{line}: {exc}") from None
+            raise BuildError(f"{self.d.filename}:{line}: {name}: {exc}") from None
         if step._cancelled.is_set():
             raise step.Interrupted("build interrupted")
         return State(image.config, tuple(image.layers))
@@ -209,24 +213,10 @@ def _keep_unnamed(store: Store, descriptor: Descriptor) -> None:
     layout.update_index(store.path, change)
 
 
-def _pull(store: Store, name: str):  # noqa: ANN202 - store.Image | None
-    """Pull through the registry client when it exists (imgtool/remote), else None."""
-    try:
-        from imgtool import remote  # type: ignore[attr-defined]  # noqa: F401
-    except ImportError:
-        return None
-    pull = getattr(remote, "pull", None)
-    if pull is None:
-        return None
-    pull(store, name)
+def _pull(store: Store, name: str):  # noqa: ANN202 - store.Image
+    """FROM of an image that is not in the store: pull it with the registry client, as docker does."""
+    from imgtool import remote
+
+    remote.pull(store, name)
     return store.resolve(name)
 
-
-def dockerfile_dir(path: Path | None) -> Path | None:
-    """Where a Dockerfile lives (its .dockerignore may sit beside it)."""
-    return path.parent if path is not None else None
-
-
-def elapsed(start: float) -> str:
-    """Seconds since `start`, as BuildKit prints durations."""
-    return f"{time.monotonic() - start:.1f}s"

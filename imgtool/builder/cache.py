@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imgtool.layer.layer import Layer
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.digest import Digest
 from imgtool.store import Store
@@ -37,26 +38,25 @@ def key(*parts: Any) -> str:
 
 @dataclass(frozen=True)
 class Record:
-    """What a cached step produced: a layer (descriptor + diff_id) or nothing, and when."""
+    """What a cached step produced: a layer or nothing, and when (its history `created`)."""
 
-    layer: Descriptor | None
-    diff_id: Digest | None
+    layer: Layer | None
     created: str | None
 
     def to_json(self) -> bytes:
         out: dict[str, Any] = {"created": self.created}
         if self.layer is not None:
-            out.update(media_type=self.layer.media_type, digest=str(self.layer.digest), size=self.layer.size,
-                       diff_id=str(self.diff_id))
+            d = self.layer.descriptor
+            out.update(media_type=d.media_type, digest=str(d.digest), size=d.size, diff_id=str(self.layer.diff_id))
         return json.dumps(out, sort_keys=True).encode()
 
     @classmethod
-    def from_json(cls, data: bytes) -> "Record":
+    def from_json(cls, data: bytes, store: Store) -> "Record":
         d = json.loads(data)
         if "digest" not in d:
-            return cls(None, None, d.get("created"))
-        return cls(Descriptor(d["media_type"], Digest.parse(d["digest"]), int(d["size"])),
-                   Digest.parse(d["diff_id"]), d.get("created"))
+            return cls(None, d.get("created"))
+        descriptor = Descriptor(d["media_type"], Digest.parse(d["digest"]), int(d["size"]))
+        return cls(store.layer(descriptor, Digest.parse(d["diff_id"])), d.get("created"))
 
 
 class BuildCache:
@@ -71,7 +71,7 @@ class BuildCache:
     def get(self, k: str) -> Record | None:
         """The record for key `k`, or None (absent, unreadable, or its blob is gone)."""
         try:
-            record = Record.from_json((self.keys / k[:2] / k).read_bytes())
+            record = Record.from_json((self.keys / k[:2] / k).read_bytes(), self.store)
         except (OSError, ValueError, KeyError):
             return None
         if record.layer is not None and not self.store.has_blob(record.layer.digest):
@@ -104,7 +104,7 @@ class BuildCache:
                 if f.name.startswith("."):
                     continue
                 try:
-                    out.append(Record.from_json(f.read_bytes()))
+                    out.append(Record.from_json(f.read_bytes(), self.store))
                 except (OSError, ValueError, KeyError):
                     continue
         return out

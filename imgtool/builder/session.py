@@ -19,7 +19,7 @@ from pathlib import Path
 
 from imgtool.errors import ImgtoolError
 from imgtool.oci.config import History, ImageConfig
-from imgtool.oci.descriptor import Descriptor
+from imgtool.layer.layer import Layer
 from imgtool.runtime.cgroups import Resources
 from imgtool.store import Store
 
@@ -46,7 +46,7 @@ class Options:
     build_args: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, bytes] = field(default_factory=dict)
     no_cache: bool = False
-    compression: str = "gzip"
+    compression: str = "gzip"  # a layer.compression.Compression value
     platform: str | None = None
     network: str = "host"
     resources: Resources = field(default_factory=Resources)
@@ -59,7 +59,7 @@ class State:
     """An image during the build: config (history, diff_ids) and its layer descriptors."""
 
     image: ImageConfig
-    layers: tuple[Descriptor, ...] = ()
+    layers: tuple[Layer, ...] = ()
 
     @property
     def chain(self) -> str:
@@ -84,8 +84,8 @@ class State:
         image = dataclasses.replace(self.image, history=self.image.history + (entry,))
         if record.layer is None or not with_layer:
             return dataclasses.replace(self, image=image)
-        image = dataclasses.replace(image, diff_ids=image.diff_ids + (record.diff_id,))
-        return State(image, self.layers + (record.layer,))
+        layer = record.layer
+        return State(dataclasses.replace(image, diff_ids=image.diff_ids + (layer.diff_id,)), self.layers + (layer,))
 
 
 def rfc3339(seconds: float) -> str:
@@ -124,12 +124,8 @@ class Session:
     def lowers(self, state: State) -> list[Path]:
         """Snapshot dirs of a state's filesystem (top first), unpacking layers not yet snapshotted."""
         from imgtool.runtime import step
-        from imgtool.runtime.snapshots import LayerSource
-        from imgtool.runtime.stream import Expect
 
-        sources = [LayerSource(lambda d=d: self.store.open_blob(d.digest), Expect(d.media_type, d.digest, d.size, diff))
-                   for d, diff in zip(state.layers, state.image.diff_ids)]
-        return step.prepare(self.store, sources)
+        return step.prepare(self.store, list(state.layers))
 
     def layer_step(self, state: State, vertex: Vertex, key: str, created_by: str,
                    produce: Callable[[], Record]) -> State:
@@ -160,11 +156,13 @@ class Session:
             _set_mtimes(upper, self.file_mtime())
         changes = list(changes_from_upper(upper, lowers))
         if not changes:
-            return Record(None, None, created)
-        descriptor, result = mutate.add_layer(self.store, changes, self.options.compression, self.epoch)
-        chain = chain_ids([*state.image.diff_ids, result.diff_id])[-1]
+            return Record(None, created)
+        from imgtool.layer.compression import Compression
+
+        layer = mutate.add_layer(self.store, changes, Compression(self.options.compression), self.epoch)
+        chain = chain_ids([*state.image.diff_ids, layer.diff_id])[-1]
         step.commit_upper(self.store, upper, chain)
-        return Record(descriptor, result.diff_id, created)
+        return Record(layer, created)
 
 
 def _set_mtimes(root: Path, mtime: int) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from imgtool import dockerfile as df
 from imgtool.dockerfile import instructions as ins
 from imgtool.dockerfile.goquote import quote
-from imgtool.errors import ImgtoolError, NotFoundError
+from imgtool.errors import ImgtoolError
 from imgtool.oci.config import ContainerConfig, ImageConfig
 
 from . import imageconfig
@@ -198,7 +198,7 @@ class StageRun:
 def _empty(session: Session, state: State):  # noqa: ANN202 - cache.Record
     from .cache import Record
 
-    return Record(None, None, session.created(state, runs=False))
+    return Record(None, session.created(state, runs=False))
 
 
 def _check_signal(value: str, filename: str, line: int) -> None:
@@ -209,8 +209,3 @@ def _check_signal(value: str, filename: str, line: int) -> None:
     except ImgtoolError:
         raise BuildError(f"{filename}:{line}: STOPSIGNAL {value}: invalid signal") from None
 
-
-def base_not_found(name: str, line: int, filename: str) -> NotFoundError:
-    """FROM / --from of an image that is not in the store (and no registry client to pull it)."""
-    return NotFoundError(f"{filename}:{line}: image {name!r} is not in the store; pulling it needs the "
-                         "registry client, which is not available yet (import or load it first)")

@@ -114,9 +114,9 @@ def build(
     network: str = typer.Option("host", "--network", help="RUN network: host or none."),
     memory: Optional[str] = typer.Option(None, "--memory", "-m"),
     memory_swap: Optional[str] = typer.Option(None, "--memory-swap"),
-    cpu_shares: Optional[int] = typer.Option(None, "--cpu-shares", "-c"),
-    cpus: Optional[float] = typer.Option(None, "--cpus"),
-    pids_limit: Optional[int] = typer.Option(None, "--pids-limit"),
+    cpu_shares: Optional[str] = typer.Option(None, "--cpu-shares", "-c"),
+    cpus: Optional[str] = typer.Option(None, "--cpus"),
+    pids_limit: Optional[str] = typer.Option(None, "--pids-limit"),
     progress: str = typer.Option("auto", "--progress", help="auto, plain, tty or rawjson."),
     check: bool = typer.Option(False, "--check", help="Run the build checks only."),
     iidfile: Optional[str] = typer.Option(None, "--iidfile", help="Write the image ID to this file."),
@@ -127,8 +127,10 @@ def build(
     from imgtool.builder.session import Options
     from imgtool.oci import reference
 
-    if compression not in ("gzip", "zstd"):
-        raise ImgtoolError(f"--compression {compression!r}: expected gzip or zstd")
+    from imgtool.layer.compression import Compression
+    from imgtool.runtime.resources import from_flags
+
+    compression = Compression.parse(compression).value
     if progress not in ("auto", "plain", "tty", "rawjson", "quiet"):
         raise ImgtoolError(f"--progress {progress!r}: expected auto, plain, tty or rawjson")
     if network not in ("host", "none", "default"):
@@ -144,7 +146,8 @@ def build(
             context=ctx, dockerfile=text, dockerfile_name=name, dockerfile_path=path, tags=list(tag), target=target,
             build_args=_key_values(build_arg, "--build-arg", True), secrets=_secrets(secret), no_cache=no_cache,
             compression=compression, platform=platform, network="host" if network == "default" else network,
-            resources=_resources(memory, memory_swap, cpu_shares, cpus, pids_limit),
+            resources=from_flags(memory=memory, memory_swap=memory_swap, cpus=cpus, cpu_shares=cpu_shares,
+                                 pids_limit=pids_limit),
             labels=_key_values(label, "--label", False), progress="quiet" if quiet else progress,
         )
         if check:
@@ -155,22 +158,6 @@ def build(
             import shutil
 
             shutil.rmtree(temp, ignore_errors=True)
-
-
-def _resources(memory, memory_swap, cpu_shares, cpus, pids_limit):  # noqa: ANN001, ANN202
-    try:
-        from imgtool.runtime.resources import from_flags  # type: ignore[attr-defined]
-
-        return from_flags(memory=memory, memory_swap=memory_swap, cpu_shares=cpu_shares, cpus=cpus,
-                          pids_limit=pids_limit)
-    except ImportError:
-        from imgtool.cli.runtime import parse_size
-        from imgtool.runtime.cgroups import Resources
-
-        mem = parse_size(memory) if memory else None
-        swap = parse_size(memory_swap) if memory_swap else (2 * mem if mem and mem > 0 else None)
-        return Resources(memory=mem, memory_swap=swap, cpu_shares=cpu_shares, pids=pids_limit,
-                         cpu_quota=int(cpus * 100000) if cpus else None, cpu_period=100000 if cpus else None)
 
 
 def _check_only(options) -> int:  # noqa: ANN001
@@ -259,16 +246,10 @@ def _export(store, result, spec: tuple[str, str], tags: list[str]) -> None:  # n
 
 
 def _push(store, tags: list[str]) -> None:  # noqa: ANN001
-    try:
-        from imgtool import remote  # type: ignore[attr-defined]
-    except ImportError:
-        raise ImgtoolError("--push needs the registry client, which is not available yet "
-                           "(use --output or imgtool save)") from None
-    push = getattr(remote, "push", None)
-    if push is None:
-        raise ImgtoolError("--push needs the registry client's push, which is not available yet")
+    from imgtool import remote
+
     for name in tags:
-        push(store, name)
+        remote.push(store, name)
 
 
 def prune(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imgtool.errors import ImgtoolError
+from imgtool.layer.layer import Layer
 from imgtool.oci.config import ImageConfig
 from imgtool.oci.digest import Digest
 from imgtool.store import Store
@@ -29,7 +30,7 @@ from .bundle import Overrides, runtime_config
 from .cgroups import Resources
 from .container import Container, ExitStatus, confirm_exec, spawn
 from .init import Plan
-from .snapshots import LayerSource, Snapshots, _dirname, in_private_mounts, mount_overlay
+from .snapshots import Snapshots, _dirname, in_private_mounts, mount_overlay
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def snapshots(store: Store) -> Snapshots:
     return Snapshots(store.snapshots_dir, store.tmp_dir)
 
 
-def prepare(store: Store, layers: list[LayerSource]) -> list[Path]:
+def prepare(store: Store, layers: list[Layer]) -> list[Path]:
     """Snapshot dirs (top first) for a stack of layers, unpacking any that are missing."""
     return snapshots(store).prepare(layers)
 

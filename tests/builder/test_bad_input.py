@@ -26,8 +26,8 @@ def _one_line_error(r, *needles: str) -> str:
 
 @pytest.mark.parametrize("dockerfile, files, needles", [
     ("FROM busybox\nCOPY missing.txt /x\n", {}, ["Dockerfile:2", "missing.txt", "not found"]),
-    ("FROM busybox\nCOPY --from=nosuchstage /x /y\n", {}, ["Dockerfile:2", "nosuchstage", "not in the store"]),
-    ("FROM nosuchimage\nRUN true\n", {}, ["Dockerfile:1", "nosuchimage", "registry client"]),
+    ("FROM busybox\nCOPY --from=127.0.0.1:9/nosuchstage /x /y\n", {}, ["Dockerfile:2", "nosuchstage"]),
+    ("FROM 127.0.0.1:9/nosuchimage\nRUN true\n", {}, ["Dockerfile:1", "127.0.0.1:9/nosuchimage"]),
     ("FROM busybox\nCOPY --chown=nobody-here a /a\n", {"a": "a"}, ["Dockerfile:2", "nobody-here"]),
     ("FROM busybox\nRUN true\nCOPY ../x /x\n", {}, ["Dockerfile:3", "outside the build context"]),
     ("FROM busybox\nCOPY link /x\n", {"link": None}, ["Dockerfile:2", "outside the build context"]),

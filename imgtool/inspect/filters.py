@@ -92,6 +92,8 @@ def generic_rejects(value: str) -> str | None:
     """Why a generic key=value assignment is not a secret, or None if it may be one."""
     if len(value) < 8:
         return "short"
+    if any(c.isspace() for c in value):
+        return "prose"
     if placeholder(value):
         return "placeholder"
     if _INDIRECT.search(value):

@@ -72,12 +72,9 @@ def _from_store(ref: str) -> ImageSource:
 
 
 def _split_layout_ref(text: str) -> tuple[Path, str | None]:
-    """`DIR[:TAG]` as skopeo reads it: the tag is what follows the last `:` when DIR exists without it."""
-    if ":" in text:
-        path, tag = text.rsplit(":", 1)
-        if "/" not in tag and Path(path).is_dir():
-            return Path(path), tag or None
-    return Path(text), None
+    """`DIR[:TAG]` as skopeo's oci transport reads it: the path ends at the first `:`."""
+    path, sep, tag = text.partition(":")
+    return Path(path), (tag or None) if sep else None
 
 
 def _from_layout(text: str, ref: str) -> ImageSource:

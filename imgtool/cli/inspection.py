@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Optional
 
@@ -39,7 +40,7 @@ def inspect(
     if (files is not None or rules.any) and not layers:
         raise ImgtoolError("--files and the CI thresholds need --layers")
     if not (layers or secrets):
-        _docker_inspect([open_source(i) for i in images], fmt)
+        _docker_inspect(images, fmt)
         return
     view = fmt or "table"
     if view not in ("table", "json", "sarif") or (view == "sarif" and not secrets):
@@ -49,8 +50,9 @@ def inspect(
     failed = False
     docs = []
     for name in images:
-        doc, text, bad = _views(open_source(name), layers, secrets, files, rules, view, show_secrets,
-                                show_suppressed, allow, fail_on, max_file)
+        with contextlib.closing(open_source(name)) as source:
+            doc, text, bad = _views(source, layers, secrets, files, rules, view, show_secrets,
+                                    show_suppressed, allow, fail_on, max_file)
         failed |= bad
         docs.append(doc if view != "table" else text)
     if view == "table":
@@ -102,16 +104,20 @@ def _views(source, layers, secrets, files, rules, view, show_secrets, show_suppr
     return doc, "\n\n".join(texts), failed
 
 
-def _docker_inspect(sources, fmt: Optional[str]) -> None:  # noqa: ANN001
+def _docker_inspect(names: list[str], fmt: Optional[str]) -> None:
     from imgtool.inspect import docker
     from imgtool.inspect.analysis import analyze
     from imgtool.inspect.gotemplate import Template
+    from imgtool.inspect.source import open_source
 
-    objects = [docker.inspect(s, sum(analyze(s).layer_sizes)) for s in sources]
-    if fmt is None or fmt == "json":
+    template = Template(fmt, docker.NIL_AS) if fmt not in (None, "json") else None
+    objects = []
+    for name in names:
+        with contextlib.closing(open_source(name)) as source:
+            objects.append(docker.inspect(source, sum(analyze(source).layer_sizes)))
+    if template is None:
         typer.echo(json.dumps(objects, indent=4, ensure_ascii=False))
         return
-    template = Template(fmt, docker.NIL_AS)
     for obj in objects:
         typer.echo(template.render(obj))
 
@@ -137,8 +143,8 @@ def history(
     if human_flag.lower() not in ("true", "false", "1", "0"):
         raise ImgtoolError(f"--human {human_flag!r}: expected true or false")
     human = human_flag.lower() in ("true", "1")
-    source = open_source(image)
-    rows = docker.history(source, analyze(source).layer_sizes, human, no_trunc)
+    with contextlib.closing(open_source(image)) as source:
+        rows = docker.history(source, analyze(source).layer_sizes, human, no_trunc)
     if quiet:
         for row in rows:
             typer.echo(row["ID"])

@@ -1,20 +1,22 @@
 """The image an inspection reads: manifest, config and a way to open each layer blob.
 
-Inspection needs nothing else, so any place an image lives (the store, an OCI layout directory, an
-archive, a registry, a docker engine) only has to fill in an `ImageSource`. The client helper's
-`imgtool/remote` sources plug in here; until they land the store and `oci:DIR[:TAG]` are read here.
+Inspection needs nothing else, so every place an image lives plugs in through the client's
+transports (`imgtool/remote`): the store by name, `oci:DIR[:NAME]`, `oci-archive:`/`docker-archive:FILE`,
+`docker://REF` (layers streamed from the registry, never stored) and `docker-daemon:NAME`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import BinaryIO, Callable
 
-from imgtool.errors import ImgtoolError, NotFoundError
-from imgtool.oci.config import ImageConfig
+from imgtool.oci import mediatype
+from imgtool.oci.config import ImageConfig, parse_config
 from imgtool.oci.descriptor import Descriptor
-from imgtool.oci.manifest import ANNOTATION_REF_NAME, Manifest
+from imgtool.oci.manifest import Manifest, descriptor_of, parse_index, parse_manifest
+
+_TRANSPORTS = ("oci:", "oci-archive:", "docker-archive:", "docker-daemon:", "docker://")
+_CONFIG_LIMIT = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class ImageSource:
     opener: Callable[[Descriptor], BinaryIO] = field(repr=False)
     repo_tags: tuple[str, ...] = ()
     repo_digests: tuple[str, ...] = ()
+    closer: Callable[[], None] = field(default=lambda: None, repr=False)
 
     @property
     def id(self) -> str:
@@ -41,59 +44,60 @@ class ImageSource:
         return self.manifest.layers
 
     def open_blob(self, descriptor: Descriptor) -> BinaryIO:
-        """A stream of the blob's bytes (compressed, as stored); the caller verifies what it reads."""
+        """The blob's bytes as stored (compressed); `walk` verifies them through `imgtool.layer.Layer`."""
         return self.opener(descriptor)
+
+    def close(self) -> None:
+        """Release the transport (connections, an archive's scratch copy)."""
+        self.closer()
 
 
 def open_source(ref: str) -> ImageSource:
-    """The image a command-line reference names: `oci:DIR[:TAG]`, else a store name or ID."""
-    if ref.startswith("oci:"):
-        return _from_layout(ref[len("oci:"):], ref)
-    for prefix in ("oci-archive:", "docker-archive:", "docker-daemon:", "docker://"):
-        if ref.startswith(prefix):
-            raise ImgtoolError(f"{ref}: {prefix} sources are not supported yet (load the image into the store first)")
-    return _from_store(ref)
-
-
-def _from_store(ref: str) -> ImageSource:
-    from imgtool.oci import reference
+    """The image a command-line reference names: a transport string, else a store name or ID."""
+    from imgtool.remote import transports
+    from imgtool.remote.copy import pick
+    from imgtool.remote.endpoint import verified
     from imgtool.store import Store
+    from imgtool.store.image import host_platform
 
-    store = Store.open()
-    entry = store.find(ref)
-    image = store.load(entry.descriptor)
-    tags: tuple[str, ...] = ()
-    if entry.normalized:
-        parsed = reference.parse(entry.normalized)
-        if parsed.tag:
-            tags = (reference.Reference(parsed.registry, parsed.repository, parsed.tag).familiar_tagged,)
-    return ImageSource(entry.name or ref, image.descriptor, image.manifest, image.config_bytes, image.config,
-                       lambda d: store.open_blob(d.digest), tags)
+    store = None if ref.startswith(_TRANSPORTS) else Store.open()
+    src = transports.source(ref, store)
+    try:
+        data, media_type = src.root()
+        descriptor = descriptor_of(data, media_type)
+        if mediatype.is_index(media_type):
+            descriptor = pick(parse_index(data, ref).manifests, host_platform(), ref)
+            data = src.manifest(descriptor)
+            descriptor.digest.verify(data)
+        manifest = parse_manifest(data, f"{ref}: manifest {descriptor.digest}")
+        with verified(src.open_blob(manifest.config), manifest.config) as f:
+            config_bytes = f.read(_CONFIG_LIMIT + 1)
+        config = parse_config(config_bytes, f"{ref}: config {manifest.config.digest}")
+        tags, digests = _names(ref, store, descriptor)
+        return ImageSource(ref, descriptor, manifest, config_bytes, config, src.open_blob, tags, digests, src.close)
+    except BaseException:
+        src.close()
+        raise
 
 
-def _split_layout_ref(text: str) -> tuple[Path, str | None]:
-    """`DIR[:TAG]` as skopeo's oci transport reads it: the path ends at the first `:`."""
-    path, sep, tag = text.partition(":")
-    return Path(path), (tag or None) if sep else None
+def _names(ref: str, store, descriptor: Descriptor) -> tuple[tuple[str, ...], tuple[str, ...]]:  # noqa: ANN001
+    """docker's RepoTags / RepoDigests: the store name's tag; a registry reference's tag and digest."""
+    from imgtool.errors import InvalidReferenceError
+    from imgtool.oci import reference
 
-
-def _from_layout(text: str, ref: str) -> ImageSource:
-    from imgtool.store import layout
-    from imgtool.store.image import load_image
-
-    path, tag = _split_layout_ref(text)
-    if not path.is_dir():
-        raise NotFoundError(f"{ref}: {path} is not a directory")
-    layout.check(path)
-    manifests = layout.read_index(path).manifests
-    if tag is not None:
-        chosen = [d for d in manifests if d.annotations.get(ANNOTATION_REF_NAME) == tag]
+    if store is not None:
+        entry = store.find(ref)
+        parsed = reference.parse(entry.normalized) if entry.normalized else None
+    elif ref.startswith("docker://"):
+        try:
+            parsed = reference.parse(ref[len("docker://"):].lstrip("/"))
+        except InvalidReferenceError:
+            return (), ()
+        name = reference.Reference(parsed.registry, parsed.repository, None).familiar_name
+        return ((reference.Reference(parsed.registry, parsed.repository, parsed.tag).familiar_tagged,) if parsed.tag else (),
+                (f"{name}@{descriptor.digest}",))
     else:
-        chosen = list(manifests)
-    if not chosen:
-        raise NotFoundError(f"{ref}: no image tagged {tag!r} in {path}/index.json")
-    if len(chosen) > 1:
-        raise ImgtoolError(f"{ref}: {path}/index.json has {len(chosen)} images, name one with oci:DIR:TAG")
-    image = load_image(path, chosen[0])
-    return ImageSource(ref, image.descriptor, image.manifest, image.config_bytes, image.config,
-                       lambda d: layout.open_blob(path, d.digest))
+        return (), ()
+    if parsed is None or not parsed.tag:
+        return (), ()
+    return (reference.Reference(parsed.registry, parsed.repository, parsed.tag).familiar_tagged,), ()

@@ -1,7 +1,8 @@
 """Stream every layer of an image once: member metadata for the replay, file content for the scanner.
 
-Nothing is extracted to disk. Each layer's diff_id is checked against the config after its last
-member, so a report never describes bytes other than the ones the image names.
+Nothing is extracted to disk. Layers are read through `imgtool.layer.Layer`, whose stream checks
+media type, digest, size and DiffID at its end, so a report never describes bytes other than the
+ones the image names.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Callable, Iterator
 
 from imgtool.errors import LayerError
 from imgtool.layer import whiteout
+from imgtool.layer.layer import Layer
 from imgtool.layer.reader import LayerReader
 
 from .source import ImageSource
@@ -70,8 +72,9 @@ def walk(source: ImageSource, on_file: FileHook | None = None) -> Iterator[Layer
         raise LayerError(f"{source.name}: config has {len(diff_ids)} diff_ids for {len(source.layers)} layers")
     for index, descriptor in enumerate(source.layers):
         what = f"layer {index} ({descriptor.digest})"
-        with source.open_blob(descriptor) as blob:
-            reader = LayerReader(blob, what)
+        layer = Layer(descriptor, diff_ids[index], lambda d=descriptor: source.open_blob(d))  # type: ignore[misc]
+        with layer.open_uncompressed() as tar:
+            reader = LayerReader(tar, what)  # type: ignore[arg-type]
             members = []
             for info in reader:
                 member = _member(info)
@@ -79,6 +82,4 @@ def walk(source: ImageSource, on_file: FileHook | None = None) -> Iterator[Layer
                 if on_file is not None and member.kind == FILE:
                     content = reader.extractfile(info)
                     on_file(index, member.path, member.size, content.read)
-            if reader.diff_id != diff_ids[index]:
-                raise LayerError(f"{what}: diff_id {reader.diff_id} does not match the config's {diff_ids[index]}")
         yield LayerMembers(index, tuple(members), descriptor.size, reader.tar_size)

@@ -73,16 +73,11 @@ def _entry(member) -> entries.Entry:
 
 def build(store, spec: Spec, name: str) -> None:
     """Write the image into the store under `name`."""
-    config = ImageConfig(architecture="amd64", os="linux",
-                         config=ContainerConfig(env=tuple(spec.env) or None, labels=spec.labels or None))
-    layers: tuple = ()
+    image = mutate.PendingImage(ImageConfig(
+        architecture="amd64", os="linux", created="2026-01-01T00:00:00Z",
+        config=ContainerConfig(env=tuple(spec.env) or None, labels=spec.labels or None)))
     for step in spec.steps:
         history = History(created="2026-01-01T00:00:00Z", created_by=step.created_by)
-        if step.members is None:
-            config, layers = mutate.append(config, layers, None, None, history)
-            continue
-        descriptor, result = mutate.add_layer(store, [_entry(m) for m in step.members], epoch=0)
-        config, layers = mutate.append(config, layers, descriptor, result, history)
-    import dataclasses
-    config = dataclasses.replace(config, created="2026-01-01T00:00:00Z")
-    mutate.write_image(store, config.to_bytes(), layers, [name])
+        layer = None if step.members is None else mutate.add_layer(store, [_entry(m) for m in step.members], epoch=0)
+        image = image.append(layer, history)
+    image.write(store, [name])

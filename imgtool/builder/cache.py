@@ -25,7 +25,7 @@ from typing import Any
 from imgtool.layer.layer import Layer
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.digest import Digest
-from imgtool.store import Store
+from imgtool.store import Store, gc
 
 CACHE_DIR = "buildcache"
 
@@ -115,7 +115,7 @@ class BuildCache:
         records = self.records()
         size = sum(r.layer.size for r in {r.layer.digest: r for r in records if r.layer}.values()
                    if r.layer.digest not in named and self.store.has_blob(r.layer.digest))
-        size += _tree_size(self.mounts)
+        size += gc.tree_size(self.mounts)
         return len(records), size
 
     def prune(self) -> int:
@@ -127,7 +127,7 @@ class BuildCache:
 
     def _prune(self) -> int:
         records = self.records()
-        freed = _tree_size(self.mounts)
+        freed = gc.tree_size(self.mounts)
         shutil.rmtree(self.root, ignore_errors=True)
         named = self.store.reachable()
         for digest in {r.layer.digest for r in records if r.layer}:
@@ -141,17 +141,6 @@ class BuildCache:
                 continue
         freed += _prune_snapshots(self.store)
         return freed
-
-
-def _tree_size(path: Path) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
-            except OSError:
-                continue
-    return total
 
 
 def _prune_snapshots(store: Store) -> int:
@@ -172,6 +161,18 @@ def _prune_snapshots(store: Store) -> int:
     if layers.is_dir():
         for snap in layers.iterdir():
             if snap.name not in keep:
-                freed += _tree_size(snap)
+                freed += gc.tree_size(snap)
                 shutil.rmtree(snap, ignore_errors=True)
     return freed
+
+
+def _sweep(store: Store) -> int:
+    """`imgtool prune`'s part for the build cache, called under the store's GC lock: records and
+    cache mounts go; the store's GC then frees the blobs and snapshots only they kept alive."""
+    cache = BuildCache(store)
+    freed = gc.tree_size(cache.mounts)
+    shutil.rmtree(cache.root, ignore_errors=True)
+    return freed
+
+
+gc.register(gc.Owner("Build Cache", usage=lambda store: BuildCache(store).usage(), sweep=_sweep))

@@ -105,7 +105,12 @@ def images(
         image_id = row["id"] if no_trunc else row["id"].removeprefix("sha256:")[:12]
         table.append([row["repository"], row["tag"]] + ([row["digest"]] if digests else [])
                      + [image_id, row["created"], _human(row["size"])])
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    _print_table(table)
+
+
+def _print_table(table: list[list[str]]) -> None:
+    """Columns padded to their widest cell, three spaces apart (docker's tables)."""
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for r in table:
         typer.echo("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
 
@@ -121,16 +126,16 @@ def _human(size: int) -> str:
 
 def tag(source: str = typer.Argument(..., metavar="SOURCE"), target: str = typer.Argument(..., metavar="TARGET")) -> None:
     """Give an image another name."""
-    store = _store()
-    store.tag(store.find(source).descriptor, target)
+    _store().tag_ref(source, target)
 
 
-def rmi(names: list[str] = typer.Argument(..., metavar="IMAGE...")) -> None:
+def rmi(names: list[str] = typer.Argument(..., metavar="IMAGE..."),
+        force: bool = typer.Option(False, "--force", "-f", help="Remove every name of an image given by ID.")) -> None:
     """Remove image names (run `imgtool prune` to free the blobs no name reaches any more)."""
     store = _store()
     for name in names:
-        entry = store.untag(name)
-        typer.echo(f"Untagged: {entry.name or entry.descriptor.digest}")
+        for entry in store.untag(name, force):
+            typer.echo(f"Untagged: {entry.name or entry.descriptor.digest}")
 
 
 def save(
@@ -145,27 +150,28 @@ def save(
     if fmt not in (archive.OCI, archive.DOCKER):
         raise ImgtoolError(f"--format {fmt!r}: expected oci or docker")
     store = _store()
-    entries = [store.find(n) for n in names]
 
     def write(out: BinaryIO) -> None:
+        entries = [store.find(n) for n in names]
         if fmt == archive.OCI:
             archive.save_oci(store, entries, out)
         else:
             images = [(store.load(e.descriptor), _repo_tags(e.normalized)) for e in entries]
             archive.save_docker(store, images, out)
 
-    if output == "-":
-        if sys.stdout.isatty():
-            raise ImgtoolError("cowardly refusing to write an archive to a terminal (use -o FILE or a pipe)")
-        write(sys.stdout.buffer)
-        return
+    if output == "-" and sys.stdout.isatty():
+        raise ImgtoolError("cowardly refusing to write an archive to a terminal (use -o FILE or a pipe)")
     dest = Path(output)
-    if dest.is_dir():
+    if output != "-" and dest.is_dir():
         raise ImgtoolError(f"{output}: is a directory")
-    if not dest.parent.is_dir():
+    if output != "-" and not dest.parent.is_dir():
         raise NotFoundError(f"{output}: directory does not exist")
-    with replacing(dest) as out:
-        write(out)
+    with store.writing():  # a racing prune waits: what save found stays until it is written
+        if output == "-":
+            write(sys.stdout.buffer)
+            return
+        with replacing(dest) as out:
+            write(out)
 
 
 def _repo_tags(normalized: Optional[str]) -> list[str]:
@@ -190,10 +196,39 @@ def load(input_: str = typer.Option("-", "--input", "-i", help="Archive to read 
             typer.echo(f"Loaded image: {shown}")
 
 
-def prune() -> None:
-    """Remove blobs that no image name reaches (like `docker system prune`)."""
-    removed, freed = _store().prune()
-    typer.echo(f"Deleted {len(removed)} blobs, reclaimed {_human(freed)}")
+def prune(all_: bool = typer.Option(False, "--all", "-a", help="Also remove named images no running container uses."),
+          force: bool = typer.Option(False, "--force", "-f", help="Do not prompt (accepted for docker compatibility).")) -> None:
+    """Remove unnamed images and everything no image name reaches: blobs, unpacked snapshots, build
+    cache (like `docker system prune`)."""
+    import imgtool.builder.cache  # noqa: F401 - registers the build cache with the store's GC
+
+    report = _store().prune(all_images=all_)
+    for entry in report.entries:
+        typer.echo(f"Deleted: {entry}")
+    typer.echo(f"Deleted {len(report.blobs)} blobs and {report.snapshots} snapshots, "
+               f"reclaimed {_human(report.freed)}")
+
+
+system_app = typer.Typer(help="Store-wide information (docker system's verbs).", no_args_is_help=True)
+
+
+@system_app.command("df")
+def system_df(fmt: str = typer.Option("table", "--format", help="table or json.")) -> None:
+    """Show what uses space in the store and what `imgtool prune` would reclaim."""
+    import imgtool.builder.cache  # noqa: F401 - registers the build cache with the store's GC
+    from imgtool.store import gc
+
+    rows = gc.usage(_store())
+    if fmt == "json":
+        typer.echo(json.dumps([row.__dict__ for row in rows], indent=2))
+        return
+    if fmt != "table":
+        raise ImgtoolError(f"--format {fmt!r}: expected table or json")
+    table = [["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]]
+    for row in rows:
+        share = f" ({100 * row.reclaimable // row.size}%)" if row.size else ""
+        table.append([row.kind, str(row.total), str(row.active), _human(row.size), _human(row.reclaimable) + share])
+    _print_table(table)
 
 
 def register(app: typer.Typer) -> None:
@@ -205,3 +240,4 @@ def register(app: typer.Typer) -> None:
     app.command()(save)
     app.command()(load)
     app.command()(prune)
+    app.add_typer(system_app, name="system")

@@ -22,8 +22,13 @@ def loads(data: bytes | str, what: str = "document") -> Any:
     """Parse JSON, turning any decoding failure into a one-line SchemaError naming `what`."""
     try:
         return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, int digit limit
+        if isinstance(exc, json.JSONDecodeError):
+            detail = exc.msg
+        elif isinstance(exc, (UnicodeDecodeError, RecursionError)):
+            detail = type(exc).__name__
+        else:
+            detail = f"a number too long to read ({str(exc).split(':')[0]})"
         where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         raise SchemaError(f"{what}: invalid JSON{where}: {detail}") from None
 

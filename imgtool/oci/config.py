@@ -12,7 +12,7 @@ from typing import Any
 from imgtool.errors import SchemaError
 
 from . import canonical, schema
-from .digest import Digest
+from .digest import Digest, of_bytes
 
 _CONTAINER_FIELDS = {
     "User": "user", "ExposedPorts": "exposed_ports", "Env": "env", "Entrypoint": "entrypoint",
@@ -151,6 +151,14 @@ class ImageConfig:
     def layer_history(self) -> tuple[History, ...]:
         """History entries that produced a layer, in diff_id order (empty_layer ones skipped)."""
         return tuple(h for h in self.history if not h.empty_layer)
+
+
+def chain_ids(diff_ids: list[Digest]) -> list[Digest]:
+    """ChainID(L0..Ln) per image-spec config.md: the identity of an applied stack of layers."""
+    out: list[Digest] = []
+    for diff_id in diff_ids:
+        out.append(diff_id if not out else of_bytes(f"{out[-1]} {diff_id}".encode()))
+    return out
 
 
 def parse_config(data: bytes, what: str = "config") -> ImageConfig:

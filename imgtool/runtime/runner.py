@@ -54,9 +54,10 @@ def run_layers(store: Store, config: ImageConfig, layers: list[Layer], ov: Overr
     """
     streams = streams or Streams()
     snaps = Snapshots(store.snapshots_dir, store.tmp_dir)
-    lowers = snaps.prepare(layers)
     container_id = secrets.token_hex(16)
-    upper, work = snaps.container_dirs(container_id)
+    with store.writing():  # a prune waits until the container's lease names the snapshots it mounts
+        lowers = snaps.prepare(layers)
+        upper, work = snaps.container_dirs(container_id, lowers)
     base = upper.parent
     mountpoint = base / "rootfs"
     mountpoint.mkdir()

@@ -27,22 +27,13 @@ from typing import Any
 
 from imgtool.errors import ImgtoolError, LayerError
 from imgtool.layer.layer import Layer
-from imgtool.oci.digest import Digest, of_bytes
+from imgtool.oci.config import chain_ids
+from imgtool.oci.digest import Digest
+from imgtool.store.gc import LEASE_FILE
+from imgtool.store.gc import dirname as _dirname
 
 from . import syscalls
 from .applier import apply
-
-
-def chain_ids(diff_ids: list[Digest]) -> list[Digest]:
-    """ChainID(L0..Ln) per image-spec config.md: the identity of an applied stack of layers."""
-    out: list[Digest] = []
-    for diff_id in diff_ids:
-        out.append(diff_id if not out else of_bytes(f"{out[-1]} {diff_id}".encode()))
-    return out
-
-
-def _dirname(digest: Digest) -> str:
-    return f"{digest.algorithm}-{digest.encoded}"
 
 
 def in_private_mounts(fn: Callable[[], Any]) -> Any:
@@ -206,10 +197,12 @@ class Snapshots:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
 
-    def container_dirs(self, container_id: str) -> tuple[Path, Path]:
-        """Fresh (upper, work) directories for a container's writable layer."""
+    def container_dirs(self, container_id: str, lowers: list[Path] = ()) -> tuple[Path, Path]:  # type: ignore[assignment]
+        """Fresh (upper, work) directories for a container's writable layer, and its lease on the
+        snapshots it mounts (`lowers`), which prune honours while the container exists."""
         base = self.root / "containers" / container_id
         base.mkdir(parents=True)
+        (base / LEASE_FILE).write_text("".join(f"{p.parent.name}\n" for p in lowers))
         (base / "upper").mkdir()
         (base / "work").mkdir()
         return base / "upper", base / "work"

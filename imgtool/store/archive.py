@@ -226,6 +226,11 @@ def _load_oci(store: Store, spooled: dict[str, _Spooled], what: str) -> list[str
             raise DigestMismatchError(f"{what}: {name}: content digest is {item.digest}")
         staged.append((digest, item))
     _check_oci_graph(store, spooled, index.manifests, what)
+    plan = [(d, [d.annotations[ANNOTATION_REF_NAME]] if d.annotations.get(ANNOTATION_REF_NAME) else [])
+            for d in index.manifests]
+    for _, ref_names in plan:  # every name is checked before anything is stored: all or nothing
+        for ref_name in ref_names:
+            reference.parse(ref_name)
     for digest, item in staged:
         if item.data is not None:
             store.write_blob(item.data, digest)
@@ -233,15 +238,8 @@ def _load_oci(store: Store, spooled: dict[str, _Spooled], what: str) -> list[str
             assert item.writer is not None
             item.writer.commit(digest)
             item.writer = None
-    names = []
-    for d in index.manifests:
-        ref_name = d.annotations.get(ANNOTATION_REF_NAME)
-        if ref_name:
-            names.append(str(store.tag(d, ref_name)))
-        else:
-            store.add_manifest(store.read_blob(d.digest), [])
-            names.append(str(d.digest))
-    return names
+    named = store.name(plan)
+    return [str(d.digest) if not ref_names else str(named.pop(0)) for d, ref_names in plan]
 
 
 def _load_docker(store: Store, spooled: dict[str, _Spooled], pending: list[blobs.BlobWriter], what: str) -> list[str]:
@@ -279,11 +277,11 @@ def _load_docker(store: Store, spooled: dict[str, _Spooled], pending: list[blobs
         for tag in tags:
             reference.parse(tag)
         images.append((item.data, layers, tags))
-    names = []
+    plan = []
     for config_bytes, layers, tags in images:
         for writer, layer in layers:
             if writer.tmp_path.exists():
                 writer.commit(layer.digest)
-        d = mutate.write_image(store, config_bytes, [layer for _, layer in layers], tags)
-        names.extend(tags or [str(d.digest)])
-    return names
+        plan.append((mutate.write_image(store, config_bytes, [layer for _, layer in layers], None), tags))
+    store.name(plan)  # one index.json update for every image: all named, or none
+    return [name for d, tags in plan for name in (tags or [str(d.digest)])]

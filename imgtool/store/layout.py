@@ -31,19 +31,30 @@ _GC_LOCK = ".gc.lock"
 
 
 def init(path: Path) -> None:
-    """Create an empty layout at `path` if there is none; refuse a directory that is something else."""
-    path.mkdir(parents=True, exist_ok=True)
+    """Create an empty layout at `path` if there is none; refuse a directory that is something else.
+
+    Concurrent first uses of an empty root (three `imgtool images` at once) decide under the index
+    lock, and `oci-layout` is written last, so a layout that has its marker is complete.
+    """
     marker = path / OCI_LAYOUT_FILE
-    if marker.exists():
-        check(path)
-        return
-    if any(p.name not in (TMP_DIR, _INDEX_LOCK, _GC_LOCK) for p in path.iterdir()):
-        raise StoreError(f"{path}: not empty and not an OCI image layout (no {OCI_LAYOUT_FILE})")
-    (path / BLOBS_DIR).mkdir(exist_ok=True)
-    with index_lock(path):
-        if not (path / INDEX_FILE).exists():
+    try:
+        if marker.is_file():
+            check(path)
+            return
+        if path.exists() and not path.is_dir():
+            raise StoreError(f"{path}: the store root (IMGTOOL_ROOT) is not a directory")
+        path.mkdir(parents=True, exist_ok=True)
+        with index_lock(path):
+            if marker.is_file():
+                check(path)
+                return
+            if any(p.name not in (TMP_DIR, _INDEX_LOCK, _GC_LOCK) for p in path.iterdir()):
+                raise StoreError(f"{path}: not empty and not an OCI image layout (no {OCI_LAYOUT_FILE})")
+            (path / BLOBS_DIR).mkdir(exist_ok=True)
             write_bytes(path / INDEX_FILE, Index(()).to_bytes())
-        write_bytes(marker, canonical.dumps({"imageLayoutVersion": mediatype.OCI_LAYOUT_VERSION}))
+            write_bytes(marker, canonical.dumps({"imageLayoutVersion": mediatype.OCI_LAYOUT_VERSION}))
+    except OSError as exc:
+        raise StoreError(f"cannot use {path} as the store: {exc.strerror or exc}") from None
 
 
 def check(path: Path) -> None:

@@ -75,13 +75,16 @@ class PendingImage:
 
 
 def write_image(store: Store, config_bytes: bytes, layers: Sequence[Layer],
-                names: Iterable[str] = (), annotations: dict[str, str] | None = None) -> Descriptor:
+                names: Iterable[str] | None = (), annotations: dict[str, str] | None = None) -> Descriptor:
     """Write config and manifest blobs and name the image; the layers must be in the store already.
 
-    The config is passed as bytes (`ImageConfig.to_bytes()`, or a config read from elsewhere kept
-    byte for byte so its digest, docker's image ID, survives).
+    No names keeps the image as `<none>`; `names=None` leaves index.json alone (the caller names
+    several images at once with `Store.name`). The config is passed as bytes (`ImageConfig.to_bytes()`,
+    or a config read from elsewhere kept byte for byte so its digest, docker's image ID, survives).
     """
     config_desc = Descriptor(mediatype.OCI_CONFIG, store.write_blob(config_bytes), len(config_bytes))
     manifest = Manifest(config=config_desc, layers=tuple(layer.descriptor for layer in layers),
                         annotations=dict(annotations or {}))
+    if names is None:
+        return store.put_manifest(manifest.to_bytes())
     return store.add_manifest(manifest.to_bytes(), list(names))

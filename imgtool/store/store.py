@@ -14,7 +14,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable
+from typing import TYPE_CHECKING, BinaryIO, Iterable, Sequence
 
 from imgtool.errors import ImgtoolError, InvalidReferenceError, NotFoundError
 from imgtool.layer.layer import Layer
@@ -28,6 +28,9 @@ from imgtool.oci.manifest import (
 
 from . import blobs, layout
 from .image import Image, load_image
+
+if TYPE_CHECKING:
+    from . import gc
 
 _ID_PREFIX = re.compile(r"^(sha256:)?[a-f0-9]{4,64}$")
 
@@ -64,6 +67,17 @@ def _entry_names(entry: Descriptor) -> tuple[str | None, str | None]:
 def name_annotations(ref: reference.Reference) -> dict[str, str]:
     """The index annotations that name an image (short form for skopeo/umoci, full for containerd)."""
     return {ANNOTATION_REF_NAME: ref.familiar, ANNOTATION_IMAGE_NAME: str(ref)}
+
+
+def _unnamed(annotations: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in annotations.items() if k not in (ANNOTATION_REF_NAME, ANNOTATION_IMAGE_NAME)}
+
+
+def _checked_ref(descriptor: Descriptor, name: str) -> reference.Reference:
+    ref = reference.parse(name)
+    if ref.digest is not None and ref.tag is None and ref.digest != descriptor.digest:
+        raise InvalidReferenceError(f"{name}: digest does not match the image {descriptor.digest}")
+    return ref
 
 
 @dataclass(frozen=True)
@@ -134,6 +148,10 @@ class Store:
 
     def find(self, ref: str) -> NamedImage:
         """The entry a user's reference means: a name (normalised as docker does) or an ID/digest prefix."""
+        return self._lookup(ref)[0]
+
+    def _lookup(self, ref: str) -> tuple[NamedImage, bool]:
+        """(entry, whether `ref` named it by its name rather than by an ID or digest)."""
         entries = self.images()
         try:
             wanted = reference.parse(ref)
@@ -142,13 +160,13 @@ class Store:
         if wanted is not None:
             for entry in entries:
                 if wanted.digest is None and entry.normalized == str(wanted):
-                    return entry
+                    return entry, True
                 if wanted.digest is not None and entry.descriptor.digest == wanted.digest:
-                    return entry
+                    return entry, False
         if _ID_PREFIX.match(ref):
             found = self._find_by_id(entries, ref.removeprefix("sha256:"))
             if found is not None:
-                return found
+                return found, False
         if wanted is None:
             raise InvalidReferenceError(f"invalid reference format: {ref!r}")
         raise NotFoundError(f"image {ref!r} not found in {self.path}")
@@ -176,42 +194,71 @@ class Store:
 
     def tag(self, descriptor: Descriptor, name: str) -> reference.Reference:
         """Point `name` at `descriptor`, replacing what it named before."""
-        ref = reference.parse(name)
-        if ref.digest is not None and ref.tag is None:
-            if ref.digest != descriptor.digest:
-                raise InvalidReferenceError(f"{name}: digest does not match the image {descriptor.digest}")
-        tagged = dataclasses.replace(descriptor, annotations=name_annotations(ref))
-        target = str(ref)
+        return self.name([(descriptor, [name])])[0]
+
+    def tag_ref(self, source: str, target: str) -> reference.Reference:
+        """`imgtool tag SOURCE TARGET`: find and name under the GC lock, so prune cannot come between."""
+        with self.writing():
+            return self.tag(self.find(source).descriptor, target)
+
+    def name(self, named: Sequence[tuple[Descriptor, Sequence[str]]]) -> list[reference.Reference]:
+        """Give each descriptor its names in ONE index.json update: all of them, or none.
+
+        A descriptor with no names is kept as an unnamed entry (docker's `<none>`), addressable by
+        ID until a prune. Names and reachability are decided under one lock: this holds the shared
+        GC lock and checks, inside the index lock, that everything each image reaches is present,
+        so a racing `rmi` + `prune` can never leave a name pointing at a missing blob.
+        """
+        plan = [(d, [_checked_ref(d, n) for n in names]) for d, names in named]  # every name first
 
         def change(index: Index) -> Index:
-            kept = [d for d in index.manifests if _entry_names(d)[1] != target
-                    and not (_entry_names(d)[0] is None and d.digest == descriptor.digest)]
-            return Index(tuple(kept) + (tagged,), index.media_type, index.annotations)
+            entries = list(index.manifests)
+            for d, refs in plan:
+                missing = [x for x in sorted(self.reachable([d], subjects=False), key=str) if not self.has_blob(x)]
+                if missing:
+                    raise NotFoundError(f"image '{d.digest}' not found in {self.path}: blob {missing[0]} was removed")
+                if not refs and not any(e.digest == d.digest for e in entries):
+                    entries.append(dataclasses.replace(d, annotations=_unnamed(d.annotations)))
+                for ref in refs:
+                    entries = [e for e in entries if _entry_names(e)[1] != str(ref)
+                               and not (_entry_names(e)[0] is None and e.digest == d.digest)]
+                    entries.append(dataclasses.replace(d, annotations={**_unnamed(d.annotations),
+                                                                       **name_annotations(ref)}))
+            return Index(tuple(entries), index.media_type, index.annotations)
 
-        layout.update_index(self.path, change)
-        return ref
+        with self.writing():
+            layout.update_index(self.path, change)
+        return [ref for _, refs in plan for ref in refs]
 
-    def untag(self, name: str) -> NamedImage:
-        """Remove a name; the blobs stay until `prune`."""
-        entry = self.find(name)
+    def untag(self, ref: str, force: bool = False) -> list[NamedImage]:
+        """`rmi`: remove a name; by ID, every name of that image, which docker refuses without force
+        when there are several. The blobs stay until `prune`. Returns the entries removed."""
+        entry, by_name = self._lookup(ref)
+        doomed = [entry] if by_name else [e for e in self.images() if e.descriptor.digest == entry.descriptor.digest]
+        if len(doomed) > 1 and not force:
+            raise ImgtoolError(f"conflict: unable to delete {ref} (must be forced) - image is referenced in "
+                               f"multiple repositories ({', '.join(e.name or '<none>' for e in doomed)})")
+        gone = [e.descriptor for e in doomed]
 
         def change(index: Index) -> Index:
-            kept = tuple(d for d in index.manifests if d != entry.descriptor)
-            return Index(kept, index.media_type, index.annotations)
+            return Index(tuple(d for d in index.manifests if d not in gone), index.media_type, index.annotations)
 
         layout.update_index(self.path, change)
-        return entry
+        return doomed
 
-    def add_manifest(self, data: bytes, names: list[str]) -> Descriptor:
-        """Store a manifest or index (its blobs must already be here) and name it."""
+    def put_manifest(self, data: bytes) -> Descriptor:
+        """Store a manifest or index whose blobs are all here already, without naming it."""
         media_type = sniff_media_type(data)
         missing = [d for d in references(parse_document(media_type, data)) if not self.has_blob(d.digest)]
         if missing:
             raise NotFoundError(f"manifest refers to blob {missing[0].digest}, which is not in the store")
-        digest = self.write_blob(data)
-        descriptor = Descriptor(media_type, digest, len(data))
-        for name in names:
-            self.tag(descriptor, name)
+        return Descriptor(media_type, self.write_blob(data), len(data))
+
+    def add_manifest(self, data: bytes, names: Sequence[str]) -> Descriptor:
+        """Store a manifest or index (its blobs must already be here) and name it (no names: `<none>`)."""
+        with self.writing():
+            descriptor = self.put_manifest(data)
+            self.name([(descriptor, names)])
         return descriptor
 
     # -- garbage -------------------------------------------------------------------------------
@@ -234,24 +281,9 @@ class Store:
                 stack.append(doc.subject)
         return seen
 
-    def prune(self) -> tuple[list[Digest], int]:
-        """Remove unnamed index entries and every blob no name reaches; returns (removed, bytes)."""
-        with layout.gc_lock(self.path):
-            def drop_unnamed(index: Index) -> Index:
-                kept = tuple(d for d in index.manifests if _entry_names(d)[0] is not None)
-                return Index(kept, index.media_type, index.annotations)
+    def prune(self, all_images: bool = False) -> "gc.Report":
+        """Remove unnamed entries (with `all_images`, every image no container uses), then every blob,
+        snapshot and cache entry nothing left reaches (`imgtool.store.gc`)."""
+        from . import gc
 
-            layout.update_index(self.path, drop_unnamed)
-            keep = self.reachable()
-            removed, freed = [], 0
-            for digest in list(layout.iter_blobs(self.path)):
-                if digest not in keep:
-                    path = self.blob_path(digest)
-                    freed += path.stat().st_size
-                    path.unlink()
-                    removed.append(digest)
-            for stale in self.tmp_dir.iterdir():
-                if stale.is_file():
-                    stale.unlink()
-            return removed, freed
-
+        return gc.prune(self, all_images)

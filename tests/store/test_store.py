@@ -78,11 +78,11 @@ def test_concurrent_writers_and_taggers(busybox_store):
 def test_prune_keeps_what_names_reach(busybox_store):
     image = busybox_store.resolve("busybox")
     orphan = busybox_store.write_blob(b"orphan")
-    removed, _ = busybox_store.prune()
+    removed = busybox_store.prune().blobs
     assert removed == [orphan]
     assert busybox_store.resolve("busybox").descriptor == image.descriptor
     busybox_store.untag("busybox")
-    removed, _ = busybox_store.prune()
+    removed = busybox_store.prune().blobs
     assert len(removed) == 3  # manifest, config, layer
     assert not any(p.is_file() for p in (busybox_store.path / "blobs").rglob("*"))
 

@@ -98,8 +98,9 @@ class Repository:
         raise self.client.fail(r, f"HEAD blob {digest}")
 
     def open_blob(self, descriptor: Descriptor) -> BinaryIO:
-        """A stream of the blob's bytes that survives dropped connections (callers verify it)."""
-        return io.BufferedReader(_Download(self, descriptor), _READ)
+        """A stream of the blob's bytes that survives dropped connections (callers verify it);
+        unbuffered: read it with large `readinto` buffers."""
+        return _Download(self, descriptor)  # type: ignore[return-value]
 
     def mount(self, digest: Digest, source: str) -> str | None:
         """Cross-repository mount from `source` on the same registry: None when mounted, else the
@@ -280,6 +281,7 @@ class _Download(io.RawIOBase):
             r.close()
             raise self.repo.client.fail(r, f"GET blob {self.d.digest}")
         self.response = r
+        self._plain = r.headers.get("Content-Encoding", "identity") == "identity" and hasattr(r.raw, "_fp")
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
         if self.offset >= self.d.size + 1:
@@ -289,8 +291,9 @@ class _Download(io.RawIOBase):
                 if self.response is None:
                     self._connect()
                 assert self.response is not None
-                data = self.response.raw.read(min(len(buffer), self.d.size + 1 - self.offset))
-                if not data and self.offset < self.d.size:
+                want = memoryview(buffer)[:min(len(buffer), self.d.size + 1 - self.offset)]
+                n = self._fill(want)
+                if not n and self.offset < self.d.size:
                     raise ConnectionError("blob stream ended early")
             except _STREAM_ERRORS as exc:
                 if isinstance(exc, (NotFoundError,)) or self.failures >= self.repo.client.options.retries:
@@ -300,10 +303,17 @@ class _Download(io.RawIOBase):
                 time.sleep(_retry_after(None, self.failures, self.repo.client.options.backoff))
                 self.failures += 1
                 continue
-            n = len(data)
-            buffer[:n] = data
             self.offset += n
             return n
+
+    def _fill(self, buffer: memoryview) -> int:
+        assert self.response is not None
+        raw = self.response.raw
+        if self._plain:  # no Content-Encoding: read straight into the caller's buffer
+            return raw._fp.readinto(buffer)
+        data = raw.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
 
     def _drop(self) -> None:
         if self.response is not None:

@@ -13,11 +13,13 @@ import time
 
 
 class ThrottlingProxy:
-    """127.0.0.1:port -> upstream_port, server->client capped at `rate` bytes/s."""
+    """127.0.0.1:port -> upstream_port, server->client (or with `uploads`, client->server) capped
+    at `rate` bytes/s."""
 
-    def __init__(self, upstream_port: int, rate: int):
+    def __init__(self, upstream_port: int, rate: int, uploads: bool = False):
         self.upstream_port = upstream_port
         self.rate = rate
+        self.uploads = uploads
         self.sent_by_clients = bytearray()
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -44,20 +46,20 @@ class ThrottlingProxy:
             client.close()
             return
         upstream.settimeout(None)
-        threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
-        self._pump(upstream, client, True)
+        threading.Thread(target=self._pump, args=(client, upstream, self.uploads, True), daemon=True).start()
+        self._pump(upstream, client, not self.uploads, False)
 
-    def _pump(self, src: socket.socket, dst: socket.socket, throttle: bool) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, throttle: bool, record: bool) -> None:
         chunk = max(self.rate // 20, 4096) if throttle else 1 << 16
         try:
             while True:
                 data = src.recv(chunk)
                 if not data:
                     break
-                if not throttle:
+                if record:
                     with self._lock:
                         if len(self.sent_by_clients) < 1 << 20:
-                            self.sent_by_clients += data[:4096]
+                            self.sent_by_clients += data[:512]
                 dst.sendall(data)
                 if throttle:
                     time.sleep(len(data) / self.rate)

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+import requests
 
 from imgtool.oci.digest import of_bytes
 from imgtool.store import Store
@@ -64,6 +65,47 @@ def test_server_killed_mid_pull_resumes_and_verifies(make_server, client_env, st
     image = store.resolve(f"{proxy.host}/big/image:v1")
     assert str(image.descriptor.digest) == digest
     assert store.blob_path(of_bytes(layer)).read_bytes() == layer
+
+
+@pytest.mark.slow
+def test_server_killed_mid_push_resumes_from_its_range(make_server, busybox_store, client_env, store_root):
+    """imgtool's registry keeps upload sessions across a restart: the push continues where it stopped."""
+    from imgtool.store import mutate
+    from imgtool.layer import layer as layers
+
+    server = make_server("imgtool")
+    blob = os.urandom(24 << 20)
+    big = layers.from_bytes(blob, "application/vnd.oci.image.layer.v1.tar")
+    with busybox_store.blob_writer() as w:
+        w.write(blob)
+        w.commit(big.digest)
+    config = _config_for([blob])
+    mutate.write_image(busybox_store, config, [busybox_store.layer(big.descriptor, big.diff_id)], ["big:v1"])
+    proxy = ThrottlingProxy(server.port, rate=6 << 20, uploads=True)
+    try:
+        push = subprocess.Popen([sys.executable, "-m", "imgtool", "push", "-q", "big:v1", f"{proxy.host}/big/pushed:v1"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            sessions = list((server.root / "uploads").glob("*/data")) if (server.root / "uploads").exists() else []
+            if any(p.stat().st_size > (4 << 20) for p in sessions):
+                break
+            assert push.poll() is None, push.communicate()
+            time.sleep(0.05)
+        else:
+            pytest.fail("the push never got going")
+        server.kill9()
+        time.sleep(1.0)
+        server.start()
+        out, err = push.communicate(timeout=120)
+        assert push.returncode == 0, err.decode()
+    finally:
+        proxy.close()
+    heads = bytes(proxy.sent_by_clients)
+    assert b"Content-Range: " in heads  # the rest went as a PATCH from the server's offset
+    assert heads.count(b"POST /v2/big/pushed/blobs/uploads/") == 2  # config + layer: no session restarted
+    got = requests.get(f"{server.url}/v2/big/pushed/blobs/{big.digest}")
+    assert got.status_code == 200 and got.content == blob
 
 
 @pytest.mark.parametrize("kind", ["imgtool", "distribution"])

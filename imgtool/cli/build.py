@@ -6,7 +6,6 @@ import io
 import os
 import signal
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 from typing import List, Optional
@@ -76,9 +75,14 @@ def _read_context(context: str, dockerfile: str | None) -> tuple[Path | None, st
     if context == "-":
         data = sys.stdin.buffer.read()
         if len(data) > 262 and data[257:262] == b"ustar" or data[:2] == b"\x1f\x8b":
+            from imgtool.layer.verify import VerifiedLayer
+            from imgtool.runtime.applier import apply_layer
+
             temp = Path(tempfile.mkdtemp(prefix="imgtool-context-"))
-            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
-                tar.extractall(temp, filter="data")
+            # the runtime's in-root applier: a context tar is hostile input, and Debian 12's Python
+            # (3.11.2) has no tarfile extraction filters
+            with VerifiedLayer(io.BytesIO(data)) as stream:
+                apply_layer(stream, temp)
             ctx = temp
         else:
             return None, data.decode("utf-8", "surrogateescape"), "Dockerfile", None, None

@@ -21,7 +21,8 @@ from imgtool.errors import ImgtoolError, NotFoundError
 from imgtool.oci.descriptor import Descriptor
 from imgtool.store import Store
 
-from .context import Tree
+from .cache import key as cache_key
+from .context import HashCache, Tree
 from .progress import Progress
 from .session import BuildError, Options, Session, State
 from .stage import StageRun
@@ -78,7 +79,9 @@ class Build:
         if options.context is not None:
             ignore_file = df.dockerignore_for(options.context, options.dockerfile_path)
             patterns = df.read_dockerignore(ignore_file.read_text()) if ignore_file else []
-            session.tree = Tree(options.context, df.PatternMatcher(patterns) if patterns else None)
+            table = session.cache.root / "files" / (cache_key(str(options.context)) + ".json")
+            session.tree = Tree(options.context, df.PatternMatcher(patterns) if patterns else None,
+                                hashes=HashCache(table))
         self.d, self.session, self.globals = d, session, globals_
         step.reset_cancel()
         with self.store.writing():
@@ -91,6 +94,8 @@ class Build:
             finally:
                 pool.shutdown(wait=True)
                 self.progress.close()
+                if session.tree is not None and session.tree.hashes is not None:
+                    session.tree.hashes.save()
             return self._write(state)
 
     def _wait(self, future: concurrent.futures.Future) -> State:

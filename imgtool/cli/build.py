@@ -122,6 +122,7 @@ def build(
     iidfile: Optional[str] = typer.Option(None, "--iidfile", help="Write the image ID to this file."),
     label: List[str] = typer.Option([], "--label", help="K=V label for the image."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image ID."),
+    fail_on_secrets: bool = typer.Option(False, "--fail-on-secrets", help="Fail if the image ships a secret (imgtool inspect --secrets)."),
 ) -> None:
     """Build an image from a Dockerfile (docker build, with no daemon)."""
     from imgtool.builder.session import Options
@@ -152,7 +153,7 @@ def build(
         )
         if check:
             raise typer.Exit(_check_only(options))
-        _build(options, out_spec, push, iidfile, quiet)
+        _build(options, out_spec, push, iidfile, quiet, fail_on_secrets)
     finally:
         if temp is not None:
             import shutil
@@ -172,7 +173,9 @@ def _check_only(options) -> int:  # noqa: ANN001
     return 1 if warnings and d.check_config().error else 0
 
 
-def _build(options, out_spec, push: bool, iidfile: str | None, quiet: bool) -> None:  # noqa: ANN001
+def _build(options, out_spec, push: bool, iidfile: str | None, quiet: bool, fail_on_secrets: bool) -> None:  # noqa: ANN001
+    import functools
+
     from imgtool import dockerfile as df
     from imgtool.builder import hooks
     from imgtool.builder.build import Build
@@ -182,7 +185,9 @@ def _build(options, out_spec, push: bool, iidfile: str | None, quiet: bool) -> N
     store = Store.open()
     progress = Progress("plain" if options.progress == "quiet" else options.progress,
                         open(os.devnull, "w") if quiet else None)
-    runner = Build(store, options, progress, on_image=hooks.after_build)
+    after = functools.partial(hooks.after_build, fail_on_secrets=fail_on_secrets, tags=tuple(options.tags),
+                              report=None if quiet else lambda line: print(line, file=sys.stderr))
+    runner = Build(store, options, progress, on_image=after)
     d = runner.parse()
     warnings = df.run_checks(d, options.build_args)
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -114,7 +114,7 @@ def replay(layers: Iterable[LayerMembers]) -> list[LayerChanges]:
         changes = LayerChanges(k, layer.compressed_size, layer.tar_size)
         for m in layer.members:
             if m.kind == "opaque":
-                changes.deleted_paths.append(m.path)
+                changes.deleted_paths.append(posixpath.join(m.path, "*"))
                 changes.removed += _hide(tree.remove_subtree(m.path, include_self=False), DELETED_OPAQUE, k)
         for m in layer.members:
             if m.kind == "whiteout":

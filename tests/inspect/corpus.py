@@ -138,15 +138,27 @@ def _docker_auth(g: Gen) -> str:
     return base64.b64encode(f"ci-bot:{g.s(24)}".encode()).decode()
 
 
-def make(seed: int = 10) -> tuple[Spec, list[Truth], int]:
-    """(image spec, ground truth, number of decoys) for the planted corpus."""
+@dataclass
+class Plan:
+    """What goes where: the planted files by fate, the files that overwrite them, the metadata."""
+
+    g: Gen
+    decoy_files: list
+    decoy_count: int
+    groups: dict            # status -> [(path, content, [(family, secret)])]
+    second_key: str
+    build_npm: str
+    arg_pw: str
+    env: list
+    labels: dict
+
+
+def plan(seed: int = 10) -> Plan:
+    """Generate every value of the corpus (keys fresh from `cryptography`, tokens seeded)."""
     g = Gen(seed)
     k = private_keys()
     second_key = _pem(ec.generate_private_key(ec.SECP256R1()), serialization.PrivateFormat.PKCS8)
-    truth: list[Truth] = []
-    spec = Spec()
     decoy_files, decoy_count = decoys(g)
-    spec.layer("/bin/sh -c #(nop) ADD file:base in / ", *decoy_files)
 
     planted: list[tuple[str, str, list[tuple[str, str]]]] = []   # (path, content, [(family, secret)])
 
@@ -225,46 +237,111 @@ def make(seed: int = 10) -> tuple[Spec, list[Truth], int]:
     plant("/opt/secrets/session.txt", f"Authorization: Bearer {jwt}\n", ("jwt", jwt))
     opaqued = list(planted)
 
-    members = [file(p, c) for p, c, _ in visible + overwritten + deleted + deleted_dir + opaqued]
-    l1 = spec.layer("COPY app / # buildkit", *members)
-    l2_npm = g.npm()
-    l2_history = (f"RUN |1 NPM_TOKEN={l2_npm} /bin/sh -c echo \"//registry.npmjs.org/:_authToken=${{NPM_TOKEN}}\" "
-                  "> ~/.npmrc && npm ci && rm ~/.npmrc # buildkit")
-    l2 = spec.layer(l2_history, file("/root/.pypirc", "[pypi]\nusername = __token__\n"),
-                    file("/app/config/notes.txt", "ci token: see vault\n"),
-                    file("/home/app/.ssh/id_rsa", second_key + "\n"))
-    l3 = spec.layer("RUN /bin/sh -c rm -rf /tmp/build /root/.docker/config.json /root/.netrc /app/keys/ec.pem "
-                    "/etc/ssl/private/server.key && rm -rf /opt/secrets && mkdir /opt/secrets # buildkit",
-                    whiteout("/tmp/build"), whiteout("/root/.docker/config.json"), whiteout("/root/.netrc"),
-                    whiteout("/app/keys/ec.pem"), whiteout("/etc/ssl/private/server.key"),
-                    opaque("/opt/secrets"), file("/opt/secrets/README", "mounted at runtime\n"))
-    arg_pw = g.password(16)
-    h_arg = spec.meta(f"ARG DB_ADMIN_PASSWORD={arg_pw}")
+    env_token, env_ghp, label_glpat = g.s(32), g.github(), g.gitlab()
+    env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", f"API_TOKEN={env_token}",
+           f"GITHUB_TOKEN={env_ghp}", "APP_ENV=production"] + ENV_DECOYS(g)
+    return Plan(g, decoy_files, decoy_count,
+                {"visible": visible, "overwritten": overwritten, "deleted": deleted + deleted_dir, "deleted-opaque": opaqued},
+                second_key, g.npm(), g.password(16), env, {"deploy.gitlab-token": label_glpat, **LABEL_DECOYS(g)})
+
+
+OVERWRITES = {"/root/.pypirc": "[pypi]\nusername = __token__\n", "/app/config/notes.txt": "ci token: see vault\n"}
+REMOVED = ("/tmp/build", "/root/.docker/config.json", "/root/.netrc", "/app/keys/ec.pem", "/etc/ssl/private/server.key")
+OPAQUE_DIR = "/opt/secrets"
+
+
+def layer_truth(p: Plan, planted: int, overwrite: int, remove: int) -> list[Truth]:
+    """Truth for the layer files, given the indexes of the layers that plant, overwrite and remove."""
+    removed_in = {"visible": None, "overwritten": overwrite, "deleted": remove, "deleted-opaque": remove}
+    truth = [Truth(family, secret, "layer", planted, path, status, removed_in[status])
+             for status, group in p.groups.items() for path, _, secrets in group for family, secret in secrets]
+    truth.append(Truth("ssh-key", p.second_key, "layer", overwrite, "/home/app/.ssh/id_rsa", "visible"))
+    return truth
+
+
+def metadata_truth(config: dict, secrets: list[tuple[str, str]]) -> list[Truth]:
+    """Truth for config and history: every Env item, label and history line that holds a planted value."""
+    truth = []
+    cfg = config.get("config") or {}
+    for family, secret in secrets:
+        for i, item in enumerate(cfg.get("Env") or []):
+            if secret in item:
+                truth.append(Truth(family, secret, "config", config_field=f"Env[{i}]"))
+        for key, value in (cfg.get("Labels") or {}).items():
+            if secret in value:
+                truth.append(Truth(family, secret, "config", config_field=f"Labels.{key}"))
+        layer = 0
+        for i, h in enumerate(config.get("history") or []):
+            index = None if h.get("empty_layer") else layer
+            layer += 0 if h.get("empty_layer") else 1
+            if secret in (h.get("created_by") or ""):
+                truth.append(Truth(family, secret, "history", index, config_field=f"history[{i}].created_by", history_index=i))
+    return truth
+
+
+def metadata_secrets(p: Plan) -> list[tuple[str, str]]:
+    """The planted values that live only in the config and the history."""
+    return [("npm", p.build_npm), ("generic", p.arg_pw), ("generic", p.env[1].split("=", 1)[1]),
+            ("github", p.env[2].split("=", 1)[1]), ("gitlab", p.labels["deploy.gitlab-token"])]
+
+
+def make(seed: int = 10) -> tuple[Spec, list[Truth], int]:
+    """(image spec, ground truth, number of decoys), layers written directly (no builder involved)."""
+    p = plan(seed)
+    spec = Spec()
+    spec.layer("/bin/sh -c #(nop) ADD file:base in / ", *p.decoy_files)
+    l1 = spec.layer("COPY app / # buildkit", *[file(path, c) for group in p.groups.values() for path, c, _ in group])
+    l2 = spec.layer(f"RUN |1 NPM_TOKEN={p.build_npm} /bin/sh -c echo \"//registry.npmjs.org/:_authToken=${{NPM_TOKEN}}\" "
+                    "> ~/.npmrc && npm ci && rm ~/.npmrc # buildkit",
+                    *[file(path, c) for path, c in OVERWRITES.items()], file("/home/app/.ssh/id_rsa", p.second_key + "\n"))
+    l3 = spec.layer(f"RUN /bin/sh -c rm -rf {' '.join(REMOVED)} && rm -rf {OPAQUE_DIR} && mkdir {OPAQUE_DIR} # buildkit",
+                    *[whiteout(path) for path in REMOVED], opaque(OPAQUE_DIR), file(OPAQUE_DIR + "/README", "mounted at runtime\n"))
+    spec.meta(f"ARG DB_ADMIN_PASSWORD={p.arg_pw}")
     spec.meta("ENV APP_ENV=production")
-    env_token, env_ghp = g.s(32), g.github()
-    spec.env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", f"API_TOKEN={env_token}",
-                f"GITHUB_TOKEN={env_ghp}", "APP_ENV=production"] + ENV_DECOYS(g)
-    label_glpat = g.gitlab()
-    spec.labels = {"deploy.gitlab-token": label_glpat, **LABEL_DECOYS(g)}
-    for text in HISTORY_DECOYS(g):
+    spec.env, spec.labels = p.env, p.labels
+    for text in HISTORY_DECOYS(p.g):
         spec.meta(text)
+    config = {"config": {"Env": spec.env, "Labels": spec.labels},
+              "history": [{"created_by": st.created_by, "empty_layer": st.members is None} for st in spec.steps]}
+    return spec, layer_truth(p, l1, l2, l3) + metadata_truth(config, metadata_secrets(p)), p.decoy_count
 
-    def add(group, layer, status, removed):
-        for path, _, secrets in group:
-            for family, secret in secrets:
-                truth.append(Truth(family, secret, "layer", layer, path, status, removed))
 
-    add(visible, l1, "visible", None)
-    add(overwritten, l1, "overwritten", l2)
-    add(deleted + deleted_dir, l1, "deleted", l3)
-    add(opaqued, l1, "deleted-opaque", l3)
-    truth.append(Truth("ssh-key", second_key, "layer", l2, "/home/app/.ssh/id_rsa", "visible"))
-    truth.append(Truth("npm", l2_npm, "history", l2, None, config_field=f"history[{l2}].created_by", history_index=l2))
-    truth.append(Truth("generic", arg_pw, "history", None, None, config_field=f"history[{h_arg}].created_by", history_index=h_arg))
-    truth.append(Truth("generic", env_token, "config", config_field="Env[1]"))
-    truth.append(Truth("github", env_ghp, "config", config_field="Env[2]"))
-    truth.append(Truth("gitlab", label_glpat, "config", config_field="Labels.deploy.gitlab-token"))
-    return spec, truth, decoy_count
+def context(ctx, seed: int = 10) -> tuple[Plan, list[str]]:
+    """A build context and Dockerfile planting the same corpus through `imgtool build`; returns the
+    plan and the build flags (build args, labels). Layers: 0 base, 1 decoys, 2 planted, 3 rm, 4 overwrites."""
+    from pathlib import Path
+
+    p = plan(seed)
+    ctx = Path(ctx)
+
+    def put(tree: str, path: str, content) -> None:
+        dest = ctx / tree / path.lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(content.encode() if isinstance(content, str) else content)
+
+    for kind, path, content, _ in p.decoy_files:
+        if kind == "file":
+            put("decoys", path, content)
+    for group in p.groups.values():
+        for path, content, _ in group:
+            put("planted", path, content)
+    for path, content in {**OVERWRITES, "/home/app/.ssh/id_rsa": p.second_key + "\n"}.items():
+        put("overwrite", path, content)
+    env = " ".join(f'{item.split("=", 1)[0]}="{item.split("=", 1)[1]}"' for item in p.env[1:])
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox:latest\n"
+        "COPY decoys/ /\n"
+        "COPY planted/ /\n"
+        f"RUN rm -rf {' '.join(REMOVED)} && rm -rf {OPAQUE_DIR} && mkdir {OPAQUE_DIR} && echo mounted > {OPAQUE_DIR}/README\n"
+        "COPY overwrite/ /\n"
+        f"ARG DB_ADMIN_PASSWORD={p.arg_pw}\n"
+        "ARG NPM_TOKEN\n"
+        "RUN echo \"//registry.npmjs.org/:_authToken=${NPM_TOKEN}\" > /dev/null\n"
+        f"ENV {env}\n")
+    flags = ["--build-arg", f"NPM_TOKEN={p.build_npm}"]
+    for key, value in p.labels.items():
+        flags += ["--label", f"{key}={value}"]
+    return p, flags
 
 
 def _hex(g: Gen, n: int) -> str:

@@ -50,15 +50,67 @@ class Resources:
     cpuset_cpus: str | None = None
     pids: int | None = None
     unified: dict[str, str] = field(default_factory=dict)
+    cpuset_mems: str | None = None
+    cpu_burst: int | None = None
+    cpu_rt_runtime: int | None = None
+    cpu_rt_period: int | None = None
+    cpu_idle: int | None = None
+    swappiness: int | None = None
+    disable_oom_killer: bool = False
+    blkio_weight: int | None = None
+    devices: tuple[str, ...] | None = None  # v1 rules ("a", "c 1:3 rwm", "!c 10:* rwm" = deny), in order
 
     @classmethod
     def from_spec(cls, res: dict) -> "Resources":
-        """From config.json `linux.resources`."""
+        """From config.json `linux.resources` (or `update --resources`, the same object)."""
         mem, cpu = res.get("memory") or {}, res.get("cpu") or {}
+        rules = tuple(_device_rule(d) for d in res.get("devices") or []) or None
         return cls(memory=mem.get("limit"), memory_swap=mem.get("swap"), memory_reservation=mem.get("reservation"),
                    cpu_shares=cpu.get("shares"), cpu_quota=cpu.get("quota"), cpu_period=cpu.get("period"),
-                   cpuset_cpus=cpu.get("cpus"), pids=(res.get("pids") or {}).get("limit"),
-                   unified=dict(res.get("unified") or {}))
+                   cpuset_cpus=cpu.get("cpus") or None, pids=(res.get("pids") or {}).get("limit"),
+                   unified=dict(res.get("unified") or {}), cpuset_mems=cpu.get("mems") or None,
+                   cpu_burst=cpu.get("burst"), cpu_rt_runtime=cpu.get("realtimeRuntime"),
+                   cpu_rt_period=cpu.get("realtimePeriod"), cpu_idle=cpu.get("idle"),
+                   swappiness=mem.get("swappiness"), disable_oom_killer=bool(mem.get("disableOOMKiller")),
+                   blkio_weight=(res.get("blockIO") or {}).get("weight"), devices=rules)
+
+
+def _device_rule(d: dict) -> str:
+    """A linux.resources.devices entry as a v1 devices.allow line ('!' prefix: deny)."""
+    kind = d.get("type") or "a"
+    if kind not in ("a", "b", "c"):
+        raise CgroupError(f"linux.resources.devices: invalid type {kind!r}")
+    access = d.get("access") or "rwm"
+    if set(access) - set("rwm"):
+        raise CgroupError(f"linux.resources.devices: invalid access {access!r}")
+    major = "*" if d.get("major") in (None, -1) else str(d["major"])
+    minor = "*" if d.get("minor") in (None, -1) else str(d["minor"])
+    rule = "a" if kind == "a" and major == minor == "*" else f"{kind} {major}:{minor} {access}"
+    return rule if d.get("allow") else "!" + rule
+
+
+def resolve_path(cgroups_path: str, container_id: str, systemd: bool) -> str:
+    """linux.cgroupsPath as a cgroupfs path: `/a/b` (absolute), `a/b` (relative to our own), or
+    systemd's `slice:prefix:name` -> `/a.slice/a-b.slice/prefix-name.scope`, the layout runc's systemd
+    driver produces (each `-` in a slice name is one level)."""
+    if not cgroups_path:
+        return f"/system.slice/runc-{container_id}.scope" if systemd else f"imgtool/{container_id}"
+    parts = cgroups_path.split(":")
+    if len(parts) != 3:
+        if systemd:
+            raise CgroupError(f'expected cgroupsPath to be of format "slice:prefix:name" for systemd cgroups, '
+                              f'got "{cgroups_path}" instead')
+        return cgroups_path
+    slice_, prefix, name = parts
+    slice_ = slice_ or "system.slice"
+    if not slice_.endswith(".slice") or "/" in slice_ or "/" in name:
+        raise CgroupError(f"invalid cgroupsPath {cgroups_path!r}: the slice must end in .slice")
+    levels, path = slice_[: -len(".slice")].split("-"), ""
+    if slice_ != "-.slice":
+        for i in range(len(levels)):
+            path += "/" + "-".join(levels[: i + 1]) + ".slice"
+    unit = name if name.endswith(".slice") else (f"{prefix}-{name}.scope" if prefix else f"{name}.scope")
+    return f"{path}/{unit}"
 
 
 def is_unified() -> bool:
@@ -200,22 +252,38 @@ class Cgroup:
             _write(d["cpu"] / "cpu.cfs_period_us", str(res.cpu_period))
         if res.cpu_quota is not None:
             _write(d["cpu"] / "cpu.cfs_quota_us", str(res.cpu_quota))
+        if res.cpu_burst is not None:
+            _write(d["cpu"] / "cpu.cfs_burst_us", str(res.cpu_burst))
+        if res.cpu_rt_period is not None:
+            _write(d["cpu"] / "cpu.rt_period_us", str(res.cpu_rt_period))
+        if res.cpu_rt_runtime is not None:
+            _write(d["cpu"] / "cpu.rt_runtime_us", str(res.cpu_rt_runtime))
+        if res.cpu_idle:
+            raise CgroupError("linux.resources.cpu.idle needs a cgroup v2 host")
         if res.cpuset_cpus:
             _write(d["cpuset"] / "cpuset.cpus", res.cpuset_cpus)
-        if res.pids is not None:
+        if res.cpuset_mems:
+            _write(d["cpuset"] / "cpuset.mems", res.cpuset_mems)
+        if res.swappiness is not None and res.swappiness >= 0:
+            _write(d["memory"] / "memory.swappiness", str(res.swappiness))
+        if res.disable_oom_killer:
+            _write(d["memory"] / "memory.oom_control", "1")
+        if res.blkio_weight:
+            _write(d["blkio"] / "blkio.weight", str(res.blkio_weight))
+        if res.pids:  # runc: 0 leaves it alone, negative is unlimited
             _write(d["pids"] / "pids.max", "max" if res.pids < 0 else str(res.pids))
         if res.unified:
             raise CgroupError("linux.resources.unified needs a cgroup v2 host")
         if devices is not None and "devices" in d:
-            _write(d["devices"] / "devices.deny", "a")
-            for rule in devices:
-                _write(d["devices"] / "devices.allow", rule)
+            rules = res.devices if res.devices is not None else ("!a",)
+            for rule in (*rules, *devices):  # runc: the spec's rules, then the devices it always creates
+                _write(d["devices"] / ("devices.deny" if rule.startswith("!") else "devices.allow"), rule.lstrip("!"))
 
     def _apply_v2(self, res: Resources) -> None:
         base = self.dirs[""]
         wanted = {"memory": res.memory is not None or res.memory_swap is not None or res.memory_reservation is not None,
-                  "cpu": res.cpu_shares is not None or res.cpu_quota is not None,
-                  "cpuset": bool(res.cpuset_cpus), "pids": res.pids is not None}
+                  "cpu": res.cpu_shares is not None or res.cpu_quota is not None or res.cpu_burst is not None,
+                  "cpuset": bool(res.cpuset_cpus or res.cpuset_mems), "pids": bool(res.pids)}
         for ctl in (c for c, on in wanted.items() if on):
             self._enable_v2(base, ctl)
         if res.memory is not None:
@@ -232,9 +300,24 @@ class Cgroup:
         if res.cpu_quota is not None or res.cpu_period is not None:
             quota = "max" if res.cpu_quota is None or res.cpu_quota < 0 else str(res.cpu_quota)
             _write(base / "cpu.max", f"{quota} {res.cpu_period or 100000}")
+        if res.cpu_burst is not None:
+            _write(base / "cpu.max.burst", str(res.cpu_burst))
+        if res.cpu_idle is not None:
+            _write(base / "cpu.idle", str(res.cpu_idle))
+        if res.cpu_rt_runtime is not None or res.cpu_rt_period is not None:
+            raise CgroupError("linux.resources.cpu realtime limits need cgroup v1")
         if res.cpuset_cpus:
             _write(base / "cpuset.cpus", res.cpuset_cpus)
-        if res.pids is not None:
+        if res.cpuset_mems:
+            _write(base / "cpuset.mems", res.cpuset_mems)
+        if res.swappiness is not None and res.swappiness >= 0:
+            raise CgroupError("linux.resources.memory.swappiness needs cgroup v1")
+        if res.disable_oom_killer:
+            raise CgroupError("linux.resources.memory.disableOOMKiller needs cgroup v1")
+        if res.blkio_weight:
+            self._enable_v2(base, "io")
+            _write(base / "io.weight", f"default {res.blkio_weight}")
+        if res.pids:  # runc: 0 leaves it alone, negative is unlimited
             _write(base / "pids.max", "max" if res.pids < 0 else str(res.pids))
         for key, value in res.unified.items():
             if "/" in key or key.startswith("."):
@@ -260,6 +343,26 @@ class Cgroup:
         """Move a process (the container init, before it execs) into every hierarchy."""
         for d in self.dirs.values():
             _write(d / "cgroup.procs", str(pid))
+
+    def update(self, res: Resources) -> None:
+        """`update --resources`: apply new limits to a live cgroup (devices are left alone, as runc)."""
+        self._apply_v2(res) if self.unified else self._apply_v1(res, None)
+
+    def freeze(self, frozen: bool) -> None:
+        """pause/resume: v1 freezer.state (waiting out FREEZING), v2 cgroup.freeze."""
+        if self.unified:
+            _write(self.dirs[""] / "cgroup.freeze", "1" if frozen else "0")
+            return
+        if "freezer" not in self.dirs:
+            raise CgroupError("pause needs the freezer cgroup controller")
+        state = self.dirs["freezer"] / "freezer.state"
+        want = "FROZEN" if frozen else "THAWED"
+        for _ in range(1000):
+            _write(state, want)
+            if state.read_text().strip() == want:
+                return
+            time.sleep(0.001)
+        raise CgroupError(f"cgroup did not reach {want}")
 
     def oom_killed(self) -> bool:
         """Whether the kernel OOM-killed anything in the cgroup (the `oom_kill` counter, v1 and v2)."""

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 from pathlib import Path
+from typing import Callable
 
+from . import hooks, state
 from .container import Container, ExitStatus, RuntimeError_, confirm_exec, spawn, wait
 from .init import Plan
-from .container import STATE_ROOT
 from .tty import Streams
 
 
@@ -58,7 +60,7 @@ def create(container_id: str, bundle: Path, pid_file: Path | None = None,
     terminal = bool((spec.get("process") or {}).get("terminal"))
     if terminal != (console_socket is not None):
         raise RuntimeError_("process.terminal needs --console-socket (and --console-socket needs process.terminal)")
-    plan = Plan(rootfs=rootfs, exec_fifo=str(STATE_ROOT / container_id / "exec.fifo"))
+    plan = Plan(rootfs=rootfs, exec_fifo=f"{state.STATE_ROOT}/{container_id}/exec.fifo")
     sock = _connect(console_socket) if console_socket is not None else None
     try:
         plan.console_socket = sock.fileno() if sock is not None else None
@@ -92,9 +94,18 @@ def run(container_id: str, bundle: Path, pid_file: Path | None = None) -> ExitSt
         streams.close()
 
 
-def delete(container_id: str, force: bool = False) -> None:
-    """runtime.md `delete`: only a stopped container unless forced; always idempotent cleanup."""
+def delete(container_id: str, force: bool = False, warn: Callable[[str], None] | None = None) -> None:
+    """runtime.md `delete`: a stopped or created container (runc kills the waiting init), any with
+    --force; idempotent cleanup, then the poststop hooks (whose failure is only a warning)."""
     container = Container.load(container_id)
-    if container.status() != "stopped" and not force:
-        raise RuntimeError_(f"container {container_id} is {container.status()}: stop it or use --force")
+    status = container.status()
+    if status not in ("stopped", "created") and not force:
+        raise RuntimeError_(f"cannot delete container {container_id} that is not stopped: {status}", 1)
+    spec = container.saved_spec()
+    doc = dict(container.state(), status="stopped", pid=0)
     container.destroy()
+    if hooks.has(spec, "poststop"):
+        try:
+            hooks.run(spec, "poststop", doc)
+        except hooks.HookError as exc:
+            (warn or (lambda m: print(f"imgtool: warning: {m}", file=sys.stderr)))(str(exc))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import hooks, jsonfast, namespaces, speccheck, state, syscalls
-from .cgroups import Cgroup, Resources, resolve_path
+from . import cgroups
 from .init import EXIT_SETUP, Plan, run_init
 from .state import Container, RuntimeError_, list_containers  # noqa: F401  (the names callers know)
 
@@ -81,8 +81,8 @@ def spawn(container_id: str, spec: dict[str, Any], plan: Plan, bundle: str = "",
         with open(f"{state_dir}/config.json", "w") as f:  # `exec` takes its defaults from here
             f.write(jsonfast.dumps(spec))
         linux = spec.get("linux") or {}
-        cgroup = Cgroup.create(resolve_path(linux.get("cgroupsPath") or "", container_id, systemd),
-                               Resources.from_spec(linux.get("resources") or {}))
+        cgroup = cgroups.create(cgroups.resolve_path(linux.get("cgroupsPath") or "", container_id, systemd),
+                                 cgroups.Resources.from_spec(linux.get("resources") or {}))
         plan.hook_sync = hooks.has(spec, "prestart", "createRuntime")
         plan.state = {"ociVersion": state.OCI_VERSION, "id": container_id, "bundle": bundle,
                       "annotations": dict(spec.get("annotations") or {})}

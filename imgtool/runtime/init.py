@@ -14,6 +14,7 @@ import errno
 import fcntl
 import os
 import resource
+import signal
 import termios
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,6 @@ from pathlib import Path
 from . import capabilities, jsonfast, seccomp, syscalls, tty, users
 from .mounts import PROPAGATION, Filesystem, MountError
 from .resolve import Root
-from .snapshots import mount_overlay
 
 EXIT_SETUP = 125
 EXIT_NOEXEC = 126
@@ -42,6 +42,7 @@ class Plan:
     console_socket: int | None = None  # process.terminal: send the pty master over this unix socket
     hook_sync: bool = False  # stop after entering the namespaces until the parent ran createRuntime hooks
     state: dict = field(default_factory=dict)  # the runtime-spec state given to in-container hooks
+    preserve_fds: int = 0  # fds 3 .. 3+n-1 stay open in the container (runc's --preserve-fds)
 
 
 class SetupError(Exception):
@@ -74,6 +75,8 @@ class _Setup:
         p = self.plan
         syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
         if p.lowers is not None:
+            from .snapshots import mount_overlay  # imgtool run's overlay rootfs (imports the store)
+
             mount_overlay([Path(x) for x in p.lowers], Path(p.upper) if p.upper else None,
                           Path(p.work) if p.work else None, p.rootfs)
         else:
@@ -229,11 +232,14 @@ def lookpath(name: str, env: list[str]) -> str:
     raise SetupError(f"exec: {name!r}: executable file not found in $PATH", EXIT_NOTFOUND)
 
 
-def close_fds(keep: set[int]) -> None:
-    """Mark every fd but stdio and `keep` close-on-exec (CVE-2024-21626: no host fd may leak)."""
+def close_fds(keep: set[int], preserve: int = 0) -> None:
+    """Mark every fd but stdio and `keep` close-on-exec (CVE-2024-21626: no host fd may leak);
+    fds 3 .. 3+preserve-1 are passed on (runc's --preserve-fds)."""
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
-        if fd > 2 and fd not in keep:
+        if 3 <= fd < 3 + preserve:
+            os.set_inheritable(fd, True)
+        elif fd > 2 and fd not in keep:
             try:
                 os.set_inheritable(fd, False)
             except OSError:
@@ -243,6 +249,8 @@ def close_fds(keep: set[int]) -> None:
 def exec_process(exe: str, proc: dict, flt) -> None:
     """Load the pending seccomp filter and execve: the last two steps, nothing in between."""
     env = dict(e.partition("=")[::2] for e in proc.get("env") or [])
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these, and exec keeps "ignored"
+        signal.signal(sig, signal.SIG_DFL)
     if flt is not None:
         flt.load()
     os.execve(exe, proc["args"], env)
@@ -283,7 +291,7 @@ def run_init(spec: dict, plan: Plan, go: int, report: int, namespaces) -> None:
         chdir(proc.get("cwd") or "/")
         exe = lookpath(proc["args"][0], proc.get("env") or [])
         setup.send("stubs", setup.fs.stubs)
-        close_fds({report})
+        close_fds({report}, plan.preserve_fds)
         setup.send("ready", os.getpid())
         if fifo >= 0:
             wfd = os.open(f"/proc/self/fd/{fifo}", os.O_WRONLY | os.O_CLOEXEC)  # blocks until `start`

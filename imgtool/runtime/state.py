@@ -58,6 +58,19 @@ def proc_stat(pid: int) -> list[str]:
         return []
 
 
+def write_pid_file(path: str, pid: int) -> None:
+    """runc's pid file: the bare decimal pid (go-runc reads it with Atoi, no newline), written to
+    `.name` in the same directory and renamed, so a reader never sees it half-written."""
+    directory, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(directory, "." + name)
+    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY | os.O_SYNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, str(pid).encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
 def rfc3339(ts: float) -> str:
     """A Unix time as Go's time.RFC3339Nano in UTC (what go-runc and CRI-O decode)."""
     whole = int(ts)
@@ -93,8 +106,8 @@ class Container:
         return f"{self.state_dir}/exec.fifo"
 
     @property
-    def cgroup(self):  # -> cgroups.Cgroup (imported only by the verbs that act on cgroups)
-        from .cgroups import Cgroup
+    def cgroup(self):  # -> cgroupfs.Cgroup (imported only by the verbs that act on cgroups)
+        from .cgroupfs import Cgroup
 
         return Cgroup.from_dict(self.cgroup_doc)
 
@@ -198,6 +211,29 @@ class Container:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 pass
+
+    def delete(self, force: bool = False, warn=None) -> None:
+        """runtime.md `delete`: a stopped or created container (runc kills the waiting init), any
+        with `force`; idempotent cleanup, then the poststop hooks (a failure is only a warning,
+        passed to `warn(message)`, stderr by default)."""
+        status = self.status()
+        if status not in ("stopped", "created") and not force:
+            raise RuntimeError_(f"cannot delete container {self.id} that is not stopped: {status}", 1)
+        spec = self.saved_spec()
+        doc = dict(self.state(), status="stopped", pid=0)
+        self.destroy()
+        if (spec.get("hooks") or {}).get("poststop"):
+            from . import hooks
+
+            try:
+                hooks.run(spec, "poststop", doc)
+            except hooks.HookError as exc:
+                if warn is None:
+                    import sys
+
+                    sys.stderr.write(f"imgtool: warning: {exc}\n")
+                else:
+                    warn(str(exc))
 
     def destroy(self) -> None:
         """Kill what is left, then remove cgroup, writable layer and state (idempotent)."""

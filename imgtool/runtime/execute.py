@@ -17,7 +17,7 @@ import os
 from imgtool.errors import ImgtoolError
 
 from . import jsonfast, namespaces, syscalls
-from .init import SetupError, chdir, close_fds, console, exec_process, lookpath, prepare_process
+from .init import SetupError, chdir, close_fds, compile_seccomp, console, exec_process, lookpath, prepare_process
 from .state import Container, write_pid_file
 
 
@@ -78,12 +78,13 @@ def _child(container: Container, proc: dict, ns, go: int, report: int, console_f
         if os.read(go, 1) != b"1":
             os._exit(code)
         os.close(go)
+        flt = compile_seccomp(seccomp_profile)
         ns.enter()
         ns.close()
         if proc.get("terminal"):
             os.setsid()
             console(proc, console_fd, bind_console=False)
-        flt = prepare_process(proc, seccomp_profile)
+        flt = prepare_process(proc, flt)
         chdir(proc.get("cwd") or "/")
         exe = lookpath(proc["args"][0], proc.get("env") or [])
         close_fds({report}, preserve_fds)

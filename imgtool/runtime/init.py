@@ -161,17 +161,22 @@ def console(proc: dict, console_socket: int | None, bind_console: bool) -> None:
     os.close(master)
 
 
-def prepare_process(proc: dict, seccomp_profile: dict | None):
+def compile_seccomp(profile: dict | None):
+    """linux.seccomp compiled now, while libseccomp can still be loaded from the host's root
+    (before pivot_root or setns into the container's mounts); None without a profile."""
+    try:
+        return seccomp.compile(profile) if profile else None
+    except seccomp.SeccompError as exc:
+        raise SetupError(str(exc)) from None
+
+
+def prepare_process(proc: dict, flt):
     """rlimits, oom_score_adj, user, capabilities, no_new_privs, umask; returns the compiled
-    seccomp filter still to load (None if already loaded or none).
+    seccomp filter (`compile_seccomp`) still to load, or None if it was loaded here.
 
     Without no_new_privs the filter is loaded here, while CAP_SYS_ADMIN is still held (the kernel
     requires one or the other); with it, as late as possible (runc's order).
     """
-    try:
-        flt = seccomp.compile(seccomp_profile) if seccomp_profile else None
-    except seccomp.SeccompError as exc:
-        raise SetupError(str(exc)) from None
     for rl in proc.get("rlimits") or []:
         kind = getattr(resource, rl.get("type", ""), None) if rl.get("type", "").startswith("RLIMIT_") else None
         if kind is None:
@@ -273,6 +278,7 @@ def run_init(spec: dict, plan: Plan, go: int, report: int, namespaces) -> None:
             import subprocess  # noqa: F401  (for in-container hooks, which run after pivot_root)
 
             from . import hooks  # noqa: F401
+        flt = compile_seccomp((spec.get("linux") or {}).get("seccomp"))
         namespaces.enter()
         namespaces.close()
         if plan.hook_sync:
@@ -287,7 +293,7 @@ def run_init(spec: dict, plan: Plan, go: int, report: int, namespaces) -> None:
         if proc.get("terminal"):
             console(proc, plan.console_socket, bind_console=True)
         setup.kernel_settings()
-        flt = prepare_process(proc, (spec.get("linux") or {}).get("seccomp"))
+        flt = prepare_process(proc, flt)
         chdir(proc.get("cwd") or "/")
         exe = lookpath(proc["args"][0], proc.get("env") or [])
         setup.send("stubs", setup.fs.stubs)

@@ -23,6 +23,7 @@ from typing import Any, Callable
 from . import hooks, jsonfast, namespaces, speccheck, state, syscalls
 from . import cgroups
 from .init import EXIT_SETUP, Plan, run_init
+from .signals import parse_signal  # noqa: F401  (the builder's STOPSIGNAL)
 from .state import Container, RuntimeError_, list_containers  # noqa: F401  (the names callers know)
 
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
@@ -37,18 +38,6 @@ class ExitStatus:
     oom_killed: bool = False
     signal: int | None = None
     cpu_ns: int = 0
-
-
-def parse_signal(text: str | int) -> int:
-    """'TERM', 'SIGKILL', '9' -> signal number."""
-    if isinstance(text, int) or str(text).isdigit():
-        return int(text)
-    name = str(text).upper()
-    name = name if name.startswith("SIG") else "SIG" + name
-    try:
-        return int(signal.Signals[name])
-    except KeyError:
-        raise RuntimeError_(f"unknown signal {text!r}") from None
 
 
 def spawn(container_id: str, spec: dict[str, Any], plan: Plan, bundle: str = "",

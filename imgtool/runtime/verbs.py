@@ -82,21 +82,10 @@ def kill(opts: dict, args: list[str], gopts: dict, log) -> None:
     rest = args[1:]
     if rest and rest[0] in ("-a", "--all"):  # CRI-O's `kill -a ID N` arrives with the flag after the id here
         all_processes, rest = True, rest[1:]
+    from .signals import parse_signal
+
     sig = parse_signal(rest[0] if rest else "TERM")
     _load(args[0]).kill(sig, all_processes)
-
-
-def parse_signal(text: str) -> int:
-    """'9', 'KILL', 'SIGKILL' -> 9, as runc's parseSignal; anything else is an error."""
-    import signal
-
-    if text.isdigit():
-        return int(text)
-    name = text.upper()
-    try:
-        return int(signal.Signals[name if name.startswith("SIG") else "SIG" + name])
-    except KeyError:
-        raise RuntimeError_(f"unknown signal {text!r}", 1) from None
 
 
 def delete(opts: dict, args: list[str], gopts: dict, log) -> None:

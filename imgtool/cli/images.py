@@ -135,7 +135,7 @@ def rmi(names: list[str] = typer.Argument(..., metavar="IMAGE..."),
     store = _store()
     for name in names:
         for entry in store.untag(name, force):
-            typer.echo(f"Untagged: {entry.name or entry.descriptor.digest}")
+            typer.echo(f"Untagged: {entry.shown}")
 
 
 def save(

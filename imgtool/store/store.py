@@ -51,6 +51,16 @@ class NamedImage:
     normalized: str | None
     descriptor: Descriptor
 
+    @property
+    def shown(self) -> str:
+        """The name as docker prints it (`busybox:latest`), or the digest of an unnamed entry."""
+        if self.normalized is None:
+            return str(self.descriptor.digest)
+        try:
+            return reference.parse(self.normalized).familiar_tagged
+        except InvalidReferenceError:
+            return self.name or self.normalized
+
 
 def _entry_names(entry: Descriptor) -> tuple[str | None, str | None]:
     shown = entry.annotations.get(ANNOTATION_REF_NAME)
@@ -237,7 +247,7 @@ class Store:
         doomed = [entry] if by_name else [e for e in self.images() if e.descriptor.digest == entry.descriptor.digest]
         if len(doomed) > 1 and not force:
             raise ImgtoolError(f"conflict: unable to delete {ref} (must be forced) - image is referenced in "
-                               f"multiple repositories ({', '.join(e.name or '<none>' for e in doomed)})")
+                               f"multiple repositories ({', '.join(e.shown for e in doomed)})")
         gone = [e.descriptor for e in doomed]
 
         def change(index: Index) -> Index:

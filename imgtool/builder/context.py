@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 import os
-import posixpath
 import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -63,10 +64,12 @@ class Selected:
 class Tree:
     """A directory tree files are selected from: the context, or another stage's root (unfiltered)."""
 
-    def __init__(self, root: Path, ignore: PatternMatcher | None = None, confine_links: bool = True):
+    def __init__(self, root: Path, ignore: PatternMatcher | None = None, confine_links: bool = True,
+                 hashes: "HashCache | None" = None):
         self.root = root
         self.ignore = ignore
         self.confine_links = confine_links
+        self.hashes = hashes
 
     def ignored(self, rel: str) -> bool:
         """True if .dockerignore hides `rel`."""
@@ -147,16 +150,16 @@ class Tree:
 
     def walk(self, rel: str) -> Iterator[tuple[str, os.stat_result]]:
         """Every path below directory `rel` (relative to `rel`), not ignored, parents before children."""
-        start = self.root / rel if rel else self.root
-        stack = [("", str(start))]
+        start = f"{self.root}/{rel}" if rel else str(self.root)
+        base = rel + "/" if rel else ""
+        stack = [("", start)]
         while stack:
             prefix, directory = stack.pop()
             with os.scandir(directory) as it:
                 items = sorted(it, key=lambda e: e.name)
             for item in items:
                 member = prefix + item.name
-                full_rel = posixpath.join(rel, member) if rel else member
-                if self.ignored(full_rel):
+                if self.ignore is not None and self.ignored(base + member):
                     continue
                 st = item.stat(follow_symlinks=False)
                 yield member, st
@@ -164,7 +167,42 @@ class Tree:
                     stack.append((member + "/", item.path))
 
 
-def _file_digest(path: Path) -> str:
+class HashCache:
+    """Content digests of context files remembered across builds, keyed by (inode, size, mtime,
+    ctime): an unchanged file is not read again, a touched one is re-read (and still hits the
+    build cache if its bytes are the same). One JSON file per context directory, replaced by rename."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.changed = False
+        try:
+            self.entries: dict[str, list] = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            self.entries = {}
+
+    def digest(self, root: str, rel: str, st: os.stat_result) -> str:
+        """The sha256 of `root/rel`, read only if its stat stamp changed."""
+        stamp = [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+        known = self.entries.get(rel)
+        if known is not None and known[:4] == stamp:
+            return known[4]
+        value = _file_digest(f"{root}/{rel}")
+        self.entries[rel] = [*stamp, value]
+        self.changed = True
+        return value
+
+    def save(self) -> None:
+        """Write the table back if anything was hashed (atomically; a concurrent build may win)."""
+        if not self.changed:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".hashes-", dir=self.path.parent)
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.entries, f, separators=(",", ":"))
+        os.replace(tmp, self.path)
+
+
+def _file_digest(path: str) -> str:
     h = hashlib.sha256()
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
@@ -175,22 +213,27 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _record(h: "hashlib._Hash", tree: Tree, name: str, full: str, st: os.stat_result) -> None:
-    kind = stat.S_IFMT(st.st_mode)
-    h.update(f"{name}\0{kind:o}\0{stat.S_IMODE(st.st_mode):o}\0".encode("utf-8", "surrogateescape"))
-    if stat.S_ISREG(st.st_mode):
-        h.update(f"{st.st_size}\0{_file_digest(tree.root / full)}\0".encode())
-    elif stat.S_ISLNK(st.st_mode):
-        h.update(os.readlink(tree.root / full).encode("utf-8", "surrogateescape") + b"\0")
+def _record(h: "hashlib._Hash", root: str, hashes: "HashCache | None", name: str, full: str,
+            st: os.stat_result) -> None:
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        digest = hashes.digest(root, full, st) if hashes else _file_digest(f"{root}/{full}")
+        h.update(f"{name}\0{mode:o}\0{st.st_size}\0{digest}\0".encode("utf-8", "surrogateescape"))
+    elif stat.S_ISLNK(mode):
+        h.update(f"{name}\0{mode:o}\0{os.readlink(f'{root}/{full}')}\0".encode("utf-8", "surrogateescape"))
+    else:
+        h.update(f"{name}\0{mode:o}\0".encode("utf-8", "surrogateescape"))
 
 
 def checksum_sources(tree: Tree, sources: list) -> str:
     """Content checksum of selected sources (`files.Source`: rel, st, members), mtime- and owner-blind."""
     h = hashlib.sha256()
+    root, hashes = str(tree.root), tree.hashes
     for src in sources:
-        _record(h, tree, src.rel or ".", src.rel, src.st)
+        _record(h, root, hashes, src.rel or ".", src.rel or ".", src.st)
+        prefix = src.rel + "/" if src.rel else ""
         for member, st in src.members:
-            _record(h, tree, member, posixpath.join(src.rel, member) if src.rel else member, st)
+            _record(h, root, hashes, member, prefix + member, st)
         h.update(b"\1")
     return h.hexdigest()
 

@@ -103,8 +103,7 @@ class CopyStep:
                 members: tuple = ()
                 if sel.is_dir:
                     members = tuple((m, st) for m, st in tree.walk(sel.rel)
-                                    if excludes is None or not excludes.matches_or_parent_matches(
-                                        posixpath.join(sel.rel, m) if sel.rel else m))
+                                    if not _excluded(excludes, m, sel.rel))
                 out.append(files.Source(sel.rel, sel.st, members, extract=extract and not sel.is_dir))
             if not selected:
                 raise BuildError(f"{what}: no source files were specified" if not pattern else f"{what}: not found")
@@ -175,7 +174,8 @@ class CopyStep:
                     for sel in tree.select(pattern, f"{self.where()}: {instr.NAME} --from={instr.from_} {pattern}"):
                         if excludes is not None and excludes.matches_or_parent_matches(sel.rel):
                             continue
-                        members = tuple(tree.walk(sel.rel)) if sel.is_dir else ()
+                        members = tuple((m, st) for m, st in tree.walk(sel.rel)
+                                        if not _excluded(excludes, m, sel.rel)) if sel.is_dir else ()
                         plan.sources.append(files.Source(sel.rel, sel.st, members))
             src_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             os.chroot(merged)
@@ -183,6 +183,14 @@ class CopyStep:
             files.Copier(src_fd, plan).run()
 
         return run_file_step(session, state, lowers, job, self.where())
+
+
+def _excluded(excludes: PatternMatcher | None, member: str, source: str) -> bool:
+    """--exclude patterns match paths relative to the copied directory (or to the context)."""
+    if excludes is None:
+        return False
+    return excludes.matches_or_parent_matches(member) or \
+        bool(source and excludes.matches_or_parent_matches(posixpath.join(source, member)))
 
 
 def _mount_source(lowers: list[Path], scratch: Path) -> Path:

@@ -10,15 +10,19 @@ in `/`, is an existing directory or there are several sources, into it; missing 
 
 from __future__ import annotations
 
+import bz2  # noqa: F401 - loaded before the chroot: tarfile imports it lazily
+import lzma
 import os
 import posixpath
 import re
+import shutil
 import stat
 import tarfile
 from dataclasses import dataclass, field
 
 from imgtool.errors import ImgtoolError
 from imgtool.layer import compression
+from imgtool.runtime import users
 
 
 class FileStepError(ImgtoolError):
@@ -100,8 +104,6 @@ def resolve_owner(spec: str | None) -> tuple[int, int]:
     """`user[:group]` for --chown, against the image's passwd/group (we are chrooted into it)."""
     if not spec:
         return 0, 0
-    from imgtool.runtime import users
-
     user, _, group = spec.partition(":")
     try:
         if user.isdigit():
@@ -138,8 +140,6 @@ def _remove(path: str) -> None:
     except FileNotFoundError:
         return
     if stat.S_ISDIR(st.st_mode):
-        import shutil
-
         shutil.rmtree(path)
     else:
         os.unlink(path)
@@ -258,13 +258,11 @@ class Copier:
             mode = {"bzip2": "r|bz2", "xz": "r|xz"}.get(kind, "r|")
             try:
                 with tarfile.open(fileobj=stream, mode=mode) as tar:
-                    if kind in ("gzip", "zstd") or _is_tar(head):
-                        _mkdirs(dest, self.uid, self.gid)
-                        tar.extractall(dest, numeric_owner=True, filter=_confined)
-                        return True
-            except tarfile.ReadError:
+                    _mkdirs(dest, self.uid, self.gid)
+                    tar.extractall(dest, numeric_owner=True, filter=_confined)
+                    return True
+            except (tarfile.ReadError, EOFError, lzma.LZMAError, OSError):
                 return False
-        return False
 
 
 def _archive_kind(head: bytes) -> str | None:

@@ -22,11 +22,10 @@ from imgtool.oci import reference
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.manifest import ANNOTATION_REF_NAME, Index
 from imgtool.store import Store, layout
+from imgtool.layer.verify import check_blob
 from imgtool.store.blobs import BlobWriter
 
-from .endpoint import OnBytes, Opener
-
-_CHUNK = 1 << 20
+from .endpoint import OnBytes, Opener, pump
 
 
 def _find(store: Store, name: str | None) -> Descriptor:
@@ -76,6 +75,8 @@ class LayoutDestination:
         self._held = contextlib.ExitStack()
         self._held.enter_context(store.writing())
 
+    verifies = True
+
     def has_blob(self, descriptor: Descriptor) -> bool:
         with self._lock:
             if str(descriptor.digest) in self._pending:
@@ -86,10 +87,8 @@ class LayoutDestination:
         writer = self.store.blob_writer(descriptor.digest.algorithm)
         try:
             with opener() as source:
-                while chunk := source.read(_CHUNK):
-                    writer.write(chunk)
-                    on_bytes(len(chunk))
-            assert writer.digest == descriptor.digest and writer.size == descriptor.size  # verified stream
+                pump(source, writer.write, on_bytes)
+            check_blob(descriptor, writer.size, writer.digest)  # the writer hashed every byte
         except BaseException:
             writer.abort()
             raise

@@ -4,54 +4,23 @@ a real dockerd (Debian's 20.10, started here with its own data root and socket).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
 import subprocess
-import time
-from pathlib import Path
 
 import pytest
+
+from tests.conftest import DOCKER
 
 from . import imagespec
 from .conftest import cli_json, run_cli
 from .imagespec import Spec, directory, file, whiteout
 
-DOCKERD, DOCKER = Path("/usr/sbin/dockerd"), Path("/usr/bin/docker")
-
 pytestmark = [pytest.mark.slow, pytest.mark.interop]
 
 
 @pytest.fixture(scope="module")
-def dockerd(tmp_path_factory):
-    """A private dockerd; yields the docker CLI's argv prefix."""
-    if not (DOCKERD.exists() and DOCKER.exists()) or os.geteuid() != 0:
-        pytest.skip("needs root and Debian's docker.io (/usr/sbin/dockerd, /usr/bin/docker)")
-    base = Path(f"/tmp/inspect-dockerd-{os.getpid()}")   # short: the socket path must fit sun_path
-    shutil.rmtree(base, ignore_errors=True)
-    base.mkdir()
-    sock = base / "sock"
-    log = open(base / "log", "wb")
-    proc = subprocess.Popen([str(DOCKERD), "--iptables=false", "--bridge=none", "--data-root", str(base / "data"),
-                             "-H", f"unix://{sock}", "--exec-root", str(base / "e"), "--pidfile", str(base / "pid")],
-                            stdout=log, stderr=subprocess.STDOUT)
-    cli = [str(DOCKER), "-H", f"unix://{sock}"]
-    deadline = time.monotonic() + 90
-    while subprocess.run([*cli, "version"], capture_output=True).returncode != 0:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"dockerd did not start: {(base / 'log').read_text()[-2000:]}")
-        time.sleep(0.5)
-    yield cli
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
-    subprocess.run(["umount", "-R", str(base / "data")], capture_output=True)
-    shutil.rmtree(base, ignore_errors=True)
+def docker_cli(dockerd):
+    """The docker CLI's argv, talking to the session's private dockerd."""
+    return [DOCKER, "-H", dockerd["DOCKER_HOST"]]
 
 
 def _spec() -> Spec:
@@ -69,16 +38,16 @@ def _spec() -> Spec:
 
 
 @pytest.fixture(scope="module")
-def loaded(dockerd, tmp_path_factory):
+def loaded(docker_cli, tmp_path_factory):
     from imgtool.store import Store
 
     root = tmp_path_factory.mktemp("compat") / "store"
     imagespec.build(Store.open(root), _spec(), "compat:1")
     archive = root.parent / "compat.tar"
     run_cli("save", "--format", "docker", "-o", str(archive), "compat:1", root=root)
-    subprocess.run([*dockerd, "load", "-i", str(archive)], check=True, capture_output=True)
-    yield root, dockerd
-    subprocess.run([*dockerd, "rmi", "-f", "compat:1"], capture_output=True)
+    subprocess.run([*docker_cli, "load", "-i", str(archive)], check=True, capture_output=True)
+    yield root, docker_cli
+    subprocess.run([*docker_cli, "rmi", "-f", "compat:1"], capture_output=True)
 
 
 def _shape(value, path: str = ""):

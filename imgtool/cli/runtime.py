@@ -1,4 +1,4 @@
-"""CLI for the runtime: `imgtool run`, `imgtool unpack`, and the runc-style `imgtool runtime` verbs."""
+"""CLI for the runtime: `imgtool unpack` and the runc-style `imgtool runtime` verbs (`run` is in containers.py)."""
 
 from __future__ import annotations
 
@@ -27,74 +27,40 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
-def _volume(spec: str) -> tuple[str, str, bool]:
-    parts = spec.split(":")
-    if len(parts) not in (2, 3) or not parts[1].startswith("/") or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
-        raise ImgtoolError(f"invalid volume {spec!r} (HOSTDIR:DIR[:ro])")
-    if not os.path.exists(parts[0]):
-        raise ImgtoolError(f"volume source {parts[0]} does not exist")
-    return parts[0], parts[1], len(parts) == 3 and parts[2] == "ro"
-
-
-def run(
-    image: str = typer.Argument(..., help="Image reference in the store."),
-    command: Optional[List[str]] = typer.Argument(None, help="Command and arguments (replace CMD)."),
-    rm: bool = typer.Option(False, "--rm", help="Accepted for docker compatibility: containers are always removed."),
-    name: Optional[str] = typer.Option(None, "--name"),
-    env: List[str] = typer.Option([], "-e", "--env", help="K=V"),
-    workdir: Optional[str] = typer.Option(None, "-w", "--workdir"),
-    user: Optional[str] = typer.Option(None, "-u", "--user"),
-    entrypoint: Optional[str] = typer.Option(None, "--entrypoint"),
-    hostname: Optional[str] = typer.Option(None, "--hostname", "-h"),
-    memory: Optional[str] = typer.Option(None, "--memory", "-m"),
-    memory_swap: Optional[str] = typer.Option(None, "--memory-swap"),
-    cpus: Optional[float] = typer.Option(None, "--cpus"),
-    cpu_shares: Optional[int] = typer.Option(None, "--cpu-shares", "-c"),
-    pids_limit: Optional[int] = typer.Option(None, "--pids-limit"),
-    network: str = typer.Option("host", "--network", "--net", help="host or none"),
-    read_only: bool = typer.Option(False, "--read-only"),
-    volume: List[str] = typer.Option([], "-v", "--volume", help="HOSTDIR:DIR[:ro]"),
-    interactive: bool = typer.Option(False, "-i", "--interactive"),
-    tty: bool = typer.Option(False, "-t", "--tty"),
-    runtime: Optional[str] = typer.Option(None, "--runtime", help="runc or crun instead of imgtool's runtime"),
-) -> None:
-    """Run a command in a new container (docker run's flags and exit codes)."""
-    from imgtool.runtime.bundle import Overrides
+def resources(memory: str | None, memory_swap: str | None, cpus: str | None, cpu_shares: str | None,
+              pids_limit: str | None):
+    """docker's resource flags -> the runtime's Resources (--memory alone gets swap = 2x memory)."""
     from imgtool.runtime.cgroups import Resources
-    from imgtool.store import Store
 
-    if network not in ("host", "none"):
-        raise ImgtoolError(f"unsupported network {network!r} (host or none)")
-    for item in env:
-        if "=" not in item:
-            value = os.environ.get(item)
-            if value is None:
-                continue
-            env[env.index(item)] = f"{item}={value}"
+    def number(text: str | None, kind):
+        try:
+            return None if text is None else kind(text)
+        except ValueError:
+            raise ImgtoolError(f"invalid number {text!r}") from None
+
     mem = parse_size(memory) if memory else None
     swap = parse_size(memory_swap) if memory_swap else (2 * mem if mem and mem > 0 else None)
-    res = Resources(memory=mem, memory_swap=swap, cpu_shares=cpu_shares, pids=pids_limit,
-                    cpu_quota=int(cpus * 100000) if cpus else None, cpu_period=100000 if cpus else None)
+    ncpus = number(cpus, float)
+    return Resources(memory=mem, memory_swap=swap, cpu_shares=number(cpu_shares, int), pids=number(pids_limit, int),
+                     cpu_quota=int(ncpus * 100000) if ncpus else None, cpu_period=100000 if ncpus else None)
+
+
+def run_with_runtime(runtime: str, image: str, command, env, workdir, user, entrypoint, hostname, memory,
+                     memory_swap, cpus, cpu_shares, pids_limit, network, read_only, volume, tty) -> None:
+    """`run --runtime runc|crun`: the image unpacked to a bundle and run by that runtime, foreground."""
+    from imgtool.containers.mounts import parse_volume
+    from imgtool.runtime.bundle import Overrides
+    from imgtool.runtime.oci_runtime import run_with
+    from imgtool.store import Store
+
+    binds = [parse_volume(v) for v in volume]
     ov = Overrides(args=list(command) if command else None,
                    entrypoint=([entrypoint] if entrypoint else []) if entrypoint is not None else None,
-                   env=list(env), workdir=workdir, user=user, hostname=hostname or None, terminal=tty,
-                   read_only=read_only, network=network, volumes=[_volume(v) for v in volume], resources=res)
-    if tty and interactive and not os.isatty(0):
-        raise ImgtoolError("the input device is not a TTY")
-    store = Store.open()
-    if runtime:
-        from imgtool.runtime.oci_runtime import run_with
-        code = run_with(runtime, store, image, ov)
-        raise typer.Exit(code)
-    from imgtool.runtime.runner import run_image
-    from imgtool.runtime.tty import Streams
-
-    # docker: without -i the container reads nothing; without -t it never gets our terminal
-    stdin_fd = 0 if interactive else os.open(os.devnull, os.O_RDONLY)
-    status = run_image(store, image, ov, name=name, streams=Streams((stdin_fd, 1, 2), interpose=True))
-    if status.oom_killed:
-        print("imgtool: container was OOMKilled", file=sys.stderr)
-    raise typer.Exit(status.code)
+                   env=[e for e in env if "=" in e], workdir=workdir, user=user, hostname=hostname or None,
+                   terminal=tty, read_only=read_only, network="host" if network == "host" else "none",
+                   volumes=[(m["source"], m["target"], m["readonly"]) for m in binds if m["type"] == "bind"],
+                   resources=resources(memory, memory_swap, cpus, cpu_shares, pids_limit))
+    raise typer.Exit(run_with(runtime, Store.open(), image, ov))
 
 
 def unpack(ref: str = typer.Argument(..., help="Image reference in the store."),
@@ -171,7 +137,6 @@ def rt_list(quiet: bool = typer.Option(False, "--quiet", "-q")) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add `run`, `unpack` and the `runtime` group to the top-level app."""
-    app.command("run", context_settings={"allow_interspersed_args": False})(run)
+    """Add `unpack` and the `runtime` group to the top-level app."""
     app.command("unpack")(unpack)
     app.add_typer(runtime_app, name="runtime")

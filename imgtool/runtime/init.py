@@ -120,7 +120,7 @@ class _Setup:
                 syscalls.mount(source, path, None, syscalls.MS_BIND | (flags & syscalls.MS_REC))
                 remount = flags & ~(syscalls.MS_BIND | syscalls.MS_REC)
                 if remount:
-                    syscalls.mount(None, path, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | remount)
+                    self.remount_bind(root, m["destination"], want_dir, remount)
             elif mtype == "cgroup":
                 if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
                     syscalls.mount("cgroup2", path, "cgroup2", flags)
@@ -128,6 +128,22 @@ class _Setup:
                     syscalls.mount("tmpfs", path, "tmpfs", flags | syscalls.MS_RDONLY, "mode=755")
             else:
                 syscalls.mount(source or mtype, path, mtype, flags, data or None)
+        finally:
+            os.close(fd)
+
+    def remount_bind(self, root: Root, dest: str, want_dir: bool, flags: int) -> None:
+        """The kernel ignores MS_RDONLY & co on a new bind: remount it (runc's two steps).
+
+        The remount must name the new mount's root, not the fd opened before the bind (that one
+        still names the covered inode, and remounting a non-mount is EINVAL), so the target is
+        re-resolved in-root; nosuid/nodev/noexec the source carries are kept, as the kernel locks
+        them in a user namespace (runc's mntLockFlags).
+        """
+        fd = self.target(root, dest, want_dir)
+        try:
+            path = f"/proc/self/fd/{fd}"
+            locked = os.statvfs(path).f_flag & (syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC)
+            syscalls.mount(None, path, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | flags | locked)
         finally:
             os.close(fd)
 

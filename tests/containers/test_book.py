@@ -54,11 +54,11 @@ def test_book_sequence(cstore, imgtool):
     assert imgtool("stop", "-t", "5", "kuard", check=True).stdout.strip() == "kuard"
     assert time.monotonic() - started < 5, "stop waited for the timeout though the container handles TERM"
     assert "Exited (0)" in imgtool("ps", "-a", check=True).stdout
-    monitor, pasta = st["monitor_pid"], (RUN_ROOT / cid / "pasta.pid")
+    monitor, slirp = st["monitor_pid"], (RUN_ROOT / cid / "slirp.pid")
     assert imgtool("rm", "kuard", check=True).stdout.strip() == "kuard"
     assert no_process(st["pid"]) and no_process(monitor)
     assert not leftovers(cid), leftovers(cid)
-    assert not pasta.exists() and not (cstore.snapshots_dir / "containers" / cid).exists()
+    assert not slirp.exists() and not (cstore.snapshots_dir / "containers" / cid).exists()
     assert imgtool("ps", "-a", "-q", check=True).stdout == ""
 
 
@@ -106,7 +106,7 @@ def test_reboot_equivalent_reports_exited(cstore, imgtool):
             break
         time.sleep(0.01)
     subprocess.run(["umount", "-l", str(RUN_ROOT / cid / "netns")], capture_output=True)
-    subprocess.run(["pkill", "-F", str(RUN_ROOT / cid / "pasta.pid")], capture_output=True)
+    subprocess.run(["pkill", "-F", str(RUN_ROOT / cid / "slirp.pid")], capture_output=True)
     subprocess.run(["rm", "-rf", str(RUN_ROOT / cid), str(STATE_ROOT / cid)], check=True)
     ps = imgtool("ps", "-a", check=True)
     assert "Exited (255)" in ps.stdout and ps.stderr == ""

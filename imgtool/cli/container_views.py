@@ -135,8 +135,7 @@ def exec_(container: str = typer.Argument(...), command: List[str] = typer.Argum
 
     if tty and interactive and not os.isatty(0):
         raise ImgtoolError("the input device is not a TTY")
-    store = Store.open()
-    raise typer.Exit(cexec.run(store, record.find(store, container), list(command), env, user, workdir, tty, interactive))
+    raise typer.Exit(cexec.run(record.find(Store.open(), container), list(command), env, user, workdir, tty))
 
 
 @container_app.command("prune")

@@ -43,7 +43,7 @@ def _config(image: str, command, *, name, env, workdir, user, entrypoint, hostna
     from imgtool.runtime.container import parse_signal
     from imgtool.store import Store
 
-    from .runtime import resources
+    from imgtool.runtime.resources import from_flags
 
     try:
         if name is not None:
@@ -54,7 +54,7 @@ def _config(image: str, command, *, name, env, workdir, user, entrypoint, hostna
             raise ImgtoolError("--network container:NAME is not supported by imgtool yet")
         if network != "bridge" and (publish or publish_all):
             publish, publish_all = [], False  # docker ignores published ports without a bridge (warns)
-        res = resources(memory, memory_swap, cpus, cpu_shares, pids_limit)
+        res = from_flags(memory, memory_swap, cpus, cpu_shares, pids_limit)
         wanted_ports = [m for spec in publish for m in ports.parse_publish(spec)]
         wanted_mounts = [mounts.parse_volume(v) for v in volume] + [mounts.parse_mount(m) for m in mount]
         logs = LogOptions.parse(log_opt)
@@ -74,7 +74,7 @@ def _config(image: str, command, *, name, env, workdir, user, entrypoint, hostna
     return store, Config(
         id=cid, name=name or "", image=image, image_id=img.id, created=now(), args=list(command) if command else None,
         entrypoint=([entrypoint] if entrypoint else []) if entrypoint is not None else None, env=_env(env),
-        workdir=workdir, user=user, hostname=hostname or hostname_default(cid, network), tty=tty,
+        workdir=workdir, user=user if user is not None else img.config.config.user, hostname=hostname or hostname_default(cid, network), tty=tty,
         interactive=interactive, read_only=read_only, network=network, mounts=mounts.prepare(store, wanted_mounts),
         resources={k: v for k, v in vars(res).items() if v is not None and k != "unified"},
         ports=[p.to_dict() for p in allocated], exposed=exposed, auto_remove=rm, stop_signal=stop_signal,

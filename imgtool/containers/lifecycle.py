@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from imgtool.errors import ImgtoolError, NotFoundError
 from imgtool.runtime import container as rt
+from imgtool.runtime import state as rstate
 from imgtool.runtime.cgroups import Cgroup
 from imgtool.store import Store
 
@@ -144,7 +145,7 @@ def release(rec: Record) -> None:
             Cgroup.from_dict(rec.state.cgroup).destroy()
         except (OSError, ImgtoolError, KeyError, TypeError):
             pass
-        shutil.rmtree(rt.STATE_ROOT / rec.id, ignore_errors=True)
+        shutil.rmtree(f"{rstate.STATE_ROOT}/{rec.id}", ignore_errors=True)
     network.teardown(rec.id)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from imgtool.errors import ImgtoolError
 from imgtool.runtime import container as rt
+from imgtool.runtime import state as rstate
 from imgtool.runtime.bundle import Overrides, runtime_config, user_spec
 from imgtool.runtime.cgroups import Resources
 from imgtool.runtime.init import Plan
@@ -70,7 +71,7 @@ def run(store: Store, rec: Record, streams: Streams, report: int | None, pdeaths
                 lowers = [base / "empty"]
             spec, ov = spec_for(store, rec, image_config)
             plan = Plan(rootfs=str(base / "rootfs"), lowers=[str(p) for p in lowers], upper=str(base / "upper"),
-                        work=str(base / "work"), exec_fifo=str(rt.STATE_ROOT / cfg.id / "exec.fifo"),
+                        work=str(base / "work"), exec_fifo=f"{rstate.STATE_ROOT}/{cfg.id}/exec.fifo",
                         pdeathsig=pdeathsig, user=user_spec(image_config, ov))
             plan.console_socket = streams.setup(spec)
             container = rt.spawn(cfg.id, spec, plan, bundle=str(rec.dir), stdio=streams.child, name=cfg.name)
@@ -82,7 +83,7 @@ def run(store: Store, rec: Record, streams: Streams, report: int | None, pdeaths
             with rec.locked() as r:
                 r.state = record.State(status="running", pid=container.pid, monitor_pid=os.getpid(),
                                        monitor_start=record.start_time(os.getpid()), started_at=record.now(),
-                                       restart_count=r.state.restart_count, cgroup=container.cgroup.to_dict(),
+                                       restart_count=r.state.restart_count, cgroup=container.cgroup_doc,
                                        path=spec["process"]["args"][0], args=spec["process"]["args"][1:])
             container.start()
             rt.confirm_exec(container)

@@ -12,6 +12,7 @@ import posixpath
 from typing import Any
 
 from imgtool.errors import ImgtoolError
+from imgtool.runtime.resources import parse_size
 from imgtool.store import Store
 
 from . import names, volumes
@@ -78,9 +79,7 @@ def parse_mount(spec: str) -> dict[str, Any]:
         elif key in ("target", "dst", "destination"):
             out["target"] = value
         elif key == "tmpfs-size":
-            from imgtool.cli.runtime import parse_size
-
-            out["tmpfs_size"] = parse_size(value)
+            out["tmpfs_size"] = parse_size(value, "--mount")
         elif key == "tmpfs-mode":
             try:
                 out["tmpfs_mode"] = int(value, 8)

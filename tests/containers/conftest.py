@@ -19,7 +19,7 @@ import pytest
 
 from imgtool.containers.network import RUN_ROOT
 from imgtool.oci.config import ContainerConfig
-from imgtool.runtime.container import STATE_ROOT
+from imgtool.runtime import state as rstate
 
 PATH_ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",)
 # httpd in the foreground, logging to stderr; a TERM trap so `stop` ends it at once
@@ -62,8 +62,8 @@ def state(store, cid: str) -> dict:
 def leftovers(cid: str) -> list[str]:
     """Everything of container `cid` still on the host."""
     found = []
-    if (STATE_ROOT / cid).exists():
-        found.append(f"runtime state {STATE_ROOT / cid}")
+    if (Path(rstate.STATE_ROOT) / cid).exists():
+        found.append(f"runtime state {rstate.STATE_ROOT}/{cid}")
     if (RUN_ROOT / cid).exists():
         found.append(f"run dir {RUN_ROOT / cid}")
     found += [f"cgroup {p}" for h in Path("/sys/fs/cgroup").iterdir() for p in h.rglob(cid)]
@@ -130,9 +130,9 @@ def images(cstore, busybox_rootfs):
         return info
 
     _image(cstore, "exposed:latest", base, cmd=("sh",), exposed_ports={"80/tcp": {}, "8080/tcp": {}})
-    _image(cstore, "fifo-passwd:latest", variant(entry(tarfile.FIFOTYPE)), cmd=("id", "-u"))
-    _image(cstore, "dev-passwd:latest", variant(entry(tarfile.CHRTYPE, dev=(1, 5))), cmd=("id", "-u"))
+    _image(cstore, "fifo-passwd:latest", variant(entry(tarfile.FIFOTYPE)), cmd=("echo", "ran"))
+    _image(cstore, "dev-passwd:latest", variant(entry(tarfile.CHRTYPE, dev=(1, 5))), cmd=("echo", "ran"))
     huge = b"root:x:0:0:root:/root:/bin/sh\n" + b"#" * (8 << 20) + b"\n"
-    _image(cstore, "huge-passwd:latest", variant(entry(tarfile.REGTYPE, len(huge)), huge), cmd=("id", "-u"))
+    _image(cstore, "huge-passwd:latest", variant(entry(tarfile.REGTYPE, len(huge)), huge), cmd=("echo", "ran"))
     _image(cstore, "stopsig:latest", base, cmd=("sh",), stop_signal="SIGUSR1")
     return cstore

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from imgtool.containers.network import RUN_ROOT
-from imgtool.runtime.container import STATE_ROOT
+from imgtool.runtime import state as rstate
 
 from .conftest import HTTPD, free_port, http_get, leftovers, no_process, state
 
@@ -107,7 +107,7 @@ def test_reboot_equivalent_reports_exited(cstore, imgtool):
         time.sleep(0.01)
     subprocess.run(["umount", "-l", str(RUN_ROOT / cid / "netns")], capture_output=True)
     subprocess.run(["pkill", "-F", str(RUN_ROOT / cid / "slirp.pid")], capture_output=True)
-    subprocess.run(["rm", "-rf", str(RUN_ROOT / cid), str(STATE_ROOT / cid)], check=True)
+    subprocess.run(["rm", "-rf", str(RUN_ROOT / cid), f"{rstate.STATE_ROOT}/{cid}"], check=True)
     ps = imgtool("ps", "-a", check=True)
     assert "Exited (255)" in ps.stdout and ps.stderr == ""
     doc = imgtool("container", "inspect", cid, check=True).stdout

@@ -34,8 +34,8 @@ def test_placeholders(value):
 @pytest.mark.parametrize("value, reason", [
     ("5f4dcc3b5aa765d61d8327deb882cf99", "hash"), ("$2b$12$abcdefghijklmnopqrstuv", "hash"),
     ("sha256:" + "a" * 64, "placeholder"), ("123e4567-e89b-42d3-a456-426614174000", "uuid"),
-    ("data:image/png;base64,iVBORw0KGgo", "data"), ("/run/secrets/db", "path-or-number"),
-    ("settings.SECRET_KEY", "reference"), ("os.environ['X']", "reference"), ("abc", "short"),
+    ("data:image/png;base64,iVBORw0KGgo", "data"), ("/run/app/db.conf", "path-or-number"),
+    ("settings.DB_KEY", "reference"), ("os.environ['X']", "reference"), ("abc", "short"),
     ("Enter your password", "prose"), ("abcdefghij123456", "sequential"), ("aaaaaaab", "placeholder"),
     ("1712049385", "path-or-number"),
 ])
@@ -145,3 +145,16 @@ def test_history_build_args_and_instructions():
     text = "ENV LEGACY_PASSWORD Zq8vLr2mWx4kTn7p"
     ((k, v, at),) = list(_pairs(text))
     assert text[at:at + len(v)] == v
+
+
+def test_credentials_on_command_lines():
+    pw = Gen(7).s(16)
+    history = Where("history", field="history[3].created_by")
+    assert rules(f"RUN /bin/sh -c curl -fsSL -u deploy:{pw} https://artifacts.internal/x.tgz | tar xz", history) == [
+        "command-line-credential"]
+    assert rules(f"RUN /bin/sh -c docker login --password {pw} registry.internal", history) == ["command-line-credential"]
+    auth = base64.b64encode(f"ci:{pw}".encode()).decode()
+    assert rules(f"Authorization: Basic {auth}", TEXT) == ["basic-auth-header"]
+    for text in ('curl -u "$USER:$PASS" https://x', "login --password \"$PW\"", 'parser.add_argument("--password", help="x")',
+                 "Authorization: Basic " + base64.b64encode(b"user:password").decode()):
+        assert rules(text, SOURCE) == [], text

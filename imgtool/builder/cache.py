@@ -78,7 +78,7 @@ class BuildCache:
             return None
         return record
 
-    def put(self, k: str, record: Record) -> Record:
+    def put(self, k: str, record: Record, replace: bool = False) -> Record:
         """Store a record unless the key already has a valid one; returns the record that stands.
 
         First writer wins, and the loser adopts the winner's result: two builds running the same
@@ -91,6 +91,9 @@ class BuildCache:
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(record.to_json())
+            if replace:  # --no-cache: the fresh result is the one that stands
+                os.replace(tmp, directory / k)
+                return record
             try:
                 os.link(tmp, directory / k)
                 return record

@@ -195,4 +195,9 @@ def _sweep(store: Store) -> int:
     return freed
 
 
-gc.register(gc.Owner("Build Cache", usage=lambda store: BuildCache(store).usage(), sweep=_sweep))
+def _usage(store: Store) -> gc.Usage:
+    count, size = BuildCache(store).usage()
+    return gc.Usage("Build Cache", count, 0, size, size)  # prune sweeps all of it
+
+
+gc.register(gc.Owner("Build Cache", usage=_usage, sweep=_sweep))

@@ -187,13 +187,18 @@ def prune(all_: bool = typer.Option(False, "--all", "-a", help="Also remove name
           force: bool = typer.Option(False, "--force", "-f", help="Do not prompt (accepted for docker compatibility).")) -> None:
     """Remove unnamed images and everything no image name reaches: blobs, unpacked snapshots, build
     cache (like `docker system prune`)."""
-    import imgtool.builder.cache  # noqa: F401 - registers the build cache with the store's GC
-
+    _gc_owners()
     report = _store().prune(all_images=all_)
     for entry in report.entries:
         typer.echo(f"Deleted: {entry}")
     typer.echo(f"Deleted {len(report.blobs)} blobs and {report.snapshots} snapshots, "
                f"reclaimed {_human(report.freed)}")
+
+
+def _gc_owners() -> None:
+    """Import what keeps data beside the images, so that prune and df ask it (imgtool.store.gc)."""
+    import imgtool.builder.cache  # noqa: F401 - the build cache
+    import imgtool.containers.record  # noqa: F401 - containers and their images
 
 
 system_app = typer.Typer(help="Store-wide information (docker system's verbs).", no_args_is_help=True)
@@ -202,9 +207,9 @@ system_app = typer.Typer(help="Store-wide information (docker system's verbs).",
 @system_app.command("df")
 def system_df(fmt: str = typer.Option("table", "--format", help="table or json.")) -> None:
     """Show what uses space in the store and what `imgtool prune` would reclaim."""
-    import imgtool.builder.cache  # noqa: F401 - registers the build cache with the store's GC
     from imgtool.store import gc
 
+    _gc_owners()
     rows = gc.usage(_store())
     if fmt == "json":
         typer.echo(json.dumps([row.__dict__ for row in rows], indent=2))

@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from imgtool.errors import NotFoundError
+from imgtool.errors import ImgtoolError, NotFoundError
 from imgtool.runtime import container as rt
-from imgtool.store import Store
+from imgtool.store import Store, gc
 
 from . import names
 
@@ -209,3 +209,27 @@ def start_time(pid: int) -> str:
 def now() -> float:
     """Wall-clock time for Created/StartedAt/FinishedAt."""
     return time.time()
+
+
+def _gc_roots(store: Store) -> list:
+    """The images of every container, running or stopped: docker keeps them until `rm`."""
+    out = []
+    for rec in all_records(store):
+        try:
+            out.append(store.find(rec.config.image_id).descriptor)
+        except ImgtoolError:  # untagged since (rmi): still the container's until it is removed
+            found = gc.manifest_of(store, rec.config.image_id) if rec.config.image_id else None
+            out.extend([found] if found else [])
+    return out
+
+
+def _gc_usage(store: Store) -> gc.Usage:
+    """docker system df's Containers row: writable layers and records, reclaimable when stopped."""
+    recs = all_records(store)
+    sizes = {r.id: gc.tree_size(store.snapshots_dir / "containers" / r.id) + gc.tree_size(r.dir) for r in recs}
+    running = {r.id for r in recs if r.live_status() == "running"}
+    return gc.Usage("Containers", len(recs), len(running), sum(sizes.values()),
+                    sum(n for i, n in sizes.items() if i not in running))
+
+
+gc.register(gc.Owner("Containers", usage=_gc_usage, roots=_gc_roots))

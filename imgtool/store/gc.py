@@ -2,11 +2,13 @@
 
 `prune` (docker's `system prune`) works under the exclusive GC lock, which every writer that is
 between writing blobs and naming them holds shared, and decides in this order:
-1. index entries: unnamed ones go (with `all_images`, every image no running container uses);
-2. caches beside the images (the build cache) are swept by their owners, which registered here;
-3. blobs that no remaining entry (or cache root) reaches are deleted;
-4. unpacked snapshots (`snapshots/layers|full/<chainid>`) that no remaining image, running
-   container (its lease: `snapshots/containers/<id>/lowers`) or cache needs are deleted.
+1. what registered owners still need (the images of existing containers) is asked first;
+2. index entries: unnamed ones go unless an owner needs them (with `all_images`, every image that
+   no owner and no running container uses);
+3. caches beside the images (the build cache) are swept by their owners;
+4. blobs that no remaining entry or owner root reaches are deleted;
+5. unpacked snapshots (`snapshots/layers|full/<chainid>`) that no remaining image, owner root or
+   running container (its lease: `snapshots/containers/<id>/lowers`) needs are deleted.
 `usage` reports the same categories for `imgtool system df`.
 
 Owners register instead of being imported here because they live above the store (the builder);
@@ -38,16 +40,15 @@ LEASE_FILE = "lowers"  # in snapshots/containers/<id>/: the snapshot dirs a runn
 class Owner:
     """Something that keeps data in the store beside the images (the build cache).
 
-    `sweep` is called by prune under the exclusive GC lock (so it must not take that lock) and
-    frees what the owner holds, returning the bytes freed; `roots` and `chains` name the blobs and
-    snapshots (by ChainID) it still needs afterwards; `usage` is (entries, bytes) for system df.
+    `roots` names the images (index entries) it needs kept, with their blobs and snapshots; `sweep`
+    is called by prune under the exclusive GC lock (so it must not take that lock) and frees what
+    the owner holds, returning the bytes freed; `usage` is its row of `system df`.
     """
 
     name: str
-    usage: Callable[[Store], tuple[int, int]]
-    sweep: Callable[[Store], int]
+    usage: Callable[[Store], "Usage"]
+    sweep: Callable[[Store], int] = lambda store: 0
     roots: Callable[[Store], Iterable[Descriptor]] = lambda store: ()
-    chains: Callable[[Store], Iterable[Digest]] = lambda store: ()
 
 
 _OWNERS: dict[str, Owner] = {}
@@ -124,6 +125,23 @@ def _image_chains(store: Store, roots: Iterable[Descriptor]) -> set[str]:
     return out
 
 
+def manifest_of(store: Store, image_id: str) -> Descriptor | None:
+    """The manifest (named or not) whose config is `image_id`: an owner's image that lost its last
+    name still has to be found until a prune (the store keeps no reverse map, so small blobs are read)."""
+    for digest in layout.iter_blobs(store.path):
+        path = store.blob_path(digest)
+        try:
+            if path.stat().st_size > 1 << 20 or image_id not in path.read_text(errors="replace"):
+                continue
+            data = store.read_blob(digest)
+            manifest = parse_manifest(data)
+        except (OSError, ImgtoolError):
+            continue
+        if str(manifest.config.digest) == image_id:
+            return Descriptor(manifest.media_type, digest, len(data))
+    return None
+
+
 def dirname(chain: Digest) -> str:
     """A snapshot's directory name for its ChainID."""
     return f"{chain.algorithm}-{chain.encoded}"
@@ -134,12 +152,14 @@ def prune(store: Store, all_images: bool = False) -> Report:
     report = Report()
     with layout.gc_lock(store.path):
         in_use = leased(store)
+        extra = [d for owner in _OWNERS.values() for d in owner.roots(store)]
+        pinned = {d.digest for d in extra}
 
         def drop(index: Index) -> Index:
             kept = []
             for d in index.manifests:
                 named = _entry_names(d)[0] is not None
-                if named and (not all_images or _image_chains(store, [d]) & in_use):
+                if d.digest in pinned or (named and (not all_images or _image_chains(store, [d]) & in_use)):
                     kept.append(d)
                 else:
                     report.entries.append(_entry_names(d)[0] or str(d.digest))
@@ -148,9 +168,8 @@ def prune(store: Store, all_images: bool = False) -> Report:
         layout.update_index(store.path, drop)
         for owner in _OWNERS.values():
             report.caches[owner.name] = owner.sweep(store)
-        entries = list(store.index().manifests)
-        extra = [d for owner in _OWNERS.values() for d in owner.roots(store)]
-        keep = store.reachable(entries + extra)
+        entries = list(store.index().manifests) + extra
+        keep = store.reachable(entries)
         for digest in list(layout.iter_blobs(store.path)):
             if digest not in keep:
                 path = store.blob_path(digest)
@@ -158,7 +177,6 @@ def prune(store: Store, all_images: bool = False) -> Report:
                 path.unlink()
                 report.blobs.append(digest)
         wanted = _image_chains(store, entries) | in_use
-        wanted.update(dirname(c) for owner in _OWNERS.values() for c in owner.chains(store))
         for snap in _snapshot_dirs(store):
             if snap.name not in wanted:
                 report.snapshot_bytes += tree_size(snap)
@@ -184,22 +202,19 @@ class Usage:
 def usage(store: Store) -> list[Usage]:
     """What uses space in the store, and what a prune would free (docker system df's rows)."""
     entries = store.images()
-    named = [e.descriptor for e in entries if e.name is not None]
+    extra = [d for owner in _OWNERS.values() for d in owner.roots(store)]
+    pinned = {d.digest for d in extra}
+    named = [e.descriptor for e in entries if e.name is not None] + extra
     keep = store.reachable(named)
     sizes = {d: store.blob_path(d).stat().st_size for d in layout.iter_blobs(store.path)}
-    in_use = leased(store)
-    active_images = sum(1 for e in entries if _image_chains(store, [e.descriptor]) & in_use)
+    in_use = leased(store) | _image_chains(store, extra)
+    active_images = sum(1 for e in entries if e.descriptor.digest in pinned
+                        or _image_chains(store, [e.descriptor]) & in_use)
     rows = [Usage("Images", len(entries), active_images, sum(sizes.values()),
                   sum(n for d, n in sizes.items() if d not in keep))]
     wanted = _image_chains(store, named) | in_use
     snaps = {p.name: tree_size(p) for p in _snapshot_dirs(store)}
     rows.append(Usage("Snapshots", len(snaps), len(set(snaps) & in_use), sum(snaps.values()),
                       sum(n for name, n in snaps.items() if name not in wanted)))
-    containers = [p for p in (store.snapshots_dir / "containers").glob("*") if p.is_dir()] \
-        if (store.snapshots_dir / "containers").is_dir() else []
-    rows.append(Usage("Containers", len(containers), len(containers),
-                      sum(tree_size(p) for p in containers), 0))
-    for owner in _OWNERS.values():
-        count, size = owner.usage(store)
-        rows.append(Usage(owner.name, count, 0, size, size))
+    rows.extend(owner.usage(store) for owner in _OWNERS.values())
     return rows

@@ -133,7 +133,7 @@ def test_rmi_of_an_id_with_several_names_needs_force(busybox_store, imgtool):
 
 
 def test_prune_frees_the_snapshots_of_removed_images(busybox_store, imgtool):
-    assert imgtool("run", "busybox", "true").returncode == 0
+    assert imgtool("run", "--rm", "busybox", "true").returncode == 0
     layers = busybox_store.snapshots_dir / "layers"
     assert len(list(layers.iterdir())) == 1
     imgtool("prune", check=True)
@@ -156,7 +156,7 @@ def test_prune_frees_the_snapshots_of_removed_images(busybox_store, imgtool):
 
 def test_prune_keeps_what_a_running_container_mounts(busybox_store, tmp_path, imgtool):
     release = tmp_path / "release"
-    proc = subprocess.Popen([sys.executable, "-m", "imgtool", "run", "-v", f"{tmp_path}:/host", "busybox",
+    proc = subprocess.Popen([sys.executable, "-m", "imgtool", "run", "--rm", "-v", f"{tmp_path}:/host", "busybox",
                              "sh", "-c", "while [ ! -e /host/release ]; do sleep 0.05; done; cat /bin/busybox >/dev/null"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -32,8 +32,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     if [[ " ${missing[*]} " == *" docker-registry "* ]]; then
         if [ -d /run/systemd/system ]; then
             systemctl disable --now docker-registry.service
-        elif [ -x /etc/init.d/docker-registry ]; then
-            /etc/init.d/docker-registry stop || [ $? -eq 3 ]  # 3: not running (LSB)
+        elif [ -x /etc/init.d/docker-registry ] && /etc/init.d/docker-registry status >/dev/null 2>&1; then
+            /etc/init.d/docker-registry stop  # no systemd (a container, a chroot): stop it if it runs
         fi
     fi
 fi

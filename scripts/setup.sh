@@ -11,6 +11,7 @@ APT_PACKAGES=(
     runc crun        # OCI runtimes: interop tests and `--runtime`
     containerd podman buildah   # real clients of the registry
     docker-registry  # distribution 2.8: the registry benchmark's reference
+    docker.io        # dockerd + docker: the Docker engine hand-off tests (docker-daemon: transport)
     file tar gzip iproute2 procps
 )
 

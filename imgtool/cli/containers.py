@@ -51,7 +51,12 @@ def _config(image: str, command, *, name, env, workdir, user, entrypoint, hostna
         if network not in ("bridge", "host", "none") and not network.startswith("container:"):
             raise ImgtoolError(f'network {network} not found')
         if network.startswith("container:"):
-            raise ImgtoolError("--network container:NAME is not supported by imgtool yet")
+            from imgtool.containers import record
+
+            other = record.find(Store.open(), network.partition(":")[2])
+            if other.live_status() != "running":
+                raise ImgtoolError(f"cannot join network of a non running container: {other.id}")
+            network = f"container:{other.id}"
         if network != "bridge" and (publish or publish_all):
             publish, publish_all = [], False  # docker ignores published ports without a bridge (warns)
         res = from_flags(memory, memory_swap, cpus, cpu_shares, pids_limit)

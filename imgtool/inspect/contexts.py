@@ -169,7 +169,7 @@ def url_credentials(text: str, where: Where) -> Iterator[Match]:
     """`scheme://user:password@host`: .git-credentials lines, database URLs, any URL with a password."""
     for m in _URL.finditer(text):
         user, password = m.group(2), m.group(3)
-        if len(password) < 4 or password == user or filters.placeholder(password) or filters.placeholder(user + password):
+        if len(password) < 6 or password == user or filters.placeholder(password) or filters.placeholder(user + password):
             continue
         if password.startswith("$") or password.startswith("%"):
             continue

@@ -150,7 +150,7 @@ def example_value(secret: str) -> bool:
 
 _ALLOW_PATHS = re.compile(
     r"(^|/)(node_modules|bower_components|vendor|site-packages|dist-packages|\.?venv/lib)/"
-    r"|(^|/)(test|tests|__tests__|spec)/(fixtures?|data)/|(^|/)testdata/|(^|/)__fixtures__/"
+    r"|(^|/)(test|tests|__tests__|spec)/(fixtures?|data|certdata)/|(^|/)testdata/|(^|/)__fixtures__/"
     r"|^usr/share/(doc|man|info|locale|licenses|common-licenses|help)/|^usr/include/"
     r"|^usr/(local/)?lib/python[0-9.]+/|^usr/local/go/"
     r"|\.md$|\.rst$|\.dist-info/|\.egg-info/|\.(example|sample|template|tmpl|dist)$"

@@ -40,7 +40,7 @@ _PLACEHOLDER_PARTS = ("example", "placeholder", "changeme", "change_me", "change
                       "replace_", "replace-", "replaceme", "_here", "-here", "sample", "fake", "redacted",
                       "...", "…", "password", "passwd", "secret", "token")
 _TEMPLATE = re.compile(r"\$\{|\$\(|\{\{|\}\}|%\([a-z_]+\)s|%[sd]\b|#\{|^\$[A-Za-z_][A-Za-z0-9_]*$|^%[A-Za-z_]+%$|^@[A-Za-z_]+@$|^\$\$"
-                       r"|<[A-Za-z][A-Za-z0-9 _.-]*>")
+                       r"|<[A-Za-z][A-Za-z0-9 _.-]*>|^\$[A-Za-z_{(]")
 
 
 def repeated(value: str) -> bool:
@@ -65,6 +65,16 @@ def placeholder(value: str) -> bool:
     if any(part in low for part in _PLACEHOLDER_PARTS):
         return True
     return repeated(low)
+
+
+def word_placeholder(value: str) -> bool:
+    """A placeholder once URL escapes and punctuation are gone (`p%40ssword`, `passwo^rd`, `My%20Pass`)."""
+    from urllib.parse import unquote
+
+    decoded = unquote(value)
+    squashed = re.sub(r"[^a-z0-9]", "", decoded.lower()).replace("0", "o")
+    return (placeholder(decoded) or any(c.isspace() for c in decoded)
+            or any(w in squashed for w in ("password", "passwd", "secret")))
 
 
 def token_placeholder(random_part: str) -> bool:
@@ -152,7 +162,7 @@ _ALLOW_PATHS = re.compile(
     r"(^|/)(node_modules|bower_components|vendor|site-packages|dist-packages|\.?venv/lib)/"
     r"|(^|/)(test|tests|__tests__|spec)/(fixtures?|data|certdata)/|(^|/)testdata/|(^|/)__fixtures__/"
     r"|^usr/share/(doc|man|info|locale|licenses|common-licenses|help)/|^usr/include/"
-    r"|^usr/(local/)?lib/python[0-9.]+/|^usr/local/go/"
+    r"|^usr/(local/)?lib/python[0-9.]+/|^usr/local/go/|^usr/(share|lib)/go(-[0-9.]+)?/|^usr/share/(zsh|bash-completion|fish)/"
     r"|\.md$|\.rst$|\.dist-info/|\.egg-info/|\.(example|sample|template|tmpl|dist)$"
     r"|(^|/)(package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|Pipfile\.lock|poetry\.lock"
     r"|go\.sum|Cargo\.lock|composer\.lock|Gemfile\.lock|uv\.lock)$")

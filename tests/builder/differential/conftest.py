@@ -1,0 +1,86 @@
+"""Session fixtures for the differential tests: a private dockerd, the same busybox base in it and
+in an imgtool store, and a web server on 127.0.0.1 for `ADD <url>`."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+from .dockerd import Dockerd, missing
+
+# the content `add-checksum/Dockerfile` pins with --checksum
+HELLO = b"hello from the test web server\n"
+
+
+@pytest.fixture(scope="session")
+def dockerd():
+    """A private docker.io daemon, stopped (and its dirs removed) at the end of the session."""
+    why = missing()
+    if why:
+        pytest.skip(why)
+    daemon = Dockerd().start()
+    yield daemon
+    daemon.stop()
+
+
+def imgtool_cmd(*args, root: Path, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+    """`python -m imgtool ARGS` on the store at `root`, from this checkout."""
+    env = {**os.environ, "IMGTOOL_ROOT": str(root), "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "imgtool", *map(str, args)], capture_output=True,
+                          env=env, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"imgtool {' '.join(map(str, args))} exited {proc.returncode}:\n"
+                             f"{proc.stdout.decode(errors='replace')[-4000:]}\n"
+                             f"{proc.stderr.decode(errors='replace')[-4000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def diff_store(tmp_path_factory, dockerd) -> Path:
+    """An imgtool store with busybox:latest, and the very same image loaded into `dockerd`."""
+    root = tmp_path_factory.mktemp("diffstore") / "store"
+    rootfs = root.parent / "rootfs.tar"
+    subprocess.run([str(REPO / "dockerfiles/base/busybox-rootfs.sh"), str(rootfs)], check=True)
+    imgtool_cmd("import", rootfs, "-t", "busybox:latest",
+                "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "--change", 'CMD ["sh"]', root=root)
+    archive = root.parent / "busybox-docker.tar"
+    imgtool_cmd("save", "busybox:latest", "--format", "docker", "-o", archive, root=root)
+    dockerd.docker("load", "-i", archive)
+    return root
+
+
+@pytest.fixture(scope="session")
+def web(tmp_path_factory) -> str:
+    """Base URL of a web server on 127.0.0.1 serving hello.txt and archive.tar.gz."""
+    www = tmp_path_factory.mktemp("www")
+    (www / "hello.txt").write_bytes(HELLO)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo("inside.txt")
+        info.size = len(HELLO)
+        tar.addfile(info, io.BytesIO(HELLO))
+    (www / "archive.tar.gz").write_bytes(buf.getvalue())
+    handler = functools.partial(QuietHandler, directory=str(www))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass

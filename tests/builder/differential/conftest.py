@@ -6,9 +6,7 @@ from __future__ import annotations
 import functools
 import http.server
 import io
-import os
 import subprocess
-import sys
 import tarfile
 import threading
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 
 from tests.conftest import REPO
 
+from ..cli import imgtool_cmd
 from .dockerd import Dockerd, missing
 
 # the content `add-checksum/Dockerfile` pins with --checksum
@@ -32,18 +31,6 @@ def dockerd():
     daemon = Dockerd().start()
     yield daemon
     daemon.stop()
-
-
-def imgtool_cmd(*args, root: Path, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
-    """`python -m imgtool ARGS` on the store at `root`, from this checkout."""
-    env = {**os.environ, "IMGTOOL_ROOT": str(root), "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-m", "imgtool", *map(str, args)], capture_output=True,
-                          env=env, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"imgtool {' '.join(map(str, args))} exited {proc.returncode}:\n"
-                             f"{proc.stdout.decode(errors='replace')[-4000:]}\n"
-                             f"{proc.stderr.decode(errors='replace')[-4000:]}")
-    return proc
 
 
 @pytest.fixture(scope="session")

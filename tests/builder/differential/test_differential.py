@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import imgtool_cmd
+from ..cli import imgtool_cmd
 from .flatten import config_view, history_view, read_archive, tree_diff
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop]

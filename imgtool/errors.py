@@ -43,3 +43,17 @@ class NotFoundError(ImgtoolError):
 
 class StoreError(ImgtoolError):
     """The local content store is inconsistent or cannot be written."""
+
+
+class RegistryError(ImgtoolError):
+    """A registry that is unreachable, refuses a request, or answers against the distribution spec."""
+
+
+class AuthError(RegistryError):
+    """Missing or wrong credentials for a registry (the message never contains a secret)."""
+
+
+class InvalidResourceError(ImgtoolError):
+    """A resource flag docker would refuse (--memory 1k, --cpus nan): exit 125, as `docker run`'s."""
+
+    exit_code = 125

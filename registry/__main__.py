@@ -1,11 +1,12 @@
-"""`python -m registry ...`: the same commands as `imgtool registry ...`."""
+"""`python -m registry ...`: the same commands as `imgtool registry ...` (registry/cli.py)."""
 
 from __future__ import annotations
 
 import sys
 
-from imgtool.cli.registry import group
 from imgtool.errors import ImgtoolError
+
+from .cli import group
 
 
 def main() -> None:

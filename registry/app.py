@@ -19,9 +19,10 @@ from .auth import Need
 from .config import Config
 from .errors import RegistryError
 from .handlers import blobs, manifests, referrers, tags, uploads
-from .handlers.base import STATE, State, state
+from .handlers.base import STATE, State, offload, state
+from .limits import Limits
 from .metrics import Metrics
-from .storage.filesystem import FilesystemStorage
+from .storage import open_storage
 
 log = logging.getLogger("registry")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -55,10 +56,18 @@ async def api_version(request: web.Request) -> web.StreamResponse:
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:
-    """GET /healthz: 200 while the storage root is reachable."""
-    st = state(request)
-    ok = getattr(st.storage, "root", None) is None or st.storage.root.is_dir()  # type: ignore[attr-defined]
-    return web.Response(status=200 if ok else 503, text="ok\n" if ok else "storage unavailable\n")
+    """GET /healthz (liveness): the process answers. Never touches storage, so a slow bucket does
+    not get healthy instances restarted."""
+    return web.Response(text="ok\n")
+
+
+async def readyz(request: web.Request) -> web.StreamResponse:
+    """GET /readyz (readiness): 200 while storage answers a cheap probe, else 503 so a load
+    balancer sends traffic to the other instances."""
+    error = await offload(state(request).storage.probe)
+    if error:
+        return web.Response(status=503, text=f"storage unavailable: {error}\n")
+    return web.Response(text="ready\n")
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
@@ -79,7 +88,7 @@ def _need(request: web.Request, handler: Handler) -> Need | None:
 async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Check the route's access before the handler (and before any body is read)."""
     route_handler = request.match_info.route.handler
-    if route_handler in (healthz, metrics) or request.match_info.http_exception is not None:
+    if route_handler in (healthz, readyz, metrics) or request.match_info.http_exception is not None:
         return await handler(request)
     st = state(request)
     if route_handler == getattr(st.auth, "token_endpoint", None):
@@ -123,16 +132,19 @@ def make_app(config: Config) -> web.Application:
     """Build the application for `config` (storage opened, auth loaded, routes wired)."""
     app = web.Application(
         middlewares=[errors_and_metrics, authorize],
-        handler_args={"read_bufsize": 1 << 20},
+        # a stalled client pins at most 2 x read_bufsize of body in this process (aiohttp's high water)
+        handler_args={"read_bufsize": 256 << 10, "keepalive_timeout": config.client_timeout},
     )
     authorizer = auth.build(config)
-    storage = FilesystemStorage(config.root, fsync=config.fsync)
-    app[STATE] = State(config=config, storage=storage, auth=authorizer, metrics=Metrics())
+    meter = Metrics()
+    storage = open_storage(config, meter)
+    app[STATE] = State(config=config, storage=storage, auth=authorizer, metrics=meter, limits=Limits(config))
     app.router.add_route("GET", "/v2/", api_version)
     app.router.add_route("GET", "/v2/_catalog", tags.catalog)
     for method, path, handler, _ in ROUTES:
         app.router.add_route(method, path, handler)
     app.router.add_route("GET", "/healthz", healthz)
+    app.router.add_route("GET", "/readyz", readyz)
     app.router.add_route("GET", "/metrics", metrics)
     if isinstance(authorizer, auth.TokenAuthorizer):
         app.router.add_route("GET", "/token", authorizer.token_endpoint)

@@ -40,17 +40,31 @@ class Config:
     max_manifest_bytes: int = 4 * 1024 * 1024
     max_tags_page: int = 1000
     max_catalog_page: int = 1000
+    max_referrers_page: int = 1000
+    # buffered manifest bodies of all clients together; beyond it new ones wait, then get 429
+    max_inflight_manifest_bytes: int = 64 * 1024 * 1024
+    client_timeout: float = 60.0  # seconds without data before a client is dropped (slowloris)
+    auto_mount: bool = False  # mount without `from`: any repository the caller may pull (end-11)
     upload_ttl: float = 24 * 3600.0
     gc_grace: float = 3600.0
+    gc_interval: float = 0.0  # seconds between GC passes run by `serve`; 0: only `registry gc`
     fsync: bool = True
     access_log: bool = True
+    # storage: "filesystem" (under `root`) or "s3" (one bucket shared by any number of instances)
+    storage: str = "filesystem"
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_endpoint: str | None = None  # e.g. MinIO; None: AWS
+    s3_region: str = "us-east-1"
+    s3_path_style: bool = False
+    s3_part_size: int = 8 * 1024 * 1024  # multipart part size (S3 minimum 5 MiB)
 
     @property
     def host_port(self) -> tuple[str, int]:
         """`addr` split into host and port."""
         host, sep, port = self.addr.rpartition(":")
-        if not sep or not port.isdigit():
-            raise ConfigError(f"invalid address {self.addr!r}: expected HOST:PORT")
+        if not sep or not port.isascii() or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ConfigError(f"invalid address {self.addr}: expected HOST:PORT with a port of 0-65535")
         return host.strip("[]") or "127.0.0.1", int(port)
 
     def check(self) -> "Config":
@@ -58,6 +72,10 @@ class Config:
         self.host_port  # noqa: B018 - validates addr
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("--tls-cert and --tls-key must be given together")
+        if self.storage not in ("filesystem", "s3"):
+            raise ConfigError(f"storage {self.storage!r}: expected filesystem or s3")
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ConfigError("storage s3 needs s3_bucket")
         if self.token_key and not self.htpasswd:
             raise ConfigError("token auth needs --htpasswd to authenticate users at the token endpoint")
         for user, actions in self.access.items():

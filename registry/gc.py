@@ -13,11 +13,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from imgtool.errors import ImgtoolError
-from imgtool.oci import mediatype
 from imgtool.oci.digest import Digest
-from imgtool.oci.manifest import parse_index, parse_manifest
 
+from . import documents
+from .config import Config
+from .errors import RegistryError
+from .metrics import Metrics
 from .storage import Storage
 
 log = logging.getLogger("registry.gc")
@@ -32,24 +33,30 @@ class GcReport:
     marked: int = 0
     unlinked: list[tuple[str, Digest]] = field(default_factory=list)
     deleted: list[Digest] = field(default_factory=list)
+    freed_bytes: int = 0
     expired_uploads: int = 0
+    skipped: bool = False  # another process held the GC lease: this pass did nothing
+
+    def summary(self, verb: str) -> str:
+        """One line: what was found and what was (or would be) removed."""
+        if self.skipped:
+            return "skipped: another garbage collection is running"
+        return (
+            f"{self.manifests} manifests, {self.marked} referenced blobs; {verb} {len(self.deleted)} blobs "
+            f"({self.freed_bytes} bytes), {len(self.unlinked)} links, {self.expired_uploads} stale uploads"
+        )
 
 
 def _references(storage: Storage, repository: str, digest: Digest) -> list[Digest]:
-    """The manifest itself plus every blob it points at (config and layers)."""
+    """The manifest itself plus everything it points at (config, layers, child manifests)."""
     info = storage.manifest(repository, digest)
     if info is None:
         return []
-    out = [digest]
     try:
-        if mediatype.is_index(info.media_type):
-            out += [d.digest for d in parse_index(info.data).manifests]
-        else:
-            manifest = parse_manifest(info.data)
-            out += [d.digest for d in (manifest.config, *manifest.layers)]
-    except ImgtoolError as exc:  # stored manifests were validated on push; keep going, keep the blobs
+        return [digest, *documents.parse(info.media_type, info.data).children]
+    except RegistryError as exc:  # stored manifests were validated on push; keep going
         log.warning("gc: %s@%s: %s", repository, digest, exc)
-    return out
+        return [digest]
 
 
 @dataclass
@@ -101,17 +108,39 @@ def sweep(storage: Storage, marks: Marks, dry_run: bool = False) -> GcReport:
                 report.unlinked.append((repository, digest))
             else:
                 still_linked.add(digest)
-    for digest, last_used in storage.all_blobs():
-        if digest in marked or digest in still_linked or last_used >= marks.cutoff:
+    for blob in storage.all_blobs():
+        if blob.digest in marked or blob.digest in still_linked or blob.last_used >= marks.cutoff:
             continue
-        if dry_run or storage.delete_blob_if_stale(digest, marks.cutoff):
-            report.deleted.append(digest)
+        if dry_run or storage.delete_blob_if_stale(blob.digest, marks.cutoff):
+            report.deleted.append(blob.digest)
+            report.freed_bytes += blob.size
     return report
 
 
 def collect(storage: Storage, grace: float, upload_ttl: float, dry_run: bool = False) -> GcReport:
-    """One full pass: mark, sweep, and (unless dry-run) expire abandoned upload sessions."""
-    report = sweep(storage, mark(storage, grace), dry_run)
-    if not dry_run:
-        report.expired_uploads = storage.expire_uploads(time.time() - upload_ttl)
+    """One full pass under the GC lease: mark, sweep, and (unless dry-run) expire abandoned
+    upload sessions. Skipped (report.skipped) while another process holds the lease."""
+    with storage.gc_lease() as held:
+        if not held:
+            return GcReport(skipped=True)
+        report = sweep(storage, mark(storage, grace), dry_run)
+        if not dry_run:
+            report.expired_uploads = storage.expire_uploads(time.time() - upload_ttl)
+    return report
+
+
+def run(storage: Storage, config: Config, metrics: Metrics | None = None, dry_run: bool = False) -> GcReport:
+    """`collect` with the configured grace and TTL, counted in metrics (scheduled and CLI passes)."""
+    try:
+        report = collect(storage, config.gc_grace, config.upload_ttl, dry_run)
+    except Exception:
+        if metrics is not None:
+            metrics.add("registry_gc_runs_total", result="error")
+        raise
+    if metrics is not None:
+        metrics.add("registry_gc_runs_total", result="skipped" if report.skipped else "ok")
+        if not report.skipped and not dry_run:
+            metrics.add("registry_gc_freed_bytes_total", report.freed_bytes)
+            metrics.add("registry_gc_deleted_blobs_total", len(report.deleted))
+            metrics.set("registry_gc_last_success_timestamp_seconds", time.time())
     return report

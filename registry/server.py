@@ -17,8 +17,9 @@ import time
 
 from aiohttp import web
 
+from . import gc
 from .app import make_app
-from .config import Config
+from .config import Config, ConfigError
 from .handlers.base import STATE
 
 log = logging.getLogger("registry")
@@ -46,6 +47,33 @@ async def _expire_uploads(app: web.Application) -> None:
             log.info("expired %d stale upload sessions", removed)
 
 
+async def _collect_garbage(app: web.Application) -> None:
+    """Every `gc_interval` seconds, one GC pass (skipped when another instance holds the GC lease)."""
+    st = app[STATE]
+    while True:
+        await asyncio.sleep(st.config.gc_interval)
+        try:
+            report = await asyncio.get_running_loop().run_in_executor(
+                None, gc.run, st.storage, st.config, st.metrics
+            )
+        except Exception:  # noqa: BLE001 - a failed pass is logged and counted; the next one retries
+            log.exception("gc pass failed")
+            continue
+        if report.deleted or report.unlinked:
+            log.info("gc: %s", report.summary("removed"))
+
+
+async def _listen(runner: web.AppRunner, config: Config) -> None:
+    """Bind the listening socket; a busy port or an unusable address is one line, not a traceback."""
+    host, port = config.host_port
+    site = web.TCPSite(runner, host, port, ssl_context=_ssl_context(config), backlog=1024, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"cannot listen on {config.addr}: {reason}") from None
+
+
 async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     """Serve until cancelled (or SIGTERM/SIGINT when run from the CLI)."""
     app = make_app(config)
@@ -57,24 +85,32 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
         handle_signals=False,
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=_ssl_context(config), backlog=1024, reuse_address=True)
-    await site.start()
+    try:
+        await _listen(runner, config)
+    except BaseException:
+        await runner.cleanup()
+        raise
     scheme = "https" if config.tls_cert else "http"
-    log.info("imgtool registry listening on %s://%s:%d (root %s)", scheme, host, port, config.root)
-    expiry = asyncio.create_task(_expire_uploads(app))
+    where = f"s3://{config.s3_bucket}/{config.s3_prefix}" if config.storage == "s3" else f"root {config.root}"
+    log.info("imgtool registry listening on %s://%s:%d (%s)", scheme, host, port, where)
+    tasks = [asyncio.create_task(_expire_uploads(app))]
+    if config.gc_interval > 0:
+        tasks.append(asyncio.create_task(_collect_garbage(app)))
     if ready is not None:
         ready.set()
     try:
         await asyncio.Event().wait()
     finally:
-        expiry.cancel()
+        for task in tasks:
+            task.cancel()
         await runner.cleanup()
 
 
 def run(config: Config) -> None:
     """Blocking entry point for the CLI: log to stderr, serve until SIGINT/SIGTERM."""
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
-    config.root.mkdir(parents=True, exist_ok=True)
+    if config.storage == "filesystem":
+        config.root.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(ImportError):
         import uvloop  # type: ignore[import-not-found]
 

@@ -44,22 +44,22 @@ def import_(
     source: str = typer.Argument(..., metavar="ROOTFS.tar", help="Root filesystem tarball (plain, gzip or zstd); - for stdin."),
     tag: list[str] = typer.Option([], "--tag", "-t", help="Name for the image (repeatable)."),
     change: list[str] = typer.Option([], "--change", "-c", help="Dockerfile instruction to apply (CMD, ENV, ...)."),
-    compression: str = typer.Option("gzip", "--compression", help="Layer compression: gzip or zstd."),
+    compression: str = typer.Option("gzip", "--compression", help="Layer compression: gzip, zstd or none."),
 ) -> None:
     """Create a base image from a root filesystem tarball (like `docker import`)."""
     from imgtool.builder.imageconfig import apply_changes
+    from imgtool.layer.compression import Compression
     from imgtool.oci import reference
     from imgtool.oci.config import ContainerConfig
     from imgtool.store import rootfs
 
-    if compression not in ("gzip", "zstd"):
-        raise ImgtoolError(f"--compression {compression!r}: expected gzip or zstd")
+    kind = Compression.parse(compression)
     for name in tag:
         reference.parse(name)  # reject bad names before any work
     config = apply_changes(ContainerConfig(), change)
     store = _store()
     with _input(source) as f:
-        descriptor = rootfs.import_rootfs(store, f, tag, Path(source).name, config=config, kind=compression)
+        descriptor = rootfs.import_rootfs(store, f, tag, Path(source).name, config=config, kind=kind)
     typer.echo(str(descriptor.digest))
 
 
@@ -139,6 +139,7 @@ def save(
     fmt: str = typer.Option("oci", "--format", help="oci (OCI image layout tar) or docker (docker save format)."),
 ) -> None:
     """Save images to a tar archive (written to a temp file and renamed: never half-written)."""
+    from imgtool.atomicfile import replacing
     from imgtool.store import archive
 
     if fmt not in (archive.OCI, archive.DOCKER):
@@ -161,15 +162,10 @@ def save(
     dest = Path(output)
     if dest.is_dir():
         raise ImgtoolError(f"{output}: is a directory")
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    try:
-        with open(tmp, "wb") as out:
-            write(out)
-        tmp.replace(dest)
-    except FileNotFoundError:
-        raise NotFoundError(f"{output}: directory does not exist") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    if not dest.parent.is_dir():
+        raise NotFoundError(f"{output}: directory does not exist")
+    with replacing(dest) as out:
+        write(out)
 
 
 def _repo_tags(normalized: Optional[str]) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -12,20 +11,6 @@ from typing import List, Optional
 import typer
 
 from imgtool.errors import ImgtoolError
-
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)([bkmg]?)b?$", re.I)
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-
-
-def parse_size(text: str) -> int:
-    """docker's memory sizes: 200m, 1g, 512k, bytes; -1 is unlimited."""
-    if text.strip() == "-1":
-        return -1
-    m = _SIZE.match(text.strip())
-    if not m:
-        raise ImgtoolError(f"invalid size {text!r} (use e.g. 200m or 1g)")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
-
 
 def _volume(spec: str) -> tuple[str, str, bool]:
     parts = spec.split(":")
@@ -48,9 +33,9 @@ def run(
     hostname: Optional[str] = typer.Option(None, "--hostname", "-h"),
     memory: Optional[str] = typer.Option(None, "--memory", "-m"),
     memory_swap: Optional[str] = typer.Option(None, "--memory-swap"),
-    cpus: Optional[float] = typer.Option(None, "--cpus"),
-    cpu_shares: Optional[int] = typer.Option(None, "--cpu-shares", "-c"),
-    pids_limit: Optional[int] = typer.Option(None, "--pids-limit"),
+    cpus: Optional[str] = typer.Option(None, "--cpus", help="Number of CPUs (e.g. 1.5)."),
+    cpu_shares: Optional[str] = typer.Option(None, "--cpu-shares", "-c", help="Relative CPU weight (2..262144)."),
+    pids_limit: Optional[str] = typer.Option(None, "--pids-limit", help="Process limit (0 or -1: unlimited)."),
     network: str = typer.Option("host", "--network", "--net", help="host or none"),
     read_only: bool = typer.Option(False, "--read-only"),
     volume: List[str] = typer.Option([], "-v", "--volume", help="HOSTDIR:DIR[:ro]"),
@@ -60,7 +45,7 @@ def run(
 ) -> None:
     """Run a command in a new container (docker run's flags and exit codes)."""
     from imgtool.runtime.bundle import Overrides
-    from imgtool.runtime.cgroups import Resources
+    from imgtool.runtime.resources import from_flags
     from imgtool.store import Store
 
     if network not in ("host", "none"):
@@ -71,10 +56,7 @@ def run(
             if value is None:
                 continue
             env[env.index(item)] = f"{item}={value}"
-    mem = parse_size(memory) if memory else None
-    swap = parse_size(memory_swap) if memory_swap else (2 * mem if mem and mem > 0 else None)
-    res = Resources(memory=mem, memory_swap=swap, cpu_shares=cpu_shares, pids=pids_limit,
-                    cpu_quota=int(cpus * 100000) if cpus else None, cpu_period=100000 if cpus else None)
+    res = from_flags(memory, memory_swap, cpus, cpu_shares, pids_limit)
     ov = Overrides(args=list(command) if command else None,
                    entrypoint=([entrypoint] if entrypoint else []) if entrypoint is not None else None,
                    env=list(env), workdir=workdir, user=user, hostname=hostname or None, terminal=tty,

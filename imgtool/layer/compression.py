@@ -10,6 +10,7 @@ Decompressed output is bounded (size and ratio) so a hostile layer cannot fill t
 
 from __future__ import annotations
 
+import enum
 import io
 import os
 from typing import BinaryIO
@@ -17,14 +18,46 @@ from typing import BinaryIO
 import zstandard
 from isal import igzip, isal_zlib
 
-from imgtool.errors import LayerError
+from imgtool.errors import ImgtoolError, LayerError
+from imgtool.oci import mediatype
 
 from .gzipstream import GzipWriter
 from .tee import TeeReader
 
-GZIP = "gzip"
-ZSTD = "zstd"
-NONE = ""
+
+
+class Compression(str, enum.Enum):
+    """How a layer blob is compressed; the one name CLI flags, media types and the codec share."""
+
+    GZIP = "gzip"
+    ZSTD = "zstd"
+    NONE = "none"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def parse(cls, text: str, what: str = "--compression") -> "Compression":
+        """A user's word for a compression (a flag value): one clear error for anything else."""
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            raise ImgtoolError(f"{what} {text!r}: expected gzip, zstd or none") from None
+
+    @classmethod
+    def of_media_type(cls, media_type: str) -> "Compression":
+        """The compression a layer media type announces (OCI or docker); unknown types are refused."""
+        return cls(mediatype.layer_compression(media_type))
+
+    def media_type(self, docker: bool = False) -> str:
+        """The layer media type to write for this compression (OCI unless a docker one is asked for)."""
+        table = mediatype.DOCKER_LAYER_BY_COMPRESSION if docker else mediatype.OCI_LAYER_BY_COMPRESSION
+        return table[self.value]
+
+
+GZIP = Compression.GZIP
+ZSTD = Compression.ZSTD
+NONE = Compression.NONE
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -37,8 +70,8 @@ RATIO_GRACE = 64 << 20  # small outputs are never judged on ratio
 
 
 
-def detect(head: bytes) -> str:
-    """Compression named by a blob's first bytes: "gzip", "zstd" or "" (assumed plain tar)."""
+def detect(head: bytes) -> Compression:
+    """Compression named by a blob's first bytes (anything else is assumed to be plain tar)."""
     if head.startswith(GZIP_MAGIC):
         return GZIP
     if head.startswith(ZSTD_MAGIC):
@@ -166,7 +199,7 @@ class _Plain(io.RawIOBase):
         return len(data)
 
 
-def compressor(out: BinaryIO, kind: str) -> io.RawIOBase:
+def compressor(out: BinaryIO, kind: Compression) -> io.RawIOBase:
     """A writable that compresses into `out`; closing it finishes the stream (not `out`)."""
     if kind == GZIP:
         return GzipWriter(out)

@@ -11,28 +11,17 @@ from __future__ import annotations
 import io
 import os
 import tarfile
-from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterable
 
 from imgtool.errors import LayerError
-from imgtool.oci.digest import Digest
-from imgtool.oci import mediatype
+from imgtool.oci.descriptor import Descriptor
 
 from . import compression, tarheader
+from .layer import Layer
 from .tee import TeeWriter
 from .entries import Entry, clean_name
 
 _COPY_BUFSIZE = 1 << 20
-
-
-@dataclass(frozen=True)
-class LayerResult:
-    """What a written layer is: its uncompressed (diff_id) and compressed (digest) identities."""
-
-    diff_id: Digest
-    digest: Digest
-    size: int
-    media_type: str
 
 
 def source_date_epoch() -> int | None:
@@ -91,10 +80,14 @@ def normalise(entries: Iterable[Entry], epoch: int | None = None) -> list[Entry]
 def write_layer(
     entries: Iterable[Entry],
     out: BinaryIO,
-    kind: str = compression.GZIP,
+    kind: compression.Compression = compression.GZIP,
     epoch: int | None = None,
-) -> LayerResult:
-    """Write a layer blob to `out` and return its diff_id, digest and size, computed as it streams."""
+) -> Layer:
+    """Write a layer blob to `out` and return it (descriptor and DiffID, computed as it streams).
+
+    The Layer has no opener: only the caller knows where `out` keeps the bytes.
+    """
+    kind = compression.Compression(kind)
     ordered = normalise(entries, epoch)
     blob = TeeWriter(out)
     packer = compression.compressor(blob, kind)  # type: ignore[arg-type]
@@ -112,7 +105,7 @@ def write_layer(
     tar.write(tarheader.END_OF_ARCHIVE)
     tar.flush()
     packer.close()
-    return LayerResult(tar_sink.digest, blob.digest, blob.count, mediatype.OCI_LAYER_BY_COMPRESSION[kind])
+    return Layer(Descriptor(kind.media_type(), blob.digest, blob.count), tar_sink.digest)
 
 
 def _copy(entry: Entry, sink: io.BufferedWriter) -> int:

@@ -131,6 +131,26 @@ def parse_index(data: bytes, what: str = "index") -> Index:
     return Index.from_dict(doc)
 
 
+def parse_document(media_type: str, data: bytes, what: str = "manifest") -> Manifest | Index:
+    """Bytes of a manifest or an index (as `media_type` says) -> the typed document."""
+    if mediatype.is_index(media_type):
+        return parse_index(data, what)
+    if mediatype.is_manifest(media_type):
+        return parse_manifest(data, what)
+    raise UnknownMediaTypeError(f"{what}: {media_type!r} is neither an image manifest nor an index")
+
+
+def references(doc: Manifest | Index) -> tuple[Descriptor, ...]:
+    """What a document points to: a manifest's config and layers, an index's manifests.
+
+    The one walk behind the store's reachability and missing-blob checks, archive checks and the
+    registry's push and GC. The subject is not included: whether to follow it is each caller's call.
+    """
+    if isinstance(doc, Index):
+        return doc.manifests
+    return (doc.config, *doc.layers)
+
+
 def sniff_media_type(data: bytes, what: str = "document") -> str:
     """The media type a manifest-or-index document declares (or implies, for OCI without one)."""
     doc = canonical.loads(data, what)
@@ -151,6 +171,6 @@ def descriptor_of(data: bytes, media_type: str, **kwargs: Any) -> Descriptor:
 
 __all__ = [
     "ANNOTATION_CREATED", "ANNOTATION_IMAGE_NAME", "ANNOTATION_REF_NAME",
-    "Digest", "Index", "Manifest", "descriptor_of", "parse_index", "parse_manifest",
-    "sniff_media_type",
+    "Digest", "Index", "Manifest", "descriptor_of", "parse_document", "parse_index", "parse_manifest",
+    "references", "sniff_media_type",
 ]

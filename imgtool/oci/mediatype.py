@@ -24,26 +24,32 @@ OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+DOCKER_LAYER_ZSTD = "application/vnd.docker.image.rootfs.diff.tar.zstd"
 DOCKER_LAYER_FOREIGN_GZIP = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 
 MANIFESTS = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 INDEXES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
 CONFIGS = frozenset({OCI_CONFIG, DOCKER_CONFIG})
 
-# layer media type -> compression name ("" for none)
+# layer media type -> compression name (imgtool.layer.compression.Compression's values); the docker
+# plain and zstd types are containerd's, which docker writes for such layers
 LAYERS: dict[str, str] = {
-    OCI_LAYER: "",
+    OCI_LAYER: "none",
     OCI_LAYER_GZIP: "gzip",
     OCI_LAYER_ZSTD: "zstd",
-    OCI_LAYER_NONDIST: "",
+    OCI_LAYER_NONDIST: "none",
     OCI_LAYER_NONDIST_GZIP: "gzip",
     OCI_LAYER_NONDIST_ZSTD: "zstd",
+    DOCKER_LAYER: "none",
     DOCKER_LAYER_GZIP: "gzip",
+    DOCKER_LAYER_ZSTD: "zstd",
     DOCKER_LAYER_FOREIGN_GZIP: "gzip",
 }
 
-OCI_LAYER_BY_COMPRESSION = {"": OCI_LAYER, "gzip": OCI_LAYER_GZIP, "zstd": OCI_LAYER_ZSTD}
+OCI_LAYER_BY_COMPRESSION = {"none": OCI_LAYER, "gzip": OCI_LAYER_GZIP, "zstd": OCI_LAYER_ZSTD}
+DOCKER_LAYER_BY_COMPRESSION = {"none": DOCKER_LAYER, "gzip": DOCKER_LAYER_GZIP, "zstd": DOCKER_LAYER_ZSTD}
 
 # OCI <-> Docker equivalents, used when writing docker archives or pushing to old registries
 TO_DOCKER = {
@@ -65,7 +71,7 @@ def is_index(media_type: str) -> bool:
 
 
 def layer_compression(media_type: str) -> str:
-    """The compression a layer media type announces: "", "gzip" or "zstd"."""
+    """The compression a layer media type announces: "none", "gzip" or "zstd"."""
     try:
         return LAYERS[media_type]
     except KeyError:

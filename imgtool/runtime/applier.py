@@ -27,17 +27,14 @@ import math
 import os
 import stat
 import tarfile
-from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO
-
 from imgtool.errors import LayerError
 from imgtool.layer import whiteout
+from imgtool.layer.layer import Layer
+from imgtool.layer.verify import CHUNK, VerifiedLayer
 from imgtool.oci.digest import Digest
 
 from . import resolve
 from .prune import list_dir, prune
-from .stream import CHUNK, Expect, VerifiedLayer
 
 PATH_MAX = 4096
 NAME_MAX = 255
@@ -66,15 +63,6 @@ class _BoundedTarInfo(tarfile.TarInfo):
     _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _reject_sparse
 
 
-@dataclass
-class ApplyResult:
-    """What applying a layer did: its verified DiffID, entry count and bytes of file content."""
-
-    diff_id: Digest
-    entries: int
-    content_bytes: int
-
-
 def _clamp_time(value: float) -> float:
     """PAX times can be NaN, infinite or absurd; clamp to what utimensat and ext4 accept."""
     if not math.isfinite(value):
@@ -91,7 +79,6 @@ class _LayerApply:
         self.dir_times: list[tuple[str, float]] = []
         self.pending_links: list[tarfile.TarInfo] = []
         self._parents: dict[str, int] = {}
-        self.content_bytes = 0
 
     # -- parents ---------------------------------------------------------------------------------
     def _on_mkdir(self, dirfd: int, name: str, _rel: str) -> None:
@@ -220,7 +207,6 @@ class _LayerApply:
                     view = memoryview(chunk)
                     while view:
                         view = view[os.write(fd, view):]
-                self.content_bytes += member.size
             _owner_mode(fd, member)
             _xattrs(fd, member)
             t = _clamp_time(member.mtime)
@@ -340,42 +326,38 @@ def _xattrs(target: int | str, member: tarfile.TarInfo) -> None:
             raise
 
 
-def apply_layer(blob: BinaryIO, root: str | os.PathLike[str], expect: Expect = Expect()) -> ApplyResult:
-    """Apply a (possibly compressed) layer blob onto `root` and verify it; returns the DiffID.
+def apply_layer(stream: VerifiedLayer, root: str | os.PathLike[str]) -> Digest:
+    """Apply a layer's verified tar stream onto `root`; returns its DiffID once verified.
 
+    Takes the stream, not the blob, so every caller verifies the same way (`Layer.open_uncompressed()`).
     On error the root is left partly applied: callers apply into a staging directory they discard.
     """
-    stream = VerifiedLayer(blob, expect)
     entries = 0
-    try:
-        with resolve.Root(root) as rootdir:
-            state = _LayerApply(rootdir)
-            try:
-                tar = tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK, tarinfo=_BoundedTarInfo,
-                                   encoding="utf-8", errors="surrogateescape")
-                for member in tar:
-                    entries += 1
-                    if entries > MAX_ENTRIES:
-                        raise LayerError(f"layer has more than {MAX_ENTRIES} entries (IMGTOOL_MAX_LAYER_ENTRIES)")
-                    if member.sparse is not None or "GNU.sparse.name" in member.pax_headers:
-                        raise LayerError(f"sparse tar entry {member.name!r} is not supported in layers")
-                    try:
-                        state.entry(member, tar)
-                    except OSError as exc:
-                        raise LayerError(f"tar entry {member.name!r}: {exc.strerror or exc}") from None
-                state.finish()
-            except (tarfile.TarError, EOFError) as exc:
-                raise LayerError(f"corrupt tar: {exc}") from None
-            finally:
-                state.forget_parents()
-        stream.drain()
-        diff_id = stream.verify()
-    finally:
-        stream.close()
-    return ApplyResult(diff_id, entries, state.content_bytes)
+    with resolve.Root(root) as rootdir:
+        state = _LayerApply(rootdir)
+        try:
+            tar = tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK, tarinfo=_BoundedTarInfo,
+                               encoding="utf-8", errors="surrogateescape")
+            for member in tar:
+                entries += 1
+                if entries > MAX_ENTRIES:
+                    raise LayerError(f"layer has more than {MAX_ENTRIES} entries (IMGTOOL_MAX_LAYER_ENTRIES)")
+                if member.sparse is not None or "GNU.sparse.name" in member.pax_headers:
+                    raise LayerError(f"sparse tar entry {member.name!r} is not supported in layers")
+                try:
+                    state.entry(member, tar)
+                except OSError as exc:
+                    raise LayerError(f"tar entry {member.name!r}: {exc.strerror or exc}") from None
+            state.finish()
+        except (tarfile.TarError, EOFError) as exc:
+            raise LayerError(f"corrupt tar: {exc}") from None
+        finally:
+            state.forget_parents()
+    stream.drain()
+    return stream.verify()
 
 
-def apply_file(path: str | Path, root: str | Path, expect: Expect = Expect()) -> ApplyResult:
-    """apply_layer for a blob on disk."""
-    with open(path, "rb") as blob:
-        return apply_layer(blob, root, expect)
+def apply(layer: Layer, root: str | os.PathLike[str]) -> Digest:
+    """Open a layer, apply it onto `root` and verify it (the usual case of `apply_layer`)."""
+    with layer.open_uncompressed() as stream:
+        return apply_layer(stream, root)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imgtool.atomicfile import write_bytes
 from imgtool.oci.config import ImageConfig
 
 from . import capabilities, users
@@ -178,6 +179,4 @@ def runtime_config(image: ImageConfig, rootfs: str | Path | None, ov: Overrides 
 
 def write_config(spec: dict[str, Any], bundle: Path) -> None:
     """Write config.json (atomically: a crash never leaves half a config)."""
-    tmp = bundle / ".config.json.tmp"
-    tmp.write_text(json.dumps(spec, indent=2) + "\n")
-    os.replace(tmp, bundle / "config.json")
+    write_bytes(bundle / "config.json", (json.dumps(spec, indent=2) + "\n").encode(), durable=False)

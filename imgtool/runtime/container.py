@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from imgtool.atomicfile import write_bytes
 from imgtool.errors import ImgtoolError, NotFoundError
 
 from . import syscalls
@@ -89,9 +90,7 @@ class Container:
         doc = {"id": self.id, "pid": self.pid, "bundle": self.bundle, "cgroup": self.cgroup.to_dict(),
                "annotations": self.annotations, "created": self.created, "start_time": self.start_time,
                "upper_root": self.upper_root, "upper": self.upper, "stubs": self.stubs, "name": self.name}
-        tmp = self.state_dir / ".state.json.tmp"
-        tmp.write_text(json.dumps(doc))
-        os.replace(tmp, self.state_dir / "state.json")
+        write_bytes(self.state_dir / "state.json", json.dumps(doc).encode(), durable=False)
 
     @classmethod
     def load(cls, container_id: str) -> "Container":

@@ -11,6 +11,8 @@ import os
 import socket
 from pathlib import Path
 
+from imgtool.atomicfile import write_bytes
+
 from .container import Container, ExitStatus, RuntimeError_, confirm_exec, spawn, wait
 from .init import Plan
 from .container import STATE_ROOT
@@ -32,9 +34,7 @@ def _load_bundle(bundle: Path) -> tuple[dict, str]:
 
 def _write_pid(pid_file: Path | None, pid: int) -> None:
     if pid_file is not None:
-        tmp = pid_file.with_name(pid_file.name + ".tmp")
-        tmp.write_text(str(pid))
-        os.replace(tmp, pid_file)
+        write_bytes(pid_file, str(pid).encode(), durable=False)
 
 
 def _connect(console_socket: Path) -> socket.socket:

@@ -13,14 +13,14 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from imgtool.layer.layer import Layer
 from imgtool.oci.config import ImageConfig
 from imgtool.store import Store
 
 from .bundle import Overrides, runtime_config, user_spec
 from .container import ExitStatus, confirm_exec, spawn, wait
 from .init import Plan
-from .snapshots import LayerSource, Snapshots
-from .stream import Expect
+from .snapshots import Snapshots
 from .tty import Streams
 
 
@@ -40,16 +40,13 @@ class StepResult:
             self.upper = None
 
 
-def image_layers(store: Store, ref: str) -> tuple[ImageConfig, list[LayerSource]]:
-    """An image in the store as a config plus verifiable layer sources."""
+def image_layers(store: Store, ref: str) -> tuple[ImageConfig, list[Layer]]:
+    """An image in the store as a config plus its layers, base first."""
     image = store.resolve(ref)
-    layers = [LayerSource(lambda d=desc: store.open_blob(d.digest),
-                          Expect(desc.media_type, desc.digest, desc.size, diff_id))
-              for desc, diff_id in zip(image.layers, image.config.diff_ids)]
-    return image.config, layers
+    return image.config, list(image.layers)
 
 
-def run_layers(store: Store, config: ImageConfig, layers: list[LayerSource], ov: Overrides,
+def run_layers(store: Store, config: ImageConfig, layers: list[Layer], ov: Overrides,
                keep_upper: bool = False, name: str | None = None, streams: Streams | None = None) -> StepResult:
     """Run a container over these layers in the foreground; cleans everything up unless `keep_upper`.
 

@@ -22,24 +22,15 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from imgtool.errors import ImgtoolError, LayerError
+from imgtool.layer.layer import Layer
 from imgtool.oci.digest import Digest, of_bytes
 
 from . import syscalls
-from .applier import apply_layer
-from .stream import Expect
-
-
-@dataclass(frozen=True)
-class LayerSource:
-    """One layer to unpack: how to open its blob and what it must verify to."""
-
-    open: Callable[[], BinaryIO]
-    expect: Expect
+from .applier import apply
 
 
 def chain_ids(diff_ids: list[Digest]) -> list[Digest]:
@@ -145,15 +136,12 @@ class Snapshots:
             (root / sub).mkdir(parents=True, exist_ok=True)
         scratch.mkdir(parents=True, exist_ok=True)
 
-    def prepare(self, layers: list[LayerSource]) -> list[Path]:
+    def prepare(self, layers: list[Layer]) -> list[Path]:
         """Ensure every layer of the stack is unpacked; returns the `fs` dirs to mount, top first.
 
         Without overlayfs it returns one directory: the flattened rootfs for the whole stack.
         """
-        diff_ids = [layer.expect.diff_id for layer in layers]
-        if any(d is None for d in diff_ids):
-            raise LayerError("every layer needs a diff_id to be snapshotted")
-        chains = chain_ids(diff_ids)  # type: ignore[arg-type]
+        chains = chain_ids([layer.diff_id for layer in layers])
         if not overlay_supported(self.scratch):
             return [self._full(layers, chains)] if layers else []
         dirs: list[Path] = []
@@ -164,28 +152,26 @@ class Snapshots:
             dirs.insert(0, path / "fs")
         return dirs
 
-    def _full(self, layers: list[LayerSource], chains: list[Digest]) -> Path:
+    def _full(self, layers: list[Layer], chains: list[Digest]) -> Path:
         """The fallback: a complete copy per ChainID, made from the parent's copy plus one layer."""
         parent: Path | None = None
         for layer, chain in zip(layers, chains):
             path = self.root / "full" / _dirname(chain)
             if not path.exists():
-                def build(fs: Path, parent: Path | None = parent, layer: LayerSource = layer) -> None:
+                def build(fs: Path, parent: Path | None = parent, layer: Layer = layer) -> None:
                     if parent is not None:
                         os.rmdir(fs)
                         subprocess.run(["cp", "-a", "--reflink=auto", str(parent), str(fs)], check=True)
-                    with layer.open() as blob:
-                        apply_layer(blob, fs, layer.expect)
+                    apply(layer, fs)
                 self._build(path, build)
             parent = path / "fs"
         assert parent is not None
         return parent
 
-    def _apply_over(self, layer: LayerSource, fs: Path, lowers: list[Path]) -> None:
+    def _apply_over(self, layer: Layer, fs: Path, lowers: list[Path]) -> None:
         """Apply one layer into `fs`, through an overlay of `lowers` when there are any."""
         if not lowers:
-            with layer.open() as blob:
-                apply_layer(blob, fs, layer.expect)
+            apply(layer, fs)
             return
         work, merged = fs.parent / "work", fs.parent / "merged"
         work.mkdir()
@@ -193,8 +179,7 @@ class Snapshots:
 
         def job() -> None:
             mount_overlay(lowers, fs, work, merged)
-            with layer.open() as blob:
-                apply_layer(blob, merged, layer.expect)
+            apply(layer, merged)
             syscalls.umount(str(merged))
 
         try:

@@ -15,7 +15,7 @@ from pathlib import Path
 from imgtool.errors import ImgtoolError
 from imgtool.store import Store
 
-from .applier import apply_layer
+from .applier import apply
 from .bundle import Overrides, runtime_config, write_config
 from .runner import image_layers
 
@@ -32,8 +32,7 @@ def unpack_image(store: Store, ref: str, bundle: Path, ov: Overrides | None = No
         rootfs = staging / "rootfs"
         rootfs.mkdir(mode=0o755)
         for layer in layers:
-            with layer.open() as blob:
-                apply_layer(blob, rootfs, layer.expect)
+            apply(layer, rootfs)
         write_config(runtime_config(config, rootfs, ov or Overrides(network="none")), staging)
         os.chmod(staging, 0o700)  # unprivileged users must not reach setuid binaries in rootfs
         if bundle.exists():

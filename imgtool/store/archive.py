@@ -17,12 +17,13 @@ from typing import BinaryIO
 
 from imgtool.errors import DigestMismatchError, ImgtoolError, NotFoundError, SchemaError, UnknownMediaTypeError
 from imgtool.layer import compression
+from imgtool.layer.layer import Layer
 from imgtool.layer.reader import LayerReader, diff_id_of
 from imgtool.oci import canonical, mediatype, reference
 from imgtool.oci.config import parse_config
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.digest import Digest, of_bytes
-from imgtool.oci.manifest import ANNOTATION_REF_NAME, Index, parse_index, parse_manifest
+from imgtool.oci.manifest import ANNOTATION_REF_NAME, Index, parse_index, parse_manifest, references
 
 from . import blobs, layout, mutate
 from .image import Image
@@ -89,8 +90,8 @@ def save_docker(store: Store, images: list[tuple[Image, list[str]]], out: Binary
                 _add_bytes(tar, config_name, image.config_bytes)
                 written.add(config_name)
             layer_names = []
-            for layer, diff_id in zip(image.layers, image.config.diff_ids):
-                name = f"{diff_id.encoded}/layer.tar"
+            for layer in image.layers:
+                name = f"{layer.diff_id.encoded}/layer.tar"
                 layer_names.append(name)
                 if name not in written:
                     _add_uncompressed_layer(store, tar, layer, name)
@@ -99,12 +100,12 @@ def save_docker(store: Store, images: list[tuple[Image, list[str]]], out: Binary
         _add_bytes(tar, "manifest.json", json.dumps(manifest_json).encode())
 
 
-def _add_uncompressed_layer(store: Store, tar: tarfile.TarFile, layer: Descriptor, name: str) -> None:
-    # a tar header needs the size up front: decompress into scratch space first
-    with store.open_blob(layer.digest) as blob, \
+def _add_uncompressed_layer(store: Store, tar: tarfile.TarFile, layer: Layer, name: str) -> None:
+    # a tar header needs the size up front: decompress (verified) into scratch space first
+    with layer.open_uncompressed() as stream, \
             open(store.tmp_dir / f"save-{layer.digest.encoded}", "w+b") as scratch:
         try:
-            shutil.copyfileobj(compression.open_decompressed(blob), scratch, 1 << 20)
+            shutil.copyfileobj(stream, scratch, 1 << 20)
             info = tarfile.TarInfo(name)
             info.size, info.mode = scratch.tell(), 0o644
             scratch.seek(0)
@@ -190,7 +191,7 @@ def _check_oci_graph(store: Store, spooled: dict[str, _Spooled], roots: tuple[De
     while stack:
         d = stack.pop()
         if mediatype.is_index(d.media_type):
-            stack.extend(parse_index(_json_of(spooled, store, d, what), f"{what}: index {d.digest}").manifests)
+            stack.extend(references(parse_index(_json_of(spooled, store, d, what), f"{what}: index {d.digest}")))
         elif mediatype.is_manifest(d.media_type):
             m = parse_manifest(_json_of(spooled, store, d, what), f"{what}: manifest {d.digest}")
             config = parse_config(_json_of(spooled, store, m.config, what), f"{what}: config {m.config.digest}")
@@ -272,16 +273,17 @@ def _load_docker(store: Store, spooled: dict[str, _Spooled], pending: list[blobs
             packer.close()
             if diff_id != expected:
                 raise DigestMismatchError(f"{what}: {path}: diff_id {diff_id} does not match config's {expected}")
-            layers.append((writer, Descriptor(mediatype.OCI_LAYER_GZIP, writer.digest, writer.size)))
+            layers.append((writer, store.layer(Descriptor(mediatype.OCI_LAYER_GZIP, writer.digest, writer.size),
+                                               diff_id)))
         tags = [t for t in entry.get("RepoTags") or [] if isinstance(t, str)]
         for tag in tags:
             reference.parse(tag)
         images.append((item.data, layers, tags))
     names = []
     for config_bytes, layers, tags in images:
-        for writer, descriptor in layers:
+        for writer, layer in layers:
             if writer.tmp_path.exists():
-                writer.commit(descriptor.digest)
-        d = mutate.write_image(store, config_bytes, tuple(desc for _, desc in layers), tags)
+                writer.commit(layer.digest)
+        d = mutate.write_image(store, config_bytes, [layer for _, layer in layers], tags)
         names.extend(tags or [str(d.digest)])
     return names

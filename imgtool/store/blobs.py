@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
+from imgtool.atomicfile import fsync_dir
 from imgtool.errors import DigestMismatchError, StoreError
 from imgtool.oci.digest import CANONICAL, Digest, new_hasher
 
@@ -23,15 +24,6 @@ _CHUNK = 1 << 20
 def blob_path(blobs_root: Path, digest: Digest) -> Path:
     """Where a blob lives under a `blobs/` directory (`<alg>/<encoded>`)."""
     return blobs_root / digest.algorithm / digest.encoded
-
-
-def fsync_dir(path: Path) -> None:
-    """Persist a directory entry (a rename or link) across a crash."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def publish(tmp: Path, dest: Path) -> bool:

@@ -6,7 +6,8 @@ import platform as _platform
 from dataclasses import dataclass
 from pathlib import Path
 
-from imgtool.errors import NotFoundError
+from imgtool.errors import NotFoundError, SchemaError
+from imgtool.layer.layer import Layer
 from imgtool.oci import mediatype
 from imgtool.oci.config import ImageConfig, parse_config
 from imgtool.oci.descriptor import Descriptor, Platform
@@ -33,16 +34,12 @@ class Image:
     manifest: Manifest
     config_bytes: bytes
     config: ImageConfig
+    layers: tuple[Layer, ...]  # base first, each opening its blob in the store
 
     @property
     def id(self) -> str:
         """Docker's image ID: the config digest."""
         return str(self.manifest.config.digest)
-
-    @property
-    def layers(self) -> tuple[Descriptor, ...]:
-        """Layer descriptors, base first."""
-        return self.manifest.layers
 
 
 def load_image(root: Path, descriptor: Descriptor, want: Platform | None = None) -> Image:
@@ -56,7 +53,10 @@ def load_image(root: Path, descriptor: Descriptor, want: Platform | None = None)
     manifest = parse_manifest(data, what)
     config_bytes = layout.read_blob(root, manifest.config.digest)
     config = parse_config(config_bytes, f"config {manifest.config.digest}")
-    return Image(descriptor, data, manifest, config_bytes, config)
+    if len(config.diff_ids) != len(manifest.layers):
+        raise SchemaError(f"{what}: {len(manifest.layers)} layers but its config lists {len(config.diff_ids)} diff_ids")
+    layers = tuple(layout.layer(root, d, diff_id) for d, diff_id in zip(manifest.layers, config.diff_ids))
+    return Image(descriptor, data, manifest, config_bytes, config, layers)
 
 
 def _pick_platform(manifests: tuple[Descriptor, ...], want: Platform, what: str) -> Descriptor:

@@ -8,14 +8,15 @@ read, so the store needs no export step. `index.json` is replaced atomically und
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
-import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
+from imgtool.atomicfile import write_bytes
 from imgtool.errors import NotFoundError, SchemaError, StoreError
+from imgtool.filelock import flock
+from imgtool.layer.layer import Layer
 from imgtool.oci import canonical, mediatype, schema
+from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.digest import Digest
 from imgtool.oci.manifest import Index, parse_index
 
@@ -41,8 +42,8 @@ def init(path: Path) -> None:
     (path / BLOBS_DIR).mkdir(exist_ok=True)
     with index_lock(path):
         if not (path / INDEX_FILE).exists():
-            write_file_atomic(path / INDEX_FILE, Index(()).to_bytes())
-        write_file_atomic(marker, canonical.dumps({"imageLayoutVersion": mediatype.OCI_LAYOUT_VERSION}))
+            write_bytes(path / INDEX_FILE, Index(()).to_bytes())
+        write_bytes(marker, canonical.dumps({"imageLayoutVersion": mediatype.OCI_LAYOUT_VERSION}))
 
 
 def check(path: Path) -> None:
@@ -54,44 +55,19 @@ def check(path: Path) -> None:
     schema.validate(doc, schema.LAYOUT, f"{path}/{OCI_LAYOUT_FILE}")
 
 
-def write_file_atomic(dest: Path, data: bytes) -> None:
-    """Replace a small file atomically (temp file in the same directory, fsync, rename, fsync dir)."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    blobs.fsync_dir(dest.parent)
-
-
-@contextlib.contextmanager
-def _flock(path: Path, mode: int) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, mode)
-        yield
-    finally:
-        os.close(fd)
-
-
 def index_lock(path: Path) -> contextlib.AbstractContextManager[None]:
     """Exclusive lock for a read-modify-write of index.json."""
-    return _flock(path / _INDEX_LOCK, fcntl.LOCK_EX)
+    return flock(path / _INDEX_LOCK)
 
 
 def writer_lock(path: Path) -> contextlib.AbstractContextManager[None]:
     """Shared lock held while blobs are written and then named; prune waits for all of them."""
-    return _flock(path / _GC_LOCK, fcntl.LOCK_SH)
+    return flock(path / _GC_LOCK, exclusive=False)
 
 
 def gc_lock(path: Path) -> contextlib.AbstractContextManager[None]:
     """Exclusive lock for prune: no writer is between writing a blob and naming it."""
-    return _flock(path / _GC_LOCK, fcntl.LOCK_EX)
+    return flock(path / _GC_LOCK)
 
 
 def read_index(path: Path) -> Index:
@@ -107,7 +83,7 @@ def update_index(path: Path, change: Callable[[Index], Index]) -> Index:
     """Apply `change` to index.json under the lock and write the result atomically."""
     with index_lock(path):
         new = change(read_index(path))
-        write_file_atomic(path / INDEX_FILE, new.to_bytes())
+        write_bytes(path / INDEX_FILE, new.to_bytes())
         return new
 
 
@@ -122,6 +98,11 @@ def open_blob(path: Path, digest: Digest) -> BinaryIO:
         return open(blob_path(path, digest), "rb")
     except FileNotFoundError:
         raise NotFoundError(f"blob {digest} not found in {path}") from None
+
+
+def layer(path: Path, descriptor: Descriptor, diff_id: Digest) -> Layer:
+    """A layer whose blob is (or will be) in this layout."""
+    return Layer(descriptor, diff_id, lambda: open_blob(path, descriptor.digest))
 
 
 def read_blob(path: Path, digest: Digest, limit: int = 4 << 20) -> bytes:

@@ -1,4 +1,4 @@
-"""Compose images from parts: add a layer blob, write config and manifest, name the result.
+"""Compose images from parts: layers appended to an image in progress, then config, manifest, name.
 
 The builder, `import` and `load` all end here, so an image is always written the same way: blobs
 first (verified), then config, then manifest, then the name, under the store's writer lock so a
@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Iterable, Sequence
 
 from imgtool.layer import writer
+from imgtool.layer.compression import Compression
 from imgtool.layer.entries import Entry
+from imgtool.layer.layer import Layer
 from imgtool.oci import mediatype
 from imgtool.oci.config import History, ImageConfig
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.manifest import Manifest
 
+from .image import Image
 from .store import Store
 
 
@@ -29,29 +33,48 @@ def timestamp(epoch: int | None = None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-def add_layer(store: Store, entries: Iterable[Entry], kind: str = "gzip",
-              epoch: int | None = None) -> tuple[Descriptor, "writer.LayerResult"]:
-    """Write entries as a layer blob into the store; returns its descriptor and identities."""
+def add_layer(store: Store, entries: Iterable[Entry], kind: Compression = Compression.GZIP,
+              epoch: int | None = None) -> Layer:
+    """Write entries as a layer blob into the store; returns the layer, opened from the store."""
     with store.blob_writer() as blob:
-        result = writer.write_layer(entries, blob, kind, epoch)  # type: ignore[arg-type]
-        blob.commit(result.digest, result.size)
-    return Descriptor(result.media_type, result.digest, result.size), result
+        layer = writer.write_layer(entries, blob, kind, epoch)  # type: ignore[arg-type]
+        blob.commit(layer.digest, layer.size)
+    return store.layer(layer.descriptor, layer.diff_id)
 
 
-def append(config: ImageConfig, layers: tuple[Descriptor, ...], layer: Descriptor | None,
-           result: "writer.LayerResult | None", history: History) -> tuple[ImageConfig, tuple[Descriptor, ...]]:
-    """A new (config, layers) with one more step; `layer=None` records a metadata-only step."""
-    if layer is None or result is None:
-        history = dataclasses.replace(history, empty_layer=True)
-        return dataclasses.replace(config, history=config.history + (history,)), layers
-    return (
-        dataclasses.replace(config, diff_ids=config.diff_ids + (result.diff_id,),
-                            history=config.history + (history,)),
-        layers + (layer,),
-    )
+@dataclass(frozen=True)
+class PendingImage:
+    """An image being made: its config (diff_ids and history included) and its layers, kept in step.
+
+    Why one object: the config's diff_ids, its history and the manifest's layers must change
+    together; `append` is the only way to add a step, so they cannot drift apart.
+    """
+
+    config: ImageConfig
+    layers: tuple[Layer, ...] = ()
+
+    @classmethod
+    def from_image(cls, image: Image) -> "PendingImage":
+        """Start from an image in the store (a build's base), its layers reused as they are."""
+        return cls(image.config, image.layers)
+
+    def append(self, layer: Layer | None, history: History) -> "PendingImage":
+        """One more step; `layer=None` records a metadata-only step (`empty_layer` in the history)."""
+        if layer is None:
+            history = dataclasses.replace(history, empty_layer=True)
+            return dataclasses.replace(self, config=dataclasses.replace(
+                self.config, history=self.config.history + (history,)))
+        config = dataclasses.replace(self.config, diff_ids=self.config.diff_ids + (layer.diff_id,),
+                                     history=self.config.history + (history,))
+        return PendingImage(config, self.layers + (layer,))
+
+    def write(self, store: Store, names: Iterable[str] = (),
+              annotations: dict[str, str] | None = None) -> Descriptor:
+        """Write the config and manifest and name the image (its layers are in the store already)."""
+        return write_image(store, self.config.to_bytes(), self.layers, names, annotations)
 
 
-def write_image(store: Store, config_bytes: bytes, layers: tuple[Descriptor, ...],
+def write_image(store: Store, config_bytes: bytes, layers: Sequence[Layer],
                 names: Iterable[str] = (), annotations: dict[str, str] | None = None) -> Descriptor:
     """Write config and manifest blobs and name the image; the layers must be in the store already.
 
@@ -59,6 +82,6 @@ def write_image(store: Store, config_bytes: bytes, layers: tuple[Descriptor, ...
     byte for byte so its digest, docker's image ID, survives).
     """
     config_desc = Descriptor(mediatype.OCI_CONFIG, store.write_blob(config_bytes), len(config_bytes))
-    manifest = Manifest(config=config_desc, layers=layers, annotations=dict(annotations or {}))
+    manifest = Manifest(config=config_desc, layers=tuple(layer.descriptor for layer in layers),
+                        annotations=dict(annotations or {}))
     return store.add_manifest(manifest.to_bytes(), list(names))
-

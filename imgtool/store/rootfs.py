@@ -15,6 +15,8 @@ import tarfile
 import tempfile
 from typing import BinaryIO, Callable
 
+from imgtool.layer import writer
+from imgtool.layer.compression import Compression
 from imgtool.layer.entries import Entry
 from imgtool.layer.reader import LayerReader
 from imgtool.layer.tarheader import Header
@@ -86,21 +88,20 @@ def spool_entries(stream: BinaryIO, spool: BinaryIO, what: str) -> list[Entry]:
 
 
 def import_rootfs(store: Store, stream: BinaryIO, names: list[str], what: str,
-                  config: ContainerConfig | None = None, kind: str = "gzip") -> Descriptor:
+                  config: ContainerConfig | None = None, kind: Compression = Compression.GZIP) -> Descriptor:
     """Make and name a one-layer image from a rootfs tarball (plain, gzip or zstd)."""
-    epoch = mutate.writer.source_date_epoch()
+    epoch = writer.source_date_epoch()
     platform = host_platform()
     with store.writing(), tempfile.NamedTemporaryFile(dir=store.tmp_dir, prefix="import-") as spool:
         entries = spool_entries(stream, spool, what)  # type: ignore[arg-type]
-        layer, result = mutate.add_layer(store, entries, kind, epoch)
+        layer = mutate.add_layer(store, entries, kind, epoch)
         created = mutate.timestamp(epoch)
-        image_config = ImageConfig(
+        image = mutate.PendingImage(ImageConfig(
             architecture=platform.architecture, os=platform.os, created=created,
             config=config or ContainerConfig(),
-        )
-        image_config, layers = mutate.append(
-            image_config, (), layer, result,
+        )).append(
+            layer,
             # no file name in the history: the same rootfs must give the same image wherever it came from
             History(created=created, created_by="imgtool import", comment="imported from a rootfs tarball"),
         )
-        return mutate.write_image(store, image_config.to_bytes(), layers, names)
+        return image.write(store, names)

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import BinaryIO, Iterable
 
 from imgtool.errors import ImgtoolError, InvalidReferenceError, NotFoundError
+from imgtool.layer.layer import Layer
 from imgtool.oci import reference
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.digest import Digest
 from imgtool.oci import mediatype
 from imgtool.oci.manifest import (
-    ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, Index, Manifest, parse_index, parse_manifest,
-    sniff_media_type,
+    ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, Index, parse_document, references, sniff_media_type,
 )
 
 from . import blobs, layout
@@ -92,6 +92,10 @@ class Store:
     def open_blob(self, digest: Digest) -> BinaryIO:
         """Open a blob for streaming."""
         return layout.open_blob(self.path, digest)
+
+    def layer(self, descriptor: Descriptor, diff_id: Digest) -> Layer:
+        """A layer whose blob is in this store, opened (and verified) from here."""
+        return layout.layer(self.path, descriptor, diff_id)
 
     def read_blob(self, digest: Digest) -> bytes:
         """A small blob, verified."""
@@ -201,12 +205,7 @@ class Store:
     def add_manifest(self, data: bytes, names: list[str]) -> Descriptor:
         """Store a manifest or index (its blobs must already be here) and name it."""
         media_type = sniff_media_type(data)
-        if mediatype.is_index(media_type):
-            children = parse_index(data).manifests
-            missing = [d for d in children if not self.has_blob(d.digest)]
-        else:
-            manifest: Manifest = parse_manifest(data)
-            missing = [d for d in (manifest.config, *manifest.layers) if not self.has_blob(d.digest)]
+        missing = [d for d in references(parse_document(media_type, data)) if not self.has_blob(d.digest)]
         if missing:
             raise NotFoundError(f"manifest refers to blob {missing[0].digest}, which is not in the store")
         digest = self.write_blob(data)
@@ -227,15 +226,12 @@ class Store:
             if d.digest in seen:
                 continue
             seen.add(d.digest)
-            if not self.has_blob(d.digest):
+            if not self.has_blob(d.digest) or not (mediatype.is_index(d.media_type) or mediatype.is_manifest(d.media_type)):
                 continue
-            if mediatype.is_index(d.media_type):
-                stack.extend(parse_index(self.read_blob(d.digest)).manifests)
-            elif mediatype.is_manifest(d.media_type):
-                m = parse_manifest(self.read_blob(d.digest))
-                stack.extend((m.config, *m.layers))
-                if m.subject and subjects:
-                    stack.append(m.subject)
+            doc = parse_document(d.media_type, self.read_blob(d.digest), f"manifest {d.digest}")
+            stack.extend(references(doc))
+            if doc.subject and subjects:
+                stack.append(doc.subject)
         return seen
 
     def prune(self) -> tuple[list[Digest], int]:

@@ -21,7 +21,7 @@ from aiohttp import web
 from ..config import Config
 from ..errors import RegistryError
 from .htpasswd import Htpasswd
-from .token import InvalidToken, TokenSigner, parse_scope
+from .token import InvalidToken, TokenSigner, in_window, parse_scope
 
 ALL_ACTIONS = ("pull", "push", "delete", "catalog")
 USER = web.RequestKey("user", str)  # who the request runs as ("" for anonymous or no auth)
@@ -156,14 +156,10 @@ class TokenAuthorizer(BasicAuthorizer):
             self._verified[token] = claims
             if len(self._verified) > _TOKEN_CACHE_MAX:
                 self._verified.popitem(last=False)
-        elif not self._still_valid(claims):
+        elif not in_window(claims, time.time()):
             self._verified.pop(token, None)
             raise self.challenge(request, None, "token expired", "invalid_token")
         return claims
-
-    @staticmethod
-    def _still_valid(claims: dict) -> bool:
-        return time.time() < claims.get("exp", 0)
 
     async def authorize(self, request: web.Request, need: Need | None) -> str:
         """See Authorizer.authorize."""

@@ -18,10 +18,11 @@ from aiohttp import web
 
 from imgtool.oci.digest import Digest
 
-from .. import names
+from .. import limits, names
 from ..auth import USER, Authorizer
 from ..config import Config
 from ..errors import RegistryError
+from ..limits import Limits
 from ..metrics import Metrics
 from ..storage import Storage, Upload
 
@@ -37,6 +38,7 @@ class State:
     storage: Storage
     auth: Authorizer
     metrics: Metrics
+    limits: Limits
     session_locks: "WeakValueDictionary[str, asyncio.Lock]" = field(default_factory=WeakValueDictionary)
 
 
@@ -63,31 +65,55 @@ async def offload(fn: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
 
 
-async def receive_into(request: web.Request, storage: Storage, upload: Upload) -> int:
+async def io(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
+    """A storage call: inline when the backend is local and cheap (a stat, a small read), in a
+    worker thread when every call is a network round trip (object storage)."""
+    if state(request).storage.remote:
+        return await offload(fn, *args)
+    return fn(*args)
+
+
+async def receive_into(request: web.Request, storage: Storage, upload: Upload, expected: int | None = None) -> int:
     """Stream the request body into an upload session; returns bytes received.
 
     The body is never held whole: chunks of ~1 MiB are hashed and written in a worker thread while
     the next chunk is read from the socket (one in flight), so memory stays flat for any blob size.
+    With `expected` (a chunk's Content-Range length), a body of any other length is refused with 416
+    and the session is put back where it was, whatever the framing (Content-Length or chunked).
     """
     loop = asyncio.get_running_loop()
+    st = state(request)
     pending: asyncio.Future | None = None
     parts: list[bytes] = []
-    buffered = total = 0
-    async for chunk in request.content.iter_any():
-        parts.append(chunk)
-        buffered += len(chunk)
-        if buffered >= _CHUNK:
-            if pending is not None:
-                await pending
-            pending = loop.run_in_executor(None, storage.append, upload, b"".join(parts))
-            total += buffered
-            parts, buffered = [], 0
-    if pending is not None:
-        await pending
-    if parts:
-        await loop.run_in_executor(None, storage.append, upload, b"".join(parts))
-        total += buffered
-    state(request).metrics.add("registry_blob_bytes_received_total", total)
+    start, buffered, total = upload.offset, 0, 0
+    try:
+        async for chunk in limits.chunks(request, st.config.client_timeout):
+            total += len(chunk)
+            if expected is not None and total > expected:
+                break
+            parts.append(chunk)
+            buffered += len(chunk)
+            if buffered >= _CHUNK:
+                if pending is not None:
+                    await pending
+                pending = loop.run_in_executor(None, storage.append, upload, b"".join(parts))
+                parts, buffered = [], 0
+        if pending is not None:
+            await pending
+        if parts:
+            await loop.run_in_executor(None, storage.append, upload, b"".join(parts))
+    finally:
+        if pending is not None and not pending.done():
+            await asyncio.wait([pending])
+    if expected is not None and total != expected:
+        await offload(storage.truncate, upload, start)
+        raise RegistryError(
+            "BLOB_UPLOAD_INVALID",
+            f"chunk body is {'longer' if total > expected else total} bytes, its Content-Range says {expected}",
+            status=416,
+            headers=upload_headers(repo(request), upload),
+        )
+    st.metrics.add("registry_blob_bytes_received_total", total)
     return total
 
 
@@ -110,14 +136,18 @@ def upload_headers(name: str, upload: Upload) -> dict[str, str]:
     }
 
 
-_RANGE = re.compile(r"(?:bytes[= ])?([0-9]+)-([0-9]+)", re.ASCII)
+_RANGE = re.compile(r"(?:bytes[= ])?([0-9]{1,18})-([0-9]{1,18})", re.ASCII)
 
 
-def check_content_range(request: web.Request, name: str, upload: Upload) -> None:
-    """Chunks must arrive in order: Content-Range must start where the session ends (else 416)."""
+def check_content_range(request: web.Request, name: str, upload: Upload) -> int | None:
+    """Chunks must arrive in order: Content-Range must start where the session ends (else 416).
+
+    Returns the chunk's length by its range (the body must then be exactly that long), or None
+    without Content-Range (a streamed body of any length).
+    """
     header = request.headers.get("Content-Range")
     if header is None:
-        return
+        return None
     match = _RANGE.fullmatch(header.strip())
     length = request.content_length
     if match is None:
@@ -130,6 +160,10 @@ def check_content_range(request: web.Request, name: str, upload: Upload) -> None
             status=416,
             headers=upload_headers(name, upload),
         )
+    return end - start + 1
+
+
+PAGE_SIZE = re.compile(r"[0-9]{1,18}", re.ASCII)
 
 
 def page(request: web.Request, items: list[str], limit: int, path: str) -> tuple[list[str], dict[str, str]]:
@@ -139,7 +173,7 @@ def page(request: web.Request, items: list[str], limit: int, path: str) -> tuple
     if n_text is None:
         n = limit
     else:
-        if not n_text.isdigit() or len(n_text) > 18:
+        if not PAGE_SIZE.fullmatch(n_text):  # ASCII only: "²".isdigit() is True, int("²") fails
             raise RegistryError("PAGINATION_NUMBER_INVALID", f"invalid page size n={n_text[:30]!r}")
         n = min(int(n_text), limit)
     if last is not None:

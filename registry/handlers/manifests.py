@@ -9,32 +9,32 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from imgtool.errors import ImgtoolError
-from imgtool.oci import mediatype
 from imgtool.oci.digest import Digest, of_bytes
-from imgtool.oci.manifest import parse_index, parse_manifest, sniff_media_type
 
-from .. import names
+from .. import documents, names
 from ..errors import RegistryError
 from ..storage import ManifestInfo
-from .base import offload, repo, state
+from .base import io, offload, repo, state
 
 _GENERIC_TYPES = {"", "application/octet-stream", "application/json", "text/plain"}
 
 
-def _resolve(request: web.Request) -> tuple[str, Digest, ManifestInfo]:
+async def _resolve(request: web.Request) -> tuple[str, Digest, ManifestInfo]:
+    """The manifest a GET/HEAD names. A reference that is neither a tag nor a digest names nothing:
+    404 MANIFEST_UNKNOWN, as the conformance suite expects (distribution answers the same)."""
     name = repo(request)
     reference = request.match_info["reference"]
     storage = state(request).storage
     if names.is_tag(reference):
-        digest = storage.resolve_tag(name, reference)
-        if digest is None:
-            raise RegistryError("MANIFEST_UNKNOWN", f"manifest {name}:{reference} is unknown")
+        digest = await io(request, storage.resolve_tag, name, reference)
     else:
-        digest = names.digest(reference)
-    info = storage.manifest(name, digest)
+        try:
+            digest = names.digest(reference)
+        except RegistryError:
+            digest = None
+    info = await io(request, storage.manifest, name, digest) if digest is not None else None
     if info is None:
-        raise RegistryError("MANIFEST_UNKNOWN", f"manifest {name}@{digest} is unknown")
+        raise RegistryError("MANIFEST_UNKNOWN", f"manifest {name}:{reference[:200]} is unknown")
     return name, digest, info
 
 
@@ -48,7 +48,7 @@ def _headers(info: ManifestInfo) -> dict[str, str]:
 
 async def head(request: web.Request) -> web.StreamResponse:
     """HEAD: digest, type and size without the body (containerd's resolve step)."""
-    _, _, info = _resolve(request)
+    _, _, info = await _resolve(request)
     response = web.StreamResponse(status=200, headers=_headers(info))
     response.content_length = len(info.data)
     return response
@@ -56,63 +56,23 @@ async def head(request: web.Request) -> web.StreamResponse:
 
 async def get(request: web.Request) -> web.StreamResponse:
     """GET: the exact bytes pushed, with the media type they were pushed as."""
-    _, _, info = _resolve(request)
+    _, _, info = await _resolve(request)
     return web.Response(status=200, body=info.data, headers=_headers(info))
 
 
-async def _read_capped(request: web.Request, limit: int) -> bytes:
-    """The request body, refusing (413) anything over `limit` without reading past it."""
-    if request.content_length is not None and request.content_length > limit:
-        raise RegistryError("SIZE_INVALID", f"manifest exceeds {limit} bytes", status=413)
-    parts, size = [], 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            raise RegistryError("SIZE_INVALID", f"manifest exceeds {limit} bytes", status=413)
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-def _media_type(request: web.Request, data: bytes) -> str:
+def _media_type(content_type: str, doc: dict) -> str:
     """The type to validate against: a specific Content-Type, else what the document declares.
 
-    `_describe` then requires the document's own `mediaType` to agree (GHSA-mc8v-mgrf-8f4m).
+    `documents.describe` then requires the document's own `mediaType` to agree (GHSA-mc8v-mgrf-8f4m).
     """
-    declared = request.headers.get("Content-Type", "").split(";")[0].strip()
-    if declared not in _GENERIC_TYPES:
-        return declared
-    try:
-        return sniff_media_type(data, "manifest")
-    except ImgtoolError as exc:
-        raise RegistryError("MANIFEST_INVALID", str(exc)) from None
+    declared = content_type.split(";")[0].strip()
+    return declared if declared not in _GENERIC_TYPES else documents.sniff(doc)
 
 
-def _describe(media_type: str, data: bytes) -> tuple[list[Digest], Digest | None, dict]:
-    """Validate the document; return the blobs it needs, its subject, and its referrer descriptor."""
-    try:
-        if mediatype.is_manifest(media_type):
-            doc = parse_manifest(data)
-            if doc.media_type != media_type:
-                raise RegistryError("MANIFEST_INVALID", f"document is {doc.media_type}, not {media_type}")
-            blobs = [d.digest for d in (doc.config, *doc.layers) if not d.urls]
-            artifact_type = doc.artifact_type or doc.config.media_type
-        elif mediatype.is_index(media_type):
-            doc = parse_index(data)
-            if doc.media_type != media_type:
-                raise RegistryError("MANIFEST_INVALID", f"document is {doc.media_type}, not {media_type}")
-            blobs, artifact_type = [], doc.artifact_type
-        else:
-            raise RegistryError("MANIFEST_INVALID", f"unsupported manifest media type {media_type[:100]!r}")
-    except ImgtoolError as exc:
-        if isinstance(exc, RegistryError):
-            raise
-        raise RegistryError("MANIFEST_INVALID", str(exc)) from None
-    referrer: dict = {"mediaType": media_type, "size": len(data)}
-    if artifact_type:
-        referrer["artifactType"] = artifact_type
-    if doc.annotations:
-        referrer["annotations"] = doc.annotations
-    return blobs, (doc.subject.digest if doc.subject else None), referrer
+def _check(content_type: str, data: bytes) -> documents.Described:
+    """Decode and validate (CPU-bound: runs in a worker thread, never on the event loop)."""
+    doc = documents.load(data)
+    return documents.describe(_media_type(content_type, doc), doc)
 
 
 async def put(request: web.Request) -> web.StreamResponse:
@@ -120,19 +80,24 @@ async def put(request: web.Request) -> web.StreamResponse:
     name = repo(request)
     st = state(request)
     reference = request.match_info["reference"]
-    data = await _read_capped(request, st.config.max_manifest_bytes)
-    media_type = _media_type(request, data)
-    blobs, subject, referrer = _describe(media_type, data)
     extra_tags = [names.tag(t) for t in request.query.getall("tag", [])]
-    if names.is_tag(reference):
-        digest, tags = of_bytes(data), [reference, *extra_tags]
-    else:
-        claimed = names.digest(reference)
-        digest, tags = of_bytes(data, claimed.algorithm), extra_tags
-        if digest != claimed:
-            raise RegistryError("DIGEST_INVALID", f"manifest digest is {digest}, not {claimed}")
-    referrer["digest"] = str(digest)
-    missing = await offload(st.storage.put_manifest, name, digest, media_type, data, tags, subject, referrer, blobs)
+    claimed = None if names.is_tag(reference) else names.digest(reference)
+    async with st.limits.manifest_body(request) as read:
+        data = await read()
+        async with st.limits.validation:
+            doc = await offload(_check, request.headers.get("Content-Type", ""), data)
+    tags = extra_tags if claimed else [reference, *extra_tags]
+    digest = of_bytes(data, claimed.algorithm if claimed else "sha256")
+    if claimed is not None and digest != claimed:
+        raise RegistryError("DIGEST_INVALID", f"manifest digest is {digest}, not {claimed}")
+    referrer: dict = {"mediaType": doc.media_type, "digest": str(digest), "size": len(data)}
+    if doc.artifact_type:
+        referrer["artifactType"] = doc.artifact_type
+    if doc.annotations:
+        referrer["annotations"] = doc.annotations
+    missing = await offload(
+        st.storage.put_manifest, name, digest, doc.media_type, data, tags, doc.subject, referrer, doc.blobs
+    )
     if missing:
         raise RegistryError(
             "MANIFEST_BLOB_UNKNOWN", f"blob {missing[0]} is not in {name}", detail={"missing": [str(m) for m in missing]}
@@ -140,8 +105,8 @@ async def put(request: web.Request) -> web.StreamResponse:
     response = web.Response(
         status=201, headers={"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": str(digest)}
     )
-    if subject is not None:
-        response.headers["OCI-Subject"] = str(subject)
+    if doc.subject is not None:
+        response.headers["OCI-Subject"] = str(doc.subject)
     for tag in extra_tags:
         response.headers.add("OCI-Tag", tag)
     return response
@@ -153,7 +118,7 @@ async def delete(request: web.Request) -> web.StreamResponse:
     reference = request.match_info["reference"]
     storage = state(request).storage
     if names.is_tag(reference):
-        found = storage.delete_tag(name, reference)
+        found = await io(request, storage.delete_tag, name, reference)
     else:
         found = await offload(storage.delete_manifest, name, names.digest(reference))
     if not found:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..errors import RegistryError
-from .base import offload, page, repo, state
+from .base import io, offload, page, repo, state
 
 
 async def list_tags(request: web.Request) -> web.StreamResponse:
     """GET /v2/<name>/tags/list."""
     name = repo(request)
     st = state(request)
-    tags = st.storage.tags(name)
+    tags = await io(request, st.storage.tags, name)
     if tags is None:
         raise RegistryError("NAME_UNKNOWN", f"repository {name} is unknown")
     chosen, headers = page(request, tags, st.config.max_tags_page, f"/v2/{name}/tags/list")

@@ -18,7 +18,7 @@ from ..auth import Need
 from ..errors import RegistryError
 from ..storage import Upload
 from .base import (
-    blob_location, check_content_range, offload, receive_into, repo, state, upload_headers, user,
+    blob_location, check_content_range, io, offload, receive_into, repo, state, upload_headers, user,
 )
 
 
@@ -33,17 +33,9 @@ async def start(request: web.Request) -> web.StreamResponse:
     """POST: mount if asked and allowed (201), finish a single-POST upload (201), else open a session (202)."""
     name = repo(request)
     st = state(request)
-    mount, source = request.query.get("mount"), request.query.get("from")
-    if mount is not None:
-        digest = names.digest(mount)
-        if source is not None:
-            source = names.repository(source)
-            if (
-                st.auth.allows(request, Need("repository", source, ("pull",)))
-                and st.storage.blob(source, digest) is not None
-                and await offload(st.storage.link_blob, name, digest)
-            ):
-                return _committed(name, digest)
+    mount = request.query.get("mount")
+    if mount is not None and await _mount(request, name, names.digest(mount), request.query.get("from")):
+        return _committed(name, names.digest(mount))
     algorithm = request.query.get("digest-algorithm", "sha256")
     if algorithm not in ("sha256", "sha512"):
         raise RegistryError("DIGEST_INVALID", f"unsupported digest algorithm {algorithm[:50]!r}")
@@ -57,6 +49,23 @@ async def start(request: web.Request) -> web.StreamResponse:
     await receive_into(request, st.storage, upload)
     await offload(st.storage.commit_upload, upload, digest)
     return _committed(name, digest)
+
+
+async def _mount(request: web.Request, name: str, digest: Digest, source: str | None) -> bool:
+    """Link a blob the caller may pull into `name`. Without `from`, with `auto_mount` on, any
+    repository the caller may pull that has the blob will do (automatic content discovery)."""
+    st = state(request)
+    if source is not None:
+        candidates = [names.repository(source)]
+    elif st.config.auto_mount:
+        candidates = await offload(st.storage.repositories_with, digest)
+    else:
+        return False
+    for candidate in candidates:
+        readable = st.auth.allows(request, Need("repository", candidate, ("pull",)))
+        if readable and await io(request, st.storage.blob, candidate, digest) is not None:
+            return await offload(st.storage.link_blob, name, digest)
+    return False
 
 
 class _Session:
@@ -85,8 +94,8 @@ async def patch(request: web.Request) -> web.StreamResponse:
     """PATCH: append a chunk (Content-Range must continue the upload) or a whole streamed body."""
     async with _Session(request) as upload:
         name = repo(request)
-        check_content_range(request, name, upload)
-        await receive_into(request, state(request).storage, upload)
+        expected = check_content_range(request, name, upload)
+        await receive_into(request, state(request).storage, upload, expected)
         return web.Response(status=202, headers=upload_headers(name, upload))
 
 
@@ -98,8 +107,8 @@ async def put(request: web.Request) -> web.StreamResponse:
     async with _Session(request) as upload:
         name = repo(request)
         storage = state(request).storage
-        check_content_range(request, name, upload)
-        await receive_into(request, storage, upload)
+        expected = check_content_range(request, name, upload)
+        await receive_into(request, storage, upload, expected)
         await offload(storage.commit_upload, upload, digest)
         return _committed(name, digest)
 

@@ -9,9 +9,10 @@ keys from them directly. Methods are synchronous: the server calls mutating ones
 from __future__ import annotations
 
 import abc
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from imgtool.oci.digest import Digest
 
@@ -22,7 +23,7 @@ class BlobInfo:
 
     digest: Digest
     size: int
-    path: Path
+    path: Path | None = None  # None: read it with Storage.open_blob
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,15 @@ class ManifestInfo:
     digest: Digest
     media_type: str
     data: bytes
+
+
+@dataclass(frozen=True)
+class BlobStat:
+    """A committed blob as GC sees it: when it was last used (written, linked, reused), its size."""
+
+    digest: Digest
+    last_used: float
+    size: int
 
 
 @dataclass
@@ -48,6 +58,8 @@ class Upload:
 class Storage(abc.ABC):
     """A registry's content: CAS blobs linked into repositories, manifests, tags, referrers."""
 
+    remote = False  # True when every call is a network round trip: handlers then never call inline
+
     # --- blobs ---------------------------------------------------------------------------------
     @abc.abstractmethod
     def blob(self, repository: str, digest: Digest) -> BlobInfo | None:
@@ -56,6 +68,18 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def link_blob(self, repository: str, digest: Digest) -> bool:
         """Link an existing blob into `repository` (cross-repo mount); False if it does not exist."""
+
+    def probe(self) -> str:
+        """"" if the backend answers now, else why not (readiness: one cheap call, no side effects)."""
+        return ""
+
+    def open_blob(self, digest: Digest, first: int, last: int) -> BinaryIO:
+        """A stream of bytes `first`..`last` (inclusive) of a blob without a local `path`."""
+        raise NotImplementedError(f"{type(self).__name__} serves blobs from files")
+
+    def repositories_with(self, digest: Digest) -> list[str]:
+        """Repositories the blob is linked into (automatic content discovery for mounts)."""
+        return [r for r in self.repositories() if self.blob(r, digest) is not None]
 
     @abc.abstractmethod
     def unlink_blob(self, repository: str, digest: Digest) -> bool:
@@ -73,6 +97,10 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def append(self, upload: Upload, data: bytes) -> None:
         """Append bytes at the session's current offset (hashed as they are written)."""
+
+    @abc.abstractmethod
+    def truncate(self, upload: Upload, offset: int) -> None:
+        """Drop the session's bytes past `offset` (a chunk refused after it was partly written)."""
 
     @abc.abstractmethod
     def commit_upload(self, upload: Upload, digest: Digest) -> BlobInfo:
@@ -139,8 +167,17 @@ class Storage(abc.ABC):
         """Blobs linked into a repository, with the time each was last linked or reused."""
 
     @abc.abstractmethod
-    def all_blobs(self) -> Iterator[tuple[Digest, float]]:
-        """Every committed blob with its last-use time."""
+    def all_blobs(self) -> Iterator[BlobStat]:
+        """Every committed blob with its last-use time and size."""
+
+    @contextlib.contextmanager
+    def gc_lease(self) -> Iterator[bool]:
+        """Held for a whole GC pass; yields False when another pass (any process) holds it.
+
+        Deletions are safe against writers either way (`*_if_stale`); the lease keeps two passes
+        from tombstoning and deleting the same objects at once.
+        """
+        yield True
 
     @abc.abstractmethod
     def delete_blob_if_stale(self, digest: Digest, cutoff: float) -> bool:

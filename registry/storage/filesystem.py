@@ -14,20 +14,30 @@ relies on a blob touches it under the shared GC lock, which is what makes online
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
 from imgtool.oci.digest import Digest
-from imgtool.store.blobs import blob_path, fsync_dir, publish, write_bytes
+from imgtool.atomicfile import write_bytes as write_small
+from imgtool.store.blobs import blob_path, publish
 
 from ..errors import RegistryError
 from ..names import new_upload_id
-from .base import BlobInfo, ManifestInfo, Storage, Upload
+from .base import BlobInfo, BlobStat, ManifestInfo, Storage, Upload
 from .fsuploads import UploadDir
 from .locks import GcLock
+
+
+def storage_error(exc: OSError) -> RegistryError:
+    """The client's view of a storage failure (a full disk is the usual one): 507, not a traceback."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return RegistryError("UNKNOWN", "storage is full", status=507)
+    return RegistryError("UNKNOWN", f"storage error: {exc.strerror}")
 
 
 def _remove(path: Path) -> bool:
@@ -71,16 +81,7 @@ class FilesystemStorage(Storage):
     def _write_small(self, path: Path, data: bytes) -> None:
         """Replace a small file atomically (readers see the old or the new content, never a mix)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            os.write(fd, data)
-            if self.fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        if self.fsync:
-            fsync_dir(path.parent)
+        write_small(path, data, durable=self.fsync)
 
     # --- blobs ---------------------------------------------------------------------------------
     def blob(self, repository: str, digest: Digest) -> BlobInfo | None:
@@ -119,18 +120,36 @@ class FilesystemStorage(Storage):
     # --- uploads -------------------------------------------------------------------------------
     def start_upload(self, repository: str, user: str, algorithm: str) -> Upload:
         """See Storage.start_upload."""
-        return self.uploads.start(new_upload_id(), repository, user, algorithm)
+        try:
+            return self.uploads.start(new_upload_id(), repository, user, algorithm)
+        except OSError as exc:
+            raise storage_error(exc) from None
 
     def upload(self, upload_id: str, repository: str, user: str) -> Upload:
         """See Storage.upload."""
         return self.uploads.get(upload_id, repository, user)
 
     def append(self, upload: Upload, data: bytes) -> None:
-        """See Storage.append."""
-        self.uploads.append(upload, data)
+        """See Storage.append. A write that fails (disk full) ends the session and frees its bytes."""
+        try:
+            self.uploads.append(upload, data)
+        except OSError as exc:
+            self.uploads.remove(upload.id)
+            raise storage_error(exc) from None
+
+    def truncate(self, upload: Upload, offset: int) -> None:
+        """See Storage.truncate."""
+        self.uploads.truncate(upload, offset)
 
     def commit_upload(self, upload: Upload, digest: Digest) -> BlobInfo:
-        """See Storage.commit_upload."""
+        """See Storage.commit_upload (a failure to persist also ends the session at once)."""
+        try:
+            return self._commit(upload, digest)
+        except OSError as exc:
+            self.uploads.remove(upload.id)
+            raise storage_error(exc) from None
+
+    def _commit(self, upload: Upload, digest: Digest) -> BlobInfo:
         hexdigest, size = self.uploads.finish(upload, digest.algorithm)
         if hexdigest != digest.encoded:
             self.uploads.remove(upload.id)
@@ -158,6 +177,15 @@ class FilesystemStorage(Storage):
         tags: list[str], subject: Digest | None, referrer: dict | None, blobs: list[Digest],
     ) -> list[Digest]:
         """See Storage.put_manifest."""
+        try:
+            return self._put_manifest(repository, digest, media_type, data, tags, subject, referrer, blobs)
+        except OSError as exc:
+            raise storage_error(exc) from None
+
+    def _put_manifest(
+        self, repository: str, digest: Digest, media_type: str, data: bytes,
+        tags: list[str], subject: Digest | None, referrer: dict | None, blobs: list[Digest],
+    ) -> list[Digest]:
         with self.lock.shared():
             missing = [b for b in blobs if not self._touch_existing_link(repository, b)]
             if missing:
@@ -166,7 +194,7 @@ class FilesystemStorage(Storage):
             if path.exists():
                 os.utime(path)
             else:
-                write_bytes(self.blobs_root, data, digest)
+                self._write_small(path, data)
             record = f"{media_type}\n{subject or ''}".encode()
             self._write_small(self._revision(repository, digest), record)
             for tag in tags:
@@ -230,7 +258,7 @@ class FilesystemStorage(Storage):
         if not (repo / "_manifests").is_dir() and not (repo / "_layers").is_dir():
             return None
         try:
-            return sorted(n for n in os.listdir(repo / "_manifests" / "tags") if not n.startswith(".tmp-"))
+            return sorted(n for n in os.listdir(repo / "_manifests" / "tags") if not n.startswith("."))
         except FileNotFoundError:
             return []
 
@@ -251,7 +279,7 @@ class FilesystemStorage(Storage):
         """See Storage.referrers."""
         folder = self._referrers_dir(repository, subject)
         try:
-            names = sorted(n for n in os.listdir(folder) if not n.startswith(".tmp-"))
+            names = sorted(n for n in os.listdir(folder) if not n.startswith("."))
         except FileNotFoundError:
             return []
         out = []
@@ -290,9 +318,32 @@ class FilesystemStorage(Storage):
         """See Storage.layer_links."""
         return self._digests_under(self._repo(repository) / "_layers")
 
-    def all_blobs(self) -> Iterator[tuple[Digest, float]]:
+    def all_blobs(self) -> Iterator[BlobStat]:
         """See Storage.all_blobs."""
-        return self._digests_under(self.blobs_root)
+        for digest, _ in self._digests_under(self.blobs_root):
+            try:
+                st = blob_path(self.blobs_root, digest).stat()
+            except FileNotFoundError:
+                continue
+            yield BlobStat(digest, st.st_mtime, st.st_size)
+
+    @contextlib.contextmanager
+    def gc_lease(self) -> Iterator[bool]:
+        """See Storage.gc_lease: a non-blocking exclusive flock on `gc.run`."""
+        fd = os.open(self.root / "gc.run", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+    def probe(self) -> str:
+        """See Storage.probe: the root is there and writable."""
+        return "" if os.access(self.blobs_root, os.W_OK) else f"{self.blobs_root} is not writable"
 
     def _delete_if_stale(self, path: Path, cutoff: float) -> bool:
         with self.lock.exclusive():

@@ -69,10 +69,15 @@ class UploadDir:
         session = self.root / upload_id
         session.mkdir()
         info = {"repository": repository, "user": user, "algorithm": algorithm, "created": time.time()}
-        (session / "info.json").write_text(json.dumps(info))
+        try:
+            (session / "info.json").write_text(json.dumps(info))
+            data = open(session / "data", "ab")
+        except OSError:
+            shutil.rmtree(session, ignore_errors=True)
+            raise
         upload = Upload(upload_id, repository, user, algorithm)
         with self._mutex:
-            self._live[upload_id] = _Live(upload, open(session / "data", "ab"), new_hasher(algorithm))
+            self._live[upload_id] = _Live(upload, data, new_hasher(algorithm))
         return upload
 
     def get(self, upload_id: str, repository: str, user: str) -> Upload:
@@ -120,6 +125,17 @@ class UploadDir:
             _start_writeback(live.file.fileno(), live.synced, live.upload.offset - live.synced)
             live.synced = live.upload.offset
 
+    def truncate(self, upload: Upload, offset: int) -> None:
+        """Cut the data back to `offset`; the running hash is rebuilt from the file when next needed."""
+        live = self._open(upload.id)
+        if live is None:
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", "upload session expired")
+        live.file.flush()
+        live.file.truncate(offset)
+        live.hasher = None
+        live.upload.offset = upload.offset = offset
+        live.synced = min(live.synced, offset)
+
     def finish(self, upload: Upload, algorithm: str) -> tuple[str, int]:
         """Close the data file (fsynced) and return (hex digest in `algorithm`, size)."""
         live = self._open(upload.id)
@@ -139,7 +155,10 @@ class UploadDir:
         with self._mutex:
             live = self._live.pop(upload_id, None)
         if live is not None:
-            live.file.close()
+            try:
+                live.file.close()
+            except OSError:  # buffered bytes that could not be written (disk full): dropped anyway
+                pass
         shutil.rmtree(self.root / upload_id, ignore_errors=True)
 
     def expire(self, older_than: float) -> int:

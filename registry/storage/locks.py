@@ -11,10 +11,9 @@ process independent (flock state belongs to the open file, not the process).
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 from pathlib import Path
-from typing import Iterator
+
+from imgtool.filelock import flock
 
 
 class GcLock:
@@ -23,19 +22,10 @@ class GcLock:
     def __init__(self, path: Path):
         self.path = path
 
-    @contextlib.contextmanager
-    def _held(self, mode: int) -> Iterator[None]:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, mode)
-            yield
-        finally:
-            os.close(fd)  # closing the last descriptor releases the lock
-
     def shared(self) -> contextlib.AbstractContextManager[None]:
         """Held while making blobs reachable."""
-        return self._held(fcntl.LOCK_SH)
+        return flock(self.path, exclusive=False)
 
     def exclusive(self) -> contextlib.AbstractContextManager[None]:
         """Held by GC for one re-check-and-delete."""
-        return self._held(fcntl.LOCK_EX)
+        return flock(self.path)

@@ -104,7 +104,7 @@ def make_registry(tmp_path):
     started: list[ThreadRegistry] = []
 
     def make(**overrides) -> ThreadRegistry:
-        root = tmp_path / f"registry-{len(started)}"
+        root = overrides.pop("root", tmp_path / f"registry-{len(started)}")
         started.append(ThreadRegistry(root, **overrides))
         return started[-1]
 

@@ -344,3 +344,42 @@ def test_end12_deleted_referrer_disappears(registry, repo):
     sig = _artifact(registry, repo, digest, len(manifest), "application/vnd.example.sig")
     requests.delete(f"{registry.url}/v2/{repo}/manifests/{of_bytes(sig)}")
     assert requests.get(f"{registry.url}/v2/{repo}/referrers/{digest}").json()["manifests"] == []
+
+
+def test_end12_referrers_paged_with_link(make_registry, repo):
+    reg = make_registry(max_referrers_page=2)
+    manifest, digest = push_image(reg.url, repo, "v1", [b"l"])
+    kinds = ["application/vnd.example.sig"] * 3 + ["application/vnd.example.sbom"] * 2
+    pushed = {str(of_bytes(_artifact(reg, repo, digest, len(manifest), kind, {"n": str(i)})))
+              for i, kind in enumerate(kinds)}
+    seen, url, pages = [], f"{reg.url}/v2/{repo}/referrers/{digest}", 0
+    while url:
+        r = requests.get(url)
+        assert r.status_code == 200 and len(r.json()["manifests"]) <= 2
+        seen += [m["digest"] for m in r.json()["manifests"]]
+        pages += 1
+        url = reg.url + r.links["next"]["url"] if "next" in r.links else None
+    assert pages == 3 and sorted(seen) == sorted(pushed)
+    # the filter applies before paging and is carried into the next link
+    r = requests.get(f"{reg.url}/v2/{repo}/referrers/{digest}", params={"artifactType": kinds[0]})
+    assert r.headers["OCI-Filters-Applied"] == "artifactType" and len(r.json()["manifests"]) == 2
+    r = requests.get(reg.url + r.links["next"]["url"])
+    assert r.headers["OCI-Filters-Applied"] == "artifactType"
+    assert [m["artifactType"] for m in r.json()["manifests"]] == [kinds[0]] and "next" not in r.links
+
+
+def test_end7_empty_layers_accepted_and_pullable(registry, repo):
+    # image-spec prose: layers SHOULD have an entry; its schema's minItems is stricter than its text
+    config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+    push_blob(registry.url, repo, config)
+    body = image_manifest(config, [])
+    assert _put(registry, repo, "empty", body).status_code == 201
+    r = requests.get(f"{registry.url}/v2/{repo}/manifests/empty")
+    assert r.status_code == 200 and r.content == body
+    assert requests.head(f"{registry.url}/v2/{repo}/manifests/{of_bytes(body)}").status_code == 200
+    assert requests.get(f"{registry.url}/v2/{repo}/tags/list").json()["tags"] == ["empty"]
+    # still refused: what is truly invalid
+    for broken in ({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": []},
+                   {**json.loads(body), "layers": {}}, {**json.loads(body), "layers": [{"digest": "x"}]}):
+        r = _put(registry, repo, "broken", json.dumps(broken).encode())
+        assert r.status_code == 400 and error_codes(r) == ["MANIFEST_INVALID"], broken

@@ -251,3 +251,13 @@ def test_existing_blob_is_not_rewritten(registry, repo):
     inode = path.stat().st_ino
     push_blob(registry.url, repo + "-again", data)
     assert path.stat().st_ino == inode
+
+
+def test_end11_automatic_content_discovery_mounts_without_from(make_registry):
+    reg = make_registry(auto_mount=True)
+    digest = push_blob(reg.url, "team/source", b"discoverable")
+    r = requests.post(f"{reg.url}/v2/team/target/blobs/uploads/", params={"mount": digest})
+    assert r.status_code == 201 and r.headers["Location"] == f"/v2/team/target/blobs/{digest}"
+    assert requests.get(f"{reg.url}/v2/team/target/blobs/{digest}").content == b"discoverable"
+    missing = str(of_bytes(b"nobody has this"))
+    assert requests.post(f"{reg.url}/v2/team/target/blobs/uploads/", params={"mount": missing}).status_code == 202

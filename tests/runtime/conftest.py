@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from imgtool.runtime import container as ctr
+from imgtool.layer.layer import Layer
+from imgtool.layer.verify import VerifiedLayer
 from imgtool.runtime.applier import apply_layer
-from imgtool.runtime.snapshots import LayerSource, Snapshots, in_private_mounts, mount_overlay
-from imgtool.runtime.stream import Expect
+from imgtool.runtime.snapshots import Snapshots, in_private_mounts, mount_overlay
 
-from .layers import E, sha, tar_bytes, tree
+from .layers import E, layer_of, tar_bytes, tree
 
 VICTIM_CONTENT = b"hello victim\n"
 
@@ -38,7 +39,7 @@ class Sandbox:
         os.chmod(self.victim / "hello", 0o644)
         self.victim_before = self._victim_state()
         self.lowers: list[Path] = []
-        self._layers: list[LayerSource] = []
+        self._layers: list[Layer] = []
 
     def _victim_state(self):
         st = os.stat(self.victim / "hello")
@@ -48,9 +49,10 @@ class Sandbox:
         for layer in layers:
             blob = layer if isinstance(layer, bytes) else tar_bytes(layer)
             if self.mode == "flat":
-                apply_layer(io.BytesIO(blob), self.dest, Expect())
+                with VerifiedLayer(io.BytesIO(blob)) as stream:
+                    apply_layer(stream, self.dest)
             else:
-                self._layers.append(LayerSource(lambda b=blob: io.BytesIO(b), Expect(diff_id=sha(blob))))
+                self._layers.append(layer_of(blob))
                 snaps = Snapshots(self.base / "snap", self.base / "scratch")
                 try:
                     self.lowers = snaps.prepare(self._layers)

@@ -11,6 +11,9 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from imgtool.layer.compression import detect
+from imgtool.layer.layer import Layer
+from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.digest import Digest
 
 
@@ -102,3 +105,10 @@ def tree(root: Path) -> dict[str, tuple]:
             else:
                 out[rel] = ("p", mode, st.st_uid, st.st_gid, None)
     return out
+
+
+def layer_of(blob: bytes, diff_id: Digest | None = None, **descriptor) -> Layer:
+    """A Layer over in-memory bytes: the descriptor is what the bytes are unless overridden
+    (media_type, digest, size), and the DiffID is the given one or sha256 of an uncompressed blob."""
+    fields = {"media_type": detect(blob[:4]).media_type(), "digest": sha(blob), "size": len(blob), **descriptor}
+    return Layer(Descriptor(**fields), diff_id or sha(blob), lambda: io.BytesIO(blob))

@@ -20,12 +20,11 @@ import pytest
 from imgtool.errors import LayerError
 from imgtool.layer import compression
 from imgtool.runtime import applier
-from imgtool.runtime.applier import apply_layer
-from imgtool.runtime.snapshots import LayerSource, Snapshots
-from imgtool.runtime.stream import Expect
+from imgtool.runtime.applier import apply
+from imgtool.runtime.snapshots import Snapshots
 
 from .conftest import VICTIM_CONTENT
-from .layers import E, d, gz, link, reg, sha, sym, tar_bytes, wh
+from .layers import E, d, gz, layer_of, link, reg, sha, sym, tar_bytes, wh
 
 
 def f(view, path):
@@ -361,10 +360,9 @@ def test_t41_stream_integrity(flat):
     with pytest.raises(LayerError):
         flat.apply(gz(good)[:-30])
     junk = tar_bytes([reg("j", b"j")], trailer=b"\0" * 700 + b"junk")
-    result = apply_layer(io.BytesIO(gz(junk)), flat.dest, Expect(diff_id=sha(junk)))
-    assert result.diff_id == sha(junk)
+    assert apply(layer_of(gz(junk), sha(junk)), flat.dest) == sha(junk)
     multi = tar_bytes([reg("m1", b"1" * 3000), reg("m2", b"2" * 3000)])
-    apply_layer(io.BytesIO(gz(multi[:2048]) + gz(multi[2048:])), flat.dest, Expect(diff_id=sha(multi)))
+    apply(layer_of(gz(multi[:2048]) + gz(multi[2048:]), sha(multi)), flat.dest)
     assert (flat.dest / "m2").read_bytes() == b"2" * 3000
 
 
@@ -374,8 +372,7 @@ def test_t41_zstd_skippable_frame(flat):
 
     data = tar_bytes([reg("z", b"zz")])
     skippable = struct.pack("<II", 0x184D2A50, 4) + b"TOC!"
-    apply_layer(io.BytesIO(zstandard.ZstdCompressor().compress(data) + skippable), flat.dest,
-                Expect(diff_id=sha(data)))
+    apply(layer_of(zstandard.ZstdCompressor().compress(data) + skippable, sha(data)), flat.dest)
     assert (flat.dest / "z").read_bytes() == b"zz"
 
 
@@ -390,9 +387,9 @@ def test_t42_mismatches_reject_and_roll_back(tmp_path, mutation):
                      "media_type": "application/vnd.oci.image.layer.v1.tar+zstd"}[mutation]
     snaps = Snapshots(tmp_path / "snap", tmp_path / "scratch")
     with pytest.raises(LayerError, match="mismatch|media type"):
-        snaps.prepare([LayerSource(lambda: io.BytesIO(blob), Expect(**bad))])
+        snaps.prepare([layer_of(blob, **bad)])
     assert os.listdir(tmp_path / "snap" / "layers") == [] and os.listdir(tmp_path / "scratch") == []
-    snaps.prepare([LayerSource(lambda: io.BytesIO(blob), Expect(**good))])
+    snaps.prepare([layer_of(blob, **good)])
     assert len(os.listdir(tmp_path / "snap" / "layers")) == 1
 
 

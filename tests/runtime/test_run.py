@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
@@ -19,11 +18,9 @@ from imgtool.runtime.bundle import Overrides
 from imgtool.runtime.cgroups import Resources
 from imgtool.runtime.container import RuntimeError_
 from imgtool.runtime.runner import image_layers, run_layers
-from imgtool.runtime.snapshots import LayerSource
-from imgtool.runtime.stream import Expect
 from imgtool.runtime.tty import Streams
 
-from .layers import d, reg, sha, sym, tar_bytes
+from .layers import d, layer_of, reg, sym, tar_bytes
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces and cgroups")
 
@@ -43,7 +40,7 @@ def run(store, *args, extra_layers=(), config=None, name=None, **ov):
     base_config, layers = image_layers(store, "busybox")
     for entries in extra_layers:
         blob = tar_bytes(entries)
-        layers.append(LayerSource(lambda b=blob: io.BytesIO(b), Expect(diff_id=sha(blob))))
+        layers.append(layer_of(blob))
     r, w = os.pipe()
     out = []
     reader = threading.Thread(target=lambda: out.append(os.fdopen(r, "rb").read()))

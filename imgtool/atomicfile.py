@@ -1,0 +1,50 @@
+"""Replacing a file atomically: readers see the old content or the new, never a mix or a stub.
+
+The one implementation behind index.json, oci-layout, config.json, container state, pid files, saved
+archives and the registry's small files. The temporary file lives in the destination's directory
+(a rename is atomic only within one filesystem) and is removed if anything fails on the way.
+`durable` adds fsync of the file and its directory, for what must survive a crash (store metadata);
+runtime state under /run need not pay for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+
+def fsync_dir(path: Path) -> None:
+    """Persist a directory entry (a rename or link) across a crash."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def replacing(dest: Path, durable: bool = True) -> Iterator[BinaryIO]:
+    """A file to write that becomes `dest` when the block ends normally, and vanishes otherwise."""
+    dest = Path(dest)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f  # type: ignore[misc]
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    if durable:
+        fsync_dir(dest.parent)
+
+
+def write_bytes(dest: Path, data: bytes, durable: bool = True) -> None:
+    """Replace a small file atomically with `data`."""
+    with replacing(dest, durable) as f:
+        f.write(data)

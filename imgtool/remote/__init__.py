@@ -1,0 +1,97 @@
+"""The distribution client: pull into the store, push from it, copy between any two transports.
+
+`pull` and `push` are what other commands call (the builder's FROM of an image not in the store,
+`build --push`); the CLI adds flags and progress around the same functions.
+"""
+
+from __future__ import annotations
+
+from imgtool.oci import reference
+from imgtool.oci.descriptor import Descriptor
+from imgtool.store import Store
+
+from .copy import PlatformChoice, copy, parse_platform
+from .progress import Progress
+from .transport import Options
+
+__all__ = ["Options", "PlatformChoice", "copy", "parse_platform", "pull", "push"]
+
+
+def pull(store: Store, ref: str, options: Options | None = None, choice: PlatformChoice = PlatformChoice(),
+         progress: Progress | None = None) -> tuple[Descriptor, reference.Reference]:
+    """Pull `ref` (docker's normalisation: `busybox` is docker.io/library/busybox:latest) into the
+    store and name it so; returns the stored root and the name. The host platform unless told."""
+    from .layouts import LayoutDestination
+    from .registryimage import RegistrySource
+
+    options = options or Options()
+    parsed = reference.parse(ref)
+    src = RegistrySource(parsed, options)
+    try:
+        dst = LayoutDestination(store, [str(parsed)], what=str(store.path))
+        try:
+            root = copy(src, dst, choice, progress, options.parallel)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    return root, dst.named[0]
+
+
+def push(store: Store, name: str, dest: str | None = None, options: Options | None = None,
+         progress: Progress | None = None) -> tuple[Descriptor, reference.Reference]:
+    """Push the store image `name` to `dest` (default: the registry and repository its name says);
+    every platform of a multi-platform image goes. Returns the pushed root and where it went."""
+    from .layouts import LayoutSource
+    from .registryimage import RegistryDestination
+
+    options = options or Options()
+    target = reference.parse(dest or name)
+    src = LayoutSource(store, name, what=name)
+    dst = RegistryDestination(target, options)
+    try:
+        root = copy(src, dst, PlatformChoice(all=True), progress, options.parallel)
+    finally:
+        dst.close()
+        src.close()
+    return root, target
+
+
+def login(host: str, username: str, password: str, options: Options | None = None):
+    """Check a username and password against a registry, then save them as docker does; returns
+    where they went (the config file, or the credential helper). Wrong ones raise AuthError."""
+    import dataclasses
+
+    from .credentials import Credential, CredentialStore
+    from .transport import Client
+
+    options = options or Options()
+    credential = Credential(username, password)
+    client = Client(host, dataclasses.replace(options, credential=credential))
+    try:
+        r = client.request("GET", "/v2/")
+        r.close()
+        if r.status_code != 200:
+            raise client.fail(r, "login")
+        if client.auth.refresh_token:  # the token server offered a refresh token: keep that instead
+            credential = Credential(username, identity_token=client.auth.refresh_token)
+    finally:
+        client.close()
+    return CredentialStore(options.authfile).store(host, credential)
+
+
+def referrers(ref: str, artifact_type: str | None = None, options: Options | None = None):
+    """The index of manifests whose `subject` is the image `ref` names (tag resolved to its digest)."""
+    from imgtool.oci.digest import of_bytes
+
+    from .registry import Repository
+    from .transport import Client
+
+    parsed = reference.parse(ref)
+    client = Client(parsed.registry, options)
+    try:
+        repo = Repository(client, parsed.repository)
+        digest = parsed.digest or of_bytes(repo.manifest(parsed.identifier)[0])
+        return repo.referrers(digest, artifact_type)
+    finally:
+        client.close()

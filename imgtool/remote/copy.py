@@ -1,0 +1,147 @@
+"""The copy routine: one image from a source to a destination, verified, blobs in parallel.
+
+Order is what makes it safe: every blob (configs and layers, skipped when the destination has it),
+then child manifests, then the root document and its name. A failure anywhere leaves the
+destination without the name, and store destinations without any of the new blobs.
+
+From an index, one platform is copied (the host's, or `--platform`) and becomes the root, as
+`docker pull` and `skopeo copy` do; `--all-platforms` copies the index and every image in it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from dataclasses import dataclass, field
+
+from imgtool.errors import DigestMismatchError, LayerError, NotFoundError, SchemaError
+from imgtool.oci import mediatype
+from imgtool.oci.descriptor import Descriptor, Platform
+from imgtool.oci.manifest import descriptor_of, parse_index, parse_manifest
+
+from .endpoint import ImageDestination, ImageSource, verified
+from .progress import Progress, Silent
+
+
+@dataclass(frozen=True)
+class PlatformChoice:
+    """Which images of an index to copy: one platform (None: the host's) or all of them."""
+
+    platform: Platform | None = None
+    all: bool = False
+
+
+def parse_platform(text: str) -> Platform:
+    """`os/arch[/variant]` (docker's --platform) -> Platform."""
+    parts = text.split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise SchemaError(f"--platform {text!r}: expected os/arch[/variant], e.g. linux/amd64")
+    return Platform(architecture=parts[1], os=parts[0], variant=parts[2] if len(parts) == 3 else None)
+
+
+def _host() -> Platform:
+    from imgtool.store.image import host_platform
+
+    return host_platform()
+
+
+def pick(manifests: tuple[Descriptor, ...], want: Platform, what: str) -> Descriptor:
+    """The index entry for a platform (variant matched when asked for; sole unlabelled entry else)."""
+    images = [m for m in manifests if mediatype.is_manifest(m.media_type) or mediatype.is_index(m.media_type)]
+    for m in images:
+        p = m.platform
+        if p and p.os == want.os and p.architecture == want.architecture and (not want.variant or p.variant == want.variant):
+            return m
+    unlabelled = [m for m in images if m.platform is None]
+    if len(unlabelled) == 1 and want.variant is None:
+        return unlabelled[0]
+    have = ", ".join(sorted({str(m.platform) for m in images if m.platform})) or "none"
+    raise NotFoundError(f"{what}: no image for platform {want} (the index has: {have})")
+
+
+@dataclass
+class _Plan:
+    """What a copy moves: blobs (unique by digest), then manifests children first, then the root."""
+
+    blobs: dict[str, Descriptor] = field(default_factory=dict)
+    children: list[tuple[bytes, Descriptor]] = field(default_factory=list)
+
+    def add_manifest(self, data: bytes, d: Descriptor, what: str) -> None:
+        m = parse_manifest(data, f"{what}: manifest {d.digest}")
+        for blob in (m.config, *m.layers):
+            if not blob.urls:  # foreign layers stay where their urls say
+                self.blobs.setdefault(str(blob.digest), blob)
+
+
+def _child(src: ImageSource, d: Descriptor) -> bytes:
+    data = src.manifest(d)
+    if len(data) != d.size:
+        raise DigestMismatchError(f"{src.what}: manifest {d.digest} has {len(data)} bytes, {d.size} expected")
+    d.digest.verify(data)
+    return data
+
+
+def _walk(src: ImageSource, data: bytes, d: Descriptor, choice: PlatformChoice, plan: _Plan) -> tuple[bytes, Descriptor]:
+    """Fill the plan from a root document; returns the (possibly narrowed) root."""
+    if mediatype.is_manifest(d.media_type):
+        plan.add_manifest(data, d, src.what)
+        return data, d
+    if not mediatype.is_index(d.media_type):
+        raise SchemaError(f"{src.what}: {d.media_type!r} is neither an image manifest nor an index")
+    index = parse_index(data, f"{src.what}: index {d.digest}")
+    if not choice.all:
+        chosen = pick(index.manifests, choice.platform or _host(), src.what)
+        return _walk(src, _child(src, chosen), chosen, choice, plan)
+    for entry in index.manifests:
+        if mediatype.is_manifest(entry.media_type) or mediatype.is_index(entry.media_type):
+            child = _child(src, entry)
+            _walk(src, child, entry, choice, plan)
+            plan.children.append((child, entry))
+    return data, d
+
+
+def copy(src: ImageSource, dst: ImageDestination, choice: PlatformChoice = PlatformChoice(),
+         progress: Progress | None = None, parallel: int = 4) -> Descriptor:
+    """Copy the image `src` names to `dst`; returns the root descriptor written."""
+    progress = progress or Silent()
+    data, media_type = src.root()
+    root = descriptor_of(data, media_type)
+    plan = _Plan()
+    data, root = _walk(src, data, root, choice, plan)
+    lock = threading.Lock()
+    todo = sorted(plan.blobs.values(), key=lambda b: -b.size)
+
+    def move(blob: Descriptor) -> None:
+        if dst.has_blob(blob):
+            progress.done(blob, "exists")
+            return
+        progress.start(blob)
+
+        def opener():
+            return verified(src.open_blob(blob), blob)
+
+        def advanced(n: int) -> None:
+            with lock:
+                progress.advance(blob, n)
+
+        try:
+            how = dst.put_blob(blob, opener, advanced)
+        except LayerError as exc:  # the verified stream refused the source's bytes
+            raise LayerError(f"{src.what}: {exc}; nothing was stored") from None
+        progress.done(blob, how)
+
+    if todo:
+        with concurrent.futures.ThreadPoolExecutor(max(1, min(parallel, len(todo)))) as pool:
+            futures = [pool.submit(move, blob) for blob in todo]
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    future.result()
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+    for child, d in plan.children:
+        dst.put_manifest(child, d.media_type, d)
+    dst.commit(data, root.media_type, root)
+    progress.finish(root)
+    return root

@@ -1,0 +1,64 @@
+"""The one image source/destination shape every transport implements (go-containerregistry's v1.Image
+seen from both ends), and the verified stream every copied blob passes through.
+
+A source hands out the root document (manifest or index, bytes kept exactly), child manifests and
+blob streams; a destination takes blobs (skipping what it has), manifests, and a final `commit` that
+names the result. The copy routine (`copy.py`) is the only thing that moves data between them, so
+pull, push, save, load and copy share its verification, parallelism and progress. Every blob
+stream a destination reads is a `VerifiedBlob`: it cannot commit bytes that do not match.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import BinaryIO, Callable, Protocol
+
+from imgtool.layer.verify import VerifiedBlob
+from imgtool.oci.descriptor import Descriptor
+
+Opener = Callable[[], BinaryIO]
+OnBytes = Callable[[int], None]
+
+
+class ImageSource(Protocol):
+    """Where an image comes from."""
+
+    what: str  # how the user named it, for messages
+
+    def root(self) -> tuple[bytes, str]:
+        """The manifest or index the source names: exact bytes and media type."""
+
+    def manifest(self, descriptor: Descriptor) -> bytes:
+        """A manifest an index points to (the caller verifies the digest)."""
+
+    def open_blob(self, descriptor: Descriptor) -> BinaryIO:
+        """A config or layer stream (the caller verifies digest and size)."""
+
+    def close(self) -> None:
+        """Release connections and scratch space."""
+
+
+class ImageDestination(Protocol):
+    """Where an image goes. Nothing is named before `commit`."""
+
+    what: str
+
+    def has_blob(self, descriptor: Descriptor) -> bool:
+        """True when the blob need not be sent."""
+
+    def put_blob(self, descriptor: Descriptor, opener: Opener, on_bytes: OnBytes) -> str:
+        """Store a blob from a verified stream; returns how ("copied", "mounted")."""
+
+    def put_manifest(self, data: bytes, media_type: str, descriptor: Descriptor) -> None:
+        """Store a manifest an index points to (its blobs are already there)."""
+
+    def commit(self, data: bytes, media_type: str, descriptor: Descriptor) -> None:
+        """Store the root document and name it; the copy is complete after this."""
+
+    def close(self) -> None:
+        """Finish or, without a commit, discard everything written."""
+
+
+def verified(inner: BinaryIO, descriptor: Descriptor) -> BinaryIO:
+    """`inner` checked against the descriptor (digest and size, raising at end of stream), buffered."""
+    return io.BufferedReader(VerifiedBlob(inner, descriptor), 1 << 20)  # type: ignore[return-value]

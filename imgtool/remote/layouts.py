@@ -1,0 +1,153 @@
+"""The store and OCI image layouts as image sources and destinations (they are the same format).
+
+Names: the store keeps docker's short form in `ref.name` (`busybox`); a layout written for a peer
+tool (`oci:DIR:TAG`) keeps TAG exactly as given, which is what skopeo and umoci look up. Reading
+accepts both spellings: `oci:$IMGTOOL_ROOT:busybox` and `oci:$IMGTOOL_ROOT:busybox:latest` find the
+same image (docs/client.md).
+
+A destination stages blobs as uncommitted writers under the store's `tmp/`, holding the store's
+writer lock so prune cannot take them; `commit` publishes them, writes the manifests and only then
+the name. A failed copy leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+from typing import BinaryIO
+
+from imgtool.errors import ImgtoolError, NotFoundError
+from imgtool.oci import reference
+from imgtool.oci.descriptor import Descriptor
+from imgtool.oci.manifest import ANNOTATION_REF_NAME, Index
+from imgtool.store import Store, layout
+from imgtool.store.blobs import BlobWriter
+
+from .endpoint import OnBytes, Opener
+
+_CHUNK = 1 << 20
+
+
+def _find(store: Store, name: str | None) -> Descriptor:
+    entries = store.images()
+    if name is None:
+        if len(entries) != 1:
+            raise NotFoundError(f"{store.path}: holds {len(entries)} images; name one (oci:DIR:NAME)")
+        return entries[0].descriptor
+    for entry in entries:
+        if entry.descriptor.annotations.get(ANNOTATION_REF_NAME) == name:
+            return entry.descriptor
+    return store.find(name).descriptor
+
+
+class LayoutSource:
+    """An image in the store or in any OCI layout directory."""
+
+    def __init__(self, store: Store, name: str | None, what: str | None = None):
+        self.store = store
+        self.what = what or f"oci:{store.path}:{name or ''}"
+        self.descriptor = _find(store, name)
+
+    def root(self) -> tuple[bytes, str]:
+        return self.store.read_blob(self.descriptor.digest), self.descriptor.media_type
+
+    def manifest(self, descriptor: Descriptor) -> bytes:
+        return self.store.read_blob(descriptor.digest)
+
+    def open_blob(self, descriptor: Descriptor) -> BinaryIO:
+        return self.store.open_blob(descriptor.digest)
+
+    def close(self) -> None:
+        pass
+
+
+class LayoutDestination:
+    """The store (names normalised as docker does) or a peer's layout (`raw_tag`: kept verbatim)."""
+
+    def __init__(self, store: Store, names: list[str], raw_tag: str | None = None, what: str | None = None):
+        self.store = store
+        self.names = names
+        self.raw_tag = raw_tag
+        self.what = what or str(store.path)
+        self.named: list[reference.Reference] = []
+        self._pending: dict[str, BlobWriter] = {}
+        self._lock = threading.Lock()
+        self._held = contextlib.ExitStack()
+        self._held.enter_context(store.writing())
+
+    def has_blob(self, descriptor: Descriptor) -> bool:
+        with self._lock:
+            if str(descriptor.digest) in self._pending:
+                return True
+        return self.store.has_blob(descriptor.digest)
+
+    def put_blob(self, descriptor: Descriptor, opener: Opener, on_bytes: OnBytes) -> str:
+        writer = self.store.blob_writer(descriptor.digest.algorithm)
+        try:
+            with opener() as source:
+                while chunk := source.read(_CHUNK):
+                    writer.write(chunk)
+                    on_bytes(len(chunk))
+            assert writer.digest == descriptor.digest and writer.size == descriptor.size  # verified stream
+        except BaseException:
+            writer.abort()
+            raise
+        with self._lock:
+            self._pending[str(descriptor.digest)] = writer
+        return "copied"
+
+    def put_manifest(self, data: bytes, media_type: str, descriptor: Descriptor) -> None:
+        self._publish()
+        self.store.write_blob(data, descriptor.digest)
+
+    def commit(self, data: bytes, media_type: str, descriptor: Descriptor) -> None:
+        self._publish()
+        root = Descriptor(media_type, self.store.write_blob(data, descriptor.digest), len(data),
+                          platform=descriptor.platform)
+        if self.raw_tag is not None:
+            self._tag_verbatim(root, self.raw_tag)
+        else:
+            for name in self.names:
+                ref = reference.parse(name)
+                if ref.digest is not None and ref.digest != root.digest:
+                    ref = ref.with_digest(root.digest)  # a platform's image chosen from the index
+                self.named.append(self.store.tag(root, str(ref)))
+            if not self.names:
+                self._tag_verbatim(root, None)
+
+    def _publish(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for digest, writer in pending.items():
+            writer.commit()
+
+    def _tag_verbatim(self, root: Descriptor, tag: str | None) -> None:
+        entry = dataclasses.replace(root, annotations={ANNOTATION_REF_NAME: tag} if tag else {})
+
+        def change(index: Index) -> Index:
+            kept = tuple(d for d in index.manifests
+                         if (d.annotations.get(ANNOTATION_REF_NAME) != tag if tag else d.digest != root.digest))
+            return Index(kept + (entry,), index.media_type, index.annotations)
+
+        layout.update_index(self.store.path, change)
+
+    def close(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for writer in pending.values():
+            writer.abort()
+        self._held.close()
+
+
+def open_layout(path: str, create: bool) -> Store:
+    """A layout directory as a Store (created when writing to a new directory)."""
+    from pathlib import Path
+
+    p = Path(path)
+    if not create and not (p / layout.OCI_LAYOUT_FILE).exists():
+        raise NotFoundError(f"{path}: not an OCI image layout (no {layout.OCI_LAYOUT_FILE})")
+    try:
+        return Store.open(p)
+    except OSError as exc:
+        raise ImgtoolError(f"{path}: cannot open the layout: {exc.strerror}") from None

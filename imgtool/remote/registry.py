@@ -1,0 +1,315 @@
+"""One repository on a registry, in distribution-spec verbs: manifests, blobs, uploads, referrers.
+
+Downloads are streams that resume with `Range` when the connection drops (and restart when the
+server ignores Range). Uploads go up in chunks (`PATCH` + `Content-Range`), so a dropped connection
+costs one chunk: the client asks the session where it stands (`GET` on the upload, `Range`) and
+continues from there. Small blobs go in one `POST` + `PUT`. Nothing here trusts what it receives:
+callers verify digests and sizes, and manifests are size-capped before they are read.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import BinaryIO, Callable
+from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
+
+import requests
+import urllib3
+
+from imgtool.errors import DigestMismatchError, NotFoundError, RegistryError
+from imgtool.oci import canonical, mediatype
+from imgtool.oci.descriptor import Descriptor
+from imgtool.oci.digest import Digest, of_bytes
+from imgtool.oci.manifest import Index, parse_index, sniff_media_type
+
+from .auth import pull_scope, push_scope
+from .transport import Client, _retry_after
+
+MANIFEST_LIMIT = 4 << 20
+ACCEPT = ", ".join([mediatype.OCI_INDEX, mediatype.OCI_MANIFEST,
+                    mediatype.DOCKER_MANIFEST_LIST, mediatype.DOCKER_MANIFEST])
+CHUNK = 16 << 20      # upload chunk: what a dropped connection can cost
+MONOLITHIC = 16 << 20  # blobs up to this size go in one PUT
+_READ = 1 << 20
+_STREAM_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
+
+
+class Repository:
+    """`host/name` on a registry, for pulling (and pushing, when `push=True`)."""
+
+    def __init__(self, client: Client, name: str, push: bool = False):
+        self.client = client
+        self.name = name
+        self.scopes = (push_scope(name),) if push else (pull_scope(name),)
+
+    @property
+    def where(self) -> str:
+        return f"{self.client.host}/{self.name}"
+
+    def _req(self, method: str, path: str, scopes: tuple[str, ...] | None = None, **kw) -> requests.Response:
+        return self.client.request(method, path, scopes or self.scopes, **kw)
+
+    # -- manifests -------------------------------------------------------------------------------
+    def manifest(self, ref: str) -> tuple[bytes, str]:
+        """The bytes and media type of a manifest or index by tag or digest (digest verified)."""
+        r = self._req("GET", f"/v2/{self.name}/manifests/{ref}", headers={"Accept": ACCEPT}, stream=True)
+        with r:
+            if r.status_code == 404:
+                raise NotFoundError(f"{self.where}:{ref}: manifest unknown")
+            if r.status_code != 200:
+                raise self.client.fail(r, f"GET manifest {ref}")
+            data = r.raw.read(MANIFEST_LIMIT + 1, decode_content=True)
+        if len(data) > MANIFEST_LIMIT:
+            raise RegistryError(f"{self.where}:{ref}: manifest larger than {MANIFEST_LIMIT} bytes")
+        if ref.startswith(("sha256:", "sha512:")):
+            try:
+                Digest.parse(ref).verify(data)
+            except DigestMismatchError:
+                raise DigestMismatchError(f"{self.where}@{ref}: the registry sent a manifest with another digest") from None
+        else:
+            header = r.headers.get("Docker-Content-Digest", "")
+            if header.startswith("sha256:") and header != str(of_bytes(data)):
+                raise DigestMismatchError(f"{self.where}:{ref}: manifest does not match Docker-Content-Digest {header}")
+        content_type = r.headers.get("Content-Type", "").split(";")[0].strip()
+        return data, _media_type(data, content_type, f"{self.where}:{ref}")
+
+    def put_manifest(self, data: bytes, media_type: str, ref: str) -> Digest:
+        """Upload a manifest under a tag or its digest; returns the digest the registry confirms."""
+        r = self._req("PUT", f"/v2/{self.name}/manifests/{ref}", body=data, headers={"Content-Type": media_type})
+        with r:
+            if r.status_code not in (200, 201, 202):
+                raise self.client.fail(r, f"PUT manifest {ref}")
+        digest = of_bytes(data)
+        confirmed = r.headers.get("Docker-Content-Digest")
+        if confirmed and confirmed.startswith("sha256:") and confirmed != str(digest):
+            raise RegistryError(f"{self.where}: stored manifest as {confirmed}, expected {digest}")
+        return digest
+
+    # -- blobs -----------------------------------------------------------------------------------
+    def has_blob(self, digest: Digest) -> bool:
+        """HEAD: is the blob already in this repository?"""
+        r = self._req("HEAD", f"/v2/{self.name}/blobs/{digest}")
+        r.close()
+        if r.status_code == 200:
+            return True
+        if r.status_code == 404:
+            return False
+        raise self.client.fail(r, f"HEAD blob {digest}")
+
+    def open_blob(self, descriptor: Descriptor) -> BinaryIO:
+        """A stream of the blob's bytes that survives dropped connections (callers verify it)."""
+        return io.BufferedReader(_Download(self, descriptor), _READ)
+
+    def mount(self, digest: Digest, source: str) -> str | None:
+        """Cross-repository mount from `source` on the same registry: None when mounted, else the
+        Location of the upload session the registry started instead."""
+        r = self._req("POST", f"/v2/{self.name}/blobs/uploads/", self.scopes + (pull_scope(source),),
+                      params={"mount": str(digest), "from": source})
+        r.close()
+        if r.status_code == 201:
+            return None
+        if r.status_code == 202 and r.headers.get("Location"):
+            return r.headers["Location"]
+        raise self.client.fail(r, f"mount {digest} from {source}")
+
+    def upload(self, descriptor: Descriptor, opener: Callable[[], BinaryIO], location: str | None = None,
+               on_bytes: Callable[[int], None] = lambda n: None) -> None:
+        """Upload a blob (verifying what is read against its descriptor before committing)."""
+        for attempt in range(self.client.options.retries + 1):
+            location = location or self._start()
+            try:
+                with opener() as source:
+                    self._send(descriptor, source, location, on_bytes)
+                return
+            except _SessionLost:
+                location = None
+                time.sleep(_retry_after(None, attempt, self.client.options.backoff))
+        raise RegistryError(f"{self.where}: upload of {descriptor.digest} kept failing")
+
+    def _start(self) -> str:
+        r = self._req("POST", f"/v2/{self.name}/blobs/uploads/")
+        r.close()
+        if r.status_code != 202 or not r.headers.get("Location"):
+            raise self.client.fail(r, "start upload")
+        return r.headers["Location"]
+
+    def _send(self, d: Descriptor, source: BinaryIO, location: str, on_bytes: Callable[[int], None]) -> None:
+        if d.size <= MONOLITHIC:
+            data = source.read(d.size + 1)
+            if len(data) != d.size:
+                raise DigestMismatchError(f"blob {d.digest}: the source has {len(data)} bytes, {d.size} expected")
+            r = self._req("PUT", _with_digest(location, d.digest), body=data,
+                          headers={"Content-Type": "application/octet-stream"})
+            r.close()
+            if r.status_code in (404, 416):
+                raise _SessionLost()
+            if r.status_code != 201:
+                raise self.client.fail(r, f"upload {d.digest}")
+            on_bytes(len(data))
+            return
+        offset = 0
+        while True:
+            chunk = source.read(CHUNK)
+            if not chunk:
+                break
+            location = self._patch(location, chunk, offset)
+            offset += len(chunk)
+            on_bytes(len(chunk))
+            if offset > d.size:
+                break
+        if offset != d.size:
+            raise DigestMismatchError(f"blob {d.digest}: the source has {offset} bytes, {d.size} expected")
+        r = self._req("PUT", _with_digest(location, d.digest), body=b"",
+                      headers={"Content-Type": "application/octet-stream"})
+        r.close()
+        if r.status_code != 201:
+            raise self.client.fail(r, f"commit upload {d.digest}")
+
+    def _patch(self, location: str, chunk: bytes, offset: int) -> str:
+        """Send one chunk at `offset`; on a dropped connection ask the session what it has."""
+        sent = 0
+        for attempt in range(self.client.options.retries + 1):
+            part = chunk[sent:]
+            headers = {"Content-Type": "application/octet-stream",
+                       "Content-Range": f"{offset + sent}-{offset + len(chunk) - 1}"}
+            try:
+                r = self._req("PATCH", location, body=part, headers=headers, retry=False)
+            except RegistryError:
+                r = None
+            if r is not None:
+                r.close()
+                if r.status_code == 202 and r.headers.get("Location"):
+                    return r.headers["Location"]
+                if r.status_code == 404:
+                    raise _SessionLost()
+                if r.status_code not in (416, 429, 500, 502, 503, 504):
+                    raise self.client.fail(r, "upload chunk")
+            time.sleep(_retry_after(r, attempt, self.client.options.backoff))
+            have, location = self._status(location)
+            if have < offset or have > offset + len(chunk):
+                raise _SessionLost()
+            if have == offset + len(chunk):
+                return location
+            sent = have - offset
+        raise RegistryError(f"{self.where}: upload chunk at {offset} kept failing")
+
+    def _status(self, location: str) -> tuple[int, str]:
+        r = self._req("GET", location)
+        r.close()
+        if r.status_code != 204:
+            raise _SessionLost()
+        end = r.headers.get("Range", "0--1").rpartition("-")[2]
+        return (int(end) + 1 if end.lstrip("-").isdigit() else 0), r.headers.get("Location", location)
+
+    # -- referrers -------------------------------------------------------------------------------
+    def referrers(self, digest: Digest, artifact_type: str | None = None) -> Index:
+        """Manifests whose `subject` is `digest` (referrers API, else the `<alg>-<hex>` fallback tag)."""
+        params = {"artifactType": artifact_type} if artifact_type else None
+        r = self._req("GET", f"/v2/{self.name}/referrers/{digest}", params=params, headers={"Accept": mediatype.OCI_INDEX})
+        with r:
+            if r.status_code == 200:
+                index = parse_index(r.content, f"{self.where}: referrers of {digest}")
+                if artifact_type and "artifactType" not in r.headers.get("OCI-Filters-Applied", ""):
+                    index = Index(tuple(m for m in index.manifests if m.artifact_type == artifact_type))
+                return index
+            if r.status_code != 404:
+                raise self.client.fail(r, f"referrers of {digest}")
+        try:
+            data, _ = self.manifest(f"{digest.algorithm}-{digest.encoded}")
+        except NotFoundError:
+            return Index(())
+        index = parse_index(data, f"{self.where}: referrers tag of {digest}")
+        if artifact_type:
+            index = Index(tuple(m for m in index.manifests if m.artifact_type == artifact_type))
+        return index
+
+
+def _media_type(data: bytes, content_type: str, what: str) -> str:
+    """The document's own `mediaType`; the Content-Type only for OCI documents that omit it."""
+    declared = canonical.loads(data, what)
+    if isinstance(declared, dict) and isinstance(declared.get("mediaType"), str):
+        return declared["mediaType"]
+    if content_type in mediatype.MANIFESTS | mediatype.INDEXES:
+        return content_type
+    return sniff_media_type(data, what)
+
+
+class _SessionLost(Exception):
+    """The upload session is gone or unusable: start a new one."""
+
+
+def _with_digest(location: str, digest: Digest) -> str:
+    parts = urlsplit(location)
+    query = parse_qsl(parts.query, keep_blank_values=True) + [("digest", str(digest))]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class _Download(io.RawIOBase):
+    """A blob GET that reconnects with `Range: bytes=N-` after a dropped connection."""
+
+    def __init__(self, repo: Repository, descriptor: Descriptor):
+        self.repo = repo
+        self.d = descriptor
+        self.offset = 0
+        self.failures = 0
+        self.response: requests.Response | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def _connect(self) -> None:
+        headers = {"Range": f"bytes={self.offset}-"} if self.offset else {}
+        r = self.repo._req("GET", f"/v2/{self.repo.name}/blobs/{self.d.digest}", headers=headers, stream=True)
+        if r.status_code == 404:
+            r.close()
+            raise NotFoundError(f"{self.repo.where}: blob {self.d.digest} unknown to the registry")
+        if r.status_code == 206 and self.offset:
+            start = r.headers.get("Content-Range", "").removeprefix("bytes ").split("-")[0]
+            if start != str(self.offset):
+                r.close()
+                raise RegistryError(f"{self.repo.where}: blob {self.d.digest}: resumed at the wrong offset")
+        elif r.status_code == 200:
+            skip = self.offset  # the server ignored Range: drop what we already have
+            while skip:
+                skipped = r.raw.read(min(skip, _READ))
+                if not skipped:
+                    break
+                skip -= len(skipped)
+        else:
+            r.close()
+            raise self.repo.client.fail(r, f"GET blob {self.d.digest}")
+        self.response = r
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        if self.offset >= self.d.size + 1:
+            return 0
+        while True:
+            try:
+                if self.response is None:
+                    self._connect()
+                assert self.response is not None
+                data = self.response.raw.read(min(len(buffer), self.d.size + 1 - self.offset))
+                if not data and self.offset < self.d.size:
+                    raise ConnectionError("blob stream ended early")
+            except _STREAM_ERRORS as exc:
+                if isinstance(exc, (NotFoundError,)) or self.failures >= self.repo.client.options.retries:
+                    raise RegistryError(f"{self.repo.where}: blob {self.d.digest}: download failed at byte "
+                                        f"{self.offset} of {self.d.size}") from None
+                self._drop()
+                time.sleep(_retry_after(None, self.failures, self.repo.client.options.backoff))
+                self.failures += 1
+                continue
+            n = len(data)
+            buffer[:n] = data
+            self.offset += n
+            return n
+
+    def _drop(self) -> None:
+        if self.response is not None:
+            self.response.close()
+            self.response = None
+
+    def close(self) -> None:
+        self._drop()
+        super().close()

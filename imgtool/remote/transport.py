@@ -1,0 +1,236 @@
+"""HTTP to one registry host: scheme and TLS choice, auth on 401, retries with backoff.
+
+https by default, as docker does; plain http only for localhost/127.0.0.1 or when the user says
+`--insecure`/`--tls-verify=false` (then https is tried first and http is the fallback). A private CA
+comes from `--cert-dir` or docker's `/etc/docker/certs.d/HOST/` (`*.crt`, `client.cert`/`client.key`).
+Requests that can be repeated are retried on 429/5xx and dropped connections, waiting longer each
+time (honouring `Retry-After`); a refused connection on the first contact fails at once, so a server
+that is down is one line, not a minute of retries.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import requests
+import urllib3
+
+from imgtool.errors import AuthError, RegistryError
+
+from .auth import Authenticator
+from .credentials import Credential, CredentialStore
+
+RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+USER_AGENT = "imgtool/0.1 (+https://github.com/opencontainers/distribution-spec)"
+_CERTS_D = Path("/etc/docker/certs.d")
+_MAX_WAIT = 30.0
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to talk to registries; the CLI's `--tls-verify`, `--cert-dir`, `--authfile`, `--creds`."""
+
+    tls_verify: bool = True
+    insecure: bool = False  # allow plain http for any host
+    cert_dir: Path | None = None
+    authfile: Path | None = None
+    credential: Credential | None = None  # overrides the config file (`--creds`)
+    retries: int = 5
+    backoff: float = 0.5
+    timeout: float = 60.0
+    parallel: int = 4
+
+
+def is_local(host: str) -> bool:
+    """localhost or a loopback address (with or without a port): plain http is allowed there."""
+    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host[1:].split("]")[0]
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _errors_of(response: requests.Response) -> str:
+    try:
+        errors = response.json().get("errors") or []
+        parts = [f"{e.get('code', '?')}: {e.get('message', '')}".strip() for e in errors if isinstance(e, dict)]
+    except (ValueError, AttributeError):
+        parts = []
+    return "; ".join(parts)[:300] or f"HTTP {response.status_code} {response.reason}"
+
+
+def _retry_after(response: requests.Response | None, attempt: int, backoff: float) -> float:
+    wait = backoff * (2 ** attempt)
+    if response is not None:
+        try:
+            wait = max(wait, float(response.headers.get("Retry-After", "")))
+        except ValueError:
+            pass
+    return min(wait, _MAX_WAIT)
+
+
+class Client:
+    """One registry host: a keep-alive session, its auth state, and the scheme that answered."""
+
+    def __init__(self, host: str, options: Options | None = None):
+        self.host = host
+        self.options = options or Options()
+        credential = self.options.credential or CredentialStore(self.options.authfile).get(host)
+        self.auth = Authenticator(host, credential)
+        self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=self.options.parallel + 4)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.trust_env = True
+        self._configure_tls()
+        self._base: str | None = None
+        self._lock = threading.Lock()
+
+    # -- TLS -------------------------------------------------------------------------------------
+    def _configure_tls(self) -> None:
+        if not self.options.tls_verify:
+            self.session.verify = False
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            return
+        cert_dir = self.options.cert_dir or (_CERTS_D / self.host)
+        if not cert_dir.is_dir():
+            return
+        cas = sorted(cert_dir.glob("*.crt"))
+        if cas:
+            bundle = tempfile.NamedTemporaryFile("wb", prefix="imgtool-ca-", suffix=".pem", delete=False)
+            with bundle:
+                for ca in cas:
+                    bundle.write(ca.read_bytes() + b"\n")
+            self._bundle = Path(bundle.name)
+            self.session.verify = bundle.name
+        cert, key = cert_dir / "client.cert", cert_dir / "client.key"
+        if cert.exists() and key.exists():
+            self.session.cert = (str(cert), str(key))
+
+    def close(self) -> None:
+        """Drop connections and the CA bundle written for this client."""
+        self.session.close()
+        bundle = getattr(self, "_bundle", None)
+        if bundle is not None:
+            bundle.unlink(missing_ok=True)
+
+    # -- scheme ----------------------------------------------------------------------------------
+    @property
+    def base(self) -> str:
+        """`https://host` or (allowed and needed) `http://host`, found by pinging `/v2/` once."""
+        with self._lock:
+            if self._base is None:
+                self._base = self._ping()
+            return self._base
+
+    def _ping(self) -> str:
+        schemes = ["https"]
+        if self.options.insecure or not self.options.tls_verify or is_local(self.host):
+            schemes.append("http")
+        last: Exception | None = None
+        for scheme in schemes:
+            url = f"{scheme}://{self.host}/v2/"
+            try:
+                r = self.session.get(url, timeout=self.options.timeout)
+            except requests.exceptions.SSLError as exc:
+                last = exc
+                continue
+            except requests.exceptions.ConnectionError as exc:
+                last = exc
+                continue
+            except requests.exceptions.Timeout:
+                raise RegistryError(f"registry {self.host} did not answer within {self.options.timeout:.0f} s") from None
+            if r.status_code == 401:
+                self.auth.refused(r, set())
+            elif r.status_code != 200 and r.status_code != 404:
+                raise RegistryError(f"registry {self.host}: GET /v2/ answered {_errors_of(r)}")
+            return f"{scheme}://{self.host}"
+        if isinstance(last, requests.exceptions.SSLError) and len(schemes) == 1:
+            raise RegistryError(f"registry {self.host}: TLS failed ({_ssl_reason(last)}); "
+                                "use --cert-dir for a private CA or --tls-verify=false") from None
+        raise RegistryError(f"cannot reach registry {self.host}: {_connect_reason(last)}") from None
+
+    # -- requests --------------------------------------------------------------------------------
+    def url(self, path_or_url: str) -> str:
+        """Absolute URL for an API path or a Location header (relative or absolute)."""
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return self.base + path_or_url
+
+    def request(self, method: str, path_or_url: str, scopes: Iterable[str] = (), *,
+                body: bytes | Callable[[], Any] | None = None, retry: bool = True,
+                headers: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
+        """Send with auth; retry idempotent failures. `body` may be a factory (called per attempt)."""
+        wanted = set(scopes)
+        url = self.url(path_or_url)
+        timeout = kwargs.pop("timeout", self.options.timeout)
+        auth_tries = 0
+        attempt = 0
+        while True:
+            hdrs = dict(headers or {})
+            authorization = self.auth.header(self.session, wanted)
+            if authorization:
+                hdrs["Authorization"] = authorization
+            data = body() if callable(body) else body
+            try:
+                r = self.session.request(method, url, headers=hdrs, data=data,
+                                         timeout=timeout, **kwargs)
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                if not retry or attempt >= self.options.retries:
+                    raise RegistryError(f"registry {self.host}: {method} failed: {_connect_reason(exc)}") from None
+                time.sleep(_retry_after(None, attempt, self.options.backoff))
+                attempt += 1
+                continue
+            if r.status_code == 401 and auth_tries < 2 and self.auth.refused(r, wanted):
+                auth_tries += 1
+                r.close()
+                continue
+            if r.status_code == 401:
+                r.close()
+                if self.auth.credential is None:
+                    raise AuthError(f"{self.host}: authentication required (run `imgtool login {self.host}`)")
+                if self.auth.challenge is not None and self.auth.challenge.scheme == "basic":
+                    raise AuthError(f"{self.host}: unauthorized: wrong username or password")
+                raise AuthError(f"{self.host}: unauthorized: {_errors_of(r)}")
+            if r.status_code in RETRY_STATUS and retry and attempt < self.options.retries:
+                time.sleep(_retry_after(r, attempt, self.options.backoff))
+                r.close()
+                attempt += 1
+                continue
+            return r
+
+    def fail(self, response: requests.Response, what: str) -> RegistryError:
+        """The one-line error for an unexpected answer (the caller raises it)."""
+        if response.status_code == 403:
+            return AuthError(f"{self.host}: {what}: denied: {_errors_of(response)}")
+        return RegistryError(f"{self.host}: {what}: {_errors_of(response)}")
+
+
+def _connect_reason(exc: Exception | None) -> str:
+    text = str(exc) if exc else ""
+    for needle, reason in (("Connection refused", "connection refused"),
+                           ("Name or service not known", "unknown host"),
+                           ("Temporary failure in name resolution", "unknown host"),
+                           ("timed out", "timed out"), ("Connection reset", "connection reset"),
+                           ("RemoteDisconnected", "connection closed by the server")):
+        if needle in text:
+            return reason
+    return type(exc).__name__ if exc else "no answer"
+
+
+def _ssl_reason(exc: Exception) -> str:
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "certificate verify failed"
+    if "WRONG_VERSION_NUMBER" in text:
+        return "the server does not speak TLS"
+    return "handshake failed"

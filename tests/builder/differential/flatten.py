@@ -79,7 +79,7 @@ def _apply(tree: dict[str, Entry], inode: dict[str, int], blob: bytes, next_inod
             if kind is None:
                 raise ValueError(f"unexpected tar member type {m.type!r} for {name}")
             digest = hashlib.sha256(tar.extractfile(m).read()).hexdigest() if kind == "file" else None
-            tree[name] = Entry(kind, m.mode, m.uid, m.gid, digest, m.linkname if m.issym() else None)
+            tree[name] = Entry(kind, m.mode & 0o7777, m.uid, m.gid, digest, m.linkname if m.issym() else None)
             if kind == "file":
                 next_inode[0] += 1
                 inode[name] = next_inode[0]
@@ -117,6 +117,11 @@ def history_view(config: dict) -> list[tuple[str, bool]]:
     return [(h.get("created_by", ""), bool(h.get("empty_layer"))) for h in config.get("history", [])]
 
 
+def _show(field: str, entry: Entry) -> str:
+    value = getattr(entry, field)
+    return f"{value:04o}" if field == "mode" else repr(value)
+
+
 def tree_diff(ours: dict[str, Entry], theirs: dict[str, Entry]) -> list[str]:
     """Human-readable differences, one line per path (empty when the trees are the same)."""
     out = []
@@ -125,11 +130,11 @@ def tree_diff(ours: dict[str, Entry], theirs: dict[str, Entry]) -> list[str]:
         if a == b:
             continue
         if a is None:
-            out.append(f"only in docker: /{p} {b}")
+            out.append(f"only in docker: /{p} {b.type} {b.mode:04o} {b.uid}:{b.gid}")
         elif b is None:
-            out.append(f"only in imgtool: /{p} {a}")
+            out.append(f"only in imgtool: /{p} {a.type} {a.mode:04o} {a.uid}:{a.gid}")
         else:
-            fields = [f"{f.name} imgtool={getattr(a, f.name)!r} docker={getattr(b, f.name)!r}"
+            fields = [f"{f.name} imgtool={_show(f.name, a)} docker={_show(f.name, b)}"
                       for f in dataclasses.fields(Entry) if getattr(a, f.name) != getattr(b, f.name)]
             out.append(f"/{p}: " + ", ".join(fields))
     return out

@@ -40,7 +40,10 @@ _COPY_FLAGS = re.compile(r"^((?:COPY|ADD)(?: --parents| --chown=\S+| --chmod=\S+
 def _normalise(created_by: str) -> str:
     """created_by with what differs between BuildKit 0.8 and current BuildKit taken out."""
     if created_by.startswith("HEALTHCHECK "):
-        return "HEALTHCHECK"  # Go's %+v of a struct pointer (0.8) or a struct (current)
+        return "HEALTHCHECK"  # Go's %q of a struct pointer (0.8), %+v of the struct (current)
+    if created_by.startswith("ARG "):
+        # 0.8 writes the default, current BuildKit the value the build used
+        return "ARG " + " ".join(kv.split("=", 1)[0] for kv in created_by[4:].split(" "))
     m = _COPY_FLAGS.match(created_by)
     return created_by if m is None else created_by.split(" ", 1)[0] + " " + created_by[m.end():]
 

@@ -5,3 +5,4 @@ printf '#!/bin/sh\necho hi\n' > exec.sh; chmod 0755 exec.sh
 echo private > private; chmod 0600 private
 ln -s a.txt link
 ln a.txt hard.txt
+ln dir/sub/file dir/sub/file-hard

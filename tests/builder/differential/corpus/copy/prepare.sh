@@ -6,3 +6,4 @@ echo private > private; chmod 0600 private
 ln -s a.txt link
 ln a.txt hard.txt
 ln dir/sub/file dir/sub/file-hard
+chmod 0750 dir

@@ -78,9 +78,10 @@ def mark(storage: Storage, grace: float) -> Marks:
 
     The cutoff is fixed *before* marking: a blob a writer touches after this point is newer than
     the cutoff however long the pass takes, so something referenced after marking is never swept.
-    File times come from the kernel's coarse clock, hence the extra slack.
+    Last-use times come from the backend's clock (the kernel's coarse one, or an object store's
+    whole seconds), hence the cutoff is in that clock and has a second of extra slack.
     """
-    marks = Marks(cutoff=time.time() - grace - _CLOCK_SLACK)
+    marks = Marks(cutoff=storage.clock() - grace - _CLOCK_SLACK)
     for repository in storage.repositories():
         used: set[Digest] = set()
         for digest in storage.revisions(repository):

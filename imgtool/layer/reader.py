@@ -93,6 +93,11 @@ class LayerReader:
             raise RuntimeError("diff_id is known only after the whole layer was read")
         return self._hashing.digest
 
+    @property
+    def tar_size(self) -> int:
+        """Bytes of the uncompressed tar; valid once iteration has finished."""
+        return self._hashing.count
+
 
 def diff_id_of(stream: BinaryIO, what: str = "layer", copy_to: BinaryIO | io.RawIOBase | None = None) -> Digest:
     """Read a whole layer, validating every member name, and return its diff_id."""

@@ -119,8 +119,13 @@ class _Setup:
             if is_bind:
                 syscalls.mount(source, path, None, syscalls.MS_BIND | (flags & syscalls.MS_REC))
                 remount = flags & ~(syscalls.MS_BIND | syscalls.MS_REC)
-                if remount:
-                    syscalls.mount(None, path, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | remount)
+                if remount:  # the old fd names the covered inode: reopen to reach the new mount
+                    bound = self.target(root, m["destination"], want_dir)
+                    try:
+                        syscalls.mount(None, f"/proc/self/fd/{bound}", None,
+                                       syscalls.MS_BIND | syscalls.MS_REMOUNT | remount)
+                    finally:
+                        os.close(bound)
             elif mtype == "cgroup":
                 if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
                     syscalls.mount("cgroup2", path, "cgroup2", flags)

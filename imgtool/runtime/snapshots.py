@@ -116,11 +116,13 @@ def mount_overlay(lowers: list[Path], upper: Path | None, work: Path | None, tar
         opts = f"lowerdir={lowerdir}"
         if upper is not None and work is not None:
             opts += f",upperdir={upper},workdir={work}"
-        opts += ",index=off"
+        # redirect_dir and metacopy would record renames and metadata-only copy-ups as xattrs that a
+        # layer diff cannot express (layer/overlay.py refuses them); index=off: no inode index
+        extra = ",index=off,redirect_dir=off,metacopy=off"
         try:
-            syscalls.mount("overlay", os.fspath(target), "overlay", 0, opts)
+            syscalls.mount("overlay", os.fspath(target), "overlay", 0, opts + extra)
         except OSError:
-            syscalls.mount("overlay", os.fspath(target), "overlay", 0, opts.replace(",index=off", ""))
+            syscalls.mount("overlay", os.fspath(target), "overlay", 0, opts)
     finally:
         os.fchdir(cwd)
         os.close(cwd)

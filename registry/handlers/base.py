@@ -7,6 +7,7 @@ here, already validated, and hand them to `Storage`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import re
 from dataclasses import dataclass, field
@@ -73,19 +74,24 @@ async def io(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
     return fn(*args)
 
 
-async def receive_into(request: web.Request, storage: Storage, upload: Upload, expected: int | None = None) -> int:
+async def receive_into(
+    request: web.Request, storage: Storage, upload: Upload, expected: int | None = None, committing: bool = False
+) -> int:
     """Stream the request body into an upload session; returns bytes received.
 
     The body is never held whole: chunks of ~1 MiB are hashed and written in a worker thread while
     the next chunk is read from the socket (one in flight), so memory stays flat for any blob size.
     With `expected` (a chunk's Content-Range length), a body of any other length is refused with 416
     and the session is put back where it was, whatever the framing (Content-Length or chunked).
+    Unless the caller commits right after (`committing`), the bytes are then synced so that the
+    next request may go to any instance.
     """
     loop = asyncio.get_running_loop()
     st = state(request)
     pending: asyncio.Future | None = None
     parts: list[bytes] = []
     start, buffered, total = upload.offset, 0, 0
+    st.metrics.add("registry_upload_requests_in_flight", 1)
     try:
         async for chunk in limits.chunks(request, st.config.client_timeout):
             total += len(chunk)
@@ -102,17 +108,25 @@ async def receive_into(request: web.Request, storage: Storage, upload: Upload, e
             await pending
         if parts:
             await loop.run_in_executor(None, storage.append, upload, b"".join(parts))
-    finally:
+        if expected is not None and total != expected:
+            raise RegistryError(
+                "BLOB_UPLOAD_INVALID",
+                f"chunk body is {'longer' if total > expected else total} bytes, its Content-Range says {expected}",
+                status=416,
+            )
+        if not committing:
+            await offload(storage.sync, upload)
+    except BaseException as exc:
+        # a request that fails is dropped whole: the session stays where the previous one left it
         if pending is not None and not pending.done():
             await asyncio.wait([pending])
-    if expected is not None and total != expected:
-        await offload(storage.truncate, upload, start)
-        raise RegistryError(
-            "BLOB_UPLOAD_INVALID",
-            f"chunk body is {'longer' if total > expected else total} bytes, its Content-Range says {expected}",
-            status=416,
-            headers=upload_headers(repo(request), upload),
-        )
+        with contextlib.suppress(RegistryError):
+            await offload(storage.truncate, upload, start)
+        if isinstance(exc, RegistryError) and exc.status == 416:
+            exc.headers.update(upload_headers(repo(request), upload))
+        raise
+    finally:
+        st.metrics.add("registry_upload_requests_in_flight", -1)
     st.metrics.add("registry_blob_bytes_received_total", total)
     return total
 

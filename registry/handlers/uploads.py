@@ -44,10 +44,12 @@ async def start(request: web.Request) -> web.StreamResponse:
         digest = names.digest(single)
         algorithm = digest.algorithm
     upload = await offload(st.storage.start_upload, name, user(request), algorithm)
+    st.metrics.add("registry_upload_sessions_started_total")
     if single is None:
         return web.Response(status=202, headers=upload_headers(name, upload))
-    await receive_into(request, st.storage, upload)
+    await receive_into(request, st.storage, upload, committing=True)
     await offload(st.storage.commit_upload, upload, digest)
+    st.metrics.add("registry_upload_sessions_committed_total")
     return _committed(name, digest)
 
 
@@ -108,8 +110,9 @@ async def put(request: web.Request) -> web.StreamResponse:
         name = repo(request)
         storage = state(request).storage
         expected = check_content_range(request, name, upload)
-        await receive_into(request, storage, upload, expected)
+        await receive_into(request, storage, upload, expected, committing=True)
         await offload(storage.commit_upload, upload, digest)
+        state(request).metrics.add("registry_upload_sessions_committed_total")
         return _committed(name, digest)
 
 
@@ -123,4 +126,5 @@ async def cancel(request: web.Request) -> web.StreamResponse:
     """DELETE: abandon the session and its bytes."""
     async with _Session(request) as upload:
         await offload(state(request).storage.cancel_upload, upload)
+        state(request).metrics.add("registry_upload_sessions_cancelled_total")
         return web.Response(status=204)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -98,6 +99,9 @@ class Storage(abc.ABC):
     def append(self, upload: Upload, data: bytes) -> None:
         """Append bytes at the session's current offset (hashed as they are written)."""
 
+    def sync(self, upload: Upload) -> None:
+        """Make what was appended durable and visible to every instance (at the end of a request)."""
+
     @abc.abstractmethod
     def truncate(self, upload: Upload, offset: int) -> None:
         """Drop the session's bytes past `offset` (a chunk refused after it was partly written)."""
@@ -169,6 +173,10 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def all_blobs(self) -> Iterator[BlobStat]:
         """Every committed blob with its last-use time and size."""
+
+    def clock(self) -> float:
+        """Now, in the clock the backend's last-use times are in (epoch seconds)."""
+        return time.time()
 
     @contextlib.contextmanager
     def gc_lease(self) -> Iterator[bool]:

@@ -53,6 +53,60 @@ def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 
     raise RuntimeError(f"registry at {url} did not start")
 
 
+# --- an S3 stand-in: moto's standalone server, one per test session -------------------------------
+
+@dataclass
+class Moto:
+    """A `moto_server` subprocess on 127.0.0.1; each test takes its own bucket."""
+
+    proc: subprocess.Popen
+    endpoint: str
+
+    def client(self):
+        import boto3
+        from botocore.config import Config as BotoConfig
+
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                            config=BotoConfig(s3={"addressing_style": "path"}))
+
+    def bucket(self) -> str:
+        name = f"registry-{uuid.uuid4().hex[:16]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def settings(self, bucket: str, part_size: int = 64 * 1024) -> dict:
+        """Config overrides for the S3 backend on `bucket` (small parts: multipart with small data)."""
+        return {"storage": "s3", "s3_bucket": bucket, "s3_endpoint": self.endpoint, "s3_path_style": True,
+                "s3_part_size": part_size}
+
+
+MOTO_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="session")
+def moto():
+    """moto's S3 server (PyPI moto[server]) on a free loopback port, parts down to 1 KiB allowed."""
+    pytest.importorskip("moto", reason="moto[server] is a test dependency (pyproject test extra)")
+    os.environ.update(MOTO_ENV)
+    port = free_port()
+    env = {**os.environ, "S3_UPLOAD_PART_MIN_SIZE": "1024", "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": str(64 << 20)}
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            requests.get(f"{endpoint}/moto-api/", timeout=1)
+            break
+        except requests.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("moto_server did not start")
+            time.sleep(0.1)
+    yield Moto(proc, endpoint)
+    proc.terminate()
+    proc.wait(10)
+
+
 class ThreadRegistry:
     """`registry.server.serve` on a private event loop in a daemon thread."""
 
@@ -97,6 +151,12 @@ class ThreadRegistry:
         self._loop.call_soon_threadsafe(self._task.cancel)
         self._thread.join(10)
 
+    def blobs(self) -> set[str]:
+        """Digests of every committed blob, whatever the backend."""
+        from registry.storage import open_storage
+
+        return {str(b.digest) for b in open_storage(self.config).all_blobs()}
+
 
 @pytest.fixture
 def make_registry(tmp_path):
@@ -113,10 +173,15 @@ def make_registry(tmp_path):
         reg.stop()
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    """One open (no auth) registry shared by a module's tests; each test uses its own repository."""
-    reg = ThreadRegistry(tmp_path_factory.mktemp("registry"))
+@pytest.fixture(scope="module", params=["filesystem", "s3"])
+def registry(request, tmp_path_factory):
+    """One open (no auth) registry shared by a module's tests, once per storage backend; each test
+    uses its own repository."""
+    overrides = {}
+    if request.param == "s3":
+        moto = request.getfixturevalue("moto")
+        overrides = moto.settings(moto.bucket())
+    reg = ThreadRegistry(tmp_path_factory.mktemp("registry"), **overrides)
     yield reg
     reg.stop()
 

@@ -1,0 +1,227 @@
+"""`imgtool build`: parse, schedule the stages the target needs (independent ones in parallel),
+write the image, name it.
+
+Stages run on threads: each waits for the stages it uses (FROM, COPY --from, RUN --mount from=).
+The main thread only waits, so Ctrl-C reaches it at once; it then kills every step container
+(`runtime.step.cancel_all`), waits for the stages to clean up, and reports one line. Nothing is
+named unless every stage succeeded; the whole build holds the store's writer lock, so a concurrent
+prune cannot take blobs between being written and being named.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import os
+import threading
+from collections.abc import Callable
+
+from imgtool import dockerfile as df
+from imgtool.errors import ImgtoolError, NotFoundError
+from imgtool.oci.descriptor import Descriptor
+from imgtool.store import Store
+
+from .cache import key as cache_key
+from .context import HashCache, Tree
+from .progress import Progress
+from .session import BuildError, Options, Session, State
+from .stage import StageRun
+
+
+_pull_lock = threading.Lock()
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """The built image: its manifest descriptor and docker's image ID (the config digest)."""
+
+    descriptor: Descriptor
+    image_id: str
+    state: State
+
+
+def _epoch(options: Options, globals_: dict[str, str]) -> int | None:
+    value = options.build_args.get("SOURCE_DATE_EPOCH") or os.environ.get("SOURCE_DATE_EPOCH")
+    if value in (None, ""):
+        return None
+    if not str(value).isdigit():
+        raise BuildError(f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds")
+    return int(value)
+
+
+class Build:
+    """One `imgtool build`."""
+
+    def __init__(self, store: Store, options: Options, progress: Progress | None = None,
+                 on_image: Callable[[Store, Result], None] | None = None):
+        self.store = store
+        self.options = options
+        self.progress = progress or Progress(options.progress)
+        self.on_image = on_image
+        self.futures: dict[int, concurrent.futures.Future] = {}
+
+    def parse(self) -> df.Dockerfile:
+        """The Dockerfile, parsed (syntax errors are one line with the file and line)."""
+        return df.parse(self.options.dockerfile, self.options.dockerfile_name)
+
+    def run(self) -> Result:
+        """Build the target; raises ImgtoolError (Interrupted on Ctrl-C) with nothing named."""
+        from imgtool.runtime import step
+
+        options = self.options
+        d = self.parse()
+        host = "linux/amd64"
+        platform = options.platform or host
+        globals_ = d.global_args(options.build_args, platform=platform, build_platform=host)
+        stages = d.stages_for(options.target, globals_)
+        target = d.target(options.target)
+        session = Session(self.store, options, self.progress, _epoch(options, globals_))
+        if options.context is not None:
+            ignore_file = df.dockerignore_for(options.context, options.dockerfile_path)
+            patterns = df.read_dockerignore(ignore_file.read_text()) if ignore_file else []
+            table = session.cache.root / "files" / (cache_key(str(options.context)) + ".json")
+            session.tree = Tree(options.context, df.PatternMatcher(patterns) if patterns else None,
+                                hashes=HashCache(table))
+        self.d, self.session, self.globals = d, session, globals_
+        step.reset_cancel()
+        with self.store.writing():
+            pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(stages)),
+                                                         thread_name_prefix="stage")
+            try:
+                for stage in stages:
+                    self.futures[stage.index] = pool.submit(self._stage, stage, len(d.stages) == 1)
+                state = self._wait(self.futures[target.index])
+            finally:
+                pool.shutdown(wait=True)
+                self.progress.close()
+                if session.tree is not None and session.tree.hashes is not None:
+                    session.tree.hashes.save()
+            return self._write(state)
+
+    def _wait(self, future: concurrent.futures.Future) -> State:
+        """Wait for the target; Ctrl-C cancels every stage, a failure in any stage fails the build."""
+        from imgtool.runtime import step
+
+        try:
+            while True:
+                done, _ = concurrent.futures.wait(list(self.futures.values()), timeout=0.25,
+                                                  return_when=concurrent.futures.FIRST_EXCEPTION)
+                failed = [f for f in done if f.exception() is not None]
+                if failed:
+                    step.cancel_all()
+                    concurrent.futures.wait(list(self.futures.values()))
+                    errors = [f.exception() for f in self.futures.values() if f.exception() is not None]
+                    real = [e for e in errors if not isinstance(e, step.Interrupted)]
+                    raise (real or errors)[0]
+                if future.done():
+                    return future.result()
+        except KeyboardInterrupt:
+            step.cancel_all()
+            concurrent.futures.wait(list(self.futures.values()))
+            raise step.Interrupted("build interrupted (Ctrl-C): nothing was tagged") from None
+
+    def _stage(self, stage: df.Stage, single: bool) -> State:
+        return StageRun(self.session, self.d, stage, self.globals, self.resolve, self.base, single).run()
+
+    def _find_stage(self, name: str) -> df.Stage | None:
+        from imgtool.dockerfile.stages import find_stage
+
+        found = find_stage(self.d.stages, name)
+        if found is None and name.isdigit() and int(name) < len(self.d.stages):
+            found = self.d.stages[int(name)]
+        return found
+
+    def base(self, name: str, line: int) -> State | None:
+        """A stage's FROM: scratch (None), an earlier stage, or an image in the store."""
+        if name.lower() == "scratch":
+            return None
+        stage = self._find_stage(name)
+        if stage is not None and self._stage_line(stage) < line:
+            return self._stage_result(stage)
+        return self._image(name, line)
+
+    def resolve(self, name: str, line: int) -> State:
+        """COPY --from / RUN --mount from=: a stage (name or index) or an image."""
+        stage = self._find_stage(name)
+        if stage is not None:
+            return self._stage_result(stage)
+        if name.lower() == "scratch":
+            from .stage import empty_image
+
+            return State(empty_image(self.options.platform or "linux/amd64"))
+        return self._image(name, line)
+
+    @staticmethod
+    def _stage_line(stage: df.Stage) -> int:
+        return stage.from_.line
+
+    def _stage_result(self, stage: df.Stage) -> State:
+        future = self.futures.get(stage.index)
+        if future is None:
+            raise BuildError(f"{self.d.filename}: stage {stage.name or stage.index} was not scheduled")
+        return future.result()
+
+    def _image(self, name: str, line: int) -> State:
+        from imgtool.runtime import step
+
+        try:
+            try:
+                image = self.store.resolve(name)
+            except NotFoundError:
+                with _pull_lock:  # two stages FROM the same missing image pull it once
+                    try:
+                        image = self.store.resolve(name)
+                    except NotFoundError:
+                        image = _pull(self.store, name)
+        except ImgtoolError as exc:
+            raise BuildError(f"{self.d.filename}:{line}: {name}: {exc}") from None
+        if step._cancelled.is_set():
+            raise step.Interrupted("build interrupted")
+        return State(image.config, tuple(image.layers))
+
+    def _write(self, state: State) -> Result:
+        """Config (labels, created) and manifest into the store; then the names."""
+        from imgtool.store import mutate
+
+        image = state.image
+        if self.options.labels:
+            config = dataclasses.replace(image.config, labels={**(image.config.labels or {}), **self.options.labels})
+            image = dataclasses.replace(image, config=config)
+        created = next((h.created for h in reversed(image.history) if h.created), image.created)
+        image = dataclasses.replace(image, created=created)
+        config_bytes = image.to_bytes()
+        vertex = self.progress.vertex("exporting to image")
+        vertex.start()
+        descriptor = mutate.write_image(self.store, config_bytes, state.layers, names=self.options.tags)
+        if not self.options.tags:
+            _keep_unnamed(self.store, descriptor)
+        vertex.done()
+        self.progress.close()
+        from imgtool.oci.digest import of_bytes
+
+        result = Result(descriptor, str(of_bytes(config_bytes)), dataclasses.replace(state, image=image))
+        if self.on_image is not None:
+            self.on_image(self.store, result)
+        return result
+
+
+def _keep_unnamed(store: Store, descriptor: Descriptor) -> None:
+    """An untagged build stays in index.json without a name (docker's dangling image)."""
+    from imgtool.oci.manifest import Index
+    from imgtool.store import layout
+
+    def change(index: Index) -> Index:
+        if any(d.digest == descriptor.digest for d in index.manifests):
+            return index
+        return Index(index.manifests + (descriptor,), index.media_type, index.annotations)
+
+    layout.update_index(store.path, change)
+
+
+def _pull(store: Store, name: str):  # noqa: ANN202 - store.Image
+    """FROM of an image that is not in the store: pull it with the registry client, as docker does."""
+    from imgtool import remote
+
+    remote.pull(store, name)
+    return store.resolve(name)
+

@@ -1,0 +1,177 @@
+"""The build cache: step keys -> the layer each step produced, persistent in the store.
+
+A key is a content hash (`key(...)`): what the step starts from (the ChainID of the layers below it)
+plus everything that decides its result (the expanded instruction, environment, user, workdir,
+build args in scope, checksums of its sources), never file mtimes and never the previous step's
+*key*, only the previous step's *content*: a step that re-ran and produced the same layer lets the
+next steps hit again, so a miss never stops later hits.
+
+Records are one small JSON file per key under `<store>/buildcache/keys/`, written by rename, so
+two builds writing at once never see half a record, and a record whose blob a prune removed is a
+miss. Cache mounts (`RUN --mount=type=cache`) live under `<store>/buildcache/mounts/<id>`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from imgtool.layer.layer import Layer
+from imgtool.oci.descriptor import Descriptor
+from imgtool.oci.digest import Digest
+from imgtool.store import Store
+
+CACHE_DIR = "buildcache"
+
+
+def key(*parts: Any) -> str:
+    """A cache key from JSON-serialisable parts (order matters, dict keys are sorted)."""
+    data = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(data.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Record:
+    """What a cached step produced: a layer or nothing, and when (its history `created`)."""
+
+    layer: Layer | None
+    created: str | None
+
+    def to_json(self) -> bytes:
+        out: dict[str, Any] = {"created": self.created}
+        if self.layer is not None:
+            d = self.layer.descriptor
+            out.update(media_type=d.media_type, digest=str(d.digest), size=d.size, diff_id=str(self.layer.diff_id))
+        return json.dumps(out, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes, store: Store) -> "Record":
+        d = json.loads(data)
+        if "digest" not in d:
+            return cls(None, d.get("created"))
+        descriptor = Descriptor(d["media_type"], Digest.parse(d["digest"]), int(d["size"]))
+        return cls(store.layer(descriptor, Digest.parse(d["diff_id"])), d.get("created"))
+
+
+class BuildCache:
+    """The cache of one store."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.root = store.path / CACHE_DIR
+        self.keys = self.root / "keys"
+        self.mounts = self.root / "mounts"
+
+    def get(self, k: str) -> Record | None:
+        """The record for key `k`, or None (absent, unreadable, or its blob is gone)."""
+        try:
+            record = Record.from_json((self.keys / k[:2] / k).read_bytes(), self.store)
+        except (OSError, ValueError, KeyError):
+            return None
+        if record.layer is not None and not self.store.has_blob(record.layer.digest):
+            return None
+        return record
+
+    def put(self, k: str, record: Record) -> None:
+        """Store a record atomically (last writer wins; both wrote a valid result for the key)."""
+        directory = self.keys / k[:2]
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".rec-", dir=directory)
+        with os.fdopen(fd, "wb") as f:
+            f.write(record.to_json())
+        os.replace(tmp, directory / k)
+
+    def mount_dir(self, mount_id: str) -> Path:
+        """The persistent directory of a cache mount id."""
+        name = hashlib.sha256(mount_id.encode()).hexdigest()[:32]
+        path = self.mounts / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def records(self) -> list[Record]:
+        """Every readable record."""
+        out = []
+        if not self.keys.is_dir():
+            return out
+        for sub in self.keys.iterdir():
+            for f in sub.iterdir() if sub.is_dir() else ():
+                if f.name.startswith("."):
+                    continue
+                try:
+                    out.append(Record.from_json(f.read_bytes(), self.store))
+                except (OSError, ValueError, KeyError):
+                    continue
+        return out
+
+    def usage(self) -> tuple[int, int]:
+        """(entries, bytes): records, plus the blobs only the cache holds, plus cache mounts."""
+        named = self.store.reachable()
+        records = self.records()
+        size = sum(r.layer.size for r in {r.layer.digest: r for r in records if r.layer}.values()
+                   if r.layer.digest not in named and self.store.has_blob(r.layer.digest))
+        size += _tree_size(self.mounts)
+        return len(records), size
+
+    def prune(self) -> int:
+        """Drop every record, cache mount and cache-only blob; returns the bytes freed."""
+        from imgtool.store import layout
+
+        with layout.gc_lock(self.store.path):  # no build is between writing a layer and naming it
+            return self._prune()
+
+    def _prune(self) -> int:
+        records = self.records()
+        freed = _tree_size(self.mounts)
+        shutil.rmtree(self.root, ignore_errors=True)
+        named = self.store.reachable()
+        for digest in {r.layer.digest for r in records if r.layer}:
+            if digest in named:
+                continue
+            path = self.store.blob_path(digest)
+            try:
+                freed += path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:
+                continue
+        freed += _prune_snapshots(self.store)
+        return freed
+
+
+def _tree_size(path: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+            except OSError:
+                continue
+    return total
+
+
+def _prune_snapshots(store: Store) -> int:
+    """Remove layer snapshots that no named image uses (the builder's committed steps)."""
+    from imgtool.runtime.snapshots import _dirname, chain_ids
+
+    keep: set[str] = set()
+    for entry in store.images():
+        if entry.name is None:
+            continue
+        try:
+            image = store.load(entry.descriptor)
+        except Exception:  # noqa: BLE001 - a broken entry keeps nothing alive, and hides nothing
+            continue
+        keep.update(_dirname(c) for c in chain_ids(list(image.config.diff_ids)))
+    layers = store.snapshots_dir / "layers"
+    freed = 0
+    if layers.is_dir():
+        for snap in layers.iterdir():
+            if snap.name not in keep:
+                freed += _tree_size(snap)
+                shutil.rmtree(snap, ignore_errors=True)
+    return freed

@@ -1,0 +1,245 @@
+"""The build context: which files COPY/ADD may read, and a content checksum of what they select.
+
+The context is a directory read in place (no transfer, no copy). `.dockerignore` (or
+`<Dockerfile>.dockerignore`) hides paths from every source; a source may not leave the context,
+neither by `..` nor through a symlink. Checksums follow BuildKit's contenthash: path, type, mode,
+size, link target and content, never mtime or owner (COPY sets the owner), so touching a file keeps
+the cache and changing a byte or a mode bit misses it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from imgtool.dockerfile import PatternMatcher
+from imgtool.errors import ImgtoolError
+
+_CHUNK = 1 << 20
+
+
+class ContextError(ImgtoolError):
+    """A COPY/ADD source that does not exist or is not allowed."""
+
+
+def has_magic(pattern: str) -> bool:
+    """Whether a source uses filepath.Match wildcards."""
+    return any(c in pattern for c in "*?[")
+
+
+def clean(source: str) -> str | None:
+    """A source path relative to the context root, or None when it climbs out of it."""
+    parts: list[str] = []
+    for part in source.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+            continue
+        parts.append(part)
+    return "/".join(parts)
+
+
+@dataclass(frozen=True)
+class Selected:
+    """One matched source: its path relative to the context (or source root) and its lstat."""
+
+    rel: str
+    st: os.stat_result
+
+    @property
+    def is_dir(self) -> bool:
+        return stat.S_ISDIR(self.st.st_mode)
+
+
+class Tree:
+    """A directory tree files are selected from: the context, or another stage's root (unfiltered)."""
+
+    def __init__(self, root: Path, ignore: PatternMatcher | None = None, confine_links: bool = True,
+                 hashes: "HashCache | None" = None):
+        self.root = root
+        self.ignore = ignore
+        self.confine_links = confine_links
+        self.hashes = hashes
+
+    def ignored(self, rel: str) -> bool:
+        """True if .dockerignore hides `rel`."""
+        return bool(self.ignore is not None and rel and self.ignore.matches_or_parent_matches(rel))
+
+    def _resolve(self, rel: str, what: str) -> str:
+        """Follow symlinks in `rel` within the tree; a link leaving it is an error (context only)."""
+        parts = [p for p in rel.split("/") if p]
+        done: list[str] = []
+        hops = 0
+        while parts:
+            part = parts.pop(0)
+            candidate = "/".join(done + [part])
+            path = self.root / candidate
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                raise ContextError(f"{what}: not found") from None
+            if stat.S_ISLNK(st.st_mode):
+                hops += 1
+                if hops > 40:
+                    raise ContextError(f"{what}: too many levels of symbolic links")
+                target = os.readlink(path)
+                joined = target if target.startswith("/") else "/".join(done) + "/" + target
+                if target.startswith("/") and self.confine_links:
+                    raise ContextError(f"{what}: symlink {candidate} -> {target} points outside the build context")
+                resolved = clean(joined)
+                if resolved is None:
+                    if self.confine_links:
+                        raise ContextError(f"{what}: symlink {candidate} -> {target} points outside the build context")
+                    resolved = ""
+                parts = [p for p in resolved.split("/") if p] + parts
+                done = []
+                continue
+            done.append(part)
+        return "/".join(done)
+
+    def select(self, source: str, what: str) -> list[Selected]:
+        """The paths a COPY source means: one path (symlinks followed in-tree) or every wildcard match."""
+        rel = clean(source)
+        if rel is None:
+            raise ContextError(f"{what}: forbidden path outside the build context: {source}")
+        if not has_magic(rel):
+            resolved = self._resolve(rel, what) if rel else ""
+            if self.ignored(resolved) or (rel and self.ignored(rel)):
+                raise ContextError(f"{what}: not found (excluded by .dockerignore)")
+            return [Selected(resolved, os.stat(self.root / resolved) if resolved else os.stat(self.root))]
+        matches = [Selected(r, st) for r, st in self._glob(rel.split("/"), "")]
+        return sorted(matches, key=lambda s: s.rel)
+
+    def _glob(self, parts: list[str], prefix: str) -> Iterator[tuple[str, os.stat_result]]:
+        head, rest = parts[0], parts[1:]
+        base = self.root / prefix if prefix else self.root
+        if has_magic(head):
+            try:
+                names = sorted(os.listdir(base))
+            except (NotADirectoryError, FileNotFoundError):
+                return
+            names = [n for n in names if fnmatch.fnmatchcase(n, head)]
+        else:
+            names = [head]
+        for name in names:
+            rel = f"{prefix}/{name}" if prefix else name
+            if self.ignored(rel):
+                continue
+            try:
+                st = os.lstat(self.root / rel)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                rel = self._resolve(rel, rel)
+                st = os.stat(self.root / rel)
+            if rest:
+                if stat.S_ISDIR(st.st_mode):
+                    yield from self._glob(rest, rel)
+            else:
+                yield rel, st
+
+    def walk(self, rel: str) -> Iterator[tuple[str, os.stat_result]]:
+        """Every path below directory `rel` (relative to `rel`), not ignored, parents before children."""
+        start = f"{self.root}/{rel}" if rel else str(self.root)
+        base = rel + "/" if rel else ""
+        stack = [("", start)]
+        while stack:
+            prefix, directory = stack.pop()
+            with os.scandir(directory) as it:
+                items = sorted(it, key=lambda e: e.name)
+            for item in items:
+                member = prefix + item.name
+                if self.ignore is not None and self.ignored(base + member):
+                    continue
+                st = item.stat(follow_symlinks=False)
+                yield member, st
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append((member + "/", item.path))
+
+
+class HashCache:
+    """Content digests of context files remembered across builds, keyed by (inode, size, mtime,
+    ctime): an unchanged file is not read again, a touched one is re-read (and still hits the
+    build cache if its bytes are the same). One JSON file per context directory, replaced by rename."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.changed = False
+        try:
+            self.entries: dict[str, list] = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            self.entries = {}
+
+    def digest(self, root: str, rel: str, st: os.stat_result) -> str:
+        """The sha256 of `root/rel`, read only if its stat stamp changed."""
+        stamp = [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+        known = self.entries.get(rel)
+        if known is not None and known[:4] == stamp:
+            return known[4]
+        value = _file_digest(f"{root}/{rel}")
+        self.entries[rel] = [*stamp, value]
+        self.changed = True
+        return value
+
+    def save(self) -> None:
+        """Write the table back if anything was hashed (atomically; a concurrent build may win)."""
+        if not self.changed:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".hashes-", dir=self.path.parent)
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.entries, f, separators=(",", ":"))
+        os.replace(tmp, self.path)
+
+
+def _file_digest(path: str) -> str:
+    h = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        while chunk := os.read(fd, _CHUNK):
+            h.update(chunk)
+    finally:
+        os.close(fd)
+    return h.hexdigest()
+
+
+def _record(h: "hashlib._Hash", root: str, hashes: "HashCache | None", name: str, full: str,
+            st: os.stat_result) -> None:
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        digest = hashes.digest(root, full, st) if hashes else _file_digest(f"{root}/{full}")
+        h.update(f"{name}\0{mode:o}\0{st.st_size}\0{digest}\0".encode("utf-8", "surrogateescape"))
+    elif stat.S_ISLNK(mode):
+        h.update(f"{name}\0{mode:o}\0{os.readlink(f'{root}/{full}')}\0".encode("utf-8", "surrogateescape"))
+    else:
+        h.update(f"{name}\0{mode:o}\0".encode("utf-8", "surrogateescape"))
+
+
+def checksum_sources(tree: Tree, sources: list) -> str:
+    """Content checksum of selected sources (`files.Source`: rel, st, members), mtime- and owner-blind."""
+    h = hashlib.sha256()
+    root, hashes = str(tree.root), tree.hashes
+    for src in sources:
+        _record(h, root, hashes, src.rel or ".", src.rel or ".", src.st)
+        prefix = src.rel + "/" if src.rel else ""
+        for member, st in src.members:
+            _record(h, root, hashes, member, prefix + member, st)
+        h.update(b"\1")
+    return h.hexdigest()
+
+
+def checksum(tree: Tree, selected: list[Selected]) -> str:
+    """Content checksum of selected paths (directories recursively)."""
+    from .files import Source
+
+    return checksum_sources(tree, [Source(s.rel, s.st, tuple(tree.walk(s.rel)) if s.is_dir else ()) for s in selected])

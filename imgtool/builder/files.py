@@ -1,0 +1,313 @@
+"""COPY/ADD/WORKDIR file operations, run inside the step's overlay after chroot into it.
+
+Why chroot: the kernel then resolves every destination path, symlink and `..` against the image
+being built, never the host, and `--chown` names are read from the image's own /etc/passwd. Sources
+are read relative to a directory fd opened before the chroot (the context, or another stage's root).
+Docker's rules: a directory source copies its contents; a file goes to `dest` or, when `dest` ends
+in `/`, is an existing directory or there are several sources, into it; missing parents are made
+0755; owners are root unless `--chown`; hardlinks among the copied files stay hardlinks.
+"""
+
+from __future__ import annotations
+
+import bz2  # noqa: F401 - loaded before the chroot: tarfile imports it lazily
+import lzma
+import os
+import posixpath
+import re
+import shutil
+import stat
+import tarfile
+from dataclasses import dataclass, field
+
+from imgtool.errors import ImgtoolError
+from imgtool.layer import compression
+from imgtool.runtime import users
+
+
+class FileStepError(ImgtoolError):
+    """A COPY/ADD/WORKDIR that cannot be carried out (unknown --chown user, bad --chmod, ...)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One selected source: its path under the source root (resolved), whether it is a directory,
+    and for directories the members below it as (relative path, lstat) in walk order."""
+
+    rel: str
+    st: os.stat_result
+    members: tuple[tuple[str, os.stat_result], ...] = ()
+    data: bytes | None = None  # heredoc or downloaded content instead of a file
+    name: str = ""  # the file name for `data` sources
+    extract: bool = False  # ADD: unpack if it is a tar archive
+
+
+@dataclass
+class CopyPlan:
+    """Everything the chrooted copy needs."""
+
+    sources: list[Source]
+    dest: str  # absolute, as written (a trailing / means a directory)
+    many: bool
+    chown: str | None = None
+    chmod: str | None = None
+    parents: bool = False
+    links: dict[tuple[int, int], str] = field(default_factory=dict)
+
+
+_SYMBOLIC = re.compile(r"^([ugoa]*)([-+=])([rwxXst]*)$")
+
+
+def parse_chmod(text: str) -> object:
+    """--chmod: octal (`755`) or symbolic (`u+x,g=r`); returns a callable mode -> mode."""
+    if re.fullmatch(r"[0-7]{1,4}", text):
+        value = int(text, 8)
+        return lambda _mode, _is_dir: value
+    clauses = []
+    for clause in text.split(","):
+        m = _SYMBOLIC.match(clause)
+        if not m:
+            raise FileStepError(f"invalid chmod parameter: '{text}'. it should be octal string and between 0 and 07777")
+        clauses.append(m.groups())
+
+    def apply(mode: int, is_dir: bool) -> int:
+        for who, op, perms in clauses:
+            who = who or "a"
+            mask = 0
+            for w in who:
+                mask |= {"u": 0o4700, "g": 0o2070, "o": 0o1007, "a": 0o7777}[w]
+            bits = 0
+            for p in perms:
+                if p == "r":
+                    bits |= 0o444
+                elif p == "w":
+                    bits |= 0o222
+                elif p == "x" or (p == "X" and (is_dir or mode & 0o111)):
+                    bits |= 0o111
+                elif p == "s":
+                    bits |= 0o6000
+                elif p == "t":
+                    bits |= 0o1000
+            bits &= mask
+            if op == "+":
+                mode |= bits
+            elif op == "-":
+                mode &= ~bits
+            else:
+                mode = (mode & ~(mask & 0o7777)) | bits
+        return mode
+
+    return apply
+
+
+def resolve_owner(spec: str | None) -> tuple[int, int]:
+    """`user[:group]` for --chown, against the image's passwd/group (we are chrooted into it)."""
+    if not spec:
+        return 0, 0
+    user, _, group = spec.partition(":")
+    try:
+        if user.isdigit():
+            uid = gid = int(user)
+        else:
+            found = users.lookup("/", user)
+            uid, gid = found.uid, found.gid
+        if group:
+            gid = int(group) if group.isdigit() else users.lookup("/", f"0:{group}").gid
+    except users.UserError as exc:
+        raise FileStepError(f"--chown={spec}: {exc}") from None
+    return uid, gid
+
+
+def _mkdirs(path: str, uid: int, gid: int) -> None:
+    """mkdir -p with 0755 and the step's owner for every directory created."""
+    parts = [p for p in path.split("/") if p]
+    current = ""
+    for part in parts:
+        current += "/" + part
+        try:
+            os.mkdir(current, 0o755)
+        except FileExistsError:
+            if not os.path.isdir(current):
+                raise FileStepError(f"cannot create directory {current}: a file is in the way") from None
+            continue
+        os.chown(current, uid, gid)
+        os.chmod(current, 0o755)
+
+
+def _remove(path: str) -> None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+class Copier:
+    """Writes sources from `src_fd` into the chrooted image."""
+
+    def __init__(self, src_fd: int, plan: CopyPlan):
+        self.src_fd = src_fd
+        self.plan = plan
+        self.uid, self.gid = resolve_owner(plan.chown)
+        self.chmod = parse_chmod(plan.chmod) if plan.chmod else None
+        self.links: dict[tuple[int, int], str] = {}
+
+    def mode(self, st: os.stat_result) -> int:
+        base = stat.S_IMODE(st.st_mode)
+        return self.chmod(base, stat.S_ISDIR(st.st_mode)) if self.chmod else base  # type: ignore[operator]
+
+    def run(self) -> None:
+        plan = self.plan
+        dest = plan.dest
+        into_dir = dest.endswith("/") or plan.many or os.path.isdir(dest)
+        for source in plan.sources:
+            if source.data is not None:
+                target = posixpath.join(dest, source.name) if into_dir else dest
+                self.write_data(target, source)
+                continue
+            if plan.parents:
+                target_base = posixpath.join(dest, posixpath.dirname(source.rel)) if source.rel else dest
+            else:
+                target_base = dest
+            if stat.S_ISDIR(source.st.st_mode):
+                base = posixpath.join(dest, source.rel) if plan.parents else target_base
+                self.copy_dir(source, base)
+            elif source.extract and self.try_extract(source, dest):
+                continue
+            else:
+                target = posixpath.join(target_base, posixpath.basename(source.rel)) if into_dir or plan.parents else dest
+                _mkdirs(posixpath.dirname(target) or "/", self.uid, self.gid)
+                self.copy_one(source.rel, source.st, target)
+
+    def copy_dir(self, source: Source, base: str) -> None:
+        if not os.path.isdir(base):
+            _mkdirs(posixpath.dirname(base.rstrip("/")) or "/", self.uid, self.gid)
+            if os.path.lexists(base.rstrip("/")):
+                _remove(base.rstrip("/"))
+            os.mkdir(base, 0o755)
+            os.chown(base, self.uid, self.gid)
+            os.chmod(base, self.mode(source.st))
+        for member, st in source.members:
+            src = posixpath.join(source.rel, member) if source.rel else member
+            self.copy_one(src, st, posixpath.join(base, member))
+
+    def copy_one(self, src: str, st: os.stat_result, target: str) -> None:
+        """One entry, as its lstat says: directory, file (hardlinks kept), symlink, fifo or device."""
+        mode = self.mode(st)
+        if stat.S_ISDIR(st.st_mode):
+            if os.path.lexists(target) and not os.path.isdir(target):
+                _remove(target)
+            if not os.path.isdir(target):
+                os.mkdir(target, 0o700)
+            os.chown(target, self.uid, self.gid)
+            os.chmod(target, mode)
+            return
+        if os.path.lexists(target):
+            _remove(target)
+        if stat.S_ISREG(st.st_mode):
+            key = (st.st_dev, st.st_ino)
+            if st.st_nlink > 1 and key in self.links:
+                os.link(self.links[key], target)
+                return
+            fd = os.open(src or ".", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.src_fd)
+            try:
+                out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+                try:
+                    _copy_fd(fd, out, st.st_size)
+                    os.fchown(out, self.uid, self.gid)
+                    os.fchmod(out, mode)
+                finally:
+                    os.close(out)
+            finally:
+                os.close(fd)
+            if st.st_nlink > 1:
+                self.links[key] = target
+        elif stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(src, dir_fd=self.src_fd), target)
+            os.chown(target, self.uid, self.gid, follow_symlinks=False)
+        elif stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+            os.mknod(target, stat.S_IFMT(st.st_mode) | 0o600, st.st_rdev)
+            os.chown(target, self.uid, self.gid)
+            os.chmod(target, mode)
+
+    def write_data(self, target: str, source: Source) -> None:
+        _mkdirs(posixpath.dirname(target) or "/", self.uid, self.gid)
+        if os.path.lexists(target):
+            _remove(target)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, source.data or b"")
+            os.fchown(fd, self.uid, self.gid)
+            os.fchmod(fd, self.mode(source.st))
+        finally:
+            os.close(fd)
+
+    def try_extract(self, source: Source, dest: str) -> bool:
+        """ADD of a local tar archive (plain, gzip, bzip2, xz, zstd): unpack into `dest`."""
+        fd = os.open(source.rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.src_fd)
+        with os.fdopen(fd, "rb") as raw:
+            head = raw.read(512)
+            raw.seek(0)
+            kind = _archive_kind(head)
+            if kind is None:
+                return False
+            stream = compression.open_decompressed(raw) if kind in ("gzip", "zstd") else raw
+            mode = {"bzip2": "r|bz2", "xz": "r|xz"}.get(kind, "r|")
+            try:
+                with tarfile.open(fileobj=stream, mode=mode) as tar:
+                    _mkdirs(dest, self.uid, self.gid)
+                    tar.extractall(dest, numeric_owner=True, filter=_confined)
+                    return True
+            except (tarfile.ReadError, EOFError, lzma.LZMAError, OSError):
+                return False
+
+
+def _archive_kind(head: bytes) -> str | None:
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    if head[:4] == b"\x28\xb5\x2f\xfd":
+        return "zstd"
+    if head[:3] == b"BZh":
+        return "bzip2"
+    if head[:6] == b"\xfd7zXZ\x00":
+        return "xz"
+    return "tar" if _is_tar(head) else None
+
+
+def _is_tar(head: bytes) -> bool:
+    return len(head) >= 262 and head[257:262] == b"ustar"
+
+
+def _confined(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
+    """Keep owners, modes and links as the archive says, but every name stays under `dest`."""
+    name = posixpath.normpath("/" + member.name).lstrip("/")
+    if not name or name == ".":
+        name = "."
+    member = member.replace(name=name, deep=False)
+    if member.islnk():
+        target = posixpath.normpath("/" + member.linkname).lstrip("/")
+        member = member.replace(linkname=target, deep=False)
+    return tarfile.fully_trusted_filter(member, dest)
+
+
+def _copy_fd(src: int, dst: int, size: int) -> None:
+    copied = 0
+    while copied < size:
+        try:
+            n = os.copy_file_range(src, dst, size - copied)
+        except OSError:
+            n = 0
+        if n == 0:
+            while chunk := os.read(src, 1 << 20):
+                os.write(dst, chunk)
+            return
+        copied += n
+
+
+def make_workdir(path: str, user: str | None) -> None:
+    """WORKDIR: create the directory (and parents) owned by the stage's USER, as BuildKit's mkdir."""
+    uid, gid = resolve_owner(user) if user else (0, 0)
+    _mkdirs(path, uid, gid)

@@ -1,0 +1,186 @@
+"""Rules that know a file format: GCP service-account JSON, docker auths, .netrc, .npmrc, .pypirc,
+kubeconfig, credentials in URLs (.git-credentials, database URLs), and private keys by location.
+
+They run before the token shapes and win overlaps: a GitHub token inside `.git-credentials` is
+reported as the credential file's leak, once.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Iterator
+
+from . import filters, keys
+from .match import Match, Where
+
+_SSH_HOME = re.compile(r"^(root|home/[^/]+)/\.ssh/[^/]+$")
+_TLS_PATH = re.compile(r"(^|/)(etc/(ssl|pki|nginx|apache2|httpd|letsencrypt)/|[^/]*\.(key|pem)$)")
+
+
+def private_keys(text: str, where: Where) -> Iterator[Match]:
+    """PEM and PuTTY keys; named for where they sit (an SSH identity, a TLS key, or just a key)."""
+    for km in [*keys.find_pem(text), *keys.find_putty(text)]:
+        if km.info.kind == "putty":
+            rule = "putty-private-key"
+        elif _SSH_HOME.match(where.path) and not where.path.endswith(".pub"):
+            rule = "ssh-private-key"
+        elif where.kind == "file" and _TLS_PATH.search(where.path):
+            rule = "tls-private-key"
+        else:
+            rule = "private-key"
+        severity = "medium" if km.info.encrypted else "critical"
+        label = km.label if km.label != "PuTTY" else "PuTTY-User-Key-File"
+        yield Match(rule, "private-key", severity, km.start, km.end, text[km.start:km.end],
+                    f"-----BEGIN {label}-----" if label != "PuTTY-User-Key-File" else label + ":",
+                    km.info.confidence, 80, km.start)
+
+
+_GCP_TYPE = re.compile(r'"type"\s*:\s*"service_account"')
+_GCP_KEY = re.compile(r'"private_key"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def gcp_service_account(text: str, where: Where) -> Iterator[Match]:
+    """A service-account key file: the private_key string of a `"type": "service_account"` JSON."""
+    if not _GCP_TYPE.search(text):
+        return
+    for m in _GCP_KEY.finditer(text):
+        try:
+            value = json.loads('"' + m.group(1) + '"')
+        except ValueError:
+            continue
+        found = next(keys.find_pem(value), None)
+        if found is not None:
+            yield Match("gcp-service-account", "gcp", "critical", m.start(1), m.end(1), value,
+                        "-----BEGIN PRIVATE KEY-----", "high", 90)
+
+
+_AUTH = re.compile(r'"(auth|identitytoken|password|registrytoken)"\s*:\s*"([^"\\]{4,})"', re.I)
+_K8S_DOCKERCFG = re.compile(r"\.dockerconfigjson\"?\s*:\s*\"?([A-Za-z0-9+/=]{20,})")
+
+
+def _docker_auth_ok(kind: str, value: str) -> bool:
+    if kind.lower() != "auth":
+        return not filters.placeholder(value) and len(value) >= 8
+    try:
+        user, sep, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return False
+    return bool(sep) and len(password) >= 4 and not filters.placeholder(password)
+
+
+def docker_config(text: str, where: Where) -> Iterator[Match]:
+    """`auths` entries of docker's config.json / .dockercfg, also inside a k8s .dockerconfigjson."""
+    if '"auths"' in text or where.name == ".dockercfg":
+        for m in _AUTH.finditer(text):
+            if _docker_auth_ok(m.group(1), m.group(2)):
+                yield Match("docker-config-auth", "docker", "critical", m.start(2), m.end(2), m.group(2),
+                            "", "high", 90)
+    for m in _K8S_DOCKERCFG.finditer(text):
+        try:
+            inner = base64.b64decode(m.group(1), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            continue
+        if any(True for _ in docker_config(inner, Where("file", "x/.docker/config.json"))):
+            yield Match("docker-config-auth", "docker", "critical", m.start(1), m.end(1), m.group(1), "", "high", 90)
+
+
+_NETRC = re.compile(r"(?:^|\s)machine\s+\S+(?:\s+(?:login|account|port)\s+\S+)*\s+password\s+(\S+)")
+_NETRC_DEFAULT = re.compile(r"(?:^|\s)(?:default|login\s+\S+)\s+password\s+(\S+)")
+
+
+def netrc(text: str, where: Where) -> Iterator[Match]:
+    """`machine H login U password P`: in .netrc files, and wherever a build wrote one."""
+    patterns = (_NETRC, _NETRC_DEFAULT) if where.name in (".netrc", "_netrc") else (_NETRC,)
+    seen = set()
+    for pattern in patterns:
+        for m in pattern.finditer(text):
+            value = m.group(1).strip("\"'")
+            if m.start(1) in seen or filters.placeholder(value) or len(value) < 4:
+                continue
+            seen.add(m.start(1))
+            yield Match("netrc-password", "netrc", "high", m.start(1), m.start(1) + len(value), value, "", "high", 90)
+
+
+_NPMRC_ANY = re.compile(r"//[^\s:]+/:(_authToken|_auth|_password)\s*=\s*[\"']?([^\s\"']+)")
+_NPMRC_FILE = re.compile(r"(?m)^\s*(?://[^\s:]*:)?(_authToken|_auth|_password)\s*=\s*[\"']?([^\s\"']+)")
+
+
+def npmrc(text: str, where: Where) -> Iterator[Match]:
+    """npm registry credentials: `//registry/:_authToken=...`, and `_auth`/`_password` in .npmrc."""
+    pattern = _NPMRC_FILE if where.name == ".npmrc" else _NPMRC_ANY
+    for m in pattern.finditer(text):
+        value = m.group(2)
+        if len(value) < 8 or filters.placeholder(value):
+            continue
+        yield Match("npmrc-auth", "npm", "critical", m.start(2), m.end(2), value, "", "high", 90)
+
+
+_PYPIRC = re.compile(r"(?m)^\s*password\s*[=:]\s*(\S+)")
+
+
+def pypirc(text: str, where: Where) -> Iterator[Match]:
+    """`password = ...` in .pypirc (an upload token or an account password)."""
+    if where.name != ".pypirc":
+        return
+    for m in _PYPIRC.finditer(text):
+        if len(m.group(1)) >= 6 and not filters.placeholder(m.group(1)):
+            yield Match("pypirc-password", "pypi", "critical", m.start(1), m.end(1), m.group(1), "", "high", 90)
+
+
+_KUBE = re.compile(r"(?m)^\s*-?\s*(client-key-data|token|password|id-token|refresh-token|client-secret)\s*:\s*[\"']?([^\s\"'#]+)")
+
+
+def kubeconfig(text: str, where: Where) -> Iterator[Match]:
+    """A kubeconfig's user credentials: client-key-data (a base64 PEM key), tokens, passwords."""
+    if not re.search(r"(?m)^\s*\"?kind\"?\s*:\s*\"?Config\b", text) or "users" not in text:
+        return
+    for m in _KUBE.finditer(text):
+        field, value = m.group(1), m.group(2)
+        if field == "client-key-data":
+            try:
+                decoded = base64.b64decode(value, validate=True).decode("ascii")
+            except (binascii.Error, ValueError, UnicodeDecodeError):
+                continue
+            if next(keys.find_pem(decoded), None) is None:
+                continue
+        elif len(value) < 8 or filters.placeholder(value):
+            continue
+        yield Match("kubeconfig-credential", "kubeconfig", "critical", m.start(2), m.end(2), value, "", "high", 90)
+
+
+_URL = re.compile(r"(?<![\w+.-])([a-zA-Z][a-zA-Z0-9+.-]{1,24})://([^\s:/@'\"`<>(){}\[\]]{1,128}):"
+                  r"([^\s@/'\"`<>]{1,256})@([A-Za-z0-9_.-]+|\[[0-9a-fA-F:]+\])")
+_DB_SCHEMES = re.compile(r"^(postgres(ql)?|mysql|mariadb|mongodb(\+srv)?|redis|rediss|amqps?|mssql|sqlserver|"
+                         r"oracle|cockroachdb|clickhouse|couchdb|cassandra|neo4j|jdbc:.*|[a-z]+\+[a-z]+)$", re.I)
+
+
+def url_credentials(text: str, where: Where) -> Iterator[Match]:
+    """`scheme://user:password@host`: .git-credentials lines, database URLs, any URL with a password."""
+    for m in _URL.finditer(text):
+        user, password = m.group(2), m.group(3)
+        if len(password) < 4 or password == user or filters.placeholder(password) or filters.placeholder(user + password):
+            continue
+        if password.startswith("$") or password.startswith("%"):
+            continue
+        if where.name == ".git-credentials":
+            rule, category = "git-credentials", "git"
+        elif _DB_SCHEMES.match(m.group(1)):
+            rule, category = "database-url", "database"
+        else:
+            rule, category = "url-credentials", "url"
+        yield Match(rule, category, "high", m.start(3), m.end(3), password, "", "high", 85)
+
+
+CONTEXT_RULES = (
+    (("-----begin", "putty-user-key-file"), private_keys),
+    (("service_account",), gcp_service_account),
+    (("auth", "identitytoken", ".dockerconfigjson"), docker_config),
+    (("machine", "password"), netrc),
+    (("_auth", "_password"), npmrc),
+    (("password",), pypirc),
+    (("kind",), kubeconfig),
+    (("://",), url_credentials),
+)

@@ -1,0 +1,166 @@
+"""False-positive controls: entropy, placeholders, hashes, UUIDs, indirect references, example values,
+and the paths where credentials are vendored test data rather than leaks.
+
+Each filter names one kind of string that looks like a secret and is not (research/inspect.md §4.4);
+structured rules use only the placeholder and example checks, the generic rule all of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import posixpath
+import re
+from collections import Counter
+
+
+def entropy(value: str) -> float:
+    """Shannon entropy in bits per character."""
+    if not value:
+        return 0.0
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
+
+
+_SEQUENCES = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "9876543210", "zyxwvutsrqponmlkjihgfedcba", "qwertyuiop", "asdfghjkl")
+_PLACEHOLDER_WORDS = {
+    "changeme", "change_me", "change-me", "changeit", "example", "sample", "placeholder", "password", "passwd",
+    "secret", "token", "null", "none", "nil", "true", "false", "undefined", "redacted", "hidden", "dummy",
+    "default", "required", "optional", "empty", "todo", "fixme", "tbd", "string", "value", "test", "testing",
+    "mypassword", "mysecret", "secretpassword", "password123", "admin", "root", "guest", "letmein", "tiger",
+    "notasecret", "not-a-secret", "masked", "xxxxxx", "foobar", "foo", "bar", "pass", "pwd", "apikey",
+    "api_key", "secret_key", "access_key", "auth_token", "your_token", "insert", "replace", "mask",
+}
+_PLACEHOLDER_PARTS = ("example", "placeholder", "changeme", "change_me", "change-me", "xxxx", "****", "dummy",
+                      "your_", "your-", "yourpass", "yourtoken", "yoursecret", "yourkey", "insert_", "insert-",
+                      "replace_", "replace-", "replaceme", "_here", "-here", "sample", "fake", "redacted",
+                      "<", ">", "...", "…")
+_TEMPLATE = re.compile(r"\$\{|\$\(|\{\{|\}\}|%\([a-z_]+\)s|%[sd]\b|#\{|^\$[A-Za-z_][A-Za-z0-9_]*$|^%[A-Za-z_]+%$|^@[A-Za-z_]+@$|^\$\$")
+
+
+def repeated(value: str) -> bool:
+    """All one character, or mostly one (`xxxxxxxxab`)."""
+    if not value:
+        return True
+    top = Counter(value.lower()).most_common(1)[0][1]
+    return top >= max(len(value) * 0.6, 4)
+
+
+def sequential(value: str, run: int = 6) -> bool:
+    """Contains a run like `123456`, `abcdef`, `qwerty` (fixtures and docs, never random output)."""
+    low = value.lower()
+    return any(seq[i:i + run] in low for seq in _SEQUENCES for i in range(len(seq) - run + 1))
+
+
+def placeholder(value: str) -> bool:
+    """A template, variable reference, masked value or the word people write instead of a secret."""
+    low = value.lower().strip("\"'`")
+    if not low or low in _PLACEHOLDER_WORDS or _TEMPLATE.search(value):
+        return True
+    if any(part in low for part in _PLACEHOLDER_PARTS):
+        return True
+    return repeated(low)
+
+
+def token_placeholder(random_part: str) -> bool:
+    """For structured tokens: the part after the fixed prefix is not random output."""
+    return (placeholder(random_part) or sequential(random_part)
+            or (len(random_part) >= 16 and entropy(random_part) < 3.0))
+
+
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_HASH_PREFIX = re.compile(r"^(sha(1|224|256|384|512)[:-]|md5[:-]|\$(1|2[abxy]?|5|6|y|argon2(i|d|id)?|pbkdf2[\w-]*|scrypt)\$|\{(s?sha|md5|crypt|ssha512|pbkdf2)\}|pbkdf2_|bcrypt\$|argon2)", re.I)
+_INDIRECT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$|^[A-Z][A-Z0-9_]*$|[(\[{]")
+_DATA = re.compile(r"^(data:|iVBORw0KGgo|/9j/|R0lGOD|PHN2Zy|UklGR)")
+_NOT_VALUE = re.compile(r"^(/|\./|\.\./|~/|[a-z][a-z0-9+.-]*://[^:@/]*(/|$)|file:|-?[0-9]+(\.[0-9]+)?[a-z]{0,2}$)", re.I)
+
+
+def hash_like(value: str) -> bool:
+    """A digest or a password hash: hex of a digest length, or a known hash prefix."""
+    if _HEX.match(value) and len(value) in (32, 40, 56, 64, 96, 128):
+        return True
+    return bool(_HASH_PREFIX.match(value))
+
+
+def uuid_like(value: str) -> bool:
+    """An identifier, not a credential (legacy npm tokens are UUIDs: the .npmrc rule covers those)."""
+    return bool(_UUID.match(value))
+
+
+def generic_rejects(value: str) -> str | None:
+    """Why a generic key=value assignment is not a secret, or None if it may be one."""
+    if len(value) < 8:
+        return "short"
+    if any(c.isspace() for c in value):
+        return "prose"
+    if placeholder(value):
+        return "placeholder"
+    if _INDIRECT.search(value):
+        return "reference"
+    if hash_like(value):
+        return "hash"
+    if uuid_like(value):
+        return "uuid"
+    if _DATA.match(value):
+        return "data"
+    if _NOT_VALUE.match(value):
+        return "path-or-number"
+    if sequential(value):
+        return "sequential"
+    if entropy(value) < 3.0:
+        return "low-entropy"
+    return None
+
+
+# Documented example values (vendor docs, RFCs, jwt.io, emulators): kept as hashes so the tree has no
+# token-shaped literals. Reported only with --show-suppressed.
+_EXAMPLE_SHA256 = {
+    "0011cc25eb4320717494d2703e8cba85743e71b500283c21c8b88147992f9059",  # Azurite/Azure Storage emulator account key
+    "2cafc0970149a84f3b9e62eaf169f36f59907a3b3e31f7b82e68c69cd27f7326",  # Stripe docs test key
+    "f2d6ca16515033e5dce14eba840b979d27b5cbae24bb3e5bf484339667f86397",  # Stripe docs test key (older)
+    "3543c50b0cb9cea8e55eb1f529b79f043cb250d485fde7b66cabbb5183add7da",  # GitHub docs example token
+    "7f75367e7881255134e1375e723d1dea8ad5f6a4fdb79d938df1f1754a830606",  # jwt.io default HS256 token
+}
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def example_value(secret: str) -> bool:
+    """A value vendors publish as an example: AWS's `...EXAMPLE` keys, the Azurite key, Stripe's doc key."""
+    if secret.endswith("EXAMPLE") or secret.endswith("EXAMPLEKEY") or "EXAMPLE" in secret:
+        return True
+    return _sha(secret) in _EXAMPLE_SHA256
+
+
+_ALLOW_PATHS = re.compile(
+    r"(^|/)(node_modules|bower_components|vendor|site-packages|dist-packages|\.?venv/lib)/"
+    r"|(^|/)(test|tests|__tests__|spec)/(fixtures?|data)/|(^|/)testdata/|(^|/)__fixtures__/"
+    r"|^usr/share/(doc|man|info|locale|licenses|common-licenses|help)/|^usr/include/"
+    r"|^usr/(local/)?lib/python[0-9.]+/|^usr/local/go/"
+    r"|\.md$|\.rst$|\.dist-info/|\.egg-info/"
+    r"|(^|/)(package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|Pipfile\.lock|poetry\.lock"
+    r"|go\.sum|Cargo\.lock|composer\.lock|Gemfile\.lock|uv\.lock)$")
+_CREDENTIAL_FILES = re.compile(
+    r"(^|/)(\.npmrc|\.pypirc|\.netrc|_netrc|\.git-credentials|\.dockercfg|\.docker/config\.json|"
+    r"\.aws/credentials|\.kube/config|\.ssh/id_[^/]*|\.env)$")
+
+
+def credential_file(path: str) -> bool:
+    """A file whose only purpose is to hold credentials: never allowlisted by path."""
+    return bool(_CREDENTIAL_FILES.search(path))
+
+
+def allowlisted_path(path: str) -> str | None:
+    """Why a path's findings are vendored/test/doc material (suppressed by default), or None."""
+    if credential_file(path):
+        return None
+    m = _ALLOW_PATHS.search(path)
+    return f"path matches {m.group(0).strip('/')!r}" if m else None
+
+
+def basename(path: str) -> str:
+    """The last path component."""
+    return posixpath.basename(path)

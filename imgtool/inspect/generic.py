@@ -1,0 +1,69 @@
+"""The generic rule: `password = ...`, `API_KEY: ...`, `<secret>...</secret>` in configuration.
+
+It runs only where such lines are configuration (config-like files, Env, Labels, history; quoted
+literals in source code) and keeps a value only if every filter in `filters.generic_rejects` lets
+it through: this is where detect-secrets and gitleaks lose their precision.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from . import filters
+from .match import Match, Where
+
+KEYWORD = (r"(?:passw(?:or)?d|passwd|pwd|passphrase|secret|api[_.-]?key|apikey|access[_.-]?key|secret[_.-]?key|"
+           r"private[_.-]?key|auth[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|"
+           r"(?:auth|access|refresh|api|bearer|session|bot|app|oauth|personal)?[_.-]?token|credentials?|client[_.-]?secret)")
+_KEY = re.compile(r"(?i)^(?P<prefix>[A-Za-z0-9_.-]*?)" + KEYWORD + r"$")
+_NOT_SECRET_KEY = re.compile(r"(?i)(^|[_.-])(csrf|xsrf|next|page|continuation|sync|cancel(lation)?|max|min|num|"
+                             r"public|pub|type|kind|name|length|len|size|ttl|expir\w*|url|uri|path|file|"
+                             r"endpoint|header|policy|count|enabled?|required|hash)[_.-]?")
+_ASSIGN = re.compile(
+    r"(?i)(?P<key>[A-Za-z0-9_.-]*" + KEYWORD + r")[\"']?\s*(?::=|=>|=|:)\s*"
+    r"(?:\"(?P<dq>[^\"\n]{1,200})\"|'(?P<sq>[^'\n]{1,200})'|(?P<bare>[^\s\"'`,;#]{1,200}))")
+_XML = re.compile(r"(?i)<(?P<key>[\w:.-]*" + KEYWORD + r")>\s*(?P<bare>[^<\s]{1,200})\s*</")
+_MAX_LINE = 400   # minified or generated text is not configuration
+
+
+def key_is_secret(key: str) -> bool:
+    """Does a variable/field name say its value is a credential (DB_PASSWORD yes, TOKEN_URL no)?"""
+    m = _KEY.match(key.strip("\"'"))
+    return m is not None and not _NOT_SECRET_KEY.search(m.group("prefix"))
+
+
+def value_ok(value: str) -> bool:
+    """Does the value survive every false-positive filter?"""
+    return filters.generic_rejects(value) is None
+
+
+def generic(text: str, where: Where) -> Iterator[Match]:
+    """key=value assignments whose key names a credential and whose value looks like one."""
+    if not (where.config_like or where.source_code):
+        return
+    quoted_only = where.source_code and not where.config_like
+    for pattern in (_ASSIGN, _XML):
+        for m in pattern.finditer(text):
+            line_start = text.rfind("\n", 0, m.start()) + 1
+            line_end = text.find("\n", m.end())
+            if (line_end if line_end >= 0 else len(text)) - line_start > _MAX_LINE:
+                continue
+            group = next(g for g in ("dq", "sq", "bare") if m.groupdict().get(g) is not None)
+            if quoted_only and group == "bare":
+                continue
+            value = m.group(group).strip()
+            if not key_is_secret(m.group("key")) or not value_ok(value):
+                continue
+            if quoted_only and filters.entropy(value) < 3.5:
+                continue
+            start = m.start(group) + m.group(group).index(value)
+            yield Match("generic-secret-assignment", "generic", "high", start, start + len(value), value,
+                        "", "medium", 10)
+
+
+def assignment(key: str, value: str, offset: int) -> Iterator[Match]:
+    """One K=V from Env, Labels or a build argument, judged by the same key and value tests."""
+    if key_is_secret(key) and value_ok(value):
+        yield Match("generic-secret-assignment", "generic", "high", offset, offset + len(value), value,
+                    "", "medium", 10)

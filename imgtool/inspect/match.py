@@ -1,0 +1,70 @@
+"""A rule's raw hit (`Match`) and where the scanned text came from (`Where`)."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+FILE, ENV, LABEL, HISTORY, COMMAND = "file", "env", "label", "history", "command"
+
+# where the generic key=value rule runs (research/inspect.md §4.4: config-like files only)
+_CONFIG_EXT = re.compile(r"\.(env(\.[\w.-]+)?|ini|cfg|conf|config|cnf|properties|props|ya?ml|toml|json|xml|"
+                         r"sh|bash|zsh|ps1|tf|tfvars|hcl|plist|secret|secrets|credentials|npmrc|pypirc)$", re.I)
+_SOURCE_EXT = re.compile(r"\.(py|js|mjs|cjs|ts|rb|php|go|java|kt|cs|scala|pl|rs|swift|groovy|gradle)$", re.I)
+_CONFIG_NAMES = {"dockerfile", "containerfile", "config", "credentials", "secrets", ".env", "env", "settings"}
+
+
+@dataclass(frozen=True)
+class Where:
+    """The origin of a text: a file in a layer (`path`), or a config/history field."""
+
+    kind: str
+    path: str = ""      # layer path without leading '/', for files
+    field: str = ""     # Env[3], Labels.k, history[2].created_by
+
+    @property
+    def name(self) -> str:
+        """The file's base name."""
+        return posixpath.basename(self.path)
+
+    @property
+    def config_like(self) -> bool:
+        """Files whose key=value lines are configuration, and image metadata."""
+        if self.kind != FILE:
+            return True
+        name = self.name.lower()
+        return (bool(_CONFIG_EXT.search(name)) or name in _CONFIG_NAMES or
+                (name.startswith(".") and "." not in name[1:]) or
+                (self.path.startswith("etc/") and "." not in name))
+
+    @property
+    def source_code(self) -> bool:
+        """Program text: the generic rule looks at quoted literals only."""
+        return self.kind == FILE and bool(_SOURCE_EXT.search(self.name)) and not self.name.endswith((".min.js", ".min.mjs"))
+
+
+@dataclass(frozen=True)
+class Match:
+    """One secret in a text: the span of the secret itself, and the rule that recognised it.
+
+    `priority` settles overlaps (higher wins): context rules that know the file's format beat the
+    token shapes, which beat the generic key=value rule. `anchor` is where the reported line is (a
+    PEM block's BEGIN line; the secret itself otherwise)."""
+
+    rule_id: str
+    category: str
+    severity: str
+    start: int
+    end: int
+    secret: str
+    prefix: str = ""
+    confidence: str = "high"
+    priority: int = 50
+    anchor: int | None = None
+    example: bool = False
+
+    @property
+    def line_pos(self) -> int:
+        """The offset whose line is reported."""
+        return self.start if self.anchor is None else self.anchor

@@ -1,0 +1,54 @@
+"""All rule families over one text: context rules, token shapes, the generic rule; overlaps settled.
+
+Keywords gate each rule (lower-cased literal substrings, as gitleaks does), so a file none of them
+mentions costs one `lower()` and a few substring searches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from . import filters
+from .contexts import CONTEXT_RULES
+from .generic import generic
+from .match import Match, Where
+from .tokens import TOKEN_RULES, jwt_example
+
+_GENERIC_KEYWORDS = ("pass", "pwd", "secret", "key", "token", "credential")
+
+
+def detect(text: str, where: Where) -> list[Match]:
+    """Every secret in `text`, one per span, in text order."""
+    low = text.lower()
+    found: list[Match] = []
+    for keywords, rule in CONTEXT_RULES:
+        if any(k in low for k in keywords):
+            found.extend(rule(text, where))
+    for token in TOKEN_RULES:
+        if not any(k in low for k in token.keywords):
+            continue
+        for m in token.pattern.finditer(text):
+            secret = m.group(1)
+            confidence = token.validate(secret)
+            if confidence is None:
+                continue
+            example = filters.example_value(secret) or (token.rule_id == "jwt" and jwt_example(secret))
+            found.append(Match(token.rule_id, token.category, token.severity, m.start(1), m.end(1), secret,
+                               token.prefix(secret), confidence, 50, None, example))
+    if any(k in low for k in _GENERIC_KEYWORDS):
+        found.extend(generic(text, where))
+    return resolve(found)
+
+
+def resolve(found: list[Match]) -> list[Match]:
+    """Keep the highest-priority match on each span (ties: the earlier, longer one)."""
+    kept: list[Match] = []
+    for m in sorted(found, key=lambda m: (-m.priority, m.start, -(m.end - m.start))):
+        if all(m.end <= k.start or m.start >= k.end for k in kept):
+            kept.append(m)
+    out = []
+    for m in sorted(kept, key=lambda m: m.start):
+        if not m.example and filters.example_value(m.secret):
+            m = dataclasses.replace(m, example=True)
+        out.append(m)
+    return out

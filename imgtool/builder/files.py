@@ -38,7 +38,7 @@ class Source:
     st: os.stat_result
     members: tuple[tuple[str, os.stat_result], ...] = ()
     data: bytes | None = None  # heredoc or downloaded content instead of a file
-    name: str = ""  # the file name for `data` sources
+    name: str = ""  # the file name at the destination: a `data` source's, or what a symlink was called
     extract: bool = False  # ADD: unpack if it is a tar archive
 
 
@@ -178,7 +178,8 @@ class Copier:
             elif source.extract and self.try_extract(source, dest):
                 continue
             else:
-                target = posixpath.join(target_base, posixpath.basename(source.rel)) if into_dir or plan.parents else dest
+                name = source.name or posixpath.basename(source.rel)
+                target = posixpath.join(target_base, name) if into_dir or plan.parents else dest
                 _mkdirs(posixpath.dirname(target) or "/", self.uid, self.gid)
                 self.copy_one(source.rel, source.st, target)
 
@@ -187,9 +188,11 @@ class Copier:
             _mkdirs(posixpath.dirname(base.rstrip("/")) or "/", self.uid, self.gid)
             if os.path.lexists(base.rstrip("/")):
                 _remove(base.rstrip("/"))
+            # BuildKit creates the destination 0755 (with --chown's owner), whatever the source
+            # directory's mode or --chmod; only what is copied into it gets those
             os.mkdir(base, 0o755)
             os.chown(base, self.uid, self.gid)
-            os.chmod(base, self.mode(source.st))
+            os.chmod(base, 0o755)
         for member, st in source.members:
             src = posixpath.join(source.rel, member) if source.rel else member
             self.copy_one(src, st, posixpath.join(base, member))

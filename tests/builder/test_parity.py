@@ -1,0 +1,32 @@
+"""Small docker-parity cases the differential tests (tests/builder/differential) found, each kept
+here as a fast test against what docker 20.10 + BuildKit produced for the same Dockerfile."""
+
+from __future__ import annotations
+
+import os
+
+from .conftest import write_context
+
+
+def test_copy_of_a_symlink_copies_its_target_under_the_symlink_name(build, imgtool, tmp_path):
+    ctx = write_context(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nCOPY link b-*.txt /plain/\n",
+                                            "a.txt": "a\n", "real-b.txt": "b\n"})
+    os.symlink("a.txt", ctx / "link")
+    os.symlink("real-b.txt", ctx / "b-link.txt")
+    assert build({}, "-t", "links", context=ctx).returncode == 0
+    out = imgtool("run", "links", "sh", "-c", "ls /plain; test ! -L /plain/link && cat /plain/link /plain/b-link.txt")
+    assert out.stdout.split() == ["b-link.txt", "link", "a", "b"], out
+
+
+def test_a_copied_directory_gets_a_new_0755_destination(build, imgtool, tmp_path):
+    ctx = write_context(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox\nCOPY d /c1\nCOPY --chmod=600 d /c2\nCOPY --chown=65534:65534 d /c3/\n"
+                      "COPY d/ /tmp/\nRUN stat -c '%n %a %u' /c1 /c2 /c3 /c1/sub /c2/sub /tmp\n",
+        "d/sub/f": "x\n"})
+    os.chmod(ctx / "d", 0o750)
+    os.chmod(ctx / "d/sub", 0o700)
+    r = build({}, "-t", "dirmodes", context=ctx)
+    assert r.returncode == 0, r
+    out = imgtool("run", "dirmodes", "stat", "-c", "%n %a %u", "/c1", "/c2", "/c3", "/c1/sub", "/c2/sub", "/tmp")
+    assert out.stdout.splitlines() == ["/c1 755 0", "/c2 755 0", "/c3 755 65534", "/c1/sub 700 0",
+                                       "/c2/sub 600 0", "/tmp 1777 0"], out

@@ -30,3 +30,21 @@ def test_a_copied_directory_gets_a_new_0755_destination(build, imgtool, tmp_path
     out = imgtool("run", "dirmodes", "stat", "-c", "%n %a %u", "/c1", "/c2", "/c3", "/c1/sub", "/c2/sub", "/tmp")
     assert out.stdout.splitlines() == ["/c1 755 0", "/c2 755 0", "/c3 755 65534", "/c1/sub 700 0",
                                        "/c2/sub 600 0", "/tmp 1777 0"], out
+
+
+def test_run_history_lists_every_declared_arg(build, busybox_store):
+    from .conftest import config_of
+
+    r = build({"Dockerfile": "FROM busybox\nARG VERSION=1.0\nARG UNSET\nARG SHADOWED=arg\nENV SHADOWED=env\n"
+                             "RUN true\n"}, "--build-arg", "VERSION=2.5", "-t", "args")
+    assert r.returncode == 0, r
+    history = [h["created_by"] for h in config_of(busybox_store, "args")["history"]]
+    assert history[-1] == "RUN |3 VERSION=2.5 UNSET= SHADOWED=env /bin/sh -c true # buildkit"
+
+
+def test_scratch_stage_works_in_the_root_directory(build, busybox_store):
+    from .conftest import config_of
+
+    r = build({"Dockerfile": "FROM busybox AS b\nRUN echo x > /x\nFROM scratch\nCOPY --from=b /x /x\n"}, "-t", "s")
+    assert r.returncode == 0, r
+    assert config_of(busybox_store, "s")["config"]["WorkingDir"] == "/"

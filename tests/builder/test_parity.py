@@ -48,3 +48,12 @@ def test_scratch_stage_works_in_the_root_directory(build, busybox_store):
     r = build({"Dockerfile": "FROM busybox AS b\nRUN echo x > /x\nFROM scratch\nCOPY --from=b /x /x\n"}, "-t", "s")
     assert r.returncode == 0, r
     assert config_of(busybox_store, "s")["config"]["WorkingDir"] == "/"
+
+
+def test_tmpfs_size_and_cache_owner_and_mode(build, imgtool):
+    r = build({"Dockerfile": "FROM busybox\n"
+                             "RUN --mount=type=tmpfs,target=/t,size=1m df -k /t | awk 'NR==2 {print $2}' > /size\n"
+                             "RUN --mount=type=cache,target=/c,uid=65534,gid=65534,mode=0700 stat -c '%u %g %a' /c > /c.txt\n"},
+              "-t", "mountopts")
+    assert r.returncode == 0, r
+    assert imgtool("run", "mountopts", "cat", "/size", "/c.txt").stdout.split() == ["1024", "65534", "65534", "700"]

@@ -57,3 +57,13 @@ def test_tmpfs_size_and_cache_owner_and_mode(build, imgtool):
               "-t", "mountopts")
     assert r.returncode == 0, r
     assert imgtool("run", "mountopts", "cat", "/size", "/c.txt").stdout.split() == ["1024", "65534", "65534", "700"]
+
+
+def test_bind_mount_of_a_file_from_an_image_or_stage(build, imgtool):
+    r = build({"Dockerfile": "FROM busybox AS s\nRUN echo staged > /f\nFROM busybox\n"
+                             "RUN --mount=type=bind,from=busybox,source=/etc/passwd,target=/p cp /p /passwd-copy\n"
+                             "RUN --mount=type=bind,from=s,source=/f,target=/f,rw echo scribble >> /f && cat /f > /f-copy\n"},
+              "-t", "filebind")
+    assert r.returncode == 0, r
+    out = imgtool("run", "filebind", "sh", "-c", "head -1 /passwd-copy; cat /f-copy; test ! -e /f && echo gone")
+    assert out.stdout.split("\n")[:4] == ["root:x:0:0:root:/root:/bin/sh", "staged", "scribble", "gone"], out

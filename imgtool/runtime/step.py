@@ -212,6 +212,13 @@ def _spec_mounts(mounts: tuple[Mount, ...], scratch: Path) -> tuple[list[dict], 
     return out, temps
 
 
+def _name_service_files() -> list[tuple[str, str, bool]]:
+    """The host's /etc/resolv.conf and /etc/hosts, read-only, as BuildKit gives every RUN step:
+    images rarely carry their own (a base made with mmdebstrap must not), and apt or npm in a RUN
+    needs DNS. The init's empty mount-point files are removed from the layer like any stub."""
+    return [(path, path, True) for path in ("/etc/resolv.conf", "/etc/hosts") if os.path.isfile(path)]
+
+
 def _extract(lowers: list[Path], source: str, dest: Path) -> Path:
     """A copy of one directory or file of a layered filesystem (overlay-mounted in a private namespace)."""
     merged = dest / "merged"
@@ -261,7 +268,8 @@ def run_step(store: Store, image: ImageConfig, lowers: list[Path], step: Step,
     # no image-VOLUME tmpfs in a build step: what a RUN writes under a VOLUME stays in the layer
     bare = dataclasses.replace(image, config=dataclasses.replace(image.config, volumes=None))
     ov = Overrides(args=step.args, entrypoint=[], env=[], workdir=step.cwd, user=step.user,
-                   hostname=step.hostname, network=step.network, resources=step.resources)
+                   hostname=step.hostname, network=step.network, resources=step.resources,
+                   volumes=_name_service_files())
     spec = runtime_config(bare, None, ov)
     spec["process"]["env"] = list(step.env)
     temps: list[Path] = []

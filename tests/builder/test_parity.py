@@ -67,3 +67,13 @@ def test_bind_mount_of_a_file_from_an_image_or_stage(build, imgtool):
     assert r.returncode == 0, r
     out = imgtool("run", "filebind", "sh", "-c", "head -1 /passwd-copy; cat /f-copy; test ! -e /f && echo gone")
     assert out.stdout.split("\n")[:4] == ["root:x:0:0:root:/root:/bin/sh", "staged", "scribble", "gone"], out
+
+
+def test_run_steps_get_the_host_resolv_conf_and_hosts_but_layers_do_not(build, imgtool):
+    r = build({"Dockerfile": "FROM busybox\nRUN cat /etc/resolv.conf /etc/hosts > /seen\n"}, "-t", "dns")
+    assert r.returncode == 0, r
+    with open("/etc/resolv.conf") as a, open("/etc/hosts") as b:
+        host = a.read() + b.read()
+    out = imgtool("run", "dns", "sh", "-c", "cat /seen; ls /etc")
+    assert out.stdout.startswith(host), out
+    assert "resolv.conf" not in out.stdout[len(host):].split() and "hosts" not in out.stdout[len(host):].split()

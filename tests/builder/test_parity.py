@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
+from imgtool.errors import ImgtoolError
+
 from .conftest import write_context
 
 
@@ -77,3 +81,15 @@ def test_run_steps_get_the_host_resolv_conf_and_hosts_but_layers_do_not(build, i
     out = imgtool("run", "dns", "sh", "-c", "cat /seen; ls /etc")
     assert out.stdout.startswith(host), out
     assert "resolv.conf" not in out.stdout[len(host):].split() and "hosts" not in out.stdout[len(host):].split()
+
+
+def test_quiet_build_skips_the_image_summary(busybox_store):
+    """`-q` prints only the image ID: the summary (a scan of every layer) is not made at all."""
+    from types import SimpleNamespace
+
+    from imgtool.builder import hooks
+
+    missing = SimpleNamespace(descriptor=SimpleNamespace(digest="sha256:" + "0" * 64), image_id="sha256:" + "0" * 64)
+    hooks.after_build(busybox_store, missing, report=None)  # would fail to find the image if it scanned
+    with pytest.raises(ImgtoolError):
+        hooks.after_build(busybox_store, missing, report=print)

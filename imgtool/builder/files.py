@@ -164,6 +164,7 @@ class Copier:
         dest = plan.dest
         into_dir = dest.endswith("/") or plan.many or os.path.isdir(dest)
         for source in plan.sources:
+            self.links = {}  # hardlinks are kept within one source, not across (BuildKit copies each alone)
             if source.data is not None:
                 target = posixpath.join(dest, source.name) if into_dir else dest
                 self.write_data(target, source)

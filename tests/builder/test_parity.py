@@ -93,3 +93,21 @@ def test_quiet_build_skips_the_image_summary(busybox_store):
     hooks.after_build(busybox_store, missing, report=None)  # would fail to find the image if it scanned
     with pytest.raises(ImgtoolError):
         hooks.after_build(busybox_store, missing, report=print)
+
+
+def test_hardlinks_kept_within_a_copied_directory_not_across_sources(build, imgtool, tmp_path):
+    ctx = write_context(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nCOPY d /d\nCOPY *.txt /g/\n",
+                                            "d/f": "f\n", "a.txt": "a\n"})
+    os.link(ctx / "d/f", ctx / "d/f2")
+    os.link(ctx / "a.txt", ctx / "b.txt")
+    assert build({}, "-t", "hl", context=ctx).returncode == 0
+    out = imgtool("run", "hl", "stat", "-c", "%h", "/d/f", "/d/f2", "/g/a.txt", "/g/b.txt")
+    assert out.stdout.split() == ["2", "2", "1", "1"], out
+
+
+def test_expose_history_names_the_instruction_ports(build, busybox_store):
+    from .conftest import config_of
+
+    assert build({"Dockerfile": "FROM busybox\nEXPOSE 80 443/UDP\nEXPOSE 9000\n"}, "-t", "ex").returncode == 0
+    history = [h["created_by"] for h in config_of(busybox_store, "ex")["history"]][-2:]
+    assert history == ["EXPOSE map[443/udp:{} 80/tcp:{}]", "EXPOSE map[9000/tcp:{}]"]

@@ -17,6 +17,7 @@ from tests.conftest import REPO
 
 from ..cli import imgtool_cmd
 from .dockerd import Dockerd, missing
+from .flatten import read_archive
 
 # the content `add-checksum/Dockerfile` pins with --checksum
 HELLO = b"hello from the test web server\n"
@@ -46,6 +47,12 @@ def diff_store(tmp_path_factory, dockerd) -> Path:
     imgtool_cmd("save", "busybox:latest", "--format", "docker", "-o", archive, root=root)
     dockerd.docker("load", "-i", archive)
     return root
+
+
+@pytest.fixture(scope="session")
+def base_tree(diff_store) -> dict:
+    """The busybox base's flattened tree (what every corpus build starts from)."""
+    return read_archive(diff_store.parent / "busybox-docker.tar").tree
 
 
 @pytest.fixture(scope="session")

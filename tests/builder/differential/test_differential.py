@@ -64,9 +64,10 @@ def _mount_stubs(dockerfile: str) -> set[str]:
     return stubs
 
 
-def _without_stubs(tree: dict, stubs: set[str]) -> dict:
+def _without_stubs(tree: dict, stubs: set[str], base: dict) -> dict:
+    """`tree` without the empty stub directories a RUN made (never one the base image had)."""
     kept = dict(tree)
-    for path in sorted(stubs, key=len, reverse=True):
+    for path in sorted(stubs - set(base), key=len, reverse=True):
         entry = kept.get(path)
         if entry is not None and entry.type == "dir" and not any(p.startswith(path + "/") for p in kept):
             del kept[path]
@@ -115,8 +116,9 @@ def _build_both(dockerd, store: Path, ctx: Path, tag: str, flags: list[str], our
     return read_archive(out / f"{tag}.imgtool.tar"), read_archive(out / f"{tag}.docker.tar")
 
 
-def _assert_same(ours, theirs, spec: dict, compare_history: bool, dockerfile: str = "") -> None:
-    diff = tree_diff(ours.tree, _without_stubs(theirs.tree, _mount_stubs(dockerfile)))
+def _assert_same(ours, theirs, spec: dict, compare_history: bool, dockerfile: str = "",
+                 base: dict | None = None) -> None:
+    diff = tree_diff(ours.tree, _without_stubs(theirs.tree, _mount_stubs(dockerfile), base or {}))
     assert not diff, "file trees differ:\n" + "\n".join(diff[:60])
     assert ours.hardlinks == theirs.hardlinks
     expected = {**config_view(theirs.config), **spec.get("config", {})}
@@ -130,7 +132,7 @@ def _assert_same(ours, theirs, spec: dict, compare_history: bool, dockerfile: st
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_same_as_docker(case, dockerd, diff_store, web, tmp_path):
+def test_same_as_docker(case, dockerd, diff_store, base_tree, web, tmp_path):
     ctx, spec, docker_file = _context(case, tmp_path)
     flags = _flags(spec, tmp_path, ctx, web, ctx / spec.get("file", "Dockerfile"))
     tag = f"difftest-{case}"
@@ -143,7 +145,7 @@ def test_same_as_docker(case, dockerd, diff_store, web, tmp_path):
     ours, theirs = _build_both(dockerd, diff_store, ctx, tag, flags, ours_file, docker_file or ours_file,
                                tmp_path)
     _assert_same(ours, theirs, spec, compare_history=docker_file is None,
-                 dockerfile=(docker_file or ours_file).read_text())
+                 dockerfile=(docker_file or ours_file).read_text(), base=base_tree)
     for value in spec.get("secrets", {}).values():
         for image in (ours, theirs):
             assert all(value.encode() not in layer for layer in image.layers), "a secret reached a layer"

@@ -5,4 +5,4 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 imgtool=${IMGTOOL:-imgtool}
-$imgtool build --network host -t "${1:-node:latest}" "$here/node"
+$imgtool build ${QUIET:+-q} --network host -t "${1:-node:latest}" "$here/node"

@@ -1,5 +1,6 @@
 """Layer order: with the dependency install before the source copy, a change to server.js re-runs
-only the source step; with it after, the npm install runs again too."""
+only the source step; with it after, the npm install runs again too. A step that ran again makes
+a new layer (npm writes files with the time it ran), a cache hit reuses the very same layer."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import pytest
 
 from ..builder.cli import imgtool_cmd
 from .conftest import EXAMPLES, build
-from .progress import cached_steps
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +34,11 @@ def test_a_source_change_reruns(node_root, tmp_path, order, reinstalls):
     before = _history_layers(node_root, tag)
     with open(ctx / "server.js", "a") as f:
         f.write("// a one-line change\n")
-    out = build(node_root, "-f", ctx / f"Dockerfile.{order}", "-t", tag, ctx)
-    steps = cached_steps(out.stdout + out.stderr)
-    assert steps.get("RUN npm install") is (not reinstalls), steps
-    assert steps.get("COPY . .") is False, steps
+    build(node_root, "-f", ctx / f"Dockerfile.{order}", "-t", tag, ctx)
     after = _history_layers(node_root, tag)
     npm = next(k for k in after if "npm install" in k)
+    source = next(k for k in after if k.startswith("COPY . ."))
+    assert after[source] != before[source]
     assert (after[npm] != before[npm]) is reinstalls
     check = imgtool_cmd("run", "--rm", tag, "sh", "-c",
                         "tail -1 server.js && node -e \"require('express'); console.log('express ok')\"",

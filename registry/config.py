@@ -45,6 +45,8 @@ class Config:
     max_inflight_manifest_bytes: int = 64 * 1024 * 1024
     client_timeout: float = 60.0  # seconds without data before a client is dropped (slowloris)
     auto_mount: bool = False  # mount without `from`: any repository the caller may pull (end-11)
+    # accept manifests whose blobs are not in the repository (spec: MAY reject; mirrors, sparse copies)
+    sparse_manifests: bool = False
     upload_ttl: float = 24 * 3600.0
     gc_grace: float = 3600.0
     gc_interval: float = 0.0  # seconds between GC passes run by `serve`; 0: only `registry gc`

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job end to end on embedded defaults:
 #   make the busybox base image -> list -> save/load (OCI and docker archives) -> serve it from the
-#   bundled registry -> push and pull it (skopeo, until `imgtool push/pull` lands) -> run it in
+#   bundled registry -> push and pull it (imgtool's client; skopeo checks) -> run it in
 #   namespaces under cgroup limits, including an OOM kill.
 # Everything happens in a temporary directory unless IMGTOOL_ROOT is set. Needs root (namespaces).
 set -euo pipefail
@@ -38,9 +38,9 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
-step "push to it and pull back (skopeo as the client)"
-skopeo copy -q --dest-tls-verify=false "oci:$IMGTOOL_ROOT:busybox" "docker://127.0.0.1:$port/demo/busybox:latest"
-skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$port/demo/busybox:latest" "oci:$work/pulled:busybox"
+step "push to it and pull it back into a second store (imgtool push/pull; skopeo checks)"
+imgtool push -q busybox "127.0.0.1:$port/demo/busybox:latest"
+IMGTOOL_ROOT="$work/pulled" imgtool pull -q "127.0.0.1:$port/demo/busybox:latest"
 echo "pushed and pulled: $(skopeo inspect --tls-verify=false "docker://127.0.0.1:$port/demo/busybox:latest" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["Digest"])')"
 

@@ -91,12 +91,16 @@ class Build:
                 for stage in stages:
                     self.futures[stage.index] = pool.submit(self._stage, stage, len(d.stages) == 1)
                 state = self._wait(self.futures[target.index])
+                pool.shutdown(wait=True)
+                result = self._write(state)
             finally:
                 pool.shutdown(wait=True)
                 self.progress.close()
                 if session.tree is not None and session.tree.hashes is not None:
                     session.tree.hashes.save()
-            return self._write(state)
+        if self.on_image is not None:
+            self.on_image(self.store, result)
+        return result
 
     def _wait(self, future: concurrent.futures.Future) -> State:
         """Wait for the target; Ctrl-C cancels every stage, a failure in any stage fails the build."""
@@ -175,8 +179,7 @@ class Build:
                         image = _pull(self.store, name)
         except ImgtoolError as exc:
             raise BuildError(f"{self.d.filename}:{line}: {name}: {exc}") from None
-        if step._cancelled.is_set():
-            raise step.Interrupted("build interrupted")
+        step.check_cancelled()
         return State(image.config, tuple(image.layers))
 
     def _write(self, state: State) -> Result:
@@ -196,13 +199,9 @@ class Build:
         if not self.options.tags:
             _keep_unnamed(self.store, descriptor)
         vertex.done()
-        self.progress.close()
         from imgtool.oci.digest import of_bytes
 
-        result = Result(descriptor, str(of_bytes(config_bytes)), dataclasses.replace(state, image=image))
-        if self.on_image is not None:
-            self.on_image(self.store, result)
-        return result
+        return Result(descriptor, str(of_bytes(config_bytes)), dataclasses.replace(state, image=image))
 
 
 def _keep_unnamed(store: Store, descriptor: Descriptor) -> None:

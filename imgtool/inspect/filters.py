@@ -30,11 +30,13 @@ _PLACEHOLDER_WORDS = {
     "mypassword", "mysecret", "secretpassword", "password123", "admin", "root", "guest", "letmein", "tiger",
     "notasecret", "not-a-secret", "masked", "xxxxxx", "foobar", "foo", "bar", "pass", "pwd", "apikey",
     "api_key", "secret_key", "access_key", "auth_token", "your_token", "insert", "replace", "mask",
+    "passw0rd", "p@ssw0rd", "p@ssword", "admin123", "qwerty123", "welcome1", "welcome123", "secret123",
+    "iloveyou", "trustno1", "sunshine", "football", "monkey123", "abc12345",
 }
 _PLACEHOLDER_PARTS = ("example", "placeholder", "changeme", "change_me", "change-me", "xxxx", "****", "dummy",
                       "your_", "your-", "yourpass", "yourtoken", "yoursecret", "yourkey", "insert_", "insert-",
                       "replace_", "replace-", "replaceme", "_here", "-here", "sample", "fake", "redacted",
-                      "<", ">", "...", "…")
+                      "<", ">", "...", "…", "password", "passwd", "secret", "token")
 _TEMPLATE = re.compile(r"\$\{|\$\(|\{\{|\}\}|%\([a-z_]+\)s|%[sd]\b|#\{|^\$[A-Za-z_][A-Za-z0-9_]*$|^%[A-Za-z_]+%$|^@[A-Za-z_]+@$|^\$\$")
 
 
@@ -140,7 +142,7 @@ _ALLOW_PATHS = re.compile(
     r"|(^|/)(test|tests|__tests__|spec)/(fixtures?|data)/|(^|/)testdata/|(^|/)__fixtures__/"
     r"|^usr/share/(doc|man|info|locale|licenses|common-licenses|help)/|^usr/include/"
     r"|^usr/(local/)?lib/python[0-9.]+/|^usr/local/go/"
-    r"|\.md$|\.rst$|\.dist-info/|\.egg-info/"
+    r"|\.md$|\.rst$|\.dist-info/|\.egg-info/|\.(example|sample|template|tmpl|dist)$"
     r"|(^|/)(package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|Pipfile\.lock|poetry\.lock"
     r"|go\.sum|Cargo\.lock|composer\.lock|Gemfile\.lock|uv\.lock)$")
 _CREDENTIAL_FILES = re.compile(

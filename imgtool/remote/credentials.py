@@ -116,7 +116,7 @@ class CredentialStore:
         password = entry.get("password", "")
         if entry.get("auth"):
             try:
-                user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+                user, _, password = base64.b64decode(entry["auth"], validate=True).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
                 raise ImgtoolError(f"{self.path}: auths[{key_for(host)!r}].auth is not base64 user:password") from None
         token = entry.get("identitytoken", "")

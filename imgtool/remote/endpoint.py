@@ -11,6 +11,8 @@ stream a destination reads is a `VerifiedBlob`: it cannot commit bytes that do n
 from __future__ import annotations
 
 import io
+import queue
+import threading
 from typing import BinaryIO, Callable, Protocol
 
 from imgtool.layer.verify import VerifiedBlob
@@ -42,6 +44,7 @@ class ImageDestination(Protocol):
     """Where an image goes. Nothing is named before `commit`."""
 
     what: str
+    verifies: bool  # True: put_blob checks digest and size itself (and gets the raw stream)
 
     def has_blob(self, descriptor: Descriptor) -> bool:
         """True when the blob need not be sent."""
@@ -57,6 +60,45 @@ class ImageDestination(Protocol):
 
     def close(self) -> None:
         """Finish or, without a commit, discard everything written."""
+
+
+def pump(source: BinaryIO, write: Callable[[memoryview], object], on_bytes: OnBytes, chunk: int = 1 << 20) -> int:
+    """Copy a stream to `write` with reading and writing on two threads (network or disk reads
+    overlap hashing and disk writes; each releases the GIL). Returns the bytes copied."""
+    chunks: queue.Queue[bytearray | BaseException | None] = queue.Queue(4)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            while not stop.is_set():
+                buf = bytearray(chunk)
+                n = source.readinto(buf)
+                if not n:
+                    break
+                del buf[n:]
+                chunks.put(buf)
+            chunks.put(None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            chunks.put(exc)
+
+    reader = threading.Thread(target=produce, name="blob-read", daemon=True)
+    reader.start()
+    total = 0
+    try:
+        while (item := chunks.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            write(memoryview(item))
+            total += len(item)
+            on_bytes(len(item))
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                chunks.get_nowait()
+            except queue.Empty:
+                reader.join(0.05)
+    return total
 
 
 def verified(inner: BinaryIO, descriptor: Descriptor) -> BinaryIO:

@@ -22,11 +22,10 @@ from imgtool.oci import reference
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.manifest import ANNOTATION_REF_NAME, Index
 from imgtool.store import Store, layout
+from imgtool.layer.verify import check_blob
 from imgtool.store.blobs import BlobWriter
 
-from .endpoint import OnBytes, Opener
-
-_CHUNK = 1 << 20
+from .endpoint import OnBytes, Opener, pump
 
 
 def _find(store: Store, name: str | None) -> Descriptor:
@@ -44,10 +43,11 @@ def _find(store: Store, name: str | None) -> Descriptor:
 class LayoutSource:
     """An image in the store or in any OCI layout directory."""
 
-    def __init__(self, store: Store, name: str | None, what: str | None = None):
+    def __init__(self, store: Store, name: str | None, what: str | None = None,
+                 descriptor: Descriptor | None = None):
         self.store = store
         self.what = what or f"oci:{store.path}:{name or ''}"
-        self.descriptor = _find(store, name)
+        self.descriptor = descriptor or _find(store, name)
 
     def root(self) -> tuple[bytes, str]:
         return self.store.read_blob(self.descriptor.digest), self.descriptor.media_type
@@ -56,7 +56,10 @@ class LayoutSource:
         return self.store.read_blob(descriptor.digest)
 
     def open_blob(self, descriptor: Descriptor) -> BinaryIO:
-        return self.store.open_blob(descriptor.digest)
+        try:
+            return self.store.open_blob(descriptor.digest)
+        except NotFoundError:
+            raise NotFoundError(f"blob {descriptor.digest} of the image is missing from {self.store.path}") from None
 
     def close(self) -> None:
         pass
@@ -76,6 +79,8 @@ class LayoutDestination:
         self._held = contextlib.ExitStack()
         self._held.enter_context(store.writing())
 
+    verifies = True
+
     def has_blob(self, descriptor: Descriptor) -> bool:
         with self._lock:
             if str(descriptor.digest) in self._pending:
@@ -86,10 +91,8 @@ class LayoutDestination:
         writer = self.store.blob_writer(descriptor.digest.algorithm)
         try:
             with opener() as source:
-                while chunk := source.read(_CHUNK):
-                    writer.write(chunk)
-                    on_bytes(len(chunk))
-            assert writer.digest == descriptor.digest and writer.size == descriptor.size  # verified stream
+                pump(source, writer.write, on_bytes)
+            check_blob(descriptor, writer.size, writer.digest)  # the writer hashed every byte
         except BaseException:
             writer.abort()
             raise

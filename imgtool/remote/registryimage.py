@@ -55,6 +55,8 @@ class RegistryDestination:
         self.repo = Repository(self.client, ref.repository, push=True)
         self.locations = locations or BlobLocations()
 
+    verifies = False  # uploads read the verified stream (and the registry checks the digest too)
+
     def _seen(self, descriptor: Descriptor) -> None:
         self.locations.add(self.ref.registry, self.ref.repository, str(descriptor.digest))
 

@@ -1,7 +1,7 @@
 """HTTP to one registry host: scheme and TLS choice, auth on 401, retries with backoff.
 
-https by default, as docker does; plain http only for localhost/127.0.0.1 or when the user says
-`--insecure`/`--tls-verify=false` (then https is tried first and http is the fallback). A private CA
+https by default, as docker does; plain http only for localhost/127.0.0.1 (tried first there, https
+second) or when the user says `--insecure`/`--tls-verify=false` (https first, http the fallback). A private CA
 comes from `--cert-dir` or docker's `/etc/docker/certs.d/HOST/` (`*.crt`, `client.cert`/`client.key`).
 Requests that can be repeated are retried on 429/5xx and dropped connections, waiting longer each
 time (honouring `Retry-After`); a refused connection on the first contact fails at once, so a server
@@ -77,6 +77,17 @@ def _retry_after(response: requests.Response | None, attempt: int, backoff: floa
     return min(wait, _MAX_WAIT)
 
 
+class _Session(requests.Session):
+    """A Session whose own `verify` (a --cert-dir bundle, or False) wins over $REQUESTS_CA_BUNDLE,
+    which requests would otherwise prefer to it."""
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None and self.verify is not True:
+            settings["verify"] = self.verify
+        return settings
+
+
 class Client:
     """One registry host: a keep-alive session, its auth state, and the scheme that answered."""
 
@@ -85,7 +96,7 @@ class Client:
         self.options = options or Options()
         credential = self.options.credential or CredentialStore(self.options.authfile).get(host)
         self.auth = Authenticator(host, credential)
-        self.session = requests.Session()
+        self.session = _Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=self.options.parallel + 4)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
@@ -133,28 +144,34 @@ class Client:
             return self._base
 
     def _ping(self) -> str:
-        schemes = ["https"]
-        if self.options.insecure or not self.options.tls_verify or is_local(self.host):
-            schemes.append("http")
+        # loopback: plain http first (no TLS set-up cost on the common local registry), then https;
+        # --insecure/--tls-verify=false elsewhere: https first, then http
+        if is_local(self.host):
+            schemes = ["http", "https"]
+        elif self.options.insecure or not self.options.tls_verify:
+            schemes = ["https", "http"]
+        else:
+            schemes = ["https"]
         last: Exception | None = None
+        answer: requests.Response | None = None
         for scheme in schemes:
             url = f"{scheme}://{self.host}/v2/"
             try:
                 r = self.session.get(url, timeout=self.options.timeout)
-            except requests.exceptions.SSLError as exc:
-                last = exc
-                continue
-            except requests.exceptions.ConnectionError as exc:
+            except (requests.exceptions.SSLError, requests.exceptions.ConnectionError) as exc:
                 last = exc
                 continue
             except requests.exceptions.Timeout:
                 raise RegistryError(f"registry {self.host} did not answer within {self.options.timeout:.0f} s") from None
+            r.close()
             if r.status_code == 401:
                 self.auth.refused(r, set())
-            elif r.status_code != 200 and r.status_code != 404:
-                raise RegistryError(f"registry {self.host}: GET /v2/ answered {_errors_of(r)}")
-            return f"{scheme}://{self.host}"
-        if isinstance(last, requests.exceptions.SSLError) and len(schemes) == 1:
+            if r.status_code in (200, 401):  # what a registry answers; anything else may be the wrong scheme
+                return f"{scheme}://{self.host}"
+            answer = answer or r
+        if answer is not None:
+            raise RegistryError(f"registry {self.host}: GET /v2/ answered {_errors_of(answer)}")
+        if isinstance(last, requests.exceptions.SSLError):
             raise RegistryError(f"registry {self.host}: TLS failed ({_ssl_reason(last)}); "
                                 "use --cert-dir for a private CA or --tls-verify=false") from None
         raise RegistryError(f"cannot reach registry {self.host}: {_connect_reason(last)}") from None

@@ -95,9 +95,13 @@ async def put(request: web.Request) -> web.StreamResponse:
         referrer["artifactType"] = doc.artifact_type
     if doc.annotations:
         referrer["annotations"] = doc.annotations
-    missing = await offload(
-        st.storage.put_manifest, name, digest, doc.media_type, data, tags, doc.subject, referrer, doc.blobs
-    )
+    required = doc.blobs
+    missing = await offload(st.storage.put_manifest, name, digest, doc.media_type, data, tags, doc.subject, referrer, required)
+    while missing and st.config.sparse_manifests:  # keep alive the blobs that are here, need no others
+        required = [b for b in required if b not in missing]
+        missing = await offload(
+            st.storage.put_manifest, name, digest, doc.media_type, data, tags, doc.subject, referrer, required
+        )
     if missing:
         raise RegistryError(
             "MANIFEST_BLOB_UNKNOWN", f"blob {missing[0]} is not in {name}", detail={"missing": [str(m) for m in missing]}

@@ -157,3 +157,14 @@ def test_check_only_reports_warnings(imgtool, busybox_store, tmp_path):
     assert r.returncode == 0, r
     assert "SecretsUsedInArgOrEnv" in r.stderr and "StageNameCasing" in r.stderr, r
     assert busybox_store.images()[0].name == "busybox"
+
+
+def test_resource_flags_limit_run_steps(build):
+    r = build({"Dockerfile": "FROM busybox\nRUN dd if=/dev/zero of=/dev/null bs=200M count=1\n"},
+              "--memory", "32m", "--memory-swap", "32m")
+    assert r.returncode != 0, r
+    assert "out of memory" in r.stderr.strip().splitlines()[-1] or "exit code: 137" in r.stderr, r
+    r = build({"Dockerfile": "FROM busybox\nRUN dd if=/dev/zero of=/dev/null bs=50M count=1\n"}, "--memory", "256m")
+    assert r.returncode == 0, r
+    r = build({"Dockerfile": "FROM busybox\n"}, "--memory", "1x")
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 
 import requests
 
@@ -100,3 +102,47 @@ def test_cli_gen_cert_and_htpasswd(tmp_path):
 def test_python_dash_m_registry_help():
     proc = subprocess.run([sys.executable, "-m", "registry", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "serve" in proc.stdout and "gc" in proc.stdout
+
+
+def test_readyz_follows_storage(make_registry, tmp_path):
+    reg = make_registry()
+    assert requests.get(f"{reg.url}/readyz").status_code == 200
+    (reg.root / "blobs").chmod(0o500)
+    try:
+        if os.geteuid() == 0:  # root writes anyway: make the root unusable instead
+            (reg.root / "blobs").rename(reg.root / "blobs.gone")
+        r = requests.get(f"{reg.url}/readyz")
+        assert r.status_code == 503 and "storage unavailable" in r.text
+        assert requests.get(f"{reg.url}/healthz").status_code == 200  # liveness never asks storage
+    finally:
+        if (reg.root / "blobs.gone").exists():
+            (reg.root / "blobs.gone").rename(reg.root / "blobs")
+        (reg.root / "blobs").chmod(0o755)
+
+
+def test_metrics_bytes_sessions_storage_latency_and_gc(make_registry, repo):
+    reg = make_registry(gc_interval=0.2, gc_grace=3.0)
+    digest = push_blob(reg.url, repo, b"x" * 1000)
+    requests.get(f"{reg.url}/v2/{repo}/blobs/{digest}")
+    r = requests.post(f"{reg.url}/v2/{repo}/blobs/uploads/")
+    requests.delete(reg.url + r.headers["Location"])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # the scheduled GC takes the unreferenced blob
+        text = requests.get(f"{reg.url}/metrics").text
+        if "registry_gc_deleted_blobs_total 1" in text:
+            break
+        time.sleep(0.2)
+    lines = set(text.splitlines())
+    assert "registry_blob_bytes_received_total 1000" in lines
+    assert "registry_blob_bytes_sent_total 1000" in lines
+    assert "registry_upload_sessions_started_total 2" in lines
+    assert "registry_upload_sessions_committed_total 1" in lines
+    assert "registry_upload_sessions_cancelled_total 1" in lines
+    assert "registry_gc_freed_bytes_total 1000" in lines and "registry_gc_deleted_blobs_total 1" in lines
+    assert any(line.startswith('registry_gc_runs_total{result="ok"}') for line in lines)
+    assert any(line.startswith('registry_storage_operation_seconds_count{backend="filesystem",op="commit_upload"}')
+               for line in lines)
+    assert requests.get(f"{reg.url}/v2/{repo}/blobs/{digest}").status_code == 404
+    # exposition format: one HELP and TYPE per family, before its samples
+    families = [line.split()[2] for line in lines if line.startswith("# TYPE ")]
+    assert len(families) == len(set(families))

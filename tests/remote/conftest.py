@@ -144,10 +144,11 @@ def tree_state(root: Path) -> dict[str, bytes]:
 
 
 def one_line_error(result, pattern: str) -> str:
-    """Assert a failed CLI run printed exactly one `imgtool: ...` line matching `pattern`."""
+    """Assert a failed CLI run ended with exactly one `imgtool: ...` line matching `pattern` (progress
+    lines may come before it)."""
     assert result.returncode != 0, result
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("imgtool: "), result
+    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("imgtool: ")]
+    assert len(lines) == 1 and result.stderr.strip().endswith(lines[0]), result
     assert "Traceback" not in result.stderr
     assert re.search(pattern, lines[0]), result
     return lines[0]

@@ -1,0 +1,100 @@
+"""Client benchmark: imgtool vs skopeo pushing and pulling the registry benchmark images, same server.
+
+    python bench/client.py [--rounds 3] [--server distribution|imgtool] [--markdown]
+
+Images (bench/registry.py's): one 200 MB layer, a 20,000-file layer, 10 x 5 MB layers, as OCI
+layouts. Each round starts a fresh registry (fresh root and port, so neither client's blob cache can
+turn uploads into mounts) and, per image and per client, times a push (`imgtool copy oci:... docker://`
+vs `skopeo copy oci:... docker://`) into its own repository, then a pull of what that client pushed
+(`imgtool pull` into an empty store vs `skopeo copy docker://... oci:` into an empty layout). The two
+clients alternate which goes first. Medians over rounds; ratio > 1 means imgtool is faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from registry import free_port, make_images, start_distribution, start_imgtool, wait_up  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+    return time.perf_counter() - started
+
+
+def imgtool_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "imgtool", *args]
+
+
+def one_round(work: Path, images: dict[str, Path], server: str, results: dict, flip: bool) -> None:
+    port = free_port()
+    root = work / f"{server}-{port}"
+    root.mkdir()
+    proc = (start_imgtool if server == "imgtool" else start_distribution)(root, port)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(work / f"cache-{port}")}
+    try:
+        wait_up(port)
+        for image, layout in images.items():
+            slug = image.split()[0].replace(",", "")
+            clients = ["imgtool", "skopeo"] if not flip else ["skopeo", "imgtool"]
+            for client in clients:
+                ref = f"127.0.0.1:{port}/{client}/{slug}:v1"
+                out = work / f"pull-{client}-{port}"
+                if client == "imgtool":
+                    push = timed(imgtool_cmd("copy", "-q", f"oci:{layout}:bench", f"docker://{ref}"), env)
+                    pull = timed(imgtool_cmd("pull", "-q", ref), {**env, "IMGTOOL_ROOT": str(out)})
+                else:
+                    push = timed(["skopeo", "copy", "-q", "--dest-tls-verify=false",
+                                  f"oci:{layout}:bench", f"docker://{ref}"], env)
+                    pull = timed(["skopeo", "copy", "-q", "--src-tls-verify=false",
+                                  f"docker://{ref}", f"oci:{out}:bench"], env)
+                shutil.rmtree(out)
+                results.setdefault((f"push {image} (s)", client), []).append(push)
+                results.setdefault((f"pull {image} (s)", client), []).append(pull)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--server", choices=["distribution", "imgtool"], default="distribution")
+    parser.add_argument("--markdown", action="store_true", help="print a table for docs/benchmarks.md")
+    args = parser.parse_args()
+    for tool in ("skopeo", "docker-registry"):
+        if shutil.which(tool) is None:
+            sys.exit(f"bench/client.py: {tool} is not installed (apt-get install {tool})")
+    with tempfile.TemporaryDirectory(prefix="clientbench-") as tmp:
+        work = Path(tmp)
+        images = make_images(work)
+        results: dict = {}
+        for n in range(args.rounds):
+            one_round(work, images, args.server, results, flip=bool(n % 2))
+    rows = []
+    for key in dict.fromkeys(k for k, _ in results):
+        ours, theirs = statistics.median(results[(key, "imgtool")]), statistics.median(results[(key, "skopeo")])
+        rows.append((key, ours, theirs, theirs / ours))
+    if args.markdown:
+        print(f"| row (server: {args.server}) | imgtool | skopeo 1.9 | ratio |\n|---|---:|---:|---:|")
+        for key, ours, theirs, ratio in rows:
+            print(f"| {key} | {ours:.2f} | {theirs:.2f} | {ratio:.2f}x |")
+    else:
+        for key, ours, theirs, ratio in rows:
+            print(f"{key:32} imgtool {ours:8.2f}  skopeo {theirs:8.2f}  ratio {ratio:5.2f}x")
+
+
+if __name__ == "__main__":
+    main()

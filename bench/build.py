@@ -11,7 +11,7 @@ Scenarios (contexts generated in a temp dir, all FROM the same busybox image):
 Modes: cold (empty build cache, base image present), cached (the same build again), changed (one
 source file edited, then rebuilt). Each cell is the median of --runs wall times of the whole CLI.
 docker is Debian's docker.io (/usr/bin/docker, DOCKER_BUILDKIT=1) on a private dockerd started
-here as the differential tests start it; buildah runs with its own --root. The table gives
+here as the tests start theirs (tests/dockerd.py); buildah runs with its own --root. The table gives
 imgtool's time ratio to each (<= 1.0x docker and <= 0.5x buildah are the targets, issue 8).
 """
 
@@ -31,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.builder.differential.dockerd import Dockerd  # noqa: E402
+from tests.dockerd import Dockerd  # noqa: E402
 
 MODES = ("cold", "cached", "changed")
 
@@ -118,7 +118,8 @@ class Docker:
         self.daemon.docker("builder", "prune", "-af")
 
     def build(self, ctx: Path, tag: str) -> float:
-        return _run(["/usr/bin/docker", "build", "-q", "--network", "host", "-t", tag, ctx], env=self.daemon.env)
+        return _run(["/usr/bin/docker", "build", "-q", "--network", "host", "-t", tag, ctx],
+                    env={**os.environ, **self.daemon.env})
 
     def close(self) -> None:
         self.daemon.stop()

@@ -1,4 +1,5 @@
-"""A private Debian dockerd (docker.io) for differential tests and bench/build.py.
+"""A private Debian dockerd (docker.io): the tests' one session daemon (tests/conftest.py
+`dockerd`) and bench/build.py's.
 
 Each instance has its own data root, exec root (its managed containerd and runc state live there),
 pid file, socket and an empty config file, so several run side by side with whatever dockerd or
@@ -32,14 +33,25 @@ def missing() -> str | None:
     return None
 
 
+def docker(env: dict, *args, input: bytes | None = None, check: bool = True, timeout: float = 600,
+           cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run docker.io's client with `env` (DOCKER_HOST...); with check, a failure raises with its output."""
+    proc = subprocess.run([DOCKER, *map(str, args)], input=input, capture_output=True,
+                          env={**os.environ, **env}, timeout=timeout, cwd=cwd)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(map(str, args))} exited {proc.returncode}:\n"
+                           f"{proc.stdout.decode(errors='replace')[-3000:]}\n"
+                           f"{proc.stderr.decode(errors='replace')[-3000:]}")
+    return proc
+
+
 class Dockerd:
     """One dockerd started in a short temp dir (unix socket paths are limited to 108 bytes)."""
 
     def __init__(self) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="dkd-", dir="/tmp"))
         self.sock = self.base / "docker.sock"
-        self.env = {
-            **os.environ,
+        self.env = {  # what a client needs on top of os.environ
             "DOCKER_HOST": f"unix://{self.sock}",
             "DOCKER_BUILDKIT": "1",
             "DOCKER_CONFIG": str(self.base / "client"),
@@ -76,16 +88,9 @@ class Dockerd:
         except OSError:
             return ""
 
-    def docker(self, *args, input: bytes | None = None, check: bool = True, timeout: float = 600,
-               cwd: Path | None = None) -> subprocess.CompletedProcess:
-        """Run docker.io's client against this daemon; with check, a failure raises with its output."""
-        proc = subprocess.run([DOCKER, *map(str, args)], input=input, capture_output=True, env=self.env,
-                              timeout=timeout, cwd=cwd)
-        if check and proc.returncode != 0:
-            raise RuntimeError(f"docker {' '.join(map(str, args))} exited {proc.returncode}:\n"
-                               f"{proc.stdout.decode(errors='replace')[-3000:]}\n"
-                               f"{proc.stderr.decode(errors='replace')[-3000:]}")
-        return proc
+    def docker(self, *args, **kw) -> subprocess.CompletedProcess:
+        """`docker ARGS` against this daemon (see `docker`)."""
+        return docker(self.env, *args, **kw)
 
     def stop(self) -> None:
         """Stop the daemon (SIGTERM, then SIGKILL of its process group), unmount and remove its dirs."""

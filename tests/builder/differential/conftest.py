@@ -1,5 +1,5 @@
-"""Session fixtures for the differential tests: a private dockerd, the same busybox base in it and
-in an imgtool store, and a web server on 127.0.0.1 for `ADD <url>`."""
+"""Session fixtures for the differential tests: the session's dockerd, the same busybox base in it
+and in an imgtool store, and a web server on 127.0.0.1 for `ADD <url>`."""
 
 from __future__ import annotations
 
@@ -14,29 +14,33 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.dockerd import docker
 
 from ..cli import imgtool_cmd
-from .dockerd import Dockerd, missing
 from .flatten import read_archive
 
 # the content `add-checksum/Dockerfile` pins with --checksum
 HELLO = b"hello from the test web server\n"
 
 
-@pytest.fixture(scope="session")
-def dockerd():
-    """A private docker.io daemon, stopped (and its dirs removed) at the end of the session."""
-    why = missing()
-    if why:
-        pytest.skip(why)
-    daemon = Dockerd().start()
-    yield daemon
-    daemon.stop()
+class Engine:
+    """docker.io's client on the session's dockerd (tests/conftest.py)."""
+
+    def __init__(self, env: dict):
+        self.env = env
+
+    def docker(self, *args, **kw) -> subprocess.CompletedProcess:
+        return docker(self.env, *args, **kw)
 
 
 @pytest.fixture(scope="session")
-def diff_store(tmp_path_factory, dockerd) -> Path:
-    """An imgtool store with busybox:latest, and the very same image loaded into `dockerd`."""
+def engine(dockerd) -> Engine:
+    return Engine(dockerd)
+
+
+@pytest.fixture(scope="session")
+def diff_store(tmp_path_factory, engine) -> Path:
+    """An imgtool store with busybox:latest, and the very same image loaded into the engine."""
     root = tmp_path_factory.mktemp("diffstore") / "store"
     rootfs = root.parent / "rootfs.tar"
     subprocess.run([str(REPO / "dockerfiles/base/busybox-rootfs.sh"), str(rootfs)], check=True)
@@ -45,7 +49,7 @@ def diff_store(tmp_path_factory, dockerd) -> Path:
                 "--change", 'CMD ["sh"]', root=root)
     archive = root.parent / "busybox-docker.tar"
     imgtool_cmd("save", "busybox:latest", "--format", "docker", "-o", archive, root=root)
-    dockerd.docker("load", "-i", archive)
+    engine.docker("load", "-i", archive)
     return root
 
 

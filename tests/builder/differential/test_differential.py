@@ -106,10 +106,10 @@ def _flags(spec: dict, tmp_path: Path, ctx: Path, web: str, dockerfile: Path) ->
     return flags
 
 
-def _build_both(dockerd, store: Path, ctx: Path, tag: str, flags: list[str], ours_file: Path,
+def _build_both(engine, store: Path, ctx: Path, tag: str, flags: list[str], ours_file: Path,
                 docker_file: Path, out: Path):
-    dockerd.docker("build", *flags, "-t", tag, "-f", docker_file, ctx, timeout=300)
-    dockerd.docker("save", "-o", out / f"{tag}.docker.tar", tag)
+    engine.docker("build", *flags, "-t", tag, "-f", docker_file, ctx, timeout=300)
+    engine.docker("save", "-o", out / f"{tag}.docker.tar", tag)
     imgtool_cmd("build", *flags, "-t", tag, "-f", ours_file, "--progress", "plain", ctx, root=store,
                 timeout=300)
     imgtool_cmd("save", tag, "--format", "docker", "-o", out / f"{tag}.imgtool.tar", root=store)
@@ -132,17 +132,17 @@ def _assert_same(ours, theirs, spec: dict, compare_history: bool, dockerfile: st
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_same_as_docker(case, dockerd, diff_store, base_tree, web, tmp_path):
+def test_same_as_docker(case, engine, diff_store, base_tree, web, tmp_path):
     ctx, spec, docker_file = _context(case, tmp_path)
     flags = _flags(spec, tmp_path, ctx, web, ctx / spec.get("file", "Dockerfile"))
     tag = f"difftest-{case}"
     for sub, parent_tag in spec.get("parents", {}).items():
         parent = ctx / sub
-        ours, theirs = _build_both(dockerd, diff_store, parent, parent_tag, ["--network", "host"],
+        ours, theirs = _build_both(engine, diff_store, parent, parent_tag, ["--network", "host"],
                                    parent / "Dockerfile", parent / "Dockerfile", tmp_path)
         _assert_same(ours, theirs, {}, compare_history=True)
     ours_file = ctx / spec.get("file", "Dockerfile")
-    ours, theirs = _build_both(dockerd, diff_store, ctx, tag, flags, ours_file, docker_file or ours_file,
+    ours, theirs = _build_both(engine, diff_store, ctx, tag, flags, ours_file, docker_file or ours_file,
                                tmp_path)
     _assert_same(ours, theirs, spec, compare_history=docker_file is None,
                  dockerfile=(docker_file or ours_file).read_text(), base=base_tree)

@@ -3,6 +3,8 @@ in the node image imgtool built from it reaches the npm registry over TLS from a
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ..builder.cli import imgtool_cmd
@@ -23,10 +25,10 @@ def test_debian_base_has_apt_and_the_host_ca_bundle(debian_root):
 def test_node_image_runs_node_and_npm_reaches_the_registry_from_a_run_step(node_root, tmp_path):
     ctx = tmp_path / "npm-view"
     ctx.mkdir()
-    (ctx / "Dockerfile").write_text("FROM node\nRUN cd /tmp && npm view express@4 version | tail -1 > /express-version\n")
+    (ctx / "Dockerfile").write_text("FROM node\nRUN cd /tmp && npm view express version > /express-version\n")
     build(node_root, "-t", "npm-view", ctx)
     out = imgtool_cmd("run", "--rm", "npm-view", "sh", "-c",
                       "node -e 'console.log(\"node\", process.version)' && cat /express-version",
                       root=node_root, timeout=120).stdout
     assert "node v18." in out
-    assert out.split()[-1].startswith("4."), out
+    assert re.fullmatch(r"\d+\.\d+\.\d+", out.split()[-1]), out  # the registry answered

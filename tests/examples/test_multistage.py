@@ -28,5 +28,5 @@ def test_final_image_is_small_and_serves(debian_root, tmp_path, serve):
     assert int(du.stdout.split()[0]) * 1024 > 200 * MB, du.stdout
     assert _unpacked_size(debian_root, "multistage", tmp_path) < 15 * MB
     port = free_port()
-    server = serve(debian_root, "multistage", "-addr", f"127.0.0.1:{port}", port=port)
+    server = serve(debian_root, "--network", "host", "multistage", "-addr", f"127.0.0.1:{port}", port=port)
     assert server.get("/") == "Hello from a multi-stage build!\n"

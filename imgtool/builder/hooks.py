@@ -29,7 +29,7 @@ def after_build(store: "Store", result: "Result", fail_on_secrets: bool = False,
     it refused (the blobs stay until `imgtool prune`, as for any untagged image).
     """
     if report is None and not fail_on_secrets:
-        return  # `-q`: nobody reads the line, so do not read every layer of the image for it
+        return  # -q without --fail-on-secrets: nobody reads the summary, so don't scan the layers
     from imgtool.inspect.summary import describe, summarize
 
     summary = summarize(str(result.descriptor.digest))

@@ -202,7 +202,7 @@ def _empty(session: Session, state: State):  # noqa: ANN202 - cache.Record
 
 
 def _check_signal(value: str, filename: str, line: int) -> None:
-    from imgtool.runtime.container import parse_signal
+    from imgtool.runtime.signals import parse_signal
 
     try:
         parse_signal(value)

@@ -16,24 +16,20 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from collections import namedtuple
 
 from . import hooks, jsonfast, namespaces, speccheck, state, syscalls
 from . import cgroups
 from .init import EXIT_SETUP, Plan, run_init
-from .signals import parse_signal  # noqa: F401  (the builder's STOPSIGNAL)
 from .state import Container, RuntimeError_, list_containers  # noqa: F401  (the names callers know)
 
 
 
-@dataclass(frozen=True)
-class ExitStatus:
-    """How the container's process ended: docker's exit code (128+signal when killed)."""
+class ExitStatus(namedtuple("ExitStatus", "code oom_killed signal cpu_ns", defaults=(False, None, 0))):
+    """How the container's process ended: docker's exit code (128+signal when killed), whether the
+    OOM killer fired, the signal, CPU used. (A namedtuple: `create` must not import dataclasses.)"""
 
-    code: int
-    oom_killed: bool = False
-    signal: int | None = None
-    cpu_ns: int = 0
+    __slots__ = ()
 
 
 def spawn(container_id: str, spec: dict, plan: Plan, bundle: str = "",

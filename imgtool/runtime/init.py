@@ -13,8 +13,6 @@ from __future__ import annotations
 import errno
 import os
 import resource
-import signal
-from dataclasses import dataclass, field
 
 from imgtool.errors import ImgtoolError
 
@@ -27,21 +25,23 @@ EXIT_NOEXEC = 126
 EXIT_NOTFOUND = 127
 
 
-@dataclass
 class Plan:
-    """Where the rootfs comes from: a bundle directory, or overlay layers plus a writable upper."""
+    """Where the rootfs comes from (a bundle directory, or overlay layers plus a writable upper) and
+    how the init behaves. A plain class: `create` must not pay for importing dataclasses."""
 
-    rootfs: str  # the mount point (overlay) or the bundle rootfs directory
-    lowers: list[str] | None = None
-    upper: str | None = None
-    work: str | None = None
-    exec_fifo: str | None = None  # create/start split: block on this FIFO before exec
-    pdeathsig: bool = False
-    user: str | None = None  # resolve this USER in the mounted rootfs (overlay rootfs only)
-    console_socket: int | None = None  # process.terminal: send the pty master over this unix socket
-    hook_sync: bool = False  # stop after entering the namespaces until the parent ran createRuntime hooks
-    state: dict = field(default_factory=dict)  # the runtime-spec state given to in-container hooks
-    preserve_fds: int = 0  # fds 3 .. 3+n-1 stay open in the container (runc's --preserve-fds)
+    def __init__(self, rootfs: str, lowers: list[str] | None = None, upper: str | None = None,
+                 work: str | None = None, exec_fifo: str | None = None, pdeathsig: bool = False,
+                 user: str | None = None, console_socket: int | None = None, hook_sync: bool = False,
+                 state: dict | None = None, preserve_fds: int = 0):
+        self.rootfs = rootfs  # the mount point (overlay) or the bundle rootfs directory
+        self.lowers, self.upper, self.work = lowers, upper, work
+        self.exec_fifo = exec_fifo  # create/start split: block on this FIFO before exec
+        self.pdeathsig = pdeathsig
+        self.user = user  # resolve this USER in the mounted rootfs (overlay rootfs only)
+        self.console_socket = console_socket  # process.terminal: send the pty master over this unix socket
+        self.hook_sync = hook_sync  # stop after entering the namespaces until the parent ran createRuntime hooks
+        self.state = state or {}  # the runtime-spec state given to in-container hooks
+        self.preserve_fds = preserve_fds  # fds 3 .. 3+n-1 stay open in the container (runc's --preserve-fds)
 
 
 class SetupError(Exception):
@@ -276,8 +276,10 @@ def close_fds(keep: set[int], preserve: int = 0) -> None:
 def exec_process(exe: str, proc: dict, flt) -> None:
     """Load the pending seccomp filter and execve: the last two steps, nothing in between."""
     env = dict(e.partition("=")[::2] for e in proc.get("env") or [])
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these, and exec keeps "ignored"
-        signal.signal(sig, signal.SIG_DFL)
+    import _signal  # built in: importable after pivot_root, unlike signal.py
+
+    for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):  # Python ignores these, and exec keeps "ignored"
+        _signal.signal(sig, _signal.SIG_DFL)
     if flt is not None:
         flt.load()
     os.execve(exe, proc["args"], env)

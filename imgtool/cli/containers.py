@@ -40,7 +40,7 @@ def _config(image: str, command, *, name, env, workdir, user, entrypoint, hostna
     from imgtool.containers.logs import LogOptions
     from imgtool.containers.monitor import hostname_default
     from imgtool.containers.record import Config, now
-    from imgtool.runtime.container import parse_signal
+    from imgtool.runtime.signals import parse_signal
     from imgtool.store import Store
 
     from imgtool.runtime.resources import from_flags
@@ -51,7 +51,12 @@ def _config(image: str, command, *, name, env, workdir, user, entrypoint, hostna
         if network not in ("bridge", "host", "none") and not network.startswith("container:"):
             raise ImgtoolError(f'network {network} not found')
         if network.startswith("container:"):
-            raise ImgtoolError("--network container:NAME is not supported by imgtool yet")
+            from imgtool.containers import record
+
+            other = record.find(Store.open(), network.partition(":")[2])
+            if other.live_status() != "running":
+                raise ImgtoolError(f"cannot join network of a non running container: {other.id}")
+            network = f"container:{other.id}"
         if network != "bridge" and (publish or publish_all):
             publish, publish_all = [], False  # docker ignores published ports without a bridge (warns)
         res = from_flags(memory, memory_swap, cpus, cpu_shares, pids_limit)
@@ -76,7 +81,7 @@ def _config(image: str, command, *, name, env, workdir, user, entrypoint, hostna
         entrypoint=([entrypoint] if entrypoint else []) if entrypoint is not None else None, env=_env(env),
         workdir=workdir, user=user if user is not None else img.config.config.user, hostname=hostname or hostname_default(cid, network), tty=tty,
         interactive=interactive, read_only=read_only, network=network, mounts=mounts.prepare(store, wanted_mounts),
-        resources={k: v for k, v in vars(res).items() if v is not None and k != "unified"},
+        resources={k: v for k, v in res._asdict().items() if v is not None and k != "unified"},
         ports=[p.to_dict() for p in allocated], exposed=exposed, auto_remove=rm, stop_signal=stop_signal,
         stop_timeout=10 if stop_timeout is None else stop_timeout, log_max_size=logs.max_size,
         log_max_file=logs.max_file, labels=labels)

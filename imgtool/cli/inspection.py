@@ -113,6 +113,10 @@ def _docker_inspect(names: list[str], fmt: Optional[str]) -> None:
     template = Template(fmt) if fmt not in (None, "json") else None
     objects = []
     for name in names:
+        found = _container(name)  # docker inspect: a container by that name or ID first, then an image
+        if found is not None:
+            objects.append(found)
+            continue
         with contextlib.closing(open_source(name)) as source:
             objects.append(docker.inspect(source, sum(analyze(source).layer_sizes)))
     if template is None:
@@ -120,6 +124,19 @@ def _docker_inspect(names: list[str], fmt: Optional[str]) -> None:
         return
     for obj in objects:
         typer.echo(template.render(obj))
+
+
+def _container(ref: str) -> dict | None:
+    """The container `ref` names, as `docker inspect` shows it, or None if none does."""
+    from imgtool.containers import inspect as cinspect
+    from imgtool.containers import record
+    from imgtool.errors import NotFoundError
+    from imgtool.store import Store
+
+    try:
+        return cinspect.document(record.find(Store.open(), ref))
+    except NotFoundError:
+        return None
 
 
 _HISTORY_HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",

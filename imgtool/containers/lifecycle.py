@@ -18,6 +18,7 @@ from imgtool.errors import ImgtoolError, NotFoundError
 from imgtool.runtime import container as rt
 from imgtool.runtime import state as rstate
 from imgtool.runtime.cgroups import Cgroup
+from imgtool.runtime.signals import parse_signal
 from imgtool.store import Store
 
 from . import monitor, names, network, record, volumes
@@ -93,7 +94,7 @@ def stop(rec: Record, timeout: int | None = None, sig: str | None = None) -> Non
         if rec.state.status == "running":
             reap(rec)
         return
-    first = rt.parse_signal(sig or rec.config.stop_signal)
+    first = parse_signal(sig or rec.config.stop_signal)
     timeout = rec.config.stop_timeout if timeout is None else timeout
     ctr = _runtime(rec)
     sent = first
@@ -117,7 +118,7 @@ def kill(rec: Record, sig: str = "KILL") -> None:
     """docker kill: deliver a signal; SIGKILL waits for the exit to be recorded."""
     if rec.live_status() != "running":
         raise StateError(f"cannot kill container: {rec.id}: container {rec.id} is not running")
-    num = rt.parse_signal(sig)
+    num = parse_signal(sig)
     ctr = _runtime(rec)
     if ctr is None:
         return

@@ -48,7 +48,20 @@ def spec_for(store: Store, rec: Record, image_config) -> tuple[dict, Overrides]:
                    cgroups_path=f"imgtool/{cfg.id}")
     spec = runtime_config(image_config, None, ov)
     spec["mounts"] += mounts.to_spec(store, cfg.mounts)
+    if cfg.network.startswith("container:"):  # join that container's namespace (held by its netns file)
+        other = cfg.network.partition(":")[2]
+        for ns in spec["linux"]["namespaces"]:
+            if ns["type"] == "network":
+                ns["path"] = str(network.run_dir(other) / "netns") if (network.run_dir(other) / "netns").exists() \
+                    else f"/proc/{_init_pid(other)}/ns/net"
     return spec, ov
+
+
+def _init_pid(container_id: str) -> int:
+    try:
+        return rt.Container.load(container_id).pid
+    except ImgtoolError:
+        raise ImgtoolError(f"cannot join network of a non running container: {container_id}") from None
 
 
 def run(store: Store, rec: Record, streams: Streams, report: int | None, pdeathsig: bool) -> rt.ExitStatus | None:

@@ -46,6 +46,8 @@ def test_two_containers_same_container_port(cstore, imgtool):
     b = imgtool("run", "-d", "--name", "web-b", "-p", f"127.0.0.1:{p2}:80", "busybox", *HTTPD, check=True).stdout.strip()
     assert f"hello from {a[:12]}" in http_get(p1)
     assert f"hello from {b[:12]}" in http_get(p2)
+    r = imgtool("run", "--rm", "--network", "container:web-b", "busybox", "wget", "-q", "-O", "-", "http://127.0.0.1/")
+    assert r.stdout == f"hello from {b[:12]}\n", r  # the other container's namespace: its loopback
     before = imgtool("ps", "-a", "-q", check=True).stdout
     r = imgtool("run", "-d", "--name", "web-c", "-p", f"127.0.0.1:{p1}:80", "busybox", *HTTPD)
     assert r.returncode == 125 and r.stdout == ""

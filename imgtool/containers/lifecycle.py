@@ -190,6 +190,17 @@ def remove_files(store: Store, rec: Record, volumes_too: bool = False) -> None:
                     pass
 
 
+def prune(store: Store) -> list[str]:
+    """docker container prune (and system prune's container part): remove every non-running
+    container; the IDs removed."""
+    removed = []
+    for rec in record.all_records(store):
+        if rec.live_status() != "running":
+            remove(store, rec)
+            removed.append(rec.id)
+    return removed
+
+
 def restart(store: Store, rec: Record, timeout: int | None = None) -> None:
     """docker restart: stop (same algorithm), then start with the same writable layer."""
     stop(rec, timeout)

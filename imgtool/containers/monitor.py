@@ -47,7 +47,7 @@ def spec_for(store: Store, rec: Record, image_config) -> tuple[dict, Overrides]:
                    network="host" if cfg.network == "host" else "none", resources=Resources(**cfg.resources),
                    cgroups_path=f"imgtool/{cfg.id}")
     spec = runtime_config(image_config, None, ov)
-    spec["mounts"] += mounts.to_spec(store, cfg.mounts)
+    spec["mounts"] += mounts.to_spec(store, cfg.mounts) + _etc_files(rec)
     if cfg.network.startswith("container:"):  # join that container's namespace (held by its netns file)
         other = cfg.network.partition(":")[2]
         for ns in spec["linux"]["namespaces"]:
@@ -55,6 +55,26 @@ def spec_for(store: Store, rec: Record, image_config) -> tuple[dict, Overrides]:
                 ns["path"] = str(network.run_dir(other) / "netns") if (network.run_dir(other) / "netns").exists() \
                     else f"/proc/{_init_pid(other)}/ns/net"
     return spec, ov
+
+
+def _etc_files(rec: Record) -> list[dict]:
+    """docker's /etc/hostname, /etc/hosts and /etc/resolv.conf, bind-mounted from the record's dir
+    (the resolver is slirp4netns' 10.0.2.3 in a container's own network, else the host's)."""
+    cfg = rec.config
+    try:
+        host_resolv = Path("/etc/resolv.conf").read_text()
+    except OSError:
+        host_resolv = ""
+    resolv = "nameserver 10.0.2.3\n" if cfg.network == "bridge" else host_resolv
+    files = {"hostname": f"{cfg.hostname}\n", "resolv.conf": resolv,
+             "hosts": f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                      + (f"{network.ADDRESS}\t{cfg.hostname}\n" if cfg.network == "bridge" else "")}
+    out = []
+    for name, text in files.items():
+        path = rec.dir / name
+        path.write_text(text)
+        out.append({"destination": f"/etc/{name}", "type": "bind", "source": str(path), "options": ["rbind", "rw"]})
+    return out
 
 
 def _init_pid(container_id: str) -> int:

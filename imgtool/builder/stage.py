@@ -112,7 +112,10 @@ class StageRun:
             state = state.with_config(env=(*(state.image.config.env or ()), DEFAULT_PATH))
         instructions = [*triggers, *stage.instructions]
         self.total = 1 + sum(isinstance(i, _FILE_STEPS) for i in instructions)
-        v = self.vertex(f"FROM {self.display(base_name)}")
+        from imgtool.dockerfile.stages import find_stage
+
+        shown = base_name if find_stage(self.d.stages[: stage.index], base_name) else self.display(base_name)
+        v = self.vertex(f"FROM {shown}")
         v.start()
         v.done()
         scope = df.StageScope(self.globals, session.options.build_args, base_env=state.env(), escape=self.d.escape)

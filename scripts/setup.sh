@@ -14,7 +14,9 @@ APT_PACKAGES=(
     runc crun        # OCI runtimes: interop tests and `--runtime`
     containerd podman buildah   # real clients of the registry
     docker-registry  # distribution 2.8: the registry benchmark's reference
-    mmdebstrap       # the fresh-machine test (tests/setup) makes a throwaway Debian root
+    docker.io        # dockerd + BuildKit: the builder's differential tests and benchmark; docker-daemon: tests
+    mmdebstrap       # the debian:bookworm example base (dockerfiles/base); the fresh-machine test (tests/setup)
+    zstd bzip2 xz-utils   # archives in every compression for the ADD tests
     make file tar gzip iproute2 procps
 )
 

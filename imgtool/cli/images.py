@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,9 +71,12 @@ def images(
     fmt: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:
     """List images in the store (names from index.json, written by imgtool or by other tools)."""
+    from imgtool.inspect.docker import human_duration, human_size
     from imgtool.oci import reference
+    from imgtool.store.sizes import image_content_size
 
     store = _store()
+    now = time.time()
     rows = []
     for entry in store.images():
         try:
@@ -88,7 +92,7 @@ def images(
             "digest": str(entry.descriptor.digest),
             "id": image.id,
             "created": image.config.created or "",
-            "size": sum(layer.size for layer in image.layers) + image.descriptor.size + len(image.config_bytes),
+            "size": image_content_size(store, image),
         })
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=2))
@@ -104,7 +108,7 @@ def images(
     for row in rows:
         image_id = row["id"] if no_trunc else row["id"].removeprefix("sha256:")[:12]
         table.append([row["repository"], row["tag"]] + ([row["digest"]] if digests else [])
-                     + [image_id, row["created"], _human(row["size"])])
+                     + [image_id, _since(row["created"], now, human_duration), human_size(row["size"])])
     _print_table(table)
 
 
@@ -115,13 +119,15 @@ def _print_table(table: list[list[str]]) -> None:
         typer.echo("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
 
 
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.3g}{unit}" if unit != "B" else f"{size}B"
-        value /= 1000
-    return f"{size}B"
+def _since(created: str, now: float, human_duration) -> str:
+    """docker's CREATED column: "3 minutes ago" (N/A when the config has no valid date)."""
+    import calendar
+
+    try:
+        seconds = calendar.timegm(time.strptime(created[:19], "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return "N/A"
+    return f"{human_duration(max(0.0, now - seconds))} ago"
 
 
 def tag(source: str = typer.Argument(..., metavar="SOURCE"), target: str = typer.Argument(..., metavar="TARGET")) -> None:
@@ -187,12 +193,14 @@ def prune(all_: bool = typer.Option(False, "--all", "-a", help="Also remove name
           force: bool = typer.Option(False, "--force", "-f", help="Do not prompt (accepted for docker compatibility).")) -> None:
     """Remove unnamed images and everything no image name reaches: blobs, unpacked snapshots, build
     cache (like `docker system prune`)."""
+    from imgtool.inspect.docker import human_size
+
     _gc_owners()
     report = _store().prune(all_images=all_)
     for entry in report.entries:
         typer.echo(f"Deleted: {entry}")
     typer.echo(f"Deleted {len(report.blobs)} blobs and {report.snapshots} snapshots, "
-               f"reclaimed {_human(report.freed)}")
+               f"reclaimed {human_size(report.freed)}")
 
 
 def _gc_owners() -> None:
@@ -207,6 +215,7 @@ system_app = typer.Typer(help="Store-wide information (docker system's verbs).",
 @system_app.command("df")
 def system_df(fmt: str = typer.Option("table", "--format", help="table or json.")) -> None:
     """Show what uses space in the store and what `imgtool prune` would reclaim."""
+    from imgtool.inspect.docker import human_size
     from imgtool.store import gc
 
     _gc_owners()
@@ -219,7 +228,7 @@ def system_df(fmt: str = typer.Option("table", "--format", help="table or json."
     table = [["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]]
     for row in rows:
         share = f" ({100 * row.reclaimable // row.size}%)" if row.size else ""
-        table.append([row.kind, str(row.total), str(row.active), _human(row.size), _human(row.reclaimable) + share])
+        table.append([row.kind, str(row.total), str(row.active), human_size(row.size), human_size(row.reclaimable) + share])
     _print_table(table)
 
 

@@ -85,8 +85,10 @@ def _child(container: Container, proc: dict, ns, go: int, report: int, console_f
         if proc.get("terminal"):
             os.setsid()
             console(proc, console_fd, bind_console=False)
+        entered = chdir(proc.get("cwd") or "/", retry_later=True)
         flt = prepare_process(proc, flt)
-        chdir(proc.get("cwd") or "/")
+        if not entered:
+            chdir(proc.get("cwd") or "/")
         exe = lookpath(proc["args"][0], proc.get("env") or [])
         close_fds({report}, preserve_fds)
         exec_process(exe, proc, flt)

@@ -233,16 +233,25 @@ def prepare_process(proc: dict, flt):
     return flt
 
 
-def chdir(cwd: str) -> None:
-    """Enter process.cwd (made if missing, as runc does) and check it is inside the root."""
+def chdir(cwd: str, retry_later: bool = False) -> bool:
+    """Enter process.cwd (made if missing, as runc does) and check it is inside the root.
+
+    runc's order: first as root, before the user is set up (a directory only root can reach), and
+    again as the user if that was refused (`retry_later`: return False instead of failing).
+    """
     try:
         os.makedirs(cwd, exist_ok=True)
         os.chdir(cwd)
+    except PermissionError as exc:
+        if retry_later:
+            return False
+        raise SetupError(f"cannot change to working directory {cwd}: {exc.strerror}") from None
     except OSError as exc:
         raise SetupError(f"cannot change to working directory {cwd}: {exc.strerror}") from None
     here = os.getcwd()
     if not here.startswith("/") or "(unreachable)" in here:  # runc's verifyCwd (CVE-2024-21626)
         raise SetupError(f"working directory {cwd} is outside the container")
+    return True
 
 
 def lookpath(name: str, env: list[str]) -> str:
@@ -314,8 +323,10 @@ def run_init(spec: dict, plan: Plan, go: int, report: int, namespaces) -> None:
         if proc.get("terminal"):
             console(proc, plan.console_socket, bind_console=True)
         setup.kernel_settings()
+        entered = chdir(proc.get("cwd") or "/", retry_later=True)
         flt = prepare_process(proc, flt)
-        chdir(proc.get("cwd") or "/")
+        if not entered:
+            chdir(proc.get("cwd") or "/")
         exe = lookpath(proc["args"][0], proc.get("env") or [])
         setup.send("stubs", setup.fs.stubs)
         close_fds({report}, plan.preserve_fds)

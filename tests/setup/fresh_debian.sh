@@ -38,7 +38,7 @@ mount -t tmpfs tmpfs "$root/tmp"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 # the one thing a machine on this network has that a bare root lacks: the CA its HTTPS goes through
 # (kept apart from /etc/ssl/certs, which installing ca-certificates regenerates)
-cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/network-ca.crt"
+mkdir -p "$root/etc/ssl" && cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/network-ca.crt"
 # otherwise a clean environment, as a new login on that machine has
 exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 PIP_CERT=/etc/ssl/network-ca.crt \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

@@ -17,6 +17,7 @@ APT_PACKAGES=(
     docker.io        # dockerd + BuildKit: the builder's differential tests and benchmark; docker-daemon: tests
     mmdebstrap       # the debian:bookworm example base (dockerfiles/base); the fresh-machine test (tests/setup)
     zstd bzip2 xz-utils   # archives in every compression for the ADD tests
+    slirp4netns passt     # user-mode networking for containers (the default network, -p)
     make file tar gzip iproute2 procps
 )
 

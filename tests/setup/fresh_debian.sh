@@ -29,6 +29,7 @@ fi
 printf "#!/bin/sh\nexit 101\n" > "$root/usr/sbin/policy-rc.d" && chmod +x "$root/usr/sbin/policy-rc.d"
 rm -rf "$root/root/imgtool" && mkdir -p "$root/root/imgtool"
 git -C "$repo" ls-files -z --cached --others --exclude-standard | (cd "$repo" && xargs -0 tar -cf - --no-recursion --ignore-failed-read) | tar -xf - -C "$root/root/imgtool"
+mount --bind "$root" "$root"  # the root is a mount point, as / of a machine is (pivot_root needs one)
 cache "$root/var/cache/apt/archives"
 mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys"
 mount --rbind /dev "$root/dev" && mount --make-rslave "$root/dev"

@@ -29,7 +29,7 @@ COMMAND = " && ".join([
     "scripts/setup.sh",
     "make demo",
     "test \"$(scripts/setup.sh)\" = ''",  # a second run has nothing to do, and says nothing
-    "! /usr/bin/python3 -c 'import imgtool' 2>/dev/null",  # nothing went into the system Python
+    "(cd / && ! /usr/bin/python3 -c 'import imgtool' 2>/dev/null)",  # nothing went into the system Python
     ".venv/bin/python -m pytest -q -rs -p no:cacheprovider tests/oci tests/dockerfile tests/test_docs.py",
 ])
 

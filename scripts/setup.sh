@@ -12,6 +12,7 @@ APT_PACKAGES=(
     containerd podman buildah   # real clients of the registry
     docker-registry  # distribution 2.8: the registry benchmark's reference
     file tar gzip iproute2 procps
+    curl             # docs/registry.md's deployment page checks /metrics and /readyz with it
 )
 
 missing=()

@@ -155,12 +155,17 @@ def start_distribution(root: Path, port: int, s3: MotoS3 | None = None) -> subpr
     else:
         driver = (f"  s3:\n    accesskey: testing\n    secretkey: testing\n    region: us-east-1\n"
                   f"    regionendpoint: {s3.endpoint}\n    bucket: {s3.bucket(f'distribution-{port}')}\n"
-                  "    secure: false\n    v4auth: true\n    chunksize: 8388608\n    rootdirectory: /\n")
+                  "    secure: false\n    v4auth: true\n    chunksize: 8388608\n    rootdirectory: /\n"
+                  "  redirect:\n    disable: true\n")  # serve blobs itself, as imgtool does (no presigned 307)
     config.write_text(
         "version: 0.1\nlog:\n  fields:\n    service: registry\nstorage:\n  cache:\n    blobdescriptor: inmemory\n"
         f"{driver}  delete:\n    enabled: true\n"
         f"http:\n  addr: 127.0.0.1:{port}\n")
-    return subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # aws-sdk-go (v1, in distribution 2.8) panics on AWS_CA_BUNDLE with distribution's own transport;
+    # moto is plain HTTP, so no bundle is needed
+    env = {**{k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}, **S3_ENV}
+    return subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
 
 
 def wait_up(port: int) -> None:

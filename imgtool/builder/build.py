@@ -179,8 +179,7 @@ class Build:
                         image = _pull(self.store, name)
         except ImgtoolError as exc:
             raise BuildError(f"{self.d.filename}:{line}: {name}: {exc}") from None
-        if step._cancelled.is_set():
-            raise step.Interrupted("build interrupted")
+        step.check_cancelled()
         return State(image.config, tuple(image.layers))
 
     def _write(self, state: State) -> Result:

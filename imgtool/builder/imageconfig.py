@@ -37,7 +37,8 @@ def _set_env(env: tuple[str, ...] | None, key: str, value: str) -> tuple[str, ..
     return (*kept, f"{key}={value}")
 
 
-def _port(spec: str) -> str:
+def port(spec: str) -> str:
+    """`80` -> `80/tcp`, `53/UDP` -> `53/udp` (the ExposedPorts key docker writes)."""
     return spec.lower() if "/" in spec else f"{spec}/tcp"
 
 
@@ -58,7 +59,7 @@ def apply(config: ContainerConfig, instruction: ins.Instruction) -> ContainerCon
             # docker: a new ENTRYPOINT drops the CMD it inherited
             return replace(config, entrypoint=command_of(instruction, config), cmd=None)
         case ins.Expose(ports=ports):
-            return replace(config, exposed_ports={**(config.exposed_ports or {}), **{_port(p): {} for p in ports}})
+            return replace(config, exposed_ports={**(config.exposed_ports or {}), **{port(p): {} for p in ports}})
         case ins.User(value=value):
             return replace(config, user=value)
         case ins.Workdir(value=value):

@@ -56,6 +56,7 @@ class RunStep:
         self.state = state
         self.run = run
         self.env = scope_env
+        self.secret_env: dict[str, str] = {}  # `--mount=type=secret,env=X`: in the step, never in a key
         self.declared = declared
         self.stage_lowers = stage_lowers  # name -> (State) resolver for from= mounts
         self.filename = filename
@@ -98,7 +99,7 @@ class RunStep:
                     raise BuildError(f"{self.where()}: secret {secret_id} not found (pass --secret id={secret_id},src=FILE)")
                 return None, ["secret", secret_id, "absent"]
             if m.get("env"):
-                self.env = {**self.env, m.get("env"): data.decode("utf-8", "replace")}
+                self.secret_env[m.get("env")] = data.decode("utf-8", "replace")
                 if not m.get("target"):
                     return None, ["secret-env", secret_id, m.get("env")]
             mode = int(m.get("mode") or "0400", 8)
@@ -150,7 +151,8 @@ class RunStep:
 
         def produce():
             lowers = session.lowers(state)
-            spec = step.Step(args=args, env=env, cwd=cwd, user=user, network=network, mounts=tuple(typed),
+            run_env = env + [f"{k}={v}" for k, v in self.secret_env.items()]
+            spec = step.Step(args=args, env=run_env, cwd=cwd, user=user, network=network, mounts=tuple(typed),
                              resources=session.options.resources)
             try:
                 result = step.run_step(session.store, state.image, lowers, spec, vertex.log)

@@ -130,6 +130,9 @@ class Session:
     def layer_step(self, state: State, vertex: Vertex, key: str, created_by: str,
                    produce: Callable[[], Record]) -> State:
         """Cache lookup first; on a miss `produce()` (which commits a layer); then history."""
+        from imgtool.runtime import step
+
+        step.check_cancelled()
         record = None if self.options.no_cache else self.cache.get(key)
         if record is not None:
             vertex.set_cached()

@@ -225,29 +225,10 @@ def _show_failure(progress, quiet: bool) -> None:  # noqa: ANN001
 
 
 def _export(store, result, spec: tuple[str, str], tags: list[str]) -> None:  # noqa: ANN001
-    from imgtool.store import archive
-    from imgtool.store.store import NamedImage, Store
+    from imgtool import remote
 
     kind, dest = spec
-    names = tags or []
-    if kind == "oci-layout":
-        target = Store.open(dest)
-        for digest in sorted(store.reachable([result.descriptor], subjects=False), key=str):
-            if not target.has_blob(digest):
-                with store.open_blob(digest) as src, target.blob_writer() as w:
-                    while chunk := src.read(1 << 20):
-                        w.write(chunk)
-                    w.commit(digest)
-        target.add_manifest(store.read_blob(result.descriptor.digest), names)
-        return
-    with open(dest, "wb") as out:
-        if kind == "oci":
-            normalized = [str(__import__("imgtool.oci.reference", fromlist=["parse"]).parse(n)) for n in names]
-            entries = [NamedImage(n, nn, result.descriptor) for n, nn in zip(names, normalized)] or \
-                [NamedImage(None, None, result.descriptor)]
-            archive.save_oci(store, entries, out)
-        else:
-            archive.save_docker(store, [(store.load(result.descriptor), names)], out)
+    remote.export(store, result.descriptor, tags or [], kind, dest)
 
 
 def _push(store, tags: list[str]) -> None:  # noqa: ANN001

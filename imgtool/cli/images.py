@@ -6,7 +6,7 @@ import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Iterator, Optional
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 import typer
 
@@ -139,20 +139,17 @@ def save(
     fmt: str = typer.Option("oci", "--format", help="oci (OCI image layout tar) or docker (docker save format)."),
 ) -> None:
     """Save images to a tar archive (written to a temp file and renamed: never half-written)."""
+    from imgtool import remote
     from imgtool.atomicfile import replacing
-    from imgtool.store import archive
+    from imgtool.remote import tarball
 
-    if fmt not in (archive.OCI, archive.DOCKER):
+    if fmt not in (tarball.OCI, tarball.DOCKER):
         raise ImgtoolError(f"--format {fmt!r}: expected oci or docker")
     store = _store()
     entries = [store.find(n) for n in names]
 
     def write(out: BinaryIO) -> None:
-        if fmt == archive.OCI:
-            archive.save_oci(store, entries, out)
-        else:
-            images = [(store.load(e.descriptor), _repo_tags(e.normalized)) for e in entries]
-            archive.save_docker(store, images, out)
+        remote.save(store, [(e.descriptor, [e.normalized] if e.normalized else []) for e in entries], out, fmt)
 
     if output == "-":
         if sys.stdout.isatty():
@@ -166,16 +163,6 @@ def save(
         raise NotFoundError(f"{output}: directory does not exist")
     with replacing(dest) as out:
         write(out)
-
-
-def _repo_tags(normalized: Optional[str]) -> list[str]:
-    """docker-archive RepoTags are `familiar:tag` (digest-only names have none)."""
-    from imgtool.oci import reference
-
-    if not normalized:
-        return []
-    ref = reference.parse(normalized)
-    return [reference.Reference(ref.registry, ref.repository, ref.tag).familiar_tagged] if ref.tag else []
 
 
 def load(input_: str = typer.Option("-", "--input", "-i", help="Archive to read (OCI or docker-archive; - for stdin).")) -> None:

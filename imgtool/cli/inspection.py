@@ -110,7 +110,7 @@ def _docker_inspect(names: list[str], fmt: Optional[str]) -> None:
     from imgtool.inspect.gotemplate import Template
     from imgtool.inspect.source import open_source
 
-    template = Template(fmt, docker.NIL_AS) if fmt not in (None, "json") else None
+    template = Template(fmt) if fmt not in (None, "json") else None
     objects = []
     for name in names:
         with contextlib.closing(open_source(name)) as source:

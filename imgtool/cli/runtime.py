@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -88,72 +87,16 @@ def unpack(ref: str = typer.Argument(..., help="Image reference in the store."),
     unpack_image(Store.open(), ref, bundle)
 
 
-runtime_app = typer.Typer(help="OCI runtime verbs, runc-compatible where they overlap.", no_args_is_help=True)
+def runtime(ctx: typer.Context) -> None:
+    """OCI runtime verbs: runc's command line (the same code as `imgtool-runc`; try `imgtool runtime --help`)."""
+    from imgtool.runtime.runc import main
 
-
-@runtime_app.command("create")
-def rt_create(container_id: str = typer.Argument(...), bundle: Path = typer.Option(Path("."), "--bundle", "-b"),
-              pid_file: Optional[Path] = typer.Option(None, "--pid-file"),
-              console_socket: Optional[Path] = typer.Option(
-                  None, "--console-socket", help="Unix socket to receive the pty master (process.terminal)")) -> None:
-    """Create a container from a bundle; its process waits for `start`."""
-    from imgtool.runtime import lifecycle
-
-    lifecycle.create(container_id, bundle, pid_file, console_socket)
-
-
-@runtime_app.command("start")
-def rt_start(container_id: str) -> None:
-    """Start a created container."""
-    from imgtool.runtime.container import Container
-
-    Container.load(container_id).start()
-
-
-@runtime_app.command("run")
-def rt_run(container_id: str = typer.Argument(...), bundle: Path = typer.Option(Path("."), "--bundle", "-b"),
-           pid_file: Optional[Path] = typer.Option(None, "--pid-file")) -> None:
-    """Create, start and wait for a container, then delete it; exits with its status."""
-    from imgtool.runtime import lifecycle
-
-    raise typer.Exit(lifecycle.run(container_id, bundle, pid_file).code)
-
-
-@runtime_app.command("state")
-def rt_state(container_id: str) -> None:
-    """Print the runtime-spec state JSON."""
-    from imgtool.runtime.container import Container
-
-    typer.echo(json.dumps(Container.load(container_id).state(), indent=2))
-
-
-@runtime_app.command("kill")
-def rt_kill(container_id: str, sig: str = typer.Argument("TERM"), all_: bool = typer.Option(False, "--all", "-a")) -> None:
-    """Send a signal (default TERM) to the container's init (or all its processes)."""
-    from imgtool.runtime.container import Container, parse_signal
-
-    Container.load(container_id).kill(parse_signal(sig), all_)
-
-
-@runtime_app.command("delete")
-def rt_delete(container_id: str, force: bool = typer.Option(False, "--force", "-f")) -> None:
-    """Delete a stopped (or, with --force, any) container and its cgroup and state."""
-    from imgtool.runtime import lifecycle
-
-    lifecycle.delete(container_id, force)
-
-
-@runtime_app.command("list")
-def rt_list(quiet: bool = typer.Option(False, "--quiet", "-q")) -> None:
-    """List containers with their status."""
-    from imgtool.runtime.container import list_containers
-
-    for c in list_containers():
-        typer.echo(c.id if quiet else f"{c.id}\t{c.pid}\t{c.status()}\t{c.bundle}")
+    raise typer.Exit(main(list(ctx.args), prog="imgtool runtime"))
 
 
 def register(app: typer.Typer) -> None:
     """Add `run`, `unpack` and the `runtime` group to the top-level app."""
     app.command("run", context_settings={"allow_interspersed_args": False})(run)
     app.command("unpack")(unpack)
-    app.add_typer(runtime_app, name="runtime")
+    app.command("runtime", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                                             "allow_interspersed_args": False, "help_option_names": []})(runtime)

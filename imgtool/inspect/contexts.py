@@ -91,14 +91,21 @@ _NETRC = re.compile(r"(?:^|\s)machine\s+\S+(?:\s+(?:login|account|port)\s+\S+)*\
 _NETRC_DEFAULT = re.compile(r"(?:^|\s)(?:default|login\s+\S+)\s+password\s+(\S+)")
 
 
+_PLAIN_VALUE = re.compile(r"^[^\s\"'\\`]{8,}$")
+
+
 def netrc(text: str, where: Where) -> Iterator[Match]:
-    """`machine H login U password P`: in .netrc files, and wherever a build wrote one."""
-    patterns = (_NETRC, _NETRC_DEFAULT) if where.name in (".netrc", "_netrc") else (_NETRC,)
+    """`machine H login U password P`: in .netrc files, and wherever a build wrote one (outside a
+    .netrc, e.g. in a test's string literal, only a plain value of 8+ characters counts)."""
+    in_netrc = where.name in (".netrc", "_netrc")
+    patterns = (_NETRC, _NETRC_DEFAULT) if in_netrc else (_NETRC,)
     seen = set()
     for pattern in patterns:
         for m in pattern.finditer(text):
             value = m.group(1).strip("\"'")
             if m.start(1) in seen or filters.placeholder(value) or len(value) < 4:
+                continue
+            if not in_netrc and not _PLAIN_VALUE.match(value):
                 continue
             seen.add(m.start(1))
             yield Match("netrc-password", "netrc", "high", m.start(1), m.start(1) + len(value), value, "", "high", 90)

@@ -14,9 +14,6 @@ from imgtool.oci.config import ContainerConfig
 from .source import ImageSource
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
-# Go prints these nil fields as empty typed values, not <nil>
-NIL_AS = {k: "[]" for k in ("Env", "Cmd", "Entrypoint", "OnBuild", "Shell", "RepoTags", "RepoDigests", "Layers")}
-NIL_AS.update({k: "map[]" for k in ("Labels", "Volumes", "ExposedPorts", "Data")})
 
 
 def container_config(config: ContainerConfig | dict[str, Any] | None) -> dict[str, Any]:

@@ -20,9 +20,16 @@ _KEY = re.compile(r"(?i)^(?P<prefix>[A-Za-z0-9_.-]*?)" + KEYWORD + r"$")
 _NOT_SECRET_KEY = re.compile(r"(?i)(^|[_.-])(csrf|xsrf|next|page|continuation|sync|cancel(lation)?|max|min|num|"
                              r"public|pub|type|kind|name|length|len|size|ttl|expir\w*|url|uri|path|file|"
                              r"endpoint|header|policy|count|enabled?|required|hash)[_.-]?")
-_ASSIGN = re.compile(
-    r"(?i)(?P<key>[A-Za-z0-9_.-]*" + KEYWORD + r")[\"']?\s*(?::=|=>|=|:)\s*"
-    r"(?:\"(?P<dq>[^\"\n]{1,200})\"|'(?P<sq>[^'\n]{1,200})'|(?P<bare>[^\s\"'`,;#]{1,200}))")
+# Found by the keyword and the operator first (cheap), then the key is extended backwards and the
+# value read forwards: a pattern that starts with `[A-Za-z0-9_.-]*` is tried at every position.
+_BASE_KEYWORD = (r"(?:passw(?:or)?d|passwd|pwd|passphrase|secret|secret[_.-]?key|api[_.-]?key|apikey|"
+                 r"access[_.-]?key|private[_.-]?key|auth[_.-]?key|signing[_.-]?key|encryption[_.-]?key|"
+                 r"master[_.-]?key|token|credentials?)")
+_OPERATOR = r"[\"']?[ \t]*(?::=|=>|=|:)[ \t]*"
+_CANDIDATE = re.compile(_BASE_KEYWORD + _OPERATOR)            # run over the lower-cased text: 9x faster than re.I
+_CANDIDATE_I = re.compile(_BASE_KEYWORD + _OPERATOR, re.I)    # for texts whose lower() changes length
+_KEY_CHARS = re.compile(r"[A-Za-z0-9_.-]*$")
+_VALUE = re.compile(r"\"(?P<dq>[^\"\n]{1,200})\"|'(?P<sq>[^'\n]{1,200})'|(?P<bare>[^\s\"'`,;#]{1,200})")
 _XML = re.compile(r"(?i)<(?P<key>[\w:.-]*" + KEYWORD + r")>\s*(?P<bare>[^<\s]{1,200})\s*</")
 _MAX_LINE = 400   # minified or generated text is not configuration
 
@@ -43,23 +50,42 @@ def generic(text: str, where: Where) -> Iterator[Match]:
     if not (where.config_like or where.source_code):
         return
     quoted_only = where.source_code and not where.config_like
-    for pattern in (_ASSIGN, _XML):
-        for m in pattern.finditer(text):
-            line_start = text.rfind("\n", 0, m.start()) + 1
-            line_end = text.find("\n", m.end())
-            if (line_end if line_end >= 0 else len(text)) - line_start > _MAX_LINE:
-                continue
-            group = next(g for g in ("dq", "sq", "bare") if m.groupdict().get(g) is not None)
-            if quoted_only and group == "bare":
-                continue
-            value = m.group(group).strip()
-            if not key_is_secret(m.group("key")) or not value_ok(value):
-                continue
-            if quoted_only and filters.entropy(value) < 3.5:
-                continue
-            start = m.start(group) + m.group(group).index(value)
-            yield Match("generic-secret-assignment", "generic", "high", start, start + len(value), value,
-                        "", "medium", 10)
+    for key, start, end, group, value in _assignments(text):
+        line_start = text.rfind("\n", 0, start) + 1
+        line_end = text.find("\n", end)
+        if (line_end if line_end >= 0 else len(text)) - line_start > _MAX_LINE:
+            continue
+        if quoted_only and group == "bare":
+            continue
+        if not key_is_secret(key) or not value_ok(value):
+            continue
+        if quoted_only and filters.entropy(value) < 3.5:
+            continue
+        yield Match("generic-secret-assignment", "generic", "high", start, end, value, "", "medium", 10)
+
+
+def _assignments(text: str) -> Iterator[tuple[str, int, int, str, str]]:
+    """(key, value start, value end, how it was quoted, value) for `key OP value` and `<key>value</key>`."""
+    low = text.lower()
+    candidates = _CANDIDATE.finditer(low) if len(low) == len(text) else _CANDIDATE_I.finditer(text)
+    for m in candidates:
+        head = _KEY_CHARS.search(text, max(0, m.start() - 100), m.start())
+        written = text[m.start():m.end()]
+        key = (head.group(0) if head else "") + written.split("=")[0].split(":")[0].rstrip("\"' \t")
+        v = _VALUE.match(text, m.end())
+        if v is None:
+            continue
+        yield (key, *_trimmed(v))
+    for m in _XML.finditer(text):
+        yield (m.group("key"), *_trimmed(m))
+
+
+def _trimmed(m: re.Match[str]) -> tuple[int, int, str, str]:
+    group = next(g for g in ("dq", "sq", "bare") if m.groupdict().get(g) is not None)
+    raw = m.group(group)
+    value = raw.strip()
+    start = m.start(group) + raw.index(value) if value else m.start(group)
+    return start, start + len(value), group, value
 
 
 def assignment(key: str, value: str, offset: int) -> Iterator[Match]:

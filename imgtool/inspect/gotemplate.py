@@ -2,8 +2,9 @@
 
 Field paths (`{{.Config.Env}}`), pipelines (`{{.Config | json}}`), docker's functions (json, join,
 split, lower, upper, title, truncate, println, pad) and Go's (index, len, print, printf), `range`,
-`if`/`else`, `with`. Values print as Go's `%v` does (`[a b]`, `map[k:v]`, `<nil>`), so scripts
-written against docker's output read the same text.
+`if`/`else`, `with`. Values print as Go's `%v` does (`[a b]`, `map[k:v]`, `<nil>`), and a null
+field as `<no value>` (docker runs inspect templates over the decoded JSON, where null is a nil
+interface), so scripts written against docker's output read the same text.
 """
 
 from __future__ import annotations
@@ -126,12 +127,10 @@ _FUNCS: dict[str, Callable[..., Any]] = {
 
 
 class Template:
-    """A parsed template; `render(data)` gives the text. `nil_as` maps field names to how Go prints
-    their nil value (docker's nil `[]string` prints `[]`, a nil map `map[]`)."""
+    """A parsed template; `render(data)` gives the text."""
 
-    def __init__(self, template: str, nil_as: dict[str, str] | None = None):
+    def __init__(self, template: str):
         self.source = template
-        self.nil_as = nil_as or {}
         nodes, i, stop = _parse(_tokens(template), 0, template)
         if stop:
             raise TemplateError(f"template {template!r}: unexpected {{{{{stop}}}}}")
@@ -147,10 +146,10 @@ class Template:
             if node.kind == "text":
                 out.append(node.text)
             elif node.kind == "action":
-                value, name = self._pipeline(node.text, dot)
-                out.append(value if isinstance(value, str) else _go(value, self.nil_as.get(name, "<nil>")))
+                value = self._pipeline(node.text, dot)
+                out.append(value if isinstance(value, str) else _go(value, "<no value>"))
             else:
-                value, _ = self._pipeline(node.text, dot)
+                value = self._pipeline(node.text, dot)
                 if node.kind == "range" and value:
                     items = value.values() if isinstance(value, dict) else value
                     for item in items:
@@ -161,9 +160,8 @@ class Template:
                     out += self._run(node.orelse, dot)
         return out
 
-    def _pipeline(self, text: str, dot: Any) -> tuple[Any, str]:
+    def _pipeline(self, text: str, dot: Any) -> Any:
         value: Any = None
-        name = ""
         for i, stage in enumerate(s.strip() for s in text.split("|")):
             try:
                 words = shlex.split(stage, posix=True)
@@ -180,10 +178,9 @@ class Template:
                     raise TemplateError(f"template {self.source!r}: wrong arguments for {head}") from None
             elif head.startswith(".") or head.startswith("$"):
                 value = self._arg(head, dot)
-                name = head.rsplit(".", 1)[-1]
             else:
                 raise TemplateError(f"template {self.source!r}: function {head!r} not defined")
-        return value, name
+        return value
 
     def _arg(self, word: str, dot: Any) -> Any:
         if word in (".", "$"):

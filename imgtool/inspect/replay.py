@@ -127,11 +127,10 @@ def replay(layers: Iterable[LayerMembers]) -> list[LayerChanges]:
             old = tree.live.get(m.path)
             if old is not None:
                 version.change = "M"
-                if old.kind == DIR and m.kind == DIR:
-                    tree.live[m.path] = version   # a directory listed again keeps its children
+            if m.kind == DIR and (old is None or old.kind == DIR):
+                if old is not None:   # a directory listed again keeps its children
                     old.status, old.removed_in = OVERWRITTEN, k
-                    changes.versions.append(version)
-                    continue
+            else:   # a non-directory replaces whatever was there, and everything below it
                 changes.removed += _hide(tree.remove_subtree(m.path), OVERWRITTEN, k)
             changes.removed += _hide(_blocking_ancestors(tree, m.path), OVERWRITTEN, k)
             tree.add(version)

@@ -95,3 +95,43 @@ def referrers(ref: str, artifact_type: str | None = None, options: Options | Non
         return repo.referrers(digest, artifact_type)
     finally:
         client.close()
+
+
+def save(store: Store, images: list[tuple[Descriptor, list[str]]], out, fmt: str = "oci") -> None:
+    """Write store images, each with its names, as one OCI archive (`fmt="oci"`, every platform) or
+    docker-archive (`"docker"`, the host's platform) to a stream: `imgtool save` and `build --output`
+    go through the same copy routine as push and pull."""
+    from . import tarball
+    from .layouts import LayoutSource
+
+    archive = tarball.writer(fmt, out, f"{fmt} archive", scratch=str(store.tmp_dir))
+    choice = PlatformChoice(all=fmt == tarball.OCI)
+    try:
+        for descriptor, names in images:
+            source = LayoutSource(store, None, what=", ".join(names) or str(descriptor.digest), descriptor=descriptor)
+            copy(source, archive.for_image(names), choice)
+    except BaseException:
+        archive.abort()
+        raise
+    archive.finish()
+
+
+def export(store: Store, descriptor: Descriptor, names: list[str], kind: str, dest: str) -> None:
+    """`build --output`: an image as an OCI layout directory (`oci-layout`, names as the store
+    writes them), an OCI archive (`oci`) or a docker-archive (anything else) at `dest`."""
+    from pathlib import Path
+
+    from imgtool.atomicfile import replacing
+
+    from .layouts import LayoutDestination, LayoutSource, open_layout
+
+    if kind == "oci-layout":
+        source = LayoutSource(store, None, what=str(descriptor.digest), descriptor=descriptor)
+        target = LayoutDestination(open_layout(dest, create=True), names, what=dest)
+        try:
+            copy(source, target, PlatformChoice(all=True))
+        finally:
+            target.close()
+        return
+    with replacing(Path(dest), durable=False) as out:
+        save(store, [(descriptor, names)], out, "oci" if kind == "oci" else "docker")

@@ -3,24 +3,26 @@
 An OCI archive, a docker-archive and a Docker engine (`docker save` / `docker load` through
 docker-py) all carry images as tarballs. Reading one goes through the store's archive loader into a
 scratch layout (every digest, schema and layer tar checked against its diff_ids, as `imgtool load`
-does); writing one collects the image in a scratch layout and then writes the tarball beside its
-final name and renames it, so nothing half-written is ever visible.
+does); writing one streams it through `tarball.py` into a temp file beside its final name, renamed
+into place only when complete, so nothing half-written is ever visible.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
+from imgtool.atomicfile import replacing
 from imgtool.errors import ImgtoolError, NotFoundError, RegistryError
-from imgtool.oci import reference
 from imgtool.oci.descriptor import Descriptor
 from imgtool.store import Store
 
-from .layouts import LayoutDestination, LayoutSource
+from . import tarball
+from .layouts import LayoutSource
 
 OCI_ARCHIVE = "oci-archive"
 DOCKER_ARCHIVE = "docker-archive"
@@ -65,46 +67,36 @@ def open_archive_source(kind: str, path: str, name: str | None) -> ArchiveSource
         raise ImgtoolError(f"{path}: is a directory, expected a tar file") from None
 
 
-class ArchiveDestination(LayoutDestination):
-    """Collect the image in a scratch layout; `commit` writes the archive (or hands it to dockerd)."""
+class ArchiveDestination(tarball.ImageInArchive):
+    """An archive file, streamed into a temp file beside it (`atomicfile.replacing`) that becomes
+    the file only when `commit` completes; any failure removes it."""
 
-    def __init__(self, kind: str, path: str | None, name: str | None, what: str):
-        self.kind = kind
-        self.path = path
-        self.name = reference.parse(name) if name else None
-        super().__init__(_scratch(), [str(self.name)] if self.name else [], what=what)
+    def __init__(self, kind: str, path: str, name: str | None, what: str):
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise ImgtoolError(f"{path}: is a directory")
+        if not self.path.parent.is_dir():
+            raise NotFoundError(f"{path}: directory does not exist")
+        self._file = contextlib.ExitStack()
+        out: BinaryIO = self._file.enter_context(replacing(self.path, durable=False))
+        super().__init__(tarball.writer(tarball.OCI if kind == OCI_ARCHIVE else tarball.DOCKER, out, what),
+                         [name] if name else [])
+        self._done = False
 
     def commit(self, data: bytes, media_type: str, descriptor: Descriptor) -> None:
         super().commit(data, media_type, descriptor)
-        self.write_out()
+        self.writer.finish()
+        self._file.close()  # renamed into place
+        self._done = True
+        self.deliver()
 
-    def _write(self, out: BinaryIO) -> None:
-        from imgtool.store import archive
-
-        entry = self.store.images()[-1]
-        if self.kind == OCI_ARCHIVE:
-            archive.save_oci(self.store, [entry], out)
-        else:
-            tags = [self.name.familiar_tagged] if self.name and self.name.tag else []
-            archive.save_docker(self.store, [(self.store.load(entry.descriptor), tags)], out)
-
-    def write_out(self) -> None:
-        """Write the archive file next to its destination, then rename it into place."""
-        assert self.path is not None
-        dest = Path(self.path)
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        try:
-            with open(tmp, "wb") as out:
-                self._write(out)
-            os.replace(tmp, dest)
-        except FileNotFoundError:
-            raise NotFoundError(f"{self.path}: directory does not exist") from None
-        finally:
-            tmp.unlink(missing_ok=True)
+    def deliver(self) -> None:
+        """The archive is complete at `self.path` (the Docker engine's destination loads it)."""
 
     def close(self) -> None:
-        super().close()
-        _remove(self.store)
+        if not self._done:  # unwind `replacing` as a failure: the temp file goes away
+            self.writer.abort()
+            self._file.__exit__(ImgtoolError, ImgtoolError("copy failed"), None)
 
 
 # -- the Docker engine --------------------------------------------------------------------------
@@ -147,19 +139,22 @@ class DaemonDestination(ArchiveDestination):
     """`docker-daemon:NAME`: the image written as a docker-archive and `docker load`ed."""
 
     def __init__(self, name: str):
-        super().__init__(DOCKER_ARCHIVE, None, name, f"docker-daemon:{name}")
+        scratch = Path(tempfile.mkdtemp(prefix="imgtool-docker-load-"))
+        self._scratch = scratch
+        super().__init__(DOCKER_ARCHIVE, str(scratch / "image.tar"), name, f"docker-daemon:{name}")
 
-    def write_out(self) -> None:
+    def deliver(self) -> None:
         import docker
 
         client = _docker()
         try:
-            with tempfile.TemporaryFile(prefix="imgtool-docker-load-") as spool:
-                self._write(spool)
-                spool.seek(0)
-                client.images.load(spool)
+            with open(self.path, "rb") as archive:
+                client.images.load(archive)
         except docker.errors.APIError as exc:
             raise RegistryError(f"{self.what}: docker load failed: {exc.explanation or exc}") from None
         finally:
             client.close()
 
+    def close(self) -> None:
+        super().close()
+        shutil.rmtree(self._scratch, ignore_errors=True)

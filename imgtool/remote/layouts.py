@@ -43,10 +43,11 @@ def _find(store: Store, name: str | None) -> Descriptor:
 class LayoutSource:
     """An image in the store or in any OCI layout directory."""
 
-    def __init__(self, store: Store, name: str | None, what: str | None = None):
+    def __init__(self, store: Store, name: str | None, what: str | None = None,
+                 descriptor: Descriptor | None = None):
         self.store = store
         self.what = what or f"oci:{store.path}:{name or ''}"
-        self.descriptor = _find(store, name)
+        self.descriptor = descriptor or _find(store, name)
 
     def root(self) -> tuple[bytes, str]:
         return self.store.read_blob(self.descriptor.digest), self.descriptor.media_type
@@ -55,7 +56,10 @@ class LayoutSource:
         return self.store.read_blob(descriptor.digest)
 
     def open_blob(self, descriptor: Descriptor) -> BinaryIO:
-        return self.store.open_blob(descriptor.digest)
+        try:
+            return self.store.open_blob(descriptor.digest)
+        except NotFoundError:
+            raise NotFoundError(f"blob {descriptor.digest} of the image is missing from {self.store.path}") from None
 
     def close(self) -> None:
         pass

@@ -77,6 +77,17 @@ def _retry_after(response: requests.Response | None, attempt: int, backoff: floa
     return min(wait, _MAX_WAIT)
 
 
+class _Session(requests.Session):
+    """A Session whose own `verify` (a --cert-dir bundle, or False) wins over $REQUESTS_CA_BUNDLE,
+    which requests would otherwise prefer to it."""
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None and self.verify is not True:
+            settings["verify"] = self.verify
+        return settings
+
+
 class Client:
     """One registry host: a keep-alive session, its auth state, and the scheme that answered."""
 
@@ -85,7 +96,7 @@ class Client:
         self.options = options or Options()
         credential = self.options.credential or CredentialStore(self.options.authfile).get(host)
         self.auth = Authenticator(host, credential)
-        self.session = requests.Session()
+        self.session = _Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=self.options.parallel + 4)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
@@ -160,7 +171,7 @@ class Client:
             answer = answer or r
         if answer is not None:
             raise RegistryError(f"registry {self.host}: GET /v2/ answered {_errors_of(answer)}")
-        if isinstance(last, requests.exceptions.SSLError) and len(schemes) == 1:
+        if isinstance(last, requests.exceptions.SSLError):
             raise RegistryError(f"registry {self.host}: TLS failed ({_ssl_reason(last)}); "
                                 "use --cert-dir for a private CA or --tls-verify=false") from None
         raise RegistryError(f"cannot reach registry {self.host}: {_connect_reason(last)}") from None

@@ -64,4 +64,7 @@ def apply(caps: dict) -> None:
     ambient = mask(caps.get("ambient"))
     for n in range(last_cap() + 1):
         if ambient & (1 << n):
-            syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_RAISE, n)
+            try:
+                syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_RAISE, n)
+            except PermissionError:  # not also inheritable+permitted: ungrantable, which the spec
+                pass  # says must not fail the container (runc's spec template has exactly this)

@@ -6,84 +6,88 @@ with runc's detached mode); `start`, `state` and `kill` are methods of `Containe
 
 from __future__ import annotations
 
-import json
 import os
 import socket
-from pathlib import Path
+from typing import Callable
 
-from imgtool.atomicfile import write_bytes
-
+from . import jsonfast, state
 from .container import Container, ExitStatus, RuntimeError_, confirm_exec, spawn, wait
 from .init import Plan
-from .container import STATE_ROOT
 from .tty import Streams
 
 
-def _load_bundle(bundle: Path) -> tuple[dict, str]:
-    bundle = bundle.resolve()
+def _load_bundle(bundle: str | os.PathLike) -> tuple[str, dict, str]:
+    bundle = os.path.abspath(bundle)
     try:
-        spec = json.loads((bundle / "config.json").read_text())
+        with open(os.path.join(bundle, "config.json"), "rb") as f:
+            spec = jsonfast.loads(f.read())
     except (OSError, ValueError) as exc:
-        raise RuntimeError_(f"cannot read {bundle}/config.json: {exc}") from None
+        raise RuntimeError_(f"cannot read {bundle}/config.json: {exc}", 1) from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("process"), dict) or not spec["process"].get("args"):
+        raise RuntimeError_(f"{bundle}/config.json: process.args must be set", 1)
     root = (spec.get("root") or {}).get("path") or "rootfs"
-    rootfs = root if os.path.isabs(root) else str(bundle / root)
+    rootfs = root if os.path.isabs(root) else os.path.join(bundle, root)
     if not os.path.isdir(rootfs):
-        raise RuntimeError_(f"rootfs {rootfs} is not a directory")
-    return spec, rootfs
+        raise RuntimeError_(f"rootfs {rootfs} is not a directory", 1)
+    return bundle, spec, rootfs
 
 
-def _write_pid(pid_file: Path | None, pid: int) -> None:
-    if pid_file is not None:
-        write_bytes(pid_file, str(pid).encode(), durable=False)
-
-
-def _connect(console_socket: Path) -> socket.socket:
+def _connect(console_socket: str | os.PathLike) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(str(console_socket))
+        sock.connect(os.fspath(console_socket))
     except OSError as exc:
         sock.close()
-        raise RuntimeError_(f"cannot connect to console socket {console_socket}: {exc.strerror}") from None
+        raise RuntimeError_(f"cannot connect to console socket {console_socket}: {exc.strerror}", 1) from None
     return sock
 
 
-def create(container_id: str, bundle: Path, pid_file: Path | None = None,
-           console_socket: Path | None = None) -> Container:
+def create(container_id: str, bundle: str | os.PathLike, pid_file: str | os.PathLike | None = None,
+           console_socket: str | os.PathLike | None = None, systemd: bool = False,
+           preserve_fds: int = 0) -> Container:
     """runtime.md `create`: set everything up, leave the user process waiting for `start`.
 
     With process.terminal the pty master is sent over `console_socket` before this returns
-    (runc's protocol); runc's rule holds: a terminal needs the socket and the socket a terminal.
+    (runc's protocol); runc's rules hold: a terminal needs the socket and the socket a terminal.
+    fds 3 .. 3+preserve_fds-1 are passed to the container (runc's --preserve-fds).
     """
-    spec, rootfs = _load_bundle(bundle)
-    terminal = bool((spec.get("process") or {}).get("terminal"))
-    if terminal != (console_socket is not None):
-        raise RuntimeError_("process.terminal needs --console-socket (and --console-socket needs process.terminal)")
-    plan = Plan(rootfs=rootfs, exec_fifo=str(STATE_ROOT / container_id / "exec.fifo"))
+    bundle, spec, rootfs = _load_bundle(bundle)
+    terminal = bool(spec["process"].get("terminal"))
+    if terminal and console_socket is None:
+        raise RuntimeError_("cannot allocate tty if runc will detach without setting console socket "
+                            "(process.terminal needs --console-socket)", 1)
+    if console_socket is not None and not terminal:
+        raise RuntimeError_("cannot use console socket if runc will not detach or allocate tty "
+                            "(--console-socket needs process.terminal)", 1)
+    plan = Plan(rootfs=rootfs, exec_fifo=f"{state.STATE_ROOT}/{container_id}/exec.fifo", preserve_fds=preserve_fds)
     sock = _connect(console_socket) if console_socket is not None else None
     try:
         plan.console_socket = sock.fileno() if sock is not None else None
-        container = spawn(container_id, spec, plan, bundle=str(bundle.resolve()))
+        container = spawn(container_id, spec, plan, bundle=bundle, systemd=systemd)
     finally:
         if sock is not None:
             sock.close()
     container.report.close()  # type: ignore[attr-defined]
-    _write_pid(pid_file, container.pid)
+    if pid_file is not None:
+        state.write_pid_file(os.fspath(pid_file), container.pid)
     return container
 
 
-def run(container_id: str, bundle: Path, pid_file: Path | None = None) -> ExitStatus:
+def run(container_id: str, bundle: str | os.PathLike, pid_file: str | os.PathLike | None = None,
+        systemd: bool = False, preserve_fds: int = 0) -> ExitStatus:
     """runc run: create + start in the foreground, wait, then delete; returns the exit status.
 
     With process.terminal our stdin is forwarded into the pty and its output to our stdout (runc).
     """
-    spec, rootfs = _load_bundle(bundle)
+    bundle, spec, rootfs = _load_bundle(bundle)
     streams = Streams()
     try:
-        plan = Plan(rootfs=rootfs, pdeathsig=True, console_socket=streams.setup(spec))
-        container = spawn(container_id, spec, plan, bundle=str(bundle.resolve()), stdio=streams.child)
+        plan = Plan(rootfs=rootfs, pdeathsig=True, console_socket=streams.setup(spec), preserve_fds=preserve_fds)
+        container = spawn(container_id, spec, plan, bundle=bundle, stdio=streams.child, systemd=systemd)
         try:
             streams.started()
-            _write_pid(pid_file, container.pid)
+            if pid_file is not None:
+                state.write_pid_file(os.fspath(pid_file), container.pid)
             confirm_exec(container)
             return wait(container, streams.relay)
         finally:
@@ -92,9 +96,6 @@ def run(container_id: str, bundle: Path, pid_file: Path | None = None) -> ExitSt
         streams.close()
 
 
-def delete(container_id: str, force: bool = False) -> None:
-    """runtime.md `delete`: only a stopped container unless forced; always idempotent cleanup."""
-    container = Container.load(container_id)
-    if container.status() != "stopped" and not force:
-        raise RuntimeError_(f"container {container_id} is {container.status()}: stop it or use --force")
-    container.destroy()
+def delete(container_id: str, force: bool = False, warn: Callable[[str], None] | None = None) -> None:
+    """runtime.md `delete` (see `Container.delete`)."""
+    Container.load(container_id).delete(force, warn)

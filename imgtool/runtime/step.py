@@ -137,6 +137,12 @@ def cancel_all() -> None:
         container.cgroup.kill()
 
 
+def check_cancelled() -> None:
+    """Raise `Interrupted` if `cancel_all` was called (file steps check before they start)."""
+    if _cancelled.is_set():
+        raise Interrupted("build interrupted")
+
+
 def reset_cancel() -> None:
     """Allow steps again (a new build in the same process)."""
     _cancelled.clear()
@@ -243,8 +249,7 @@ def run_step(store: Store, image: ImageConfig, lowers: list[Path], step: Step,
     The caller commits the returned upper dir (`commit_upper`) or releases it. Raises `Interrupted`
     after `cancel_all`, with the container already killed and removed.
     """
-    if _cancelled.is_set():
-        raise Interrupted("build interrupted")
+    check_cancelled()
     snaps = snapshots(store)
     container_id = "build-" + _secrets.token_hex(12)
     upper, work = snaps.container_dirs(container_id)

@@ -8,13 +8,11 @@ raises `OSError` with the real errno, so callers handle failures exactly as they
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
-import platform
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)  # ctypes.util.find_library runs ldconfig: 10+ ms
 
-_ARCH = platform.machine()
+_ARCH = os.uname().machine
 _SYSCALL_NR = {
     "x86_64": {"pivot_root": 155, "openat2": 437, "capset": 126, "capget": 125},
     "aarch64": {"pivot_root": 41, "openat2": 437, "capset": 91, "capget": 90},
@@ -34,12 +32,18 @@ MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
 MS_NOEXEC = 8
+MS_SYNCHRONOUS = 16
 MS_REMOUNT = 32
+MS_MANDLOCK = 64
+MS_DIRSYNC = 128
 MS_NOATIME = 1024
+MS_NODIRATIME = 2048
 MS_BIND = 4096
 MS_REC = 16384
+MS_UNBINDABLE = 1 << 17
 MS_PRIVATE = 1 << 18
 MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
 MS_STRICTATIME = 1 << 24
 MS_RELATIME = 1 << 21
 MNT_DETACH = 2
@@ -99,6 +103,12 @@ def pivot_root(new_root: str, put_old: str) -> None:
     _check(_libc.syscall(ctypes.c_long(_SYSCALL_NR["pivot_root"]), _b(new_root), _b(put_old)), "pivot_root", new_root)
 
 
+def setdomainname(name: str) -> None:
+    """Set the NIS domain name (runtime-spec `domainname`; needs a private UTS namespace)."""
+    raw = name.encode()
+    _check(_libc.setdomainname(raw, ctypes.c_size_t(len(raw))), "setdomainname")
+
+
 def sethostname(name: str) -> None:
     """Set the UTS hostname (only meaningful inside a private UTS namespace)."""
     raw = name.encode()
@@ -138,19 +148,23 @@ def has_openat2() -> bool:
     return _openat2_supported
 
 
-def fork_in_new_pid_namespace() -> int:
-    """os.fork() whose child is PID 1 of a new PID namespace; the parent's own children are unaffected.
+def fork_in_pid_namespace(join: int | None = None) -> int:
+    """os.fork() whose child is PID 1 of a new PID namespace (or, with `join`, a process of the PID
+    namespace behind that fd); the parent's own later children are unaffected.
 
     Why not a raw clone(2) with CLONE_NEWPID: it bypasses glibc's and CPython's fork handling, and
     a process with other threads (a test runner, the builder's compression pool) can hand the child
     a lock some vanished thread held: the child then hangs before it ever runs (seen in CI). So:
-    unshare(CLONE_NEWPID) changes only where *this thread's* next child goes, os.fork() does a
-    proper fork, and setns() back to our own PID namespace undoes the unshare in the parent. The
-    child unshares its other namespaces itself, single-threaded.
+    unshare(CLONE_NEWPID) (or setns) changes only where *this thread's* next child goes, os.fork()
+    does a proper fork, and setns() back to our own PID namespace undoes it in the parent. The
+    child enters its other namespaces itself, single-threaded.
     """
     own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        unshare(CLONE_NEWPID)
+        if join is None:
+            unshare(CLONE_NEWPID)
+        else:
+            setns(join, CLONE_NEWPID)
         try:
             pid = os.fork()
         except BaseException:

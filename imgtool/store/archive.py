@@ -1,4 +1,5 @@
-"""Image archives: `save` to an OCI archive or a docker-archive, `load` from either.
+"""Image archives: `load` from an OCI archive or a docker-archive (writing them is the copy
+routine's: `imgtool.remote.tarball`).
 
 An OCI archive is a tar of an OCI image layout; a docker-archive is what `docker save` writes
 (`manifest.json` with Config/RepoTags/Layers, uncompressed `layer.tar` files). Archives are hostile
@@ -10,108 +11,26 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
-import tarfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from imgtool.errors import DigestMismatchError, ImgtoolError, NotFoundError, SchemaError, UnknownMediaTypeError
+from imgtool.errors import DigestMismatchError, ImgtoolError, SchemaError, UnknownMediaTypeError
 from imgtool.layer import compression
-from imgtool.layer.layer import Layer
 from imgtool.layer.reader import LayerReader, diff_id_of
-from imgtool.oci import canonical, mediatype, reference
+from imgtool.oci import mediatype, reference
 from imgtool.oci.config import parse_config
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.digest import Digest, of_bytes
-from imgtool.oci.manifest import ANNOTATION_REF_NAME, Index, parse_index, parse_manifest, references
+from imgtool.oci.manifest import ANNOTATION_REF_NAME, parse_index, parse_manifest, references
 
 from . import blobs, layout, mutate
-from .image import Image
-from .store import NamedImage, Store, name_annotations
+from .store import Store
 
-OCI = "oci"
-DOCKER = "docker"
 _SMALL = 4 << 20  # JSON members of an archive (index, manifests, configs) are never larger
 
 
 class ArchiveError(ImgtoolError):
     """An archive that is not a well-formed OCI or docker archive."""
-
-
-# -- save ------------------------------------------------------------------------------------
-
-def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mode = len(data), 0o644
-    tar.addfile(info, io.BytesIO(data))
-
-
-def _add_dir(tar: tarfile.TarFile, name: str) -> None:
-    info = tarfile.TarInfo(name)
-    info.type, info.mode = tarfile.DIRTYPE, 0o755
-    tar.addfile(info)
-
-
-def save_oci(store: Store, entries: list[NamedImage], out: BinaryIO) -> None:
-    """Write the named images and every blob they reach as an OCI archive."""
-    manifests = []
-    for entry in entries:
-        d = entry.descriptor
-        if entry.normalized:
-            d = Descriptor(d.media_type, d.digest, d.size, name_annotations(reference.parse(entry.normalized)))
-        manifests.append(d)
-    wanted = sorted(store.reachable([e.descriptor for e in entries], subjects=False), key=str)
-    missing = [d for d in wanted if not store.has_blob(d)]
-    if missing:
-        raise NotFoundError(f"blob {missing[0]} of the image is missing from {store.path}: cannot save it")
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        _add_bytes(tar, layout.OCI_LAYOUT_FILE,
-                   canonical.dumps({"imageLayoutVersion": mediatype.OCI_LAYOUT_VERSION}))
-        _add_bytes(tar, layout.INDEX_FILE, Index(tuple(manifests)).to_bytes())
-        _add_dir(tar, "blobs")
-        for alg in sorted({d.algorithm for d in wanted}):
-            _add_dir(tar, f"blobs/{alg}")
-        for digest in wanted:
-            path = store.blob_path(digest)
-            info = tarfile.TarInfo(f"blobs/{digest.algorithm}/{digest.encoded}")
-            info.size, info.mode = path.stat().st_size, 0o644
-            with open(path, "rb") as f:
-                tar.addfile(info, f)
-
-
-def save_docker(store: Store, images: list[tuple[Image, list[str]]], out: BinaryIO) -> None:
-    """Write images as a docker-archive (`docker load`/skopeo docker-archive read it)."""
-    manifest_json = []
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        written: set[str] = set()
-        for image, tags in images:
-            config_name = f"{image.manifest.config.digest.encoded}.json"
-            if config_name not in written:
-                _add_bytes(tar, config_name, image.config_bytes)
-                written.add(config_name)
-            layer_names = []
-            for layer in image.layers:
-                name = f"{layer.diff_id.encoded}/layer.tar"
-                layer_names.append(name)
-                if name not in written:
-                    _add_uncompressed_layer(store, tar, layer, name)
-                    written.add(name)
-            manifest_json.append({"Config": config_name, "RepoTags": tags, "Layers": layer_names})
-        _add_bytes(tar, "manifest.json", json.dumps(manifest_json).encode())
-
-
-def _add_uncompressed_layer(store: Store, tar: tarfile.TarFile, layer: Layer, name: str) -> None:
-    # a tar header needs the size up front: decompress (verified) into scratch space first
-    with layer.open_uncompressed() as stream, \
-            open(store.tmp_dir / f"save-{layer.digest.encoded}", "w+b") as scratch:
-        try:
-            shutil.copyfileobj(stream, scratch, 1 << 20)
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = scratch.tell(), 0o644
-            scratch.seek(0)
-            tar.addfile(info, scratch)
-        finally:
-            (store.tmp_dir / f"save-{layer.digest.encoded}").unlink(missing_ok=True)
 
 
 # -- load ------------------------------------------------------------------------------------

@@ -4,53 +4,13 @@ an imgtool image runs under `docker run`; a `docker build` image runs under `img
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import subprocess
-import tempfile
-import time
-from pathlib import Path
 
 import pytest
 
+from tests.conftest import DOCKER
+
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
-
-DOCKERD = "/usr/sbin/dockerd"
-DOCKER = "/usr/bin/docker"  # Debian's client, the same version as the engine
-
-
-@pytest.fixture(scope="module")
-def dockerd():
-    """A private dockerd: no iptables, no bridge, everything under one temp dir (short: socket paths)."""
-    for tool in (DOCKERD, DOCKER):
-        if not os.path.exists(tool):
-            pytest.fail(f"{tool} is not installed (scripts/setup.sh installs docker.io)")
-    top = Path(tempfile.mkdtemp(prefix="imgdk", dir="/tmp"))
-    sock = top / "sock"
-    log = open(top / "dockerd.log", "wb")
-    proc = subprocess.Popen([DOCKERD, "--iptables=false", "--bridge=none", "--data-root", str(top / "data"),
-                             "-H", f"unix://{sock}", "--exec-root", str(top / "e"), "--pidfile", str(top / "pid")],
-                            stdout=log, stderr=log)
-    env = {"DOCKER_HOST": f"unix://{sock}"}
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"dockerd exited: {(top / 'dockerd.log').read_text()[-2000:]}")
-        if sock.exists() and subprocess.run([DOCKER, "version"], env={**os.environ, **env},
-                                            capture_output=True).returncode == 0:
-            break
-        time.sleep(0.2)
-    else:
-        pytest.fail("dockerd did not start within 60 s")
-    yield env
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
-    log.close()
-    shutil.rmtree(top, ignore_errors=True)
 
 
 def docker(env, *args) -> subprocess.CompletedProcess:

@@ -168,3 +168,31 @@ def test_referrers_api_and_fallback_tag(server, busybox_store, client_env, imgto
     none = imgtool("referrers", "--format", "json", "--artifact-type", "application/x-other",
                    f"{server.host}/r/busybox:v1", check=True)
     assert json.loads(none.stdout) == []
+
+
+def test_docker_schema2_both_ways(server, busybox_store, client_env, imgtool, tmp_path):
+    """A Docker schema2 image (skopeo --format v2s2) is pulled and pushed with its types and digest."""
+    skopeo("copy", "--format", "v2s2", "--dest-tls-verify=false", f"oci:{busybox_store.path}:busybox",
+           f"docker://{server.host}/d/busybox:v2s2")
+    raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{server.host}/d/busybox:v2s2")
+    assert json.loads(raw)["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    ref = f"{server.host}/d/busybox:v2s2"
+    imgtool("pull", "-q", ref, check=True)
+    image = busybox_store.resolve(ref)
+    assert image.manifest_bytes == raw.encode()
+    assert image.descriptor.media_type == "application/vnd.docker.distribution.manifest.v2+json"
+    assert image.config.diff_ids == busybox_store.resolve("busybox").config.diff_ids
+    imgtool("push", "-q", ref, f"{server.host}/d/again:v2s2", check=True)
+    assert skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{server.host}/d/again:v2s2") == raw
+
+
+def test_https_with_cert_dir(make_server, busybox_store, client_env, imgtool, tmp_path):
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    imgtool("registry", "gen-cert", "--cert", certs / "ca.crt", "--key", tmp_path / "tls.key", check=True)
+    server = make_server("imgtool", "--tls-cert", str(certs / "ca.crt"), "--tls-key", str(tmp_path / "tls.key"))
+    ref = f"{server.host}/tls/busybox:1"
+    one_line_error(imgtool("push", "busybox", ref), rf"registry {server.host}: TLS failed \(certificate verify failed\)")
+    imgtool("push", "-q", "--cert-dir", certs, "busybox", ref, check=True)
+    imgtool("pull", "-q", "--tls-verify=false", ref, env={"IMGTOOL_ROOT": str(tmp_path / "other")}, check=True)
+    assert Store.open(tmp_path / "other").resolve(ref).descriptor.digest == busybox_store.resolve("busybox").descriptor.digest

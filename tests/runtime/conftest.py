@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from imgtool.runtime import container as ctr
+from imgtool.runtime import state as rt_state
 from imgtool.layer.layer import Layer
 from imgtool.layer.verify import VerifiedLayer
 from imgtool.runtime.applier import apply_layer
@@ -101,7 +102,7 @@ def _leftovers(store) -> tuple[set, set, set]:
     Other tests may run containers concurrently, so checks compare before/after sets.
     """
     mounts = {line for line in Path("/proc/self/mountinfo").read_text().splitlines() if str(store.path) in line}
-    states = set(ctr.STATE_ROOT.iterdir()) if ctr.STATE_ROOT.exists() else set()
+    states = set(Path(rt_state.STATE_ROOT).iterdir()) if Path(rt_state.STATE_ROOT).exists() else set()
     cgroups = {p for h in Path("/sys/fs/cgroup").iterdir() for p in h.rglob("imgtool/*") if p.is_dir()}
     return mounts, states, cgroups
 

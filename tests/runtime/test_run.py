@@ -84,7 +84,7 @@ def test_pids_limit_stops_fork_bomb(clean_host):
     def watch_then_kill():
         try:
             bomb = _running("bomb")
-            events = bomb.cgroup.dirs.get("pids", bomb.cgroup.dirs.get("")) / "pids.events"
+            events = Path(bomb.cgroup.dirs.get("pids", bomb.cgroup.dirs.get(""))) / "pids.events"
             for _ in range(500):  # sample until forks have been refused by the limit
                 seen.append(len(bomb.cgroup.pids()))
                 refused.append(int(events.read_text().split()[1]))

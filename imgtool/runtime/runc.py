@@ -1,0 +1,158 @@
+"""`imgtool-runc` (and `imgtool runtime`): runc's command line over imgtool's runtime.
+
+The contract is the one containerd's go-runc, podman's conmon and CRI-O use (research
+orchestrator.md): global --root/--log/--log-format/--systemd-cgroup/--debug before the verb, Go-style
+flags (`--f v`, `--f=v`, `-f v`, single-dash long names), runc's error wording (callers match
+"does not exist", "container not running"), exit 1 on errors (255 for a failed exec), nothing on
+stdout unless the verb prints a document.
+
+Why hand-parsed and lazily imported: the shim calls the binary several times per container, and
+each call pays Python's start-up plus whatever it imports; argparse alone costs more than
+runc's whole `state` call. Each verb imports only the modules it uses.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from imgtool import __version__
+from imgtool.errors import ImgtoolError
+
+from .runclog import Log
+
+SPEC_VERSION = "1.0.2"
+BOOL, STR, INT, LIST = "bool", "str", "int", "list"
+GLOBALS = {"root": STR, "log": STR, "log-format": STR, "systemd-cgroup": BOOL, "debug": BOOL, "rootless": STR,
+           "criu": STR, "help": BOOL, "h": "help", "version": BOOL, "v": "version"}
+_CREATE = {"bundle": STR, "b": "bundle", "pid-file": STR, "console-socket": STR, "pidfd-socket": STR,
+           "no-pivot": BOOL, "no-new-keyring": BOOL, "preserve-fds": INT}
+VERBS = {
+    "create": (_CREATE, 1),
+    "run": (dict(_CREATE, detach=BOOL, d="detach", **{"keep": BOOL, "no-subreaper": BOOL}), 1),
+    "start": ({}, 1), "state": ({}, 1), "pause": ({}, 1), "resume": ({}, 1),
+    "kill": ({"all": BOOL, "a": "all"}, 1),
+    "delete": ({"force": BOOL, "f": "force"}, 1),
+    "exec": ({"process": STR, "p": "process", "pid-file": STR, "detach": BOOL, "d": "detach", "tty": BOOL,
+              "t": "tty", "console-socket": STR, "pidfd-socket": STR, "cwd": STR, "env": LIST, "e": "env",
+              "user": STR, "u": "user", "additional-gids": LIST, "g": "additional-gids", "cap": LIST, "c": "cap",
+              "no-new-privs": BOOL, "preserve-fds": INT, "ignore-paused": BOOL, "apparmor": STR,
+              "process-label": STR, "cgroup": LIST}, 1),
+    "ps": ({"format": STR, "f": "format"}, 1),
+    "update": ({"resources": STR, "r": "resources", "memory": STR, "memory-swap": STR,
+                "memory-reservation": STR, "cpu-share": INT, "cpu-quota": INT, "cpu-period": INT,
+                "cpuset-cpus": STR, "cpuset-mems": STR, "pids-limit": INT, "blkio-weight": INT}, 1),
+    "events": ({"stats": BOOL, "interval": STR}, 1),
+    "features": ({}, 0), "spec": ({"bundle": STR, "b": "bundle", "rootless": BOOL}, 0),
+    "list": ({"format": STR, "f": "format", "quiet": BOOL, "q": "quiet"}, 0),
+}
+_STOP_AT_FIRST_ARG = ("exec", "ps", "kill")  # what follows the id is the command / ps or signal args
+
+
+class UsageError(ImgtoolError):
+    """A command line runc would not accept."""
+
+
+def parse(argv: list[str], table: dict, interleaved: bool) -> tuple[dict, list[str]]:
+    """Go-flag style options from `table` ({name: kind or alias}) and the positional arguments."""
+    opts: dict = {}
+    args: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--":
+            args.extend(argv[i:])
+            break
+        if not arg.startswith("-") or arg == "-" or (args and not interleaved):
+            args.append(arg)
+            if not interleaved:
+                args.extend(argv[i:])
+                break
+            continue
+        name, eq, value = arg.lstrip("-").partition("=")
+        kind = table.get(name)
+        if kind in table:  # an alias
+            name, kind = kind, table[kind]
+        if kind is None:
+            raise UsageError(f"flag provided but not defined: -{name}")
+        if kind == BOOL:
+            if eq and value not in ("true", "false", "1", "0"):
+                raise UsageError(f"invalid boolean value {value!r} for -{name}")
+            opts[name] = not eq or value in ("true", "1")
+            continue
+        if not eq:
+            if i >= len(argv):
+                raise UsageError(f"flag needs an argument: -{name}")
+            value = argv[i]
+            i += 1
+        if kind == INT:
+            try:
+                opts[name] = int(value)
+            except ValueError:
+                raise UsageError(f"invalid value {value!r} for flag -{name}: parse error") from None
+        elif kind == LIST:
+            opts.setdefault(name, []).append(value)
+        else:
+            opts[name] = value
+    return opts, args
+
+
+def version_text() -> str:
+    """`--version` in runc's layout (go-runc parses the first line's `runc version ` prefix)."""
+    from .seccomp import version as libseccomp
+
+    return (f"runc version {__version__}-imgtool\ncommit: imgtool-runc {__version__}\nspec: {SPEC_VERSION}\n"
+            f"go: none (Python {sys.version.split()[0]})\nlibseccomp: {libseccomp() or 'not found'}\n")
+
+
+USAGE = """usage: {prog} [global options] command [command options] [arguments...]
+
+runc-compatible OCI runtime (imgtool's). Global options: --root DIR, --log FILE,
+--log-format text|json, --systemd-cgroup, --debug, --version.
+Commands: create start run state kill delete exec ps pause resume update events features spec list
+"""
+
+
+def main(argv: list[str] | None = None, prog: str = "imgtool-runc") -> int:
+    """Run one runc command line; returns the exit status (errors already reported)."""
+    argv = sys.argv[1:] if argv is None else argv
+    log = Log(prog)
+    try:
+        gopts, rest = parse(argv, GLOBALS, interleaved=False)
+        if gopts.get("version"):
+            sys.stdout.write(version_text())
+            return 0
+        if gopts.get("log-format", "text") not in ("text", "json"):
+            raise UsageError(f"invalid log-format: {gopts['log-format']}")
+        log = Log(prog, gopts.get("log"), gopts.get("log-format", "text"), bool(gopts.get("debug")))
+        if gopts.get("help") or not rest:
+            sys.stdout.write(USAGE.format(prog=prog))
+            return 0 if gopts.get("help") else 1
+        verb, rest = rest[0], rest[1:]
+        if verb in ("checkpoint", "restore"):
+            raise UsageError(f"{verb} is not supported by imgtool's runtime (no CRIU)")
+        if verb not in VERBS:
+            raise UsageError(f"No help topic for '{verb}'")
+        table, nargs = VERBS[verb]
+        opts, args = parse(rest, table, interleaved=verb not in _STOP_AT_FIRST_ARG)
+        if len(args) < nargs:
+            raise UsageError(f'"{prog} {verb}" requires a container id')
+        if gopts.get("root"):
+            from . import state
+
+            state.set_root(gopts["root"])
+        from . import verbs
+
+        handler = getattr(verbs, verb + "_" if verb in ("exec", "list") else verb)  # builtins' names
+        return handler(opts, args, gopts, log) or 0
+    except ImgtoolError as exc:
+        log.error(str(exc))
+        return getattr(exc, "runc_code", 1)
+    except KeyboardInterrupt:
+        return 130
+
+
+def entry() -> None:
+    """Console-script entry (`imgtool-runc`)."""
+    sys.exit(main())

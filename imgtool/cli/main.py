@@ -12,7 +12,7 @@ import typer
 
 from imgtool.errors import ImgtoolError
 
-from . import build, debug, images, inspection, registry, remote, runtime
+from . import build, container_views, containers, debug, images, inspection, registry, remote, runtime
 
 app = typer.Typer(
     name="imgtool",
@@ -28,7 +28,7 @@ def _main() -> None:
     """A daemonless container image toolkit: build, ship, run and inspect OCI images."""
 
 
-for _group in (build, images, inspection, debug, runtime, registry, remote):
+for _group in (build, images, inspection, debug, runtime, containers, container_views, registry, remote):
     _group.register(app)
 
 

@@ -1,81 +1,30 @@
-"""CLI for the runtime: `imgtool run`, `imgtool unpack`, and the runc-style `imgtool runtime` verbs."""
+"""CLI for the runtime: `imgtool unpack`, the runc-style `imgtool runtime` verbs, `run --runtime` (`run`
+itself is in containers.py)."""
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
-from imgtool.errors import ImgtoolError
 
-def _volume(spec: str) -> tuple[str, str, bool]:
-    parts = spec.split(":")
-    if len(parts) not in (2, 3) or not parts[1].startswith("/") or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
-        raise ImgtoolError(f"invalid volume {spec!r} (HOSTDIR:DIR[:ro])")
-    if not os.path.exists(parts[0]):
-        raise ImgtoolError(f"volume source {parts[0]} does not exist")
-    return parts[0], parts[1], len(parts) == 3 and parts[2] == "ro"
-
-
-def run(
-    image: str = typer.Argument(..., help="Image reference in the store."),
-    command: Optional[List[str]] = typer.Argument(None, help="Command and arguments (replace CMD)."),
-    rm: bool = typer.Option(False, "--rm", help="Accepted for docker compatibility: containers are always removed."),
-    name: Optional[str] = typer.Option(None, "--name"),
-    env: List[str] = typer.Option([], "-e", "--env", help="K=V"),
-    workdir: Optional[str] = typer.Option(None, "-w", "--workdir"),
-    user: Optional[str] = typer.Option(None, "-u", "--user"),
-    entrypoint: Optional[str] = typer.Option(None, "--entrypoint"),
-    hostname: Optional[str] = typer.Option(None, "--hostname", "-h"),
-    memory: Optional[str] = typer.Option(None, "--memory", "-m"),
-    memory_swap: Optional[str] = typer.Option(None, "--memory-swap"),
-    cpus: Optional[str] = typer.Option(None, "--cpus", help="Number of CPUs (e.g. 1.5)."),
-    cpu_shares: Optional[str] = typer.Option(None, "--cpu-shares", "-c", help="Relative CPU weight (2..262144)."),
-    pids_limit: Optional[str] = typer.Option(None, "--pids-limit", help="Process limit (0 or -1: unlimited)."),
-    network: str = typer.Option("host", "--network", "--net", help="host or none"),
-    read_only: bool = typer.Option(False, "--read-only"),
-    volume: List[str] = typer.Option([], "-v", "--volume", help="HOSTDIR:DIR[:ro]"),
-    interactive: bool = typer.Option(False, "-i", "--interactive"),
-    tty: bool = typer.Option(False, "-t", "--tty"),
-    runtime: Optional[str] = typer.Option(None, "--runtime", help="runc or crun instead of imgtool's runtime"),
-) -> None:
-    """Run a command in a new container (docker run's flags and exit codes)."""
+def run_with_runtime(runtime: str, image: str, command, env, workdir, user, entrypoint, hostname, memory,
+                     memory_swap, cpus, cpu_shares, pids_limit, network, read_only, volume, tty) -> None:
+    """`run --runtime runc|crun`: the image unpacked to a bundle and run by that runtime, foreground."""
+    from imgtool.containers.mounts import parse_volume
     from imgtool.runtime.bundle import Overrides
+    from imgtool.runtime.oci_runtime import run_with
     from imgtool.runtime.resources import from_flags
     from imgtool.store import Store
 
-    if network not in ("host", "none"):
-        raise ImgtoolError(f"unsupported network {network!r} (host or none)")
-    for item in env:
-        if "=" not in item:
-            value = os.environ.get(item)
-            if value is None:
-                continue
-            env[env.index(item)] = f"{item}={value}"
-    res = from_flags(memory, memory_swap, cpus, cpu_shares, pids_limit)
+    binds = [parse_volume(v) for v in volume]
     ov = Overrides(args=list(command) if command else None,
                    entrypoint=([entrypoint] if entrypoint else []) if entrypoint is not None else None,
-                   env=list(env), workdir=workdir, user=user, hostname=hostname or None, terminal=tty,
-                   read_only=read_only, network=network, volumes=[_volume(v) for v in volume], resources=res)
-    if tty and interactive and not os.isatty(0):
-        raise ImgtoolError("the input device is not a TTY")
-    store = Store.open()
-    if runtime:
-        from imgtool.runtime.oci_runtime import run_with
-        code = run_with(runtime, store, image, ov)
-        raise typer.Exit(code)
-    from imgtool.runtime.runner import run_image
-    from imgtool.runtime.tty import Streams
-
-    # docker: without -i the container reads nothing; without -t it never gets our terminal
-    stdin_fd = 0 if interactive else os.open(os.devnull, os.O_RDONLY)
-    status = run_image(store, image, ov, name=name, streams=Streams((stdin_fd, 1, 2), interpose=True))
-    if status.oom_killed:
-        print("imgtool: container was OOMKilled", file=sys.stderr)
-    raise typer.Exit(status.code)
+                   env=[e for e in env if "=" in e], workdir=workdir, user=user, hostname=hostname or None,
+                   terminal=tty, read_only=read_only, network="host" if network == "host" else "none",
+                   volumes=[(m["source"], m["target"], m["readonly"]) for m in binds if m["type"] == "bind"],
+                   resources=from_flags(memory, memory_swap, cpus, cpu_shares, pids_limit))
+    raise typer.Exit(run_with(runtime, Store.open(), image, ov))
 
 
 def unpack(ref: str = typer.Argument(..., help="Image reference in the store."),
@@ -95,8 +44,7 @@ def runtime(ctx: typer.Context) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add `run`, `unpack` and the `runtime` group to the top-level app."""
-    app.command("run", context_settings={"allow_interspersed_args": False})(run)
+    """Add `unpack` and the `runtime` group to the top-level app."""
     app.command("unpack")(unpack)
     app.command("runtime", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
                                              "allow_interspersed_args": False, "help_option_names": []})(runtime)

@@ -16,7 +16,7 @@ from typing import Iterator
 from . import filters, keys
 from .match import Match, Where
 
-_SSH_HOME = re.compile(r"^(root|home/[^/]+)/\.ssh/[^/]+$")
+_SSH_HOME = re.compile(r"^((root|home/[^/]+)/\.ssh/[^/]+|etc/ssh/ssh_host_[^/]*_key)$")
 _TLS_PATH = re.compile(r"(^|/)(etc/(ssl|pki|nginx|apache2|httpd|letsencrypt)/|[^/]*\.(key|pem)$)")
 
 
@@ -137,7 +137,8 @@ def pypirc(text: str, where: Where) -> Iterator[Match]:
             yield Match("pypirc-password", "pypi", "critical", m.start(1), m.end(1), m.group(1), "", "high", 90)
 
 
-_KUBE = re.compile(r"(?m)^\s*-?\s*(client-key-data|token|password|id-token|refresh-token|client-secret)\s*:\s*[\"']?([^\s\"'#]+)")
+_KUBE = re.compile(r"(?m)^\s*-?\s*\"?(client-key-data|token|password|id-token|refresh-token|access-token|client-secret)\"?"
+                   r"\s*:\s*[\"']?([^\s\"'#,]+)")
 
 
 def kubeconfig(text: str, where: Where) -> Iterator[Match]:
@@ -181,6 +182,26 @@ def url_credentials(text: str, where: Where) -> Iterator[Match]:
         yield Match(rule, category, "high", m.start(3), m.end(3), password, "", "high", 85)
 
 
+_CURL_USER = re.compile(r"\b(?:curl|wget|http)\b[^\n]{0,200}?\s(?:-u|--user|--http-user)[ =]?[\"']?([^\s:'\"]{1,64}):([^\s'\"]{4,128})")
+_SECRET_FLAG = re.compile(r"(?<![\w-])(?:--password|--passwd|--http-password|--token|--api-key|--access-token|--secret)"
+                          r"[= ][\"']?([^\s'\"]{8,128})")
+_BASIC = re.compile(r"(?i:authorization)[\"']?\s*[:=]\s*[\"']?Basic\s+([A-Za-z0-9+/]{8,}={0,2})")
+
+
+def command_line(text: str, where: Where) -> Iterator[Match]:
+    """Credentials given to a command: `curl -u user:pass`, `--password X`, `Authorization: Basic ...`."""
+    for m in _CURL_USER.finditer(text):
+        if not filters.placeholder(m.group(2)) and not m.group(2).startswith(("$", "%")):
+            yield Match("command-line-credential", "cli", "high", m.start(2), m.end(2), m.group(2), "", "high", 85)
+    for m in _SECRET_FLAG.finditer(text):
+        value = m.group(1)
+        if not filters.placeholder(value) and not value.startswith(("$", "%", "-")) and filters.entropy(value) >= 2.5:
+            yield Match("command-line-credential", "cli", "high", m.start(1), m.end(1), value, "", "medium", 85)
+    for m in _BASIC.finditer(text):
+        if _docker_auth_ok("auth", m.group(1)):
+            yield Match("basic-auth-header", "http", "high", m.start(1), m.end(1), m.group(1), "", "high", 85)
+
+
 CONTEXT_RULES = (
     (("-----begin", "putty-user-key-file"), private_keys),
     (("service_account",), gcp_service_account),
@@ -190,4 +211,5 @@ CONTEXT_RULES = (
     (("password",), pypirc),
     (("kind",), kubeconfig),
     (("://",), url_credentials),
+    (("-u", "--user", "--pass", "--token", "--api-key", "--access-token", "--secret", "basic"), command_line),
 )

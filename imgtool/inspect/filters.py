@@ -140,7 +140,7 @@ _ALLOW_PATHS = re.compile(
     r"|(^|/)(test|tests|__tests__|spec)/(fixtures?|data)/|(^|/)testdata/|(^|/)__fixtures__/"
     r"|^usr/share/(doc|man|info|locale|licenses|common-licenses|help)/|^usr/include/"
     r"|^usr/(local/)?lib/python[0-9.]+/|^usr/local/go/"
-    r"|\.md$|\.rst$|\.dist-info/|\.egg-info/"
+    r"|\.md$|\.rst$|\.dist-info/|\.egg-info/|\.(example|sample|template|tmpl|dist)$"
     r"|(^|/)(package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|Pipfile\.lock|poetry\.lock"
     r"|go\.sum|Cargo\.lock|composer\.lock|Gemfile\.lock|uv\.lock)$")
 _CREDENTIAL_FILES = re.compile(

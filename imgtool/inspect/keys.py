@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import serialization
 PEM = re.compile(
     r"-----BEGIN ((?:RSA |DSA |EC |OPENSSH |ENCRYPTED |PGP |SSH2 ENCRYPTED )?PRIVATE KEY(?: BLOCK)?)-----"
     r"((?:(?!-----BEGIN )[\s\S]){40,}?)-----END \1-----")
-PUTTY = re.compile(r"PuTTY-User-Key-File-[1-3]: [\w@.-]+\r?\n[\s\S]*?Private-Lines: (\d+)\r?\n((?:[A-Za-z0-9+/=]+\r?\n?)+)"
-                   r"(?:Private-MAC|Private-Hash): [0-9a-fA-F]+")
+PUTTY = re.compile(r"PuTTY-User-Key-File-[1-3]: [\w@.-]+\r?\n[\s\S]{0,4096}?Private-Lines: (\d+)\r?\n((?:[A-Za-z0-9+/=]+(?:\r?\n|$))+)"
+                   r"(?:(?:Private-MAC|Private-Hash): [0-9a-fA-F]+)?")
 _ESCAPES = re.compile(r"\\r|\\n|\\t|\"\s*\+\s*\"|'\s*\+\s*'")
 _KEY_PATH = re.compile(r"(^|/)(\.ssh/id_[^/.]+|[^/]*_key|[^/]+\.(key|der|p8|pk8))$")
 
@@ -114,7 +114,7 @@ def find_putty(text: str) -> Iterator[KeyMatch]:
     """PuTTY .ppk private keys whose Private-Lines section is as long as it says."""
     for m in PUTTY.finditer(text):
         lines = [ln for ln in m.group(2).splitlines() if ln.strip()]
-        if len(lines) == int(m.group(1)) and len("".join(lines)) >= 40:
+        if lines and int(m.group(1)) > 0 and len("".join(lines)) >= 40 and _body_bytes("\n".join(lines)):
             encrypted = "Encryption: none" not in m.group(0)
             yield KeyMatch(m.start(), m.end(), "PuTTY", KeyInfo("putty", encrypted, "high"))
 

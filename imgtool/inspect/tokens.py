@@ -88,9 +88,9 @@ def _aws_secret(secret: str) -> str | None:
     return "high" if classes >= 2 and filters.entropy(secret) >= 3.5 else None
 
 
-def _azure(secret: str) -> str | None:
+def _azure(secret: str, size: int = 64) -> str | None:
     try:
-        return "high" if len(base64.b64decode(secret, validate=True)) == 64 else None
+        return "high" if len(base64.b64decode(secret, validate=True)) == size and not filters.repeated(secret) else None
     except (binascii.Error, ValueError):
         return None
 
@@ -143,7 +143,7 @@ TOKEN_RULES: tuple[TokenRule, ...] = (
     _rule("slack-webhook", "slack", "high",
           r"(https://hooks\.slack\.com/(?:services|workflows)/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]{20,})",
           ("hooks.slack.com",), lambda s: "https://hooks.slack.com/services/", _slack_webhook),
-    _rule("stripe-secret-key", "stripe", "critical", _B + r"((?:sk|rk)_(?:live|test)_[0-9A-Za-z]{20,99})" + _E,
+    _rule("stripe-secret-key", "stripe", "critical", _B + r"((?:sk|rk)_(?:live|test)_[0-9A-Za-z]{20,247})" + _E,
           ("sk_live_", "sk_test_", "rk_live_", "rk_test_"), _fixed(8), _random_after(8)),
     _rule("npm-token", "npm", "critical", _B + r"(npm_[A-Za-z0-9]{36})" + _E, ("npm_",), _fixed(4), _checksummed(4)),
     _rule("pypi-token", "pypi", "critical",
@@ -159,6 +159,8 @@ TOKEN_RULES: tuple[TokenRule, ...] = (
           ("secret",), lambda s: "", _aws_secret),
     _rule("azure-storage-key", "azure", "critical", r"(?i:AccountKey)=([A-Za-z0-9+/]{86}==)",
           ("accountkey=",), lambda s: "", _azure),
+    _rule("azure-storage-key", "azure", "critical", r"(?i:SharedAccessKey)=([A-Za-z0-9+/]{43}=)",
+          ("sharedaccesskey=",), lambda s: "", lambda s: _azure(s, 32)),
     _rule("azure-storage-key", "azure", "critical",
           r"(?i:azure[\w.-]{0,30}?(?:key|secret))[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9+/]{86}==)",
           ("azure",), lambda s: "", _azure),

@@ -14,11 +14,9 @@ killed monitor could not.
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
 
 from . import hooks, jsonfast, namespaces, speccheck, state, syscalls
 from . import cgroups
@@ -26,8 +24,6 @@ from .init import EXIT_SETUP, Plan, run_init
 from .signals import parse_signal  # noqa: F401  (the builder's STOPSIGNAL)
 from .state import Container, RuntimeError_, list_containers  # noqa: F401  (the names callers know)
 
-_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
-              signal.SIGWINCH)
 
 
 @dataclass(frozen=True)
@@ -40,7 +36,7 @@ class ExitStatus:
     cpu_ns: int = 0
 
 
-def spawn(container_id: str, spec: dict[str, Any], plan: Plan, bundle: str = "",
+def spawn(container_id: str, spec: dict, plan: Plan, bundle: str = "",
           upper_root: str | None = None, stdio: tuple[int, int, int] | None = None, name: str | None = None,
           systemd: bool = False) -> Container:
     """Create the container up to (not including) exec; returns once the init reported ready.
@@ -109,6 +105,8 @@ def spawn(container_id: str, spec: dict[str, Any], plan: Plan, bundle: str = "",
         container.report = report  # type: ignore[attr-defined]  # kept open: exec success is its EOF
         return container
     except BaseException:
+        import shutil
+
         ns.close()
         if cgroup is not None:
             cgroup.destroy()
@@ -126,7 +124,7 @@ def _run_hooks(spec: dict, kinds: tuple[str, ...], doc: dict) -> None:
         raise RuntimeError_(str(exc), 1) from None
 
 
-def _await(container: Container, report: Any, until: str) -> None:
+def _await(container: Container, report, until: str) -> None:
     """Read the init's reports up to `until`; an error (or silent death) becomes RuntimeError_."""
     for line in report:
         msg = jsonfast.loads(line)
@@ -160,8 +158,11 @@ def wait(container: Container, relay: Callable[[int], None] | None = None) -> Ex
     `relay(pid)` (copying the container's stdio, `tty.Streams.relay`) runs first, under the same
     forwarding, and returns once the container has exited and its outputs are closed.
     """
+    import signal
+
     previous = {}
-    for sig in _FORWARDED:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+                signal.SIGWINCH):
         previous[sig] = signal.signal(sig, lambda s, _f: _signal(container.pid, s))
     try:
         if relay is not None:

@@ -17,7 +17,7 @@ import os
 from imgtool.errors import ImgtoolError
 
 from . import jsonfast, namespaces, syscalls
-from .init import SetupError, chdir, close_fds, compile_seccomp, console, exec_process, lookpath, prepare_process
+from .init import SetupError, chdir, close_fds, compile_seccomp, console, exec_process, lookpath, preload, prepare_process
 from .state import Container, write_pid_file
 
 
@@ -78,6 +78,7 @@ def _child(container: Container, proc: dict, ns, go: int, report: int, console_f
         if os.read(go, 1) != b"1":
             os._exit(code)
         os.close(go)
+        preload(proc, False)
         flt = compile_seccomp(seccomp_profile)
         ns.enter()
         ns.close()

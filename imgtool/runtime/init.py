@@ -11,15 +11,14 @@ reporting failures on the report pipe. `prepare_process` and `exec_process` are 
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import resource
 import signal
-import termios
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from . import capabilities, jsonfast, seccomp, syscalls, tty, users
+from imgtool.errors import ImgtoolError
+
+from . import capabilities, jsonfast, seccomp, syscalls
 from .mounts import PROPAGATION, Filesystem, MountError
 from .resolve import Root
 
@@ -75,6 +74,8 @@ class _Setup:
         p = self.plan
         syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
         if p.lowers is not None:
+            from pathlib import Path
+
             from .snapshots import mount_overlay  # imgtool run's overlay rootfs (imports the store)
 
             mount_overlay([Path(x) for x in p.lowers], Path(p.upper) if p.upper else None,
@@ -101,6 +102,8 @@ class _Setup:
 
     def resolve_user(self) -> None:
         """USER names looked up in the container's own passwd/group (in-root), then HOME if unset."""
+        from . import users
+
         found = users.lookup(self.plan.rootfs, self.plan.user)
         proc = self.spec["process"]
         proc["user"] = {"uid": found.uid, "gid": found.gid, "additionalGids": list(found.additional_gids)}
@@ -137,6 +140,11 @@ def console(proc: dict, console_socket: int | None, bind_console: bool) -> None:
     stdio and the controlling terminal of this session, owned by the process user as runc's
     fixStdioPermissions does; the master goes out over the console socket.
     """
+    import fcntl
+    import termios
+
+    from . import tty  # imported before pivot_root/setns by `preload`
+
     if console_socket is None:
         raise SetupError("process.terminal is set but no console socket was given")
     with Root("/") as root:
@@ -159,6 +167,20 @@ def console(proc: dict, console_socket: int | None, bind_console: bool) -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
     tty.send_master(console_socket, master)
     os.close(master)
+
+
+def preload(proc: dict, hooks: bool) -> None:
+    """Import what runs after pivot_root (or setns into the container's mounts), when the host's
+    sys.path is gone: the pty code for a terminal, subprocess for in-container hooks."""
+    if proc.get("terminal"):
+        import fcntl  # noqa: F401
+        import termios  # noqa: F401
+
+        from . import tty  # noqa: F401
+    if hooks:
+        import subprocess  # noqa: F401
+
+        from . import hooks as _hooks  # noqa: F401
 
 
 def compile_seccomp(profile: dict | None):
@@ -274,10 +296,7 @@ def run_init(spec: dict, plan: Plan, go: int, report: int, namespaces) -> None:
             syscalls.prctl(syscalls.PR_SET_PDEATHSIG, 9)
         if os.read(go, 1) != b"1":
             os._exit(EXIT_SETUP)
-        if spec.get("hooks"):
-            import subprocess  # noqa: F401  (for in-container hooks, which run after pivot_root)
-
-            from . import hooks  # noqa: F401
+        preload(spec["process"], bool(spec.get("hooks")))
         flt = compile_seccomp((spec.get("linux") or {}).get("seccomp"))
         namespaces.enter()
         namespaces.close()
@@ -306,7 +325,7 @@ def run_init(spec: dict, plan: Plan, go: int, report: int, namespaces) -> None:
         _hooks(spec, "startContainer", dict(plan.state, status="created", pid=os.getpid()))
         execing = True
         exec_process(exe, proc, flt)
-    except (SetupError, users.UserError) as exc:
+    except (SetupError, ImgtoolError) as exc:  # ImgtoolError: users.UserError
         code = getattr(exc, "code", EXIT_SETUP)
         setup.send("error", str(exc))
     except OSError as exc:

@@ -7,13 +7,11 @@ with runc's detached mode); `start`, `state` and `kill` are methods of `Containe
 from __future__ import annotations
 
 import os
-import socket
-from typing import Callable
+from collections.abc import Callable
 
 from . import jsonfast, state
 from .container import Container, ExitStatus, RuntimeError_, confirm_exec, spawn, wait
 from .init import Plan
-from .tty import Streams
 
 
 def _load_bundle(bundle: str | os.PathLike) -> tuple[str, dict, str]:
@@ -32,7 +30,9 @@ def _load_bundle(bundle: str | os.PathLike) -> tuple[str, dict, str]:
     return bundle, spec, rootfs
 
 
-def _connect(console_socket: str | os.PathLike) -> socket.socket:
+def _connect(console_socket: str | os.PathLike):
+    import socket
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(os.fspath(console_socket))
@@ -79,6 +79,8 @@ def run(container_id: str, bundle: str | os.PathLike, pid_file: str | os.PathLik
 
     With process.terminal our stdin is forwarded into the pty and its output to our stdout (runc).
     """
+    from .tty import Streams
+
     bundle, spec, rootfs = _load_bundle(bundle)
     streams = Streams()
     try:

@@ -24,7 +24,7 @@ import socket
 import stat
 import termios
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from tty import setraw
 
@@ -122,9 +122,12 @@ class Streams:
     happens when the container's PID 1 exits (the kernel kills the rest of its PID namespace).
     """
 
-    def __init__(self, host: tuple[int, int, int] = (0, 1, 2), interpose: bool = False):
+    def __init__(self, host: tuple[int, int, int] = (0, 1, 2), interpose: bool = False,
+                 tee: Callable[[str, bytes], None] | None = None):
         self.host = host
         self.interpose = interpose
+        self.tee = tee  # also gets every output chunk ("stdout"/"stderr"): outputs are then always piped
+        self.names: dict[int, str] = {}  # our read end -> "stdout" / "stderr"
         self.child: tuple[int, int, int] = host  # the fds the init puts on 0, 1, 2
         self.outputs: dict[int, int] = {}  # our read end -> host fd
         self.input: tuple[int, int] | None = None  # (host fd, our write end)
@@ -147,10 +150,10 @@ class Streams:
                 proc["consoleSize"] = {"height": rows, "width": cols}
             self._console = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             return self._console[1].fileno()
-        if self.interpose:
+        if self.interpose or self.tee:
             child = list(self.host)
             for i, fd in enumerate(self.host):
-                if os.isatty(fd):
+                if (self.interpose and os.isatty(fd)) or (self.tee and i > 0):
                     r, w = os.pipe()
                     child[i] = r if i == 0 else w
                     self._ours += [r, w]
@@ -158,6 +161,7 @@ class Streams:
                         self.input = (fd, w)
                     else:
                         self.outputs[r] = fd
+                        self.names[r] = ("stdout", "stderr")[i - 1]
             self.child = (child[0], child[1], child[2])
         return None
 
@@ -175,6 +179,7 @@ class Streams:
             self._console = None
             self._ours.append(master)
             self.outputs[master] = self.host[1]
+            self.names[master] = "stdout"
             self.input = (self.host[0], master)
 
     def relay(self, pid: int) -> None:
@@ -220,6 +225,8 @@ class Streams:
                         if data == b"":
                             del outputs[fd]
                         elif data:
+                            if self.tee is not None:
+                                self.tee(self.names[fd], data)
                             outputs[fd] = _write_all(outputs[fd], data)
                     elif fd == src:
                         data = _read(fd)

@@ -9,6 +9,7 @@ GetExecUser: numeric ids need no entry, names must exist, supplementary groups c
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,11 +36,15 @@ class ExecUser:
 
 
 def _read(root: Root, rel: str) -> list[list[str]]:
+    """The file's rows; a hostile image's FIFO or device there counts as absent (never blocks), and
+    only its first 4 MiB are read."""
     try:
-        fd = root.open_file(rel)
+        fd = root.open_file(rel, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError:
         return []
     with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return []
         data = f.read(4 << 20)
     rows = []
     for line in data.decode("utf-8", "replace").splitlines():

@@ -149,6 +149,7 @@ class Plan:
     second_key: str
     build_npm: str
     arg_pw: str
+    wget_pw: str
     env: list
     labels: dict
 
@@ -179,6 +180,9 @@ def plan(seed: int = 10) -> Plan:
            "client_id": g.s(21, string.digits), "token_uri": "https://oauth2.googleapis.com/token"}
     plant("/app/keys/gcp.json", json.dumps(gcp, indent=2), ("gcp", gcp_key))
     azure = g.azure_key()
+    sas = base64.b64encode(g.r.randbytes(32)).decode()
+    plant("/app/config/bus.json", json.dumps({"ServiceBus": f"Endpoint=sb://corpus.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey={sas}"}),
+          ("azure", sas))
     plant("/app/config/storage.conf", f"connection = DefaultEndpointsProtocol=https;AccountName=corpusstore;AccountKey={azure};EndpointSuffix=core.windows.net\n",
           ("azure", azure))
     ghp = g.github()
@@ -242,7 +246,7 @@ def plan(seed: int = 10) -> Plan:
            f"GITHUB_TOKEN={env_ghp}", "APP_ENV=production"] + ENV_DECOYS(g)
     return Plan(g, decoy_files, decoy_count,
                 {"visible": visible, "overwritten": overwritten, "deleted": deleted + deleted_dir, "deleted-opaque": opaqued},
-                second_key, g.npm(), g.password(16), env, {"deploy.gitlab-token": label_glpat, **LABEL_DECOYS(g)})
+                second_key, g.npm(), g.password(16), g.s(18), env, {"deploy.gitlab-token": label_glpat, **LABEL_DECOYS(g)})
 
 
 OVERWRITES = {"/root/.pypirc": "[pypi]\nusername = __token__\n", "/app/config/notes.txt": "ci token: see vault\n"}
@@ -281,7 +285,7 @@ def metadata_truth(config: dict, secrets: list[tuple[str, str]]) -> list[Truth]:
 
 def metadata_secrets(p: Plan) -> list[tuple[str, str]]:
     """The planted values that live only in the config and the history."""
-    return [("npm", p.build_npm), ("generic", p.arg_pw), ("generic", p.env[1].split("=", 1)[1]),
+    return [("npm", p.build_npm), ("generic", p.arg_pw), ("cli", p.wget_pw), ("generic", p.env[1].split("=", 1)[1]),
             ("github", p.env[2].split("=", 1)[1]), ("gitlab", p.labels["deploy.gitlab-token"])]
 
 
@@ -298,6 +302,7 @@ def make(seed: int = 10) -> tuple[Spec, list[Truth], int]:
                     *[whiteout(path) for path in REMOVED], opaque(OPAQUE_DIR), file(OPAQUE_DIR + "/README", "mounted at runtime\n"))
     spec.meta(f"ARG DB_ADMIN_PASSWORD={p.arg_pw}")
     spec.meta("ENV APP_ENV=production")
+    spec.meta(f"RUN /bin/sh -c wget --http-user=deploy --http-password={p.wget_pw} https://artifacts.corpus.test/app.tgz")
     spec.env, spec.labels = p.env, p.labels
     for text in HISTORY_DECOYS(p.g):
         spec.meta(text)

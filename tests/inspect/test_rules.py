@@ -145,3 +145,16 @@ def test_history_build_args_and_instructions():
     text = "ENV LEGACY_PASSWORD Zq8vLr2mWx4kTn7p"
     ((k, v, at),) = list(_pairs(text))
     assert text[at:at + len(v)] == v
+
+
+def test_credentials_on_command_lines():
+    pw = Gen(7).s(16)
+    history = Where("history", field="history[3].created_by")
+    assert rules(f"RUN /bin/sh -c curl -fsSL -u deploy:{pw} https://artifacts.internal/x.tgz | tar xz", history) == [
+        "command-line-credential"]
+    assert rules(f"RUN /bin/sh -c docker login --password {pw} registry.internal", history) == ["command-line-credential"]
+    auth = base64.b64encode(f"ci:{pw}".encode()).decode()
+    assert rules(f"Authorization: Basic {auth}", TEXT) == ["basic-auth-header"]
+    for text in ('curl -u "$USER:$PASS" https://x', "login --password \"$PW\"", 'parser.add_argument("--password", help="x")',
+                 "Authorization: Basic " + base64.b64encode(b"user:password").decode()):
+        assert rules(text, SOURCE) == [], text

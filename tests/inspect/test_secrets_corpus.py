@@ -51,7 +51,7 @@ def test_findings_carry_the_contract_fields(corpus_store):
     assert by_path["/app/keys/encrypted.pem"]["severity"] == "medium"
     assert by_path["/tmp/build/.git-credentials"]["rule_id"] == "git-credentials"
     history = [f for f in doc["findings"] if f["source"] == "history"]
-    assert {f["rule_id"] for f in history} == {"npm-token", "generic-secret-assignment"}
+    assert {f["rule_id"] for f in history} == {"npm-token", "generic-secret-assignment", "command-line-credential"}
     npm = next(f for f in history if f["rule_id"] == "npm-token")
     assert npm["layer_index"] == 2 and npm["config_field"] == "history[2].created_by" and npm["status"] == "n/a"
     s = doc["summary"]

@@ -70,7 +70,7 @@ class Term:
 
 
 def test_t_allocates_terminal_with_host_size(clean_host):
-    term = Term("run", "-t", "busybox", "sh", "-c",
+    term = Term("run", "--rm", "-t", "busybox", "sh", "-c",
                 "test -t 0 && test -t 1 && test -t 2 && echo all-tty; echo tty=$(tty); echo size=$(stty size)")
     m = term.expect(r"tty=(\S+)\s+size=(\d+ \d+)\s")
     assert b"all-tty" in term.out
@@ -79,7 +79,7 @@ def test_t_allocates_terminal_with_host_size(clean_host):
 
 
 def test_it_shell_is_interactive_and_host_mode_restored(clean_host):
-    term = Term("run", "-it", "busybox", "sh")
+    term = Term("run", "--rm", "-it", "busybox", "sh")
     term.expect(r"# ")
     assert termios.tcgetattr(term.slave) != term.modes  # raw while the container runs
     os.write(term.master, b"echo h''i; exit 3\n")  # the echoed input reads h''i, only the output hi
@@ -90,7 +90,7 @@ def test_it_shell_is_interactive_and_host_mode_restored(clean_host):
 
 
 def test_sigwinch_resizes_and_signals_still_forwarded(clean_host):
-    term = Term("run", "-it", "busybox", "sh", "-c", "trap 'echo size=$(stty size)' WINCH; trap 'exit 9' TERM; "
+    term = Term("run", "--rm", "-it", "busybox", "sh", "-c", "trap 'echo size=$(stty size)' WINCH; trap 'exit 9' TERM; "
                 "echo ready; while :; do sleep 0.05; done")
     term.expect("ready")
     term.resize(40, 120)
@@ -103,7 +103,7 @@ def test_sigwinch_resizes_and_signals_still_forwarded(clean_host):
 
 
 def test_without_t_container_never_gets_host_terminal(clean_host):
-    term = Term("run", "-i", "busybox", "sh", "-c",
+    term = Term("run", "--rm", "-i", "busybox", "sh", "-c",
                 "for fd in 0 1 2; do test -t $fd && echo $fd=tty || echo $fd=pipe; done; read line; echo got=$line")
     m = term.expect(r"0=(\w+)\r\n1=(\w+)\r\n2=(\w+)\r\n")
     assert m.groups() == (b"pipe", b"pipe", b"pipe")
@@ -114,7 +114,7 @@ def test_without_t_container_never_gets_host_terminal(clean_host):
 
 def test_i_forwards_terminal_input_when_output_is_not_a_terminal(clean_host):
     r, w = os.pipe()
-    term = Term("run", "-i", "busybox", "sh", "-c", "test -t 0 || read line; echo got=$line", stdout=w)
+    term = Term("run", "--rm", "-i", "busybox", "sh", "-c", "test -t 0 || read line; echo got=$line", stdout=w)
     os.close(w)
     os.write(term.master, b"typed\n")
     assert term.wait() == 0

@@ -1,0 +1,194 @@
+"""The per-container monitor (conmon's role): starts the container, holds its stdio, writes its log,
+records how it ended, and cleans up its cgroup and network.
+
+Detached (`run -d`, `start`): the CLI double-forks; the monitor is a session leader of its own,
+stdio on /dev/null, so it outlives the CLI and the shell that ran it, and reports "started" (or
+the one-line error) on a pipe before the CLI returns. Attached: the CLI itself is the monitor and
+relays the container's stdio to its own as well. Without a daemon, the monitor is the only process
+that sees the container's exit status (the init is its child); if it is killed, the container keeps
+running and `stop`/`rm` finish its work from the state on disk (`lifecycle.reap`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import traceback
+from pathlib import Path
+
+from imgtool.errors import ImgtoolError
+from imgtool.runtime import container as rt
+from imgtool.runtime import state as rstate
+from imgtool.runtime.bundle import Overrides, runtime_config, user_spec
+from imgtool.runtime.cgroups import Resources
+from imgtool.runtime.init import Plan
+from imgtool.runtime.runner import image_layers
+from imgtool.runtime.snapshots import Snapshots
+from imgtool.runtime.tty import Streams
+from imgtool.store import Store
+
+from . import mounts, network, record
+from .logs import JsonFileWriter, LogOptions
+from .ports import PortMapping
+from .record import Record
+
+
+def rootfs_dirs(store: Store, container_id: str) -> Path:
+    """The container's writable layer (upper, work) and overlay mount point, kept until `rm`."""
+    return store.snapshots_dir / "containers" / container_id
+
+
+def spec_for(store: Store, rec: Record, image_config) -> tuple[dict, Overrides]:
+    """The runtime config a start (or an exec's process) uses: the record's flags over the image."""
+    cfg = rec.config
+    ov = Overrides(args=cfg.args, entrypoint=cfg.entrypoint, env=list(cfg.env), workdir=cfg.workdir, user=cfg.user,
+                   hostname=cfg.hostname, terminal=cfg.tty, read_only=cfg.read_only,
+                   network="host" if cfg.network == "host" else "none", resources=Resources(**cfg.resources),
+                   cgroups_path=f"imgtool/{cfg.id}")
+    spec = runtime_config(image_config, None, ov)
+    spec["mounts"] += mounts.to_spec(store, cfg.mounts)
+    return spec, ov
+
+
+def run(store: Store, rec: Record, streams: Streams, report: int | None, pdeathsig: bool) -> rt.ExitStatus | None:
+    """Start the container and monitor it to the end; None if it never started (error reported).
+
+    `report` gets one JSON line, {"started": pid} or {"error": ..., "code": ...}, then is closed;
+    without it (attached) a start failure is raised.
+    """
+    cfg = rec.config
+    writer = JsonFileWriter(rec.log_path, LogOptions(cfg.log_max_size, cfg.log_max_file))
+    streams.tee = writer.write
+    container = None
+    try:
+        try:
+            image_config, layers = image_layers(store, cfg.image_id)
+            lowers = Snapshots(store.snapshots_dir, store.tmp_dir).prepare(layers)
+            base = rootfs_dirs(store, cfg.id)
+            if not lowers:
+                (base / "empty").mkdir(exist_ok=True)
+                lowers = [base / "empty"]
+            spec, ov = spec_for(store, rec, image_config)
+            plan = Plan(rootfs=str(base / "rootfs"), lowers=[str(p) for p in lowers], upper=str(base / "upper"),
+                        work=str(base / "work"), exec_fifo=f"{rstate.STATE_ROOT}/{cfg.id}/exec.fifo",
+                        pdeathsig=pdeathsig, user=user_spec(image_config, ov))
+            plan.console_socket = streams.setup(spec)
+            container = rt.spawn(cfg.id, spec, plan, bundle=str(rec.dir), stdio=streams.child, name=cfg.name)
+            streams.started()
+            if cfg.network == "bridge":
+                network.setup(cfg.id, container.pid, [PortMapping(**p) for p in cfg.ports])
+            elif cfg.network == "none":
+                network.loopback_up(container.pid)
+            with rec.locked() as r:
+                r.state = record.State(status="running", pid=container.pid, monitor_pid=os.getpid(),
+                                       monitor_start=record.start_time(os.getpid()), started_at=record.now(),
+                                       restart_count=r.state.restart_count, cgroup=container.cgroup_doc,
+                                       path=spec["process"]["args"][0], args=spec["process"]["args"][1:])
+            container.start()
+            rt.confirm_exec(container)
+        except BaseException as exc:
+            _failed(store, rec, container, exc, report)
+            if report is None:
+                raise
+            return None
+        if report is not None:
+            _send(report, {"started": container.pid})
+            report = None
+        status = rt.wait(container, streams.relay)
+    finally:
+        streams.close()
+        writer.close()
+        if report is not None:
+            os.close(report)
+    finish(store, rec, status)
+    return status
+
+
+def _failed(store: Store, rec: Record, container, exc: BaseException, report: int | None) -> None:
+    """A start that failed: nothing left running, the record says why (docker keeps it "created")."""
+    from . import lifecycle
+
+    if container is not None:
+        container.destroy()
+    network.teardown(rec.id)
+    if isinstance(exc, ImgtoolError):
+        message, code = str(exc), exc.exit_code
+    else:
+        message, code = f"container start failed: {type(exc).__name__}: {exc}", 125
+    with rec.locked() as r:
+        r.state = record.State(status="created", error=message, exit_code=code, restart_count=r.state.restart_count)
+    if report is not None:
+        _send(report, {"error": message, "code": code})
+    if rec.config.auto_remove:
+        lifecycle.remove_files(store, rec)
+
+
+def _send(fd: int, msg: dict) -> None:
+    try:
+        os.write(fd, (json.dumps(msg) + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+def finish(store: Store, rec: Record, status: rt.ExitStatus) -> None:
+    """After the init exited: release cgroup and ports first (a next `run -p` may reuse them), then
+    record the exit; `--rm` removes everything."""
+    from . import lifecycle
+
+    lifecycle.release(rec)
+    with rec.locked() as r:
+        if r.state.status == "running":
+            r.state.status, r.state.exit_code, r.state.oom_killed = "exited", status.code, status.oom_killed
+            r.state.finished_at, r.state.pid = record.now(), 0
+    if rec.config.auto_remove:
+        lifecycle.remove_files(store, rec)
+
+
+def start_detached(store: Store, rec: Record) -> int:
+    """Fork the monitor into its own session; returns the container's pid once it runs, or raises
+    the start error (with its exit code) the monitor reported."""
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.close(r)
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.close(null)
+            streams = Streams(host=(os.open(os.devnull, os.O_RDONLY), -1, -1))
+            run(store, rec, streams, w, pdeathsig=False)
+        except BaseException:
+            _log_crash(rec)
+        finally:
+            os._exit(0)
+    os.close(w)
+    os.waitpid(child, 0)
+    with os.fdopen(r, "rb") as f:
+        line = f.readline()
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        raise ImgtoolError(f"container {rec.id[:12]}: its monitor exited before starting it") from None
+    if "error" in msg:
+        err = ImgtoolError(msg["error"])
+        err.exit_code = msg.get("code", 125)
+        raise err
+    return int(msg["started"])
+
+
+def _log_crash(rec: Record) -> None:
+    """A monitor bug must not vanish into /dev/null: its traceback goes next to the log."""
+    try:
+        (rec.dir / "monitor-error.txt").write_text(traceback.format_exc())
+    except OSError:
+        pass
+
+
+def hostname_default(container_id: str, network_mode: str) -> str:
+    """docker: the short ID, or the host's name with --network host."""
+    return socket.gethostname() if network_mode == "host" else container_id[:12]

@@ -1,0 +1,152 @@
+"""A container's own network namespace: loopback, outbound access and published ports, no iptables.
+
+Why slirp4netns (docs/runtime.md "Networking" has the measurements): these hosts have no iptables,
+so no bridge + NAT; a userspace stack behind a tap device gives the namespace outbound access, and
+its `add_hostfwd` API binds the published host ports. pasta (Debian's passt of 2023-03) starts
+faster and forwards faster, but there a connection the container opens never sees the peer's FIN
+(busybox `nc` to a host server hangs after the reply), which breaks ordinary clients; an in-netns
+forwarder handles inbound only, so it would need one of the two anyway.
+
+The namespace itself is made by the container's init (the runtime's `network` namespace); the
+monitor bind-mounts `/proc/PID/ns/net` to a file under the run dir, so slirp4netns, `teardown` and
+the test checks name it by path and it outlives neither the container nor `rm`. slirp4netns runs in
+a session of its own (a killed monitor does not take the network with it); `teardown` kills it by
+its pid file, checked by name.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+import socket
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+from imgtool.errors import ImgtoolError
+from imgtool.runtime import syscalls
+
+from .ports import PortMapping
+
+RUN_ROOT = Path(os.environ.get("IMGTOOL_CONTAINERS_RUN", "/run/imgtool-containers"))
+ADDRESS = "10.0.2.100"  # slirp4netns' guest address in its default 10.0.2.0/24
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+_READY_TIMEOUT = 30
+
+
+class NetworkError(ImgtoolError):
+    """The container's network could not be set up (docker's exit code 125)."""
+
+    exit_code = 125
+
+
+def run_dir(container_id: str) -> Path:
+    """Per-boot files of a running container (tmpfs: gone after a reboot, as the processes are)."""
+    return RUN_ROOT / container_id
+
+
+def setup(container_id: str, pid: int, ports: list[PortMapping]) -> None:
+    """Give the (new, empty) network namespace of `pid` loopback, outbound access and `ports`."""
+    rundir = run_dir(container_id)
+    rundir.mkdir(parents=True, exist_ok=True)
+    nsfile = rundir / "netns"
+    nsfile.touch()
+    syscalls.mount(f"/proc/{pid}/ns/net", str(nsfile), None, syscalls.MS_BIND)
+    ready_r, ready_w = os.pipe()
+    api = rundir / "slirp.sock"
+    try:
+        with open(rundir / "slirp.log", "wb") as log:
+            proc = subprocess.Popen(
+                ["slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback", "--api-socket", str(api),
+                 "--ready-fd", str(ready_w), "--netns-type=path", str(nsfile), "tap0"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(ready_w,), start_new_session=True)
+    except FileNotFoundError:
+        raise NetworkError("slirp4netns is not installed: use --network host or none") from None
+    finally:
+        os.close(ready_w)
+    (rundir / "slirp.pid").write_text(str(proc.pid))
+    try:
+        ready = select.select([ready_r], [], [], _READY_TIMEOUT)[0] and os.read(ready_r, 1) == b"1"
+    finally:
+        os.close(ready_r)
+    if not ready:
+        lines = (rundir / "slirp.log").read_text(errors="replace").strip().splitlines()
+        raise NetworkError(f"cannot set up the container network: {lines[-1] if lines else 'slirp4netns failed'}")
+    for m in ports:
+        _hostfwd(api, m)
+
+
+def _hostfwd(api: Path, m: PortMapping) -> None:
+    """One `add_hostfwd` request (slirp4netns' API: one request per connection)."""
+    request = {"execute": "add_hostfwd", "arguments": {"proto": m.protocol, "host_addr": m.host_ip or "0.0.0.0",
+                                                       "host_port": m.host_port, "guest_port": m.container_port}}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(_READY_TIMEOUT)
+        sock.connect(str(api))
+        sock.sendall(json.dumps(request).encode())
+        sock.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := sock.recv(4096):
+            reply += chunk
+    try:
+        doc = json.loads(reply)
+    except ValueError:
+        doc = {"error": {"desc": reply.decode(errors="replace") or "no reply"}}
+    if "error" in doc:
+        raise NetworkError(f"Bind for {m.host_ip or '0.0.0.0'}:{m.host_port} failed: "
+                           f"{(doc['error'] or {}).get('desc', 'slirp4netns refused the port')}")
+
+
+def loopback_up(pid: int) -> None:
+    """`--network none`: only `lo`, but up (as docker), set from a child that joins the namespace."""
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            with open(f"/proc/{pid}/ns/net", "rb") as ns:
+                syscalls.setns(ns.fileno(), syscalls.CLONE_NEWNET)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                req = struct.pack("16sH14x", b"lo", 0)
+                flags = struct.unpack("16sH14x", fcntl.ioctl(sock, _SIOCGIFFLAGS, req))[1]
+                fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
+            code = 0
+        finally:
+            os._exit(code)
+    os.waitpid(child, 0)
+
+
+def _slirp_pid(rundir: Path) -> int | None:
+    try:
+        pid = int((rundir / "slirp.pid").read_text().strip())
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    except (OSError, ValueError):
+        return None
+    return pid if comm == "slirp4netns" else None
+
+
+def teardown(container_id: str) -> None:
+    """Stop slirp4netns and release the namespace file (idempotent; safe when nothing was set up)."""
+    rundir = run_dir(container_id)
+    pid = _slirp_pid(rundir)
+    if pid is not None:
+        try:
+            os.kill(pid, 9)
+            for _ in range(100):  # reap it if it is our child (the monitor's), else init does
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    break
+                time.sleep(0.01)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    nsfile = rundir / "netns"
+    if nsfile.exists():
+        try:
+            syscalls.umount(str(nsfile), syscalls.MNT_DETACH)
+        except OSError:
+            pass
+    for entry in rundir.iterdir() if rundir.is_dir() else ():
+        entry.unlink(missing_ok=True)
+    if rundir.is_dir():
+        rundir.rmdir()

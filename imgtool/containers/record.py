@@ -1,0 +1,211 @@
+"""A container on disk: `<root>/containers/<id>/` holds config.json (what was asked, fixed at
+create), state.json (what happened: pids, times, exit code, OOM) and the json-file log.
+
+Why under the store root and not /run: a stopped container must outlive a reboot (docker keeps it
+until `rm`), while its processes do not; so liveness is never read from a file alone but checked
+against the recorded pid and its start time (`imgtool.runtime.container.Container.alive`), and a
+record saying "running" whose processes are gone is reported as exited.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from imgtool.errors import NotFoundError
+from imgtool.runtime import container as rt
+from imgtool.store import Store
+
+from . import names
+
+EXIT_UNKNOWN = 255  # docker's code for a container whose end nobody saw (monitor and init gone)
+
+
+@dataclass
+class Config:
+    """What `run`/`create` asked for; never changes afterwards."""
+
+    id: str
+    name: str
+    image: str
+    image_id: str
+    created: float
+    args: list[str] | None = None
+    entrypoint: list[str] | None = None
+    env: list[str] = field(default_factory=list)
+    workdir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
+    tty: bool = False
+    interactive: bool = False
+    read_only: bool = False
+    network: str = "bridge"
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    resources: dict[str, Any] = field(default_factory=dict)
+    ports: list[dict[str, Any]] = field(default_factory=list)
+    exposed: list[str] = field(default_factory=list)
+    auto_remove: bool = False
+    stop_signal: str = "SIGTERM"
+    stop_timeout: int = 10
+    log_max_size: int = 10_000_000
+    log_max_file: int = 3
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class State:
+    """What happened to it; written by the CLI and the monitor under the record's lock."""
+
+    status: str = "created"  # created | running | exited | dead
+    pid: int = 0
+    monitor_pid: int = 0
+    monitor_start: str = ""
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    exit_code: int = 0
+    oom_killed: bool = False
+    error: str = ""
+    restart_count: int = 0
+    cgroup: dict[str, Any] | None = None
+    path: str = ""
+    args: list[str] = field(default_factory=list)
+
+
+def containers_dir(store: Store) -> Path:
+    """Where every container's directory lives."""
+    return store.path / "containers"
+
+
+@dataclass
+class Record:
+    """One container: its directory, config and last saved state."""
+
+    dir: Path
+    config: Config
+    state: State
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def log_path(self) -> Path:
+        return self.dir / f"{self.id}-json.log"
+
+    def live_status(self) -> str:
+        """docker's State.Status, with liveness checked: a "running" record whose init is gone is exited."""
+        if self.state.status == "running" and not self.init_alive():
+            return "exited"
+        return self.state.status
+
+    def init_alive(self) -> bool:
+        """The container's PID 1 is still the process recorded (the runtime's state still exists)."""
+        try:
+            return rt.Container.load(self.id).alive()
+        except (NotFoundError, ValueError, KeyError, TypeError, OSError):
+            return False
+
+    def monitor_alive(self) -> bool:
+        """The monitor recorded for this container still runs (a stale pid from an old boot does not)."""
+        pid = self.state.monitor_pid
+        return pid > 0 and start_time(pid) == self.state.monitor_start
+
+    def exit_code(self) -> int:
+        """The recorded code, or 255 when the record still claims a run nobody saw end."""
+        if self.state.status == "running" and self.live_status() == "exited":
+            return EXIT_UNKNOWN
+        return self.state.exit_code
+
+    @contextmanager
+    def locked(self) -> Iterator["Record"]:
+        """Hold the record's lock, reloading the state, and save it on the way out."""
+        fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self.state = _load_state(self.dir)
+            yield self
+            _write_json(self.dir / "state.json", asdict(self.state))
+        finally:
+            os.close(fd)
+
+
+def _write_json(path: Path, doc: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc))
+    os.replace(tmp, path)
+
+
+def _load_state(d: Path) -> State:
+    try:
+        return State(**json.loads((d / "state.json").read_text()))
+    except (OSError, ValueError, TypeError):
+        return State(status="dead", error="state.json is missing or unreadable")
+
+
+def create(store: Store, config: Config) -> Record:
+    """Write a new container's directory (the name was checked free under `names_lock`)."""
+    d = containers_dir(store) / config.id
+    d.mkdir(parents=True, mode=0o700)
+    _write_json(d / "config.json", asdict(config))
+    _write_json(d / "state.json", asdict(State()))
+    return Record(d, config, State())
+
+
+def load_dir(d: Path) -> Record:
+    """The record in directory `d`; a missing or torn config yields a `dead` record still removable."""
+    try:
+        config = Config(**json.loads((d / "config.json").read_text()))
+    except (OSError, ValueError, TypeError):
+        config = Config(id=d.name, name=d.name[:12], image="", image_id="", created=d.stat().st_mtime)
+        return Record(d, config, State(status="dead", error="config.json is missing or unreadable"))
+    return Record(d, config, _load_state(d))
+
+
+def all_records(store: Store) -> list[Record]:
+    """Every container directory, newest first (ps order)."""
+    root = containers_dir(store)
+    if not root.is_dir():
+        return []
+    recs = [load_dir(d) for d in root.iterdir() if d.is_dir() and names.is_id(d.name)]
+    return sorted(recs, key=lambda r: r.config.created, reverse=True)
+
+
+def find(store: Store, ref: str) -> Record:
+    """The container `ref` names (full ID, name, unique ID prefix), or docker's error."""
+    recs = {r.id: r for r in all_records(store)}
+    cid = names.resolve(ref, {cid: r.config.name for cid, r in recs.items()})
+    return recs[cid]
+
+
+@contextmanager
+def names_lock(store: Store) -> Iterator[None]:
+    """Serialise name checks and creation, so two `run --name x` cannot both win."""
+    root = containers_dir(store)
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def start_time(pid: int) -> str:
+    """A process's start time in clock ticks since boot ("" if gone): with the pid, its identity."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+        return "" if fields[0] == "Z" else fields[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def now() -> float:
+    """Wall-clock time for Created/StartedAt/FinishedAt."""
+    return time.time()

@@ -30,11 +30,13 @@ _PLACEHOLDER_WORDS = {
     "mypassword", "mysecret", "secretpassword", "password123", "admin", "root", "guest", "letmein", "tiger",
     "notasecret", "not-a-secret", "masked", "xxxxxx", "foobar", "foo", "bar", "pass", "pwd", "apikey",
     "api_key", "secret_key", "access_key", "auth_token", "your_token", "insert", "replace", "mask",
+    "passw0rd", "p@ssw0rd", "p@ssword", "admin123", "qwerty123", "welcome1", "welcome123", "secret123",
+    "iloveyou", "trustno1", "sunshine", "football", "monkey123", "abc12345",
 }
 _PLACEHOLDER_PARTS = ("example", "placeholder", "changeme", "change_me", "change-me", "xxxx", "****", "dummy",
                       "your_", "your-", "yourpass", "yourtoken", "yoursecret", "yourkey", "insert_", "insert-",
                       "replace_", "replace-", "replaceme", "_here", "-here", "sample", "fake", "redacted",
-                      "<", ">", "...", "…")
+                      "<", ">", "...", "…", "password", "passwd", "secret", "token")
 _TEMPLATE = re.compile(r"\$\{|\$\(|\{\{|\}\}|%\([a-z_]+\)s|%[sd]\b|#\{|^\$[A-Za-z_][A-Za-z0-9_]*$|^%[A-Za-z_]+%$|^@[A-Za-z_]+@$|^\$\$")
 
 

@@ -15,7 +15,8 @@ from .match import Match, Where
 
 KEYWORD = (r"(?:passw(?:or)?d|passwd|pwd|passphrase|secret|api[_.-]?key|apikey|access[_.-]?key|secret[_.-]?key|"
            r"private[_.-]?key|auth[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|"
-           r"(?:auth|access|refresh|api|bearer|session|bot|app|oauth|personal)?[_.-]?token|credentials?|client[_.-]?secret)")
+           r"(?:auth|access|refresh|api|bearer|session|bot|app|oauth|personal)?[_.-]?token|credentials?|client[_.-]?secret|"
+           r"(?<![a-z])pass)(?:[_.-]?(?:base|value|string))?")
 _KEY = re.compile(r"(?i)^(?P<prefix>[A-Za-z0-9_.-]*?)" + KEYWORD + r"$")
 _NOT_SECRET_KEY = re.compile(r"(?i)(^|[_.-])(csrf|xsrf|next|page|continuation|sync|cancel(lation)?|max|min|num|"
                              r"public|pub|type|kind|name|length|len|size|ttl|expir\w*|url|uri|path|file|"
@@ -24,7 +25,7 @@ _NOT_SECRET_KEY = re.compile(r"(?i)(^|[_.-])(csrf|xsrf|next|page|continuation|sy
 # value read forwards: a pattern that starts with `[A-Za-z0-9_.-]*` is tried at every position.
 _BASE_KEYWORD = (r"(?:passw(?:or)?d|passwd|pwd|passphrase|secret|secret[_.-]?key|api[_.-]?key|apikey|"
                  r"access[_.-]?key|private[_.-]?key|auth[_.-]?key|signing[_.-]?key|encryption[_.-]?key|"
-                 r"master[_.-]?key|token|credentials?)")
+                 r"master[_.-]?key|token|credentials?|(?<![a-z])pass)(?:[_.-]?(?:base|value|string))?")
 _OPERATOR = r"[\"']?[ \t]*(?::=|=>|=|:)[ \t]*"
 _CANDIDATE = re.compile(_BASE_KEYWORD + _OPERATOR)            # run over the lower-cased text: 9x faster than re.I
 _CANDIDATE_I = re.compile(_BASE_KEYWORD + _OPERATOR, re.I)    # for texts whose lower() changes length

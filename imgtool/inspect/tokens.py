@@ -67,12 +67,16 @@ def _jwt(token: str) -> str | None:
 
 
 def jwt_example(token: str) -> bool:
-    """jwt.io's default token (sub 1234567890, John Doe), whatever it was signed with."""
+    """jwt.io's default token (sub 1234567890, John Doe) or RFC 7519's (iss joe), whatever signed it."""
     try:
         body = json.loads(_b64url(token.split(".")[1]))
     except (ValueError, binascii.Error, UnicodeDecodeError, IndexError):
         return False
-    return isinstance(body, dict) and body.get("sub") == "1234567890" and body.get("name") == "John Doe"
+    if not isinstance(body, dict):
+        return False
+    jwt_io = body.get("sub") == "1234567890" and body.get("name") == "John Doe"
+    rfc7519 = body.get("iss") == "joe" and "http://example.com/is_root" in body
+    return jwt_io or rfc7519
 
 
 def _aws_id(token: str) -> str | None:

@@ -34,8 +34,8 @@ def test_placeholders(value):
 @pytest.mark.parametrize("value, reason", [
     ("5f4dcc3b5aa765d61d8327deb882cf99", "hash"), ("$2b$12$abcdefghijklmnopqrstuv", "hash"),
     ("sha256:" + "a" * 64, "placeholder"), ("123e4567-e89b-42d3-a456-426614174000", "uuid"),
-    ("data:image/png;base64,iVBORw0KGgo", "data"), ("/run/secrets/db", "path-or-number"),
-    ("settings.SECRET_KEY", "reference"), ("os.environ['X']", "reference"), ("abc", "short"),
+    ("data:image/png;base64,iVBORw0KGgo", "data"), ("/run/app/db.conf", "path-or-number"),
+    ("settings.DB_KEY", "reference"), ("os.environ['X']", "reference"), ("abc", "short"),
     ("Enter your password", "prose"), ("abcdefghij123456", "sequential"), ("aaaaaaab", "placeholder"),
     ("1712049385", "path-or-number"),
 ])

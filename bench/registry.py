@@ -5,9 +5,10 @@
 Both servers run on 127.0.0.1 with their shipped logging, on filesystem storage, or with
 `--storage s3` on one moto S3 server (`moto_server`, started here; distribution's S3 driver against
 imgtool's S3 backend, one bucket each; the 200 MB image is left out, moto keeps objects in
-memory). Each round starts
-both on fresh roots and fresh ports (so skopeo's blob-info cache cannot turn uploads into mounts),
-then times `skopeo copy` pushes (OCI layout -> registry) and pulls (registry -> OCI layout) of:
+memory). Each round starts both on fresh roots and fresh ports (so skopeo's blob-info cache
+cannot turn uploads into mounts), alternates which of the two goes first, syncs the page cache
+before each timed copy (distribution does not fsync, so its writeback would land in the next
+measurement), then times `skopeo copy` pushes (OCI layout -> registry) and pulls (registry -> OCI layout) of:
 a 200 MB layer, a 20,000-file layer, and 10 x 5 MB layers; then measures small-request rates
 (HEAD blob, GET manifest) with a keep-alive client (8 connections, one process each). Reported
 numbers are medians over rounds; ratio > 1 means imgtool is faster.
@@ -184,6 +185,9 @@ def wait_up(port: int) -> None:
 # --- measurements --------------------------------------------------------------------------------
 
 def skopeo(*args: str) -> float:
+    # start from a clean page cache state: distribution does not fsync, so its dirty pages would
+    # otherwise be written back during whatever is timed next (often the other registry's run)
+    os.sync()
     started = time.perf_counter()
     subprocess.run(["skopeo", "copy", "-q", *args], check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
@@ -224,10 +228,12 @@ def rate(port: int, method: str, path: str, accept: str, seconds: float, connect
     return sum(counts) / seconds
 
 
-def one_round(work: Path, images: dict[str, Path], seconds: float, results: dict, s3: MotoS3 | None) -> None:
+def one_round(work: Path, images: dict[str, Path], seconds: float, results: dict, s3: MotoS3 | None,
+              flip: bool = False) -> None:
     servers = {}
     procs = []
-    for name, start in (("imgtool", start_imgtool), ("distribution", start_distribution)):
+    order = (("imgtool", start_imgtool), ("distribution", start_distribution))
+    for name, start in (order[::-1] if flip else order):  # alternate who goes first, round by round
         port = free_port()
         root = work / f"{name}-{port}"
         root.mkdir()
@@ -277,8 +283,8 @@ def main() -> None:
         results: dict = {}
         s3 = MotoS3() if args.storage == "s3" else None
         try:
-            for _ in range(args.rounds):
-                one_round(work, images, args.seconds, results, s3)
+            for number in range(args.rounds):
+                one_round(work, images, args.seconds, results, s3, flip=number % 2 == 1)
         finally:
             if s3 is not None:
                 s3.stop()

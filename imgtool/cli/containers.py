@@ -76,7 +76,7 @@ def _config(image: str, command, *, name, env, workdir, user, entrypoint, hostna
         entrypoint=([entrypoint] if entrypoint else []) if entrypoint is not None else None, env=_env(env),
         workdir=workdir, user=user if user is not None else img.config.config.user, hostname=hostname or hostname_default(cid, network), tty=tty,
         interactive=interactive, read_only=read_only, network=network, mounts=mounts.prepare(store, wanted_mounts),
-        resources={k: v for k, v in vars(res).items() if v is not None and k != "unified"},
+        resources={k: v for k, v in res._asdict().items() if v is not None and k != "unified"},
         ports=[p.to_dict() for p in allocated], exposed=exposed, auto_remove=rm, stop_signal=stop_signal,
         stop_timeout=10 if stop_timeout is None else stop_timeout, log_max_size=logs.max_size,
         log_max_file=logs.max_file, labels=labels)

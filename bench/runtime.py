@@ -3,7 +3,9 @@
 - unpack: a ~200 MB single-layer image and a 20,000-file image, `imgtool unpack` (API) vs
   `umoci unpack` vs `tar xzf` of the same gzip layer blob;
 - start-to-exit of /bin/true (busybox `true`) on the same bundle: imgtool's runtime (API and CLI)
-  vs `runc run` vs `crun run` (crun wrapped in `unshare -m` on hybrid cgroup hosts), 20 runs each.
+  vs `runc run` vs `crun run` (crun wrapped in `unshare -m` on hybrid cgroup hosts), 20 runs each;
+- containers (`--only containers`): `imgtool run --rm busybox true` and `run -d -p` until the port
+  answers, against `podman run` with runc (slirp4netns for the published port, as imgtool's).
 
 Run as root: python bench/runtime.py [--runs 20]. Prints a markdown table of medians and ratios.
 """
@@ -15,6 +17,7 @@ import io
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -182,12 +185,85 @@ def bench_unpack_cli(work: Path, runs: int) -> list[tuple[str, str, float, str]]
     return rows
 
 
+PODMAN_LIMITS = ("--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024")
+
+
+def _answering(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"GET /passwd HTTP/1.0\r\n\r\n")
+                if s.recv(64)[8:13] == b" 200 ":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.005)
+    raise RuntimeError(f"nothing answered on port {port}")
+
+
+def bench_containers(store: Store, work: Path, runs: int) -> list[tuple[str, str, float, str]]:
+    """`run --rm true` and `run -d -p` until the port answers: imgtool's CLI vs `podman run` (runc,
+    private vfs storage, cgroupfs, limits this sandbox allows; tests/registry/test_interop.py)."""
+    if not shutil.which("podman"):
+        return []
+    runroot = tempfile.mkdtemp(prefix="prun-", dir="/tmp")  # podman caps the runroot path at 50 chars
+    podman = ["podman", "--root", str(work / "proot"), "--runroot", runroot, "--storage-driver", "vfs",
+              "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
+    ours = [sys.executable, "-m", "imgtool"]
+    env = {**os.environ, "IMGTOOL_ROOT": str(store.path)}
+    subprocess.run([*podman, "import", str(work / "bb.tar"), "busybox:latest"], check=True, capture_output=True)
+    # an installed imgtool has bytecode (pip compiles it); a checkout run with PYTHONDONTWRITEBYTECODE
+    # would otherwise recompile every module on each CLI call
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "imgtool")], check=True)
+
+    def call(argv: list[str]) -> str:
+        return subprocess.run(argv, check=True, capture_output=True, text=True, env=env).stdout.strip()
+
+    def serve(run: list[str], rm: list[str]) -> float:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        started = time.perf_counter()
+        cid = call([*run, "-p", f"127.0.0.1:{port}:80", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"])
+        _answering(port)
+        took = time.perf_counter() - started
+        call([*rm, cid])
+        return took
+
+    tools = {
+        "run --rm /bin/true": {
+            "imgtool run": lambda: call([*ours, "run", "--rm", "--network", "none", "busybox", "true"]),
+            "podman run": lambda: call([*podman, "run", "--rm", "--network", "none", *PODMAN_LIMITS, "busybox", "true"])},
+        "run -d -p, until the port answers": {
+            "imgtool run": lambda: serve([*ours, "run", "-d"], [*ours, "rm", "-f"]),
+            "podman run": lambda: serve([*podman, "run", "-d", "--network", "slirp4netns", *PODMAN_LIMITS],
+                                        [*podman, "rm", "-f"])},
+    }
+    rows = []
+    try:
+        for case, fns in tools.items():
+            times = {tool: [] for tool in fns}
+            for _ in range(runs):  # interleaved, so load changes hit both tools alike
+                for tool, fn in fns.items():
+                    t = time.perf_counter()
+                    took = fn()
+                    times[tool].append(took if isinstance(took, float) else time.perf_counter() - t)
+            base = statistics.median(times["podman run"])
+            rows += [(case, tool, statistics.median(ts), f"{statistics.median(ts) / base:.2f}x") for tool, ts in times.items()]
+    finally:
+        subprocess.run([*podman, "rm", "-af"], capture_output=True)
+        shutil.rmtree(runroot, ignore_errors=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--unpack-runs", type=int, default=3)
-    parser.add_argument("--only", choices=("calls", "unpack", "all"), default="all",
-                        help="calls: the imgtool-runc rows only; unpack: the unpack rows only")
+    parser.add_argument("--only", choices=("calls", "unpack", "containers", "all"), default="all",
+                        help="calls: the imgtool-runc rows only; unpack: the unpack rows only; "
+                             "containers: run --rm / run -d -p against podman")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
         work = Path(tmp)
@@ -195,7 +271,7 @@ def main() -> None:
         config = ContainerConfig(env=("PATH=/usr/sbin:/usr/bin:/sbin:/bin",), cmd=("sh",))
         subprocess.run([str(REPO / "dockerfiles/base/busybox-rootfs.sh"), str(work / "bb.tar")], check=True,
                        capture_output=True)
-        images = ("bb", "big", "many") if args.only != "calls" else ("bb",)
+        images = ("bb", "big", "many") if args.only not in ("calls", "containers") else ("bb",)
         for name, (files, size) in {"big": (20, 10 << 20), "many": (20000, 2048)}.items():
             if name in images:
                 _tarball(work / f"{name}.tar", files, size)
@@ -217,6 +293,8 @@ def main() -> None:
                 rows.append(("start-to-exit /bin/true", tool, t, f"{t / base:.2f}x" if base else "nan"))
         if args.only in ("calls", "all"):
             rows += bench_runc_calls(store, work, args.runs)
+        if args.only in ("containers", "all"):
+            rows += bench_containers(store, work, args.runs)
     print("| case | tool | median (s) | ratio vs reference |")
     print("|---|---|---|---|")
     for case, tool, t, ratio in rows:

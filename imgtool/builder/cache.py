@@ -78,20 +78,46 @@ class BuildCache:
             return None
         return record
 
-    def put(self, k: str, record: Record) -> None:
-        """Store a record atomically (last writer wins; both wrote a valid result for the key)."""
+    def put(self, k: str, record: Record, replace: bool = False) -> Record:
+        """Store a record unless the key already has a valid one; returns the record that stands.
+
+        First writer wins, and the loser adopts the winner's result: two builds running the same
+        step at once then continue from the same layer, so the next steps' keys (which chain on
+        content) agree and a later rebuild of either hits all the way down.
+        """
         directory = self.keys / k[:2]
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".rec-", dir=directory)
-        with os.fdopen(fd, "wb") as f:
-            f.write(record.to_json())
-        os.replace(tmp, directory / k)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(record.to_json())
+            if replace:  # --no-cache: the fresh result is the one that stands
+                os.replace(tmp, directory / k)
+                return record
+            try:
+                os.link(tmp, directory / k)
+                return record
+            except FileExistsError:
+                existing = self.get(k)
+                if existing is not None:
+                    return existing
+                os.replace(tmp, directory / k)  # the old record's blob is gone: ours replaces it
+                return record
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
-    def mount_dir(self, mount_id: str) -> Path:
-        """The persistent directory of a cache mount id."""
+    def mount_dir(self, mount_id: str, uid: int = 0, gid: int = 0, mode: int = 0o755) -> Path:
+        """The persistent directory of a cache mount id; a new one is made with this owner and mode."""
         name = hashlib.sha256(mount_id.encode()).hexdigest()[:32]
         path = self.mounts / name
-        path.mkdir(parents=True, exist_ok=True)
+        self.mounts.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir()
+        except FileExistsError:
+            return path
+        os.chown(path, uid, gid)
+        os.chmod(path, mode)
         return path
 
     def records(self) -> list[Record]:

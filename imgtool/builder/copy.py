@@ -14,8 +14,6 @@ import hashlib
 import os
 import posixpath
 import stat
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 from imgtool.dockerfile import PatternMatcher
@@ -61,6 +59,9 @@ def history_text(instr: ins.Copy | ins.Add) -> str:
 
 def _download(url: str, checksum: str | None, where: str) -> tuple[str, bytes]:
     """ADD <url>: the file name (last path segment) and its bytes, verified against --checksum."""
+    import urllib.parse
+    import urllib.request
+
     name = posixpath.basename(urllib.parse.urlparse(url).path) or "__unnamed__"
     try:
         with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - http(s) only, checked
@@ -104,7 +105,8 @@ class CopyStep:
                 if sel.is_dir:
                     members = tuple((m, st) for m, st in tree.walk(sel.rel)
                                     if not _excluded(excludes, m, sel.rel))
-                out.append(files.Source(sel.rel, sel.st, members, extract=extract and not sel.is_dir))
+                out.append(files.Source(sel.rel, sel.st, members, name=posixpath.basename(sel.named),
+                                        extract=extract and not sel.is_dir))
             if not selected:
                 raise BuildError(f"{what}: no source files were specified" if not pattern else f"{what}: not found")
         return out
@@ -152,9 +154,9 @@ class CopyStep:
         many = count > 1 or any(c in s for s in instr.sources for c in "*?[")
         plan = files.CopyPlan(sources, dest, many, instr.chown, instr.chmod, parents)
         src_root = session.tree.root if session.tree is not None else Path("/")
-        from_lowers = session.lowers(from_state) if from_state is not None else None
 
-        def produce():
+        def produce():  # only on a miss: a hit never unpacks or mounts anything
+            from_lowers = session.lowers(from_state) if from_state is not None else None
             return self._write(plan, src_root, from_lowers, excludes)
 
         return session.layer_step(state, vertex, k, history_text(instr), produce)

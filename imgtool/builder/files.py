@@ -11,6 +11,7 @@ in `/`, is an existing directory or there are several sources, into it; missing 
 from __future__ import annotations
 
 import bz2  # noqa: F401 - loaded before the chroot: tarfile imports it lazily
+import concurrent.futures.thread  # loaded before the chroot, like bz2
 import lzma
 import os
 import posixpath
@@ -38,7 +39,7 @@ class Source:
     st: os.stat_result
     members: tuple[tuple[str, os.stat_result], ...] = ()
     data: bytes | None = None  # heredoc or downloaded content instead of a file
-    name: str = ""  # the file name for `data` sources
+    name: str = ""  # the file name at the destination: a `data` source's, or what a symlink was called
     extract: bool = False  # ADD: unpack if it is a tar archive
 
 
@@ -55,6 +56,8 @@ class CopyPlan:
     links: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
+_THREADS = 4
+_PARALLEL_MIN = 256  # below this, threads cost more than they save
 _SYMBOLIC = re.compile(r"^([ugoa]*)([-+=])([rwxXst]*)$")
 
 
@@ -164,6 +167,7 @@ class Copier:
         dest = plan.dest
         into_dir = dest.endswith("/") or plan.many or os.path.isdir(dest)
         for source in plan.sources:
+            self.links = {}  # hardlinks are kept within one source, not across (BuildKit copies each alone)
             if source.data is not None:
                 target = posixpath.join(dest, source.name) if into_dir else dest
                 self.write_data(target, source)
@@ -178,7 +182,8 @@ class Copier:
             elif source.extract and self.try_extract(source, dest):
                 continue
             else:
-                target = posixpath.join(target_base, posixpath.basename(source.rel)) if into_dir or plan.parents else dest
+                name = source.name or posixpath.basename(source.rel)
+                target = posixpath.join(target_base, name) if into_dir or plan.parents else dest
                 _mkdirs(posixpath.dirname(target) or "/", self.uid, self.gid)
                 self.copy_one(source.rel, source.st, target)
 
@@ -187,12 +192,40 @@ class Copier:
             _mkdirs(posixpath.dirname(base.rstrip("/")) or "/", self.uid, self.gid)
             if os.path.lexists(base.rstrip("/")):
                 _remove(base.rstrip("/"))
+            # BuildKit creates the destination 0755 (with --chown's owner), whatever the source
+            # directory's mode or --chmod; only what is copied into it gets those
             os.mkdir(base, 0o755)
             os.chown(base, self.uid, self.gid)
-            os.chmod(base, self.mode(source.st))
-        for member, st in source.members:
-            src = posixpath.join(source.rel, member) if source.rel else member
-            self.copy_one(src, st, posixpath.join(base, member))
+            os.chmod(base, 0o755)
+        self.copy_members(source.rel, source.members, base)
+
+    def copy_members(self, rel: str, members: tuple[tuple[str, os.stat_result], ...], base: str) -> None:
+        """Directories first (walk order: parents before children), then the other entries on a
+        few threads (creating files is syscall-bound and releases the GIL), hardlinked files last
+        and in order, so the first name of each group carries the data."""
+        prefix = rel + "/" if rel else ""
+        later: list[tuple[str, os.stat_result]] = []
+        linked: list[tuple[str, os.stat_result]] = []
+        for member, st in members:
+            if stat.S_ISDIR(st.st_mode):
+                self.copy_one(prefix + member, st, posixpath.join(base, member))
+            elif stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                linked.append((member, st))
+            else:
+                later.append((member, st))
+
+        def one(item: tuple[str, os.stat_result]) -> None:
+            self.copy_one(prefix + item[0], item[1], posixpath.join(base, item[0]))
+
+        if len(later) > _PARALLEL_MIN:
+            with concurrent.futures.ThreadPoolExecutor(_THREADS) as pool:
+                for _ in pool.map(one, later, chunksize=64):
+                    pass
+        else:
+            for item in later:
+                one(item)
+        for item in linked:
+            one(item)
 
     def copy_one(self, src: str, st: os.stat_result, target: str) -> None:
         """One entry, as its lstat says: directory, file (hardlinks kept), symlink, fifo or device."""

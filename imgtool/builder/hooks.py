@@ -28,6 +28,8 @@ def after_build(store: "Store", result: "Result", fail_on_secrets: bool = False,
     Why the names are removed on failure: a failed build must not leave a name pointing at the image
     it refused (the blobs stay until `imgtool prune`, as for any untagged image).
     """
+    if report is None and not fail_on_secrets:
+        return  # -q without --fail-on-secrets: nobody reads the summary, so don't scan the layers
     from imgtool.inspect.summary import describe, summarize
 
     summary = summarize(str(result.descriptor.digest))

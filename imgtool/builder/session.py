@@ -143,7 +143,8 @@ class Session:
             except BaseException as exc:
                 vertex.fail(str(exc) if isinstance(exc, ImgtoolError) else type(exc).__name__)
                 raise
-            self.cache.put(key, record)
+            # a concurrent build may have won: continue from its layer
+            record = self.cache.put(key, record, replace=self.options.no_cache)
             vertex.done()
         return state.append(record, created_by)
 

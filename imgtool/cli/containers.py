@@ -40,7 +40,7 @@ def _config(image: str, command, *, name, env, workdir, user, entrypoint, hostna
     from imgtool.containers.logs import LogOptions
     from imgtool.containers.monitor import hostname_default
     from imgtool.containers.record import Config, now
-    from imgtool.runtime.container import parse_signal
+    from imgtool.runtime.signals import parse_signal
     from imgtool.store import Store
 
     from imgtool.runtime.resources import from_flags
@@ -51,7 +51,12 @@ def _config(image: str, command, *, name, env, workdir, user, entrypoint, hostna
         if network not in ("bridge", "host", "none") and not network.startswith("container:"):
             raise ImgtoolError(f'network {network} not found')
         if network.startswith("container:"):
-            raise ImgtoolError("--network container:NAME is not supported by imgtool yet")
+            from imgtool.containers import record
+
+            other = record.find(Store.open(), network.partition(":")[2])
+            if other.live_status() != "running":
+                raise ImgtoolError(f"cannot join network of a non running container: {other.id}")
+            network = f"container:{other.id}"
         if network != "bridge" and (publish or publish_all):
             publish, publish_all = [], False  # docker ignores published ports without a bridge (warns)
         res = from_flags(memory, memory_swap, cpus, cpu_shares, pids_limit)
@@ -71,12 +76,12 @@ def _config(image: str, command, *, name, env, workdir, user, entrypoint, hostna
     except ImgtoolError as exc:
         raise UsageError(str(exc)) from None
     cid = names.new_id()
-    return store, Config(
+    return store, img, Config(
         id=cid, name=name or "", image=image, image_id=img.id, created=now(), args=list(command) if command else None,
         entrypoint=([entrypoint] if entrypoint else []) if entrypoint is not None else None, env=_env(env),
         workdir=workdir, user=user if user is not None else img.config.config.user, hostname=hostname or hostname_default(cid, network), tty=tty,
         interactive=interactive, read_only=read_only, network=network, mounts=mounts.prepare(store, wanted_mounts),
-        resources={k: v for k, v in vars(res).items() if v is not None and k != "unified"},
+        resources={k: v for k, v in res._asdict().items() if v is not None and k != "unified"},
         ports=[p.to_dict() for p in allocated], exposed=exposed, auto_remove=rm, stop_signal=stop_signal,
         stop_timeout=10 if stop_timeout is None else stop_timeout, log_max_size=logs.max_size,
         log_max_file=logs.max_file, labels=labels)
@@ -120,7 +125,7 @@ def run(
 
         return run_with_runtime(runtime, image, command, env, workdir, user, entrypoint, hostname, memory,
                                 memory_swap, cpus, cpu_shares, pids_limit, network, read_only, volume, tty)
-    store, cfg = _config(image, command, name=name, env=env, workdir=workdir, user=user, entrypoint=entrypoint,
+    store, img, cfg = _config(image, command, name=name, env=env, workdir=workdir, user=user, entrypoint=entrypoint,
                          hostname=hostname, memory=memory, memory_swap=memory_swap, cpus=cpus, cpu_shares=cpu_shares,
                          pids_limit=pids_limit, network=network, read_only=read_only, volume=volume, mount=mount,
                          publish=publish, publish_all=publish_all, tty=tty, interactive=interactive, rm=rm,
@@ -130,12 +135,12 @@ def run(
 
     rec = lifecycle.create(store, cfg)
     if detach:
-        lifecycle.start(store, rec)
+        lifecycle.start(store, rec, img)
         typer.echo(rec.id)
         return
     # docker: without -i the container reads nothing; without -t it never gets our terminal
     stdin_fd = 0 if interactive else os.open(os.devnull, os.O_RDONLY)
-    status = monitor.run(store, rec, Streams((stdin_fd, 1, 2), interpose=True), None, pdeathsig=True)
+    status = monitor.run(store, rec, Streams((stdin_fd, 1, 2), interpose=True), None, pdeathsig=True, image=img)
     if status is not None and status.oom_killed:
         print("imgtool: container was OOMKilled", file=sys.stderr)
     raise typer.Exit(status.code if status is not None else 125)

@@ -79,25 +79,28 @@ def _views(source, layers, secrets, files, rules, view, show_secrets, show_suppr
     doc: dict = {}
     texts = []
     failed = False
-    if layers:
-        if files is not None and not 0 <= files < len(source.layers):
-            raise ImgtoolError(f"--files {files}: image {source.name} has layers 0 to {len(source.layers) - 1}")
-        built = layersmod.build(source, result.members, result.changes)
-        layer_doc = layersmod.to_dict(built, files)
-        texts.append(layersmod.render_table(layer_doc))
-        if rules.any:
-            verdicts = ci.evaluate(rules, built.dive)
-            layer_doc["ci"] = [{"rule": r, "pass": ok, "detail": msg} for r, ok, msg in verdicts]
-            texts.append("\n".join(f"{'PASS' if ok else 'FAIL'}: {r}: {msg}" for r, ok, msg in verdicts))
-            failed |= not all(ok for _, ok, _ in verdicts)
-        doc = layer_doc
     if secrets:
         scan.suppress(result.findings, allow)
         findings = scan.order(result.findings)
         secret_doc = report.to_dict(source, findings, result.stats, show_secrets, show_suppressed)
-        texts.append(report.render_table(secret_doc))
         if fail_on is not None:
             failed |= report.at_least(findings, fail_on)
+    if layers:
+        if files is not None and not 0 <= files < len(source.layers):
+            raise ImgtoolError(f"--files {files}: image {source.name} has layers 0 to {len(source.layers) - 1}")
+        built = layersmod.build(source, result.members, result.changes)
+        doc = layersmod.to_dict(built, files)
+        if secrets and not show_secrets:   # the history lines shown with the layers must not leak either
+            for layer in doc["layers"]:
+                layer["created_by"] = report.scrub(layer["created_by"], result.findings)
+        texts.append(layersmod.render_table(doc))
+        if rules.any:
+            verdicts = ci.evaluate(rules, built.dive)
+            doc["ci"] = [{"rule": r, "pass": ok, "detail": msg} for r, ok, msg in verdicts]
+            texts.append("\n".join(f"{'PASS' if ok else 'FAIL'}: {r}: {msg}" for r, ok, msg in verdicts))
+            failed |= not all(ok for _, ok, _ in verdicts)
+    if secrets:
+        texts.append(report.render_table(secret_doc))
         if view == "sarif":
             secret_doc = report.to_sarif(secret_doc, __version__)
         doc = {"image": source.name, "id": source.id, "layers": doc, "secrets": secret_doc} if layers else secret_doc
@@ -113,6 +116,10 @@ def _docker_inspect(names: list[str], fmt: Optional[str]) -> None:
     template = Template(fmt) if fmt not in (None, "json") else None
     objects = []
     for name in names:
+        found = _container(name)  # docker inspect: a container by that name or ID first, then an image
+        if found is not None:
+            objects.append(found)
+            continue
         with contextlib.closing(open_source(name)) as source:
             objects.append(docker.inspect(source, sum(analyze(source).layer_sizes)))
     if template is None:
@@ -120,6 +127,19 @@ def _docker_inspect(names: list[str], fmt: Optional[str]) -> None:
         return
     for obj in objects:
         typer.echo(template.render(obj))
+
+
+def _container(ref: str) -> dict | None:
+    """The container `ref` names, as `docker inspect` shows it, or None if none does."""
+    from imgtool.containers import inspect as cinspect
+    from imgtool.containers import record
+    from imgtool.errors import NotFoundError
+    from imgtool.store import Store
+
+    try:
+        return cinspect.document(record.find(Store.open(), ref))
+    except NotFoundError:
+        return None
 
 
 _HISTORY_HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",

@@ -6,13 +6,14 @@ its commands without editing the others.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
 
 from imgtool.errors import ImgtoolError
 
-from . import build, container_views, containers, debug, images, inspection, registry, remote, runtime
+from . import about, build, container_views, containers, debug, helptext, images, inspection, registry, remote, runtime
 
 app = typer.Typer(
     name="imgtool",
@@ -23,29 +24,61 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        about.version()
+        raise typer.Exit()
+
+
 @app.callback()
-def _main() -> None:
+def _main(_version: bool = typer.Option(False, "--version", "-v", is_eager=True, callback=_print_version,
+                                         help="Print the version and exit.")) -> None:
     """A daemonless container image toolkit: build, ship, run and inspect OCI images."""
 
 
-for _group in (build, images, inspection, debug, runtime, containers, container_views, registry, remote):
+for _group in (about, build, images, inspection, debug, runtime, containers, container_views, registry, remote):
     _group.register(app)
 
 
-@app.command()
-def version() -> None:
-    """Print imgtool's version."""
-    from imgtool import __version__
+def command_tree():
+    """The click command tree, polished for reading (metavars, -h, examples): built once per process."""
+    global _tree
+    if _tree is None:
+        _tree = typer.main.get_command(app)
+        helptext.polish(_tree)
+    return _tree
 
-    typer.echo(f"imgtool {__version__}")
+
+_tree = None
 
 
 def run() -> None:
-    """Console-script entry: user mistakes become `imgtool: message` and a non-zero exit."""
+    """Console-script entry: user mistakes become one line and a non-zero exit, as docker's.
+
+    Usage errors (unknown flag, missing argument, bad value) print `imgtool: <what>` and a hint
+    naming the command's help, and exit 125 as docker does; an ImgtoolError prints its one line
+    with its own exit code.
+    """
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
+    if "_IMGTOOL_COMPLETE" in os.environ:  # a completion script asks for candidates
+        from typer.completion import completion_init
+
+        completion_init()
     try:
-        app()  # standalone mode: usage errors are printed by click itself, exit 2
+        code = command_tree().main(prog_name="imgtool", standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        print(exc.ctx.get_help() if exc.ctx else "")
+        code = 0
+    except UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else helptext.command_path(command_tree(), sys.argv[1:])
+        message = exc.format_message().rstrip(".")
+        print(f"imgtool: {message[:1].lower()}{message[1:]}; see '{where} --help'", file=sys.stderr)
+        code = 125
     except ImgtoolError as exc:
         print(f"imgtool: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)

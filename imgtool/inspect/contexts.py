@@ -169,7 +169,7 @@ def url_credentials(text: str, where: Where) -> Iterator[Match]:
     """`scheme://user:password@host`: .git-credentials lines, database URLs, any URL with a password."""
     for m in _URL.finditer(text):
         user, password = m.group(2), m.group(3)
-        if len(password) < 4 or password == user or filters.placeholder(password) or filters.placeholder(user + password):
+        if len(password) < 6 or password == user or filters.word_placeholder(password) or filters.placeholder(user + password):
             continue
         if password.startswith("$") or password.startswith("%"):
             continue
@@ -195,7 +195,7 @@ def command_line(text: str, where: Where) -> Iterator[Match]:
             yield Match("command-line-credential", "cli", "high", m.start(2), m.end(2), m.group(2), "", "high", 85)
     for m in _SECRET_FLAG.finditer(text):
         value = m.group(1)
-        if not filters.placeholder(value) and not value.startswith(("$", "%", "-")) and filters.entropy(value) >= 2.5:
+        if filters.generic_rejects(value) is None and not value.startswith(("%", "-")):
             yield Match("command-line-credential", "cli", "high", m.start(1), m.end(1), value, "", "medium", 85)
     for m in _BASIC.finditer(text):
         if _docker_auth_ok("auth", m.group(1)):

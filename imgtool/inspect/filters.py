@@ -32,12 +32,15 @@ _PLACEHOLDER_WORDS = {
     "api_key", "secret_key", "access_key", "auth_token", "your_token", "insert", "replace", "mask",
     "passw0rd", "p@ssw0rd", "p@ssword", "admin123", "qwerty123", "welcome1", "welcome123", "secret123",
     "iloveyou", "trustno1", "sunshine", "football", "monkey123", "abc12345",
+    "postgres", "mysql", "mariadb", "redis", "rabbitmq", "guest", "minioadmin", "elastic", "kibana",
+    "jenkins", "docker", "ubuntu", "debian", "oracle", "user", "username", "s3cr3t", "hunter2",
 }
 _PLACEHOLDER_PARTS = ("example", "placeholder", "changeme", "change_me", "change-me", "xxxx", "****", "dummy",
                       "your_", "your-", "yourpass", "yourtoken", "yoursecret", "yourkey", "insert_", "insert-",
                       "replace_", "replace-", "replaceme", "_here", "-here", "sample", "fake", "redacted",
-                      "<", ">", "...", "…", "password", "passwd", "secret", "token")
-_TEMPLATE = re.compile(r"\$\{|\$\(|\{\{|\}\}|%\([a-z_]+\)s|%[sd]\b|#\{|^\$[A-Za-z_][A-Za-z0-9_]*$|^%[A-Za-z_]+%$|^@[A-Za-z_]+@$|^\$\$")
+                      "...", "…", "password", "passwd", "secret", "token")
+_TEMPLATE = re.compile(r"\$\{|\$\(|\{\{|\}\}|%\([a-z_]+\)s|%[sd]\b|#\{|^\$[A-Za-z_][A-Za-z0-9_]*$|^%[A-Za-z_]+%$|^@[A-Za-z_]+@$|^\$\$"
+                       r"|<[A-Za-z][A-Za-z0-9 _.-]*>|^\$[A-Za-z_{(]")
 
 
 def repeated(value: str) -> bool:
@@ -64,6 +67,16 @@ def placeholder(value: str) -> bool:
     return repeated(low)
 
 
+def word_placeholder(value: str) -> bool:
+    """A placeholder once URL escapes and punctuation are gone (`p%40ssword`, `passwo^rd`, `My%20Pass`)."""
+    from urllib.parse import unquote
+
+    decoded = unquote(value)
+    squashed = re.sub(r"[^a-z0-9]", "", decoded.lower()).replace("0", "o")
+    return (placeholder(decoded) or any(c.isspace() for c in decoded)
+            or any(w in squashed for w in ("password", "passwd", "secret")))
+
+
 def token_placeholder(random_part: str) -> bool:
     """For structured tokens: the part after the fixed prefix is not random output."""
     return (placeholder(random_part) or sequential(random_part)
@@ -73,9 +86,11 @@ def token_placeholder(random_part: str) -> bool:
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _HASH_PREFIX = re.compile(r"^(sha(1|224|256|384|512)[:-]|md5[:-]|\$(1|2[abxy]?|5|6|y|argon2(i|d|id)?|pbkdf2[\w-]*|scrypt)\$|\{(s?sha|md5|crypt|ssha512|pbkdf2)\}|pbkdf2_|bcrypt\$|argon2)", re.I)
-_INDIRECT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$|^[A-Z][A-Z0-9_]*$|[(\[{]")
+# references, not values: `settings.SECRET`, `DB_PASSWORD`, `get_key()`, `env["X"]`, `{...}` / `[...]` structures
+_INDIRECT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$|^[A-Z][A-Z0-9_]*$"
+                       r"|^[A-Za-z_][\w.]*\(.*\)$|^[A-Za-z_][\w.]*\[.*\]$|^\{.*\}?$|^\[.*\]?$|^[A-Za-z_][\w.]*\($")
 _DATA = re.compile(r"^(data:|iVBORw0KGgo|/9j/|R0lGOD|PHN2Zy|UklGR)")
-_NOT_VALUE = re.compile(r"^(/|\./|\.\./|~/|[a-z][a-z0-9+.-]*://[^:@/]*(/|$)|file:|-?[0-9]+(\.[0-9]+)?[a-z]{0,2}$)", re.I)
+_NOT_VALUE = re.compile(r"^((/|\./|\.\./|~/)[\w./-]*|[a-z][a-z0-9+.-]*://[^:@/]*(/\S*)?|file:\S*|-?[0-9]+(\.[0-9]+)?[a-z]{0,2})$", re.I)
 
 
 def hash_like(value: str) -> bool:
@@ -110,9 +125,15 @@ def generic_rejects(value: str) -> str | None:
         return "path-or-number"
     if sequential(value):
         return "sequential"
-    if entropy(value) < 3.0:
+    bits = entropy(value)
+    if bits < 2.5 or (bits < 3.0 and _classes(value) < 3):   # short random passwords mix classes
         return "low-entropy"
     return None
+
+
+def _classes(value: str) -> int:
+    return sum(any(test(c) for c in value) for test in (str.islower, str.isupper, str.isdigit,
+                                                        lambda c: not c.isalnum()))
 
 
 # Documented example values (vendor docs, RFCs, jwt.io, emulators): kept as hashes so the tree has no
@@ -139,9 +160,9 @@ def example_value(secret: str) -> bool:
 
 _ALLOW_PATHS = re.compile(
     r"(^|/)(node_modules|bower_components|vendor|site-packages|dist-packages|\.?venv/lib)/"
-    r"|(^|/)(test|tests|__tests__|spec)/(fixtures?|data)/|(^|/)testdata/|(^|/)__fixtures__/"
+    r"|(^|/)(test|tests|__tests__|spec)/(fixtures?|data|certdata)/|(^|/)testdata/|(^|/)__fixtures__/"
     r"|^usr/share/(doc|man|info|locale|licenses|common-licenses|help)/|^usr/include/"
-    r"|^usr/(local/)?lib/python[0-9.]+/|^usr/local/go/"
+    r"|^usr/(local/)?lib/python[0-9.]+/|^usr/local/go/|^usr/(share|lib)/go(-[0-9.]+)?/|^usr/share/(zsh|bash-completion|fish)/"
     r"|\.md$|\.rst$|\.dist-info/|\.egg-info/|\.(example|sample|template|tmpl|dist)$"
     r"|(^|/)(package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|Pipfile\.lock|poetry\.lock"
     r"|go\.sum|Cargo\.lock|composer\.lock|Gemfile\.lock|uv\.lock)$")

@@ -35,6 +35,16 @@ def _scrub(text: str, secrets: list[tuple[str, str]]) -> str:
     return text
 
 
+def _secrets(findings: list[Finding]) -> list[tuple[str, str]]:
+    """(secret, prefix) of every finding, longest first (so a secret inside another is not half-masked)."""
+    return sorted({(f.match.secret, f.match.prefix) for f in findings}, key=lambda s: -len(s[0]))
+
+
+def scrub(text: str, findings: list[Finding]) -> str:
+    """`text` with every found secret redacted (history lines printed next to findings)."""
+    return _scrub(text, _secrets(findings))
+
+
 def finding_dict(f: Finding, image: ImageSource, show: bool, secrets: list[tuple[str, str]]) -> dict[str, Any]:
     """One finding as JSON."""
     created_by = None
@@ -62,7 +72,7 @@ def finding_dict(f: Finding, image: ImageSource, show: bool, secrets: list[tuple
 def to_dict(image: ImageSource, findings: list[Finding], stats: ScanStats, show: bool = False,
             show_suppressed: bool = False) -> dict[str, Any]:
     """The JSON document: findings (suppressed ones only with show_suppressed) and a summary."""
-    secrets = sorted({(f.match.secret, f.match.prefix) for f in findings}, key=lambda s: -len(s[0]))
+    secrets = _secrets(findings)
     shown = [f for f in findings if show_suppressed or not f.suppressed]
     by_status: dict[str, int] = {}
     by_severity: dict[str, int] = {}

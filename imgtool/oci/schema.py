@@ -11,15 +11,15 @@ import functools
 import json
 from importlib import resources
 from pathlib import PurePosixPath
-from typing import Any
-
-import jsonschema
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
+from typing import TYPE_CHECKING, Any
 
 from imgtool.errors import SchemaError
 
 from . import mediatype
+
+if TYPE_CHECKING:  # jsonschema costs ~60 ms to import: only commands that validate pay for it
+    import jsonschema
+    from referencing import Resource
 
 MANIFEST = "image-manifest-schema.json"
 INDEX = "image-index-schema.json"
@@ -40,6 +40,9 @@ def _load(name: str) -> dict[str, Any]:
 
 
 def _retrieve(uri: str) -> Resource:
+    from referencing import Resource
+    from referencing.jsonschema import DRAFT4
+
     name = PurePosixPath(uri.split("#", 1)[0]).name
     try:
         return Resource.from_contents(_load(name), default_specification=DRAFT4)
@@ -55,6 +58,9 @@ def validator(name: str) -> jsonschema.Draft4Validator:
 
 def validator_for(schema: dict[str, Any]) -> jsonschema.Draft4Validator:
     """A validator for `schema` whose relative `$ref`s resolve to the bundled files."""
+    import jsonschema
+    from referencing import Registry
+
     return jsonschema.Draft4Validator(schema, registry=Registry(retrieve=_retrieve))
 
 
@@ -68,7 +74,9 @@ def schema_for(media_type: str) -> str:
 
 def validate(doc: Any, name: str, what: str) -> None:
     """Raise a one-line SchemaError naming the first failing field of `doc` against schema `name`."""
-    error = jsonschema.exceptions.best_match(validator(name).iter_errors(doc))
+    from jsonschema.exceptions import best_match
+
+    error = best_match(validator(name).iter_errors(doc))
     if error is not None:
         path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
         field = path.lstrip(".") or "(top level)"

@@ -15,40 +15,36 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections import namedtuple
 
 from .cgroupfs import Cgroup, CgroupError, write  # noqa: F401  (CgroupError: the name callers catch)
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_ROOT = "/sys/fs/cgroup"
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "cpuset", "freezer", "devices", "blkio")
 # The device rules runc always allows on top of "deny all" (libcontainer/specconv AllowedDevices).
 DEFAULT_DEVICES = ("c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
                    "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm")
 
 
-@dataclass(frozen=True)
-class Resources:
-    """The runtime-spec `linux.resources` subset imgtool applies (None = leave unset)."""
+_RESOURCE_FIELDS = (
+    ("memory", None), ("memory_swap", None),  # memory+swap, as in the spec and docker's --memory-swap
+    ("memory_reservation", None), ("cpu_shares", None), ("cpu_quota", None), ("cpu_period", None),
+    ("cpuset_cpus", None), ("pids", None), ("unified", None), ("cpuset_mems", None), ("cpu_burst", None),
+    ("cpu_rt_runtime", None), ("cpu_rt_period", None), ("cpu_idle", None), ("swappiness", None),
+    ("disable_oom_killer", False), ("blkio_weight", None),
+    ("devices", None),  # v1 rules ("a", "c 1:3 rwm", "!c 10:* rwm" = deny), in order
+)
 
-    memory: int | None = None
-    memory_swap: int | None = None  # memory+swap, as in the spec and docker's --memory-swap
-    memory_reservation: int | None = None
-    cpu_shares: int | None = None
-    cpu_quota: int | None = None
-    cpu_period: int | None = None
-    cpuset_cpus: str | None = None
-    pids: int | None = None
-    unified: dict[str, str] = field(default_factory=dict)
-    cpuset_mems: str | None = None
-    cpu_burst: int | None = None
-    cpu_rt_runtime: int | None = None
-    cpu_rt_period: int | None = None
-    cpu_idle: int | None = None
-    swappiness: int | None = None
-    disable_oom_killer: bool = False
-    blkio_weight: int | None = None
-    devices: tuple[str, ...] | None = None  # v1 rules ("a", "c 1:3 rwm", "!c 10:* rwm" = deny), in order
+
+class Resources(namedtuple("Resources", [f for f, _ in _RESOURCE_FIELDS], defaults=[d for _, d in _RESOURCE_FIELDS])):
+    """The runtime-spec `linux.resources` subset imgtool applies (None = leave unset; `unified` is a
+    dict of v2 file -> value or None).
+
+    A frozen namedtuple rather than a dataclass: `create` is one short-lived runtime call per
+    container, and importing `dataclasses` (inspect, ast, dis, re) costs more than making the cgroup.
+    """
+
+    __slots__ = ()
 
     @classmethod
     def from_spec(cls, res: dict) -> "Resources":
@@ -58,7 +54,7 @@ class Resources:
         return cls(memory=mem.get("limit"), memory_swap=mem.get("swap"), memory_reservation=mem.get("reservation"),
                    cpu_shares=cpu.get("shares"), cpu_quota=cpu.get("quota"), cpu_period=cpu.get("period"),
                    cpuset_cpus=cpu.get("cpus") or None, pids=(res.get("pids") or {}).get("limit"),
-                   unified=dict(res.get("unified") or {}), cpuset_mems=cpu.get("mems") or None,
+                   unified=dict(res.get("unified") or {}) or None, cpuset_mems=cpu.get("mems") or None,
                    cpu_burst=cpu.get("burst"), cpu_rt_runtime=cpu.get("realtimeRuntime"),
                    cpu_rt_period=cpu.get("realtimePeriod"), cpu_idle=cpu.get("idle"),
                    swappiness=mem.get("swappiness"), disable_oom_killer=bool(mem.get("disableOOMKiller")),
@@ -105,11 +101,10 @@ def resolve_path(cgroups_path: str, container_id: str, systemd: bool) -> str:
 
 def is_unified() -> bool:
     """True on a cgroup v2-only host."""
-    return (CGROUP_ROOT / "cgroup.controllers").exists()
+    return os.path.exists(f"{CGROUP_ROOT}/cgroup.controllers")
 
 
-def _write(path: Path, value: str) -> None:
-    write(str(path), value)
+_write = write
 
 
 def cpu_weight(shares: int) -> int:
@@ -120,9 +115,9 @@ def cpu_weight(shares: int) -> int:
     return min(10000, max(1, math.ceil(10 ** ((level * level + 125 * level) / 612.0 - 7.0 / 34.0))))
 
 
-def _v1_mounts() -> dict[str, Path]:
+def _v1_mounts() -> dict[str, str]:
     """controller -> mount point of its v1 hierarchy."""
-    out: dict[str, Path] = {}
+    out: dict[str, str] = {}
     with open("/proc/self/mountinfo") as f:
         for line in f:
             pre, _, post = line.partition(" - ")
@@ -131,7 +126,7 @@ def _v1_mounts() -> dict[str, Path]:
                 continue
             for opt in superopts.split(","):
                 if opt in V1_CONTROLLERS:
-                    out.setdefault(opt, Path(pre.split()[4]))
+                    out.setdefault(opt, pre.split()[4])
     return out
 
 
@@ -151,22 +146,20 @@ def create(path: str, res: Resources, devices: tuple[str, ...] | None = DEFAULT_
     unified = is_unified()
     own = _own_paths()
     if unified:
-        base = CGROUP_ROOT / (path.lstrip("/") if path.startswith("/") else path)
-        dirs = {"": base}
+        dirs = {"": os.path.normpath(os.path.join(CGROUP_ROOT, path.lstrip("/")))}
     else:
-        mounts = _v1_mounts()
         dirs = {}
-        for ctl, mnt in mounts.items():
+        for ctl, mnt in _v1_mounts().items():
             parent = "/" if path.startswith("/") else own.get(ctl, "/")
-            dirs[ctl] = mnt / parent.lstrip("/") / path.lstrip("/")
-    made = tuple(str(p) for d in dirs.values() for p in d.parents if not p.exists())
-    cg = Cgroup({k: str(v) for k, v in dirs.items()}, unified, made)
+            dirs[ctl] = os.path.normpath(os.path.join(mnt, parent.lstrip("/"), path.lstrip("/")))
+    made = tuple(p for d in dirs.values() for p in _ancestors(d) if not os.path.exists(p))
+    cg = Cgroup(dirs, unified, made)
     try:
         for ctl, d in dirs.items():
             if ctl == "cpuset":
                 _mkdir_cpuset(d)
             else:
-                d.mkdir(parents=True, exist_ok=True)
+                os.makedirs(d, exist_ok=True)
         _apply_v2(dirs[""], res) if unified else _apply_v1(dirs, res, devices)
     except BaseException:
         cg.destroy()
@@ -176,116 +169,125 @@ def create(path: str, res: Resources, devices: tuple[str, ...] | None = DEFAULT_
 
 def update(cg: Cgroup, res: Resources) -> None:
     """`update --resources`: apply new limits to a live cgroup (devices are left alone, as runc)."""
-    dirs = {k: Path(v) for k, v in cg.dirs.items()}
-    _apply_v2(dirs[""], res) if cg.unified else _apply_v1(dirs, res, None)
+    _apply_v2(cg.dirs[""], res) if cg.unified else _apply_v1(cg.dirs, res, None)
 
-def _mkdir_cpuset(d: Path) -> None:
+
+def _ancestors(path: str) -> list[str]:
+    out = []
+    path = os.path.dirname(path)
+    while path not in ("/", ""):
+        out.append(path)
+        path = os.path.dirname(path)
+    return out
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+def _mkdir_cpuset(d: str) -> None:
     """v1 cpuset children start with empty cpus/mems: copy them down, or no task can join."""
     missing = []
     p = d
-    while not p.exists():
+    while not os.path.exists(p):
         missing.append(p)
-        p = p.parent
+        p = os.path.dirname(p)
     for child in reversed(missing):
-        child.mkdir()
+        os.mkdir(child)
         for key in ("cpuset.cpus", "cpuset.mems"):
-            if not (child / key).read_text().strip():
-                (child / key).write_text((child.parent / key).read_text())
+            if not _read(f"{child}/{key}").strip():
+                write(f"{child}/{key}", _read(f"{os.path.dirname(child)}/{key}"))
 
-def _apply_v1(d: dict[str, Path], res: Resources, devices: tuple[str, ...] | None) -> None:
+def _apply_v1(d: dict[str, str], res: Resources, devices: tuple[str, ...] | None) -> None:
     if res.memory is not None and res.memory >= 0:
-        _write(d["memory"] / "memory.limit_in_bytes", str(res.memory))
+        _write(f"{d['memory']}/memory.limit_in_bytes", str(res.memory))
     if res.memory_swap is not None:
-        if (d["memory"] / "memory.memsw.limit_in_bytes").exists():
-            _write(d["memory"] / "memory.memsw.limit_in_bytes", str(res.memory_swap))
+        if os.path.exists(f"{d['memory']}/memory.memsw.limit_in_bytes"):
+            _write(f"{d['memory']}/memory.memsw.limit_in_bytes", str(res.memory_swap))
     if res.memory_reservation is not None:
-        _write(d["memory"] / "memory.soft_limit_in_bytes", str(res.memory_reservation))
+        _write(f"{d['memory']}/memory.soft_limit_in_bytes", str(res.memory_reservation))
     if res.cpu_shares is not None:
-        _write(d["cpu"] / "cpu.shares", str(res.cpu_shares))
+        _write(f"{d['cpu']}/cpu.shares", str(res.cpu_shares))
     if res.cpu_period is not None:
-        _write(d["cpu"] / "cpu.cfs_period_us", str(res.cpu_period))
+        _write(f"{d['cpu']}/cpu.cfs_period_us", str(res.cpu_period))
     if res.cpu_quota is not None:
-        _write(d["cpu"] / "cpu.cfs_quota_us", str(res.cpu_quota))
+        _write(f"{d['cpu']}/cpu.cfs_quota_us", str(res.cpu_quota))
     if res.cpu_burst is not None:
-        _write(d["cpu"] / "cpu.cfs_burst_us", str(res.cpu_burst))
+        _write(f"{d['cpu']}/cpu.cfs_burst_us", str(res.cpu_burst))
     if res.cpu_rt_period is not None:
-        _write(d["cpu"] / "cpu.rt_period_us", str(res.cpu_rt_period))
+        _write(f"{d['cpu']}/cpu.rt_period_us", str(res.cpu_rt_period))
     if res.cpu_rt_runtime is not None:
-        _write(d["cpu"] / "cpu.rt_runtime_us", str(res.cpu_rt_runtime))
+        _write(f"{d['cpu']}/cpu.rt_runtime_us", str(res.cpu_rt_runtime))
     if res.cpu_idle:
         raise CgroupError("linux.resources.cpu.idle needs a cgroup v2 host")
     if res.cpuset_cpus:
-        _write(d["cpuset"] / "cpuset.cpus", res.cpuset_cpus)
+        _write(f"{d['cpuset']}/cpuset.cpus", res.cpuset_cpus)
     if res.cpuset_mems:
-        _write(d["cpuset"] / "cpuset.mems", res.cpuset_mems)
+        _write(f"{d['cpuset']}/cpuset.mems", res.cpuset_mems)
     if res.swappiness is not None and res.swappiness >= 0:
-        _write(d["memory"] / "memory.swappiness", str(res.swappiness))
+        _write(f"{d['memory']}/memory.swappiness", str(res.swappiness))
     if res.disable_oom_killer:
-        _write(d["memory"] / "memory.oom_control", "1")
+        _write(f"{d['memory']}/memory.oom_control", "1")
     if res.blkio_weight:
-        _write(d["blkio"] / "blkio.weight", str(res.blkio_weight))
+        _write(f"{d['blkio']}/blkio.weight", str(res.blkio_weight))
     if res.pids:  # runc: 0 leaves it alone, negative is unlimited
-        _write(d["pids"] / "pids.max", "max" if res.pids < 0 else str(res.pids))
+        _write(f"{d['pids']}/pids.max", "max" if res.pids < 0 else str(res.pids))
     if res.unified:
         raise CgroupError("linux.resources.unified needs a cgroup v2 host")
     if devices is not None and "devices" in d:
         rules = res.devices if res.devices is not None else ("!a",)
         for rule in (*rules, *devices):  # runc: the spec's rules, then the devices it always creates
-            _write(d["devices"] / ("devices.deny" if rule.startswith("!") else "devices.allow"), rule.lstrip("!"))
+            _write(f"{d['devices']}/" + ("devices.deny" if rule.startswith("!") else "devices.allow"), rule.lstrip("!"))
 
-def _apply_v2(base: Path, res: Resources) -> None:
+def _apply_v2(base: str, res: Resources) -> None:
     wanted = {"memory": res.memory is not None or res.memory_swap is not None or res.memory_reservation is not None,
               "cpu": res.cpu_shares is not None or res.cpu_quota is not None or res.cpu_burst is not None,
               "cpuset": bool(res.cpuset_cpus or res.cpuset_mems), "pids": bool(res.pids)}
     for ctl in (c for c, on in wanted.items() if on):
         _enable_v2(base, ctl)
     if res.memory is not None:
-        _write(base / "memory.max", "max" if res.memory < 0 else str(res.memory))
+        _write(f"{base}/memory.max", "max" if res.memory < 0 else str(res.memory))
     if res.memory_swap is not None:
         if res.memory is None or (res.memory_swap >= 0 and res.memory_swap < res.memory):
             raise CgroupError("memory+swap limit must be at least the memory limit")
         swap = "max" if res.memory_swap < 0 else str(res.memory_swap - res.memory)
-        _write(base / "memory.swap.max", swap)
+        _write(f"{base}/memory.swap.max", swap)
     if res.memory_reservation is not None:
-        _write(base / "memory.low", str(res.memory_reservation))
+        _write(f"{base}/memory.low", str(res.memory_reservation))
     if res.cpu_shares is not None:
-        _write(base / "cpu.weight", str(cpu_weight(res.cpu_shares)))
+        _write(f"{base}/cpu.weight", str(cpu_weight(res.cpu_shares)))
     if res.cpu_quota is not None or res.cpu_period is not None:
         quota = "max" if res.cpu_quota is None or res.cpu_quota < 0 else str(res.cpu_quota)
-        _write(base / "cpu.max", f"{quota} {res.cpu_period or 100000}")
+        _write(f"{base}/cpu.max", f"{quota} {res.cpu_period or 100000}")
     if res.cpu_burst is not None:
-        _write(base / "cpu.max.burst", str(res.cpu_burst))
+        _write(f"{base}/cpu.max.burst", str(res.cpu_burst))
     if res.cpu_idle is not None:
-        _write(base / "cpu.idle", str(res.cpu_idle))
+        _write(f"{base}/cpu.idle", str(res.cpu_idle))
     if res.cpu_rt_runtime is not None or res.cpu_rt_period is not None:
         raise CgroupError("linux.resources.cpu realtime limits need cgroup v1")
     if res.cpuset_cpus:
-        _write(base / "cpuset.cpus", res.cpuset_cpus)
+        _write(f"{base}/cpuset.cpus", res.cpuset_cpus)
     if res.cpuset_mems:
-        _write(base / "cpuset.mems", res.cpuset_mems)
+        _write(f"{base}/cpuset.mems", res.cpuset_mems)
     if res.swappiness is not None and res.swappiness >= 0:
         raise CgroupError("linux.resources.memory.swappiness needs cgroup v1")
     if res.disable_oom_killer:
         raise CgroupError("linux.resources.memory.disableOOMKiller needs cgroup v1")
     if res.blkio_weight:
         _enable_v2(base, "io")
-        _write(base / "io.weight", f"default {res.blkio_weight}")
+        _write(f"{base}/io.weight", f"default {res.blkio_weight}")
     if res.pids:  # runc: 0 leaves it alone, negative is unlimited
-        _write(base / "pids.max", "max" if res.pids < 0 else str(res.pids))
-    for key, value in res.unified.items():
+        _write(f"{base}/pids.max", "max" if res.pids < 0 else str(res.pids))
+    for key, value in (res.unified or {}).items():
         if "/" in key or key.startswith("."):
             raise CgroupError(f"invalid unified cgroup key {key!r}")
-        _write(base / key, value)
+        _write(f"{base}/{key}", value)
 
-def _enable_v2(base: Path, controller: str) -> None:
+def _enable_v2(base: str, controller: str) -> None:
     """Enable a controller on every ancestor's subtree_control; the spec says error if missing."""
-    chain = []
-    p = base.parent
-    while p != CGROUP_ROOT.parent and CGROUP_ROOT in (p, *p.parents):
-        chain.append(p)
-        p = p.parent
+    chain = [p for p in _ancestors(base) if p == CGROUP_ROOT or p.startswith(CGROUP_ROOT + "/")]
     for ancestor in reversed(chain):
-        if controller not in (ancestor / "cgroup.controllers").read_text().split():
+        if controller not in _read(f"{ancestor}/cgroup.controllers").split():
             raise CgroupError(f"cgroup controller {controller!r} is not available on this host")
-        if controller not in (ancestor / "cgroup.subtree_control").read_text().split():
-            _write(ancestor / "cgroup.subtree_control", f"+{controller}")
+        if controller not in _read(f"{ancestor}/cgroup.subtree_control").split():
+            _write(f"{ancestor}/cgroup.subtree_control", f"+{controller}")

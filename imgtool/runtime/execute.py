@@ -17,7 +17,7 @@ import os
 from imgtool.errors import ImgtoolError
 
 from . import jsonfast, namespaces, syscalls
-from .init import SetupError, chdir, close_fds, compile_seccomp, console, exec_process, lookpath, preload, prepare_process
+from .init import SetupError, chdir, close_fds, close_inherited, compile_seccomp, console, exec_process, lookpath, preload, prepare_process
 from .state import Container, write_pid_file
 
 
@@ -85,8 +85,10 @@ def _child(container: Container, proc: dict, ns, go: int, report: int, console_f
         if proc.get("terminal"):
             os.setsid()
             console(proc, console_fd, bind_console=False)
+        entered = chdir(proc.get("cwd") or "/", retry_later=True)
         flt = prepare_process(proc, flt)
-        chdir(proc.get("cwd") or "/")
+        if not entered:
+            chdir(proc.get("cwd") or "/")
         exe = lookpath(proc["args"][0], proc.get("env") or [])
         close_fds({report}, preserve_fds)
         exec_process(exe, proc, flt)
@@ -148,6 +150,8 @@ def exec_in(container: Container, proc: dict, pid_file: str | None = None, detac
         if pid == 0:
             os.close(go_w)
             os.close(rep_r)
+            keep = {go_r, rep_w, *(fd for _, fd in ns.joins)} | ({console_fd} if console_fd is not None else set())
+            close_inherited(keep, preserve_fds)
             _child(container, proc, ns, go_r, rep_w, console_fd, preserve_fds, seccomp_profile)
         os.close(go_r)
         os.close(rep_w)

@@ -13,8 +13,6 @@ from __future__ import annotations
 import errno
 import os
 import resource
-import signal
-from dataclasses import dataclass, field
 
 from imgtool.errors import ImgtoolError
 
@@ -27,21 +25,23 @@ EXIT_NOEXEC = 126
 EXIT_NOTFOUND = 127
 
 
-@dataclass
 class Plan:
-    """Where the rootfs comes from: a bundle directory, or overlay layers plus a writable upper."""
+    """Where the rootfs comes from (a bundle directory, or overlay layers plus a writable upper) and
+    how the init behaves. A plain class: `create` must not pay for importing dataclasses."""
 
-    rootfs: str  # the mount point (overlay) or the bundle rootfs directory
-    lowers: list[str] | None = None
-    upper: str | None = None
-    work: str | None = None
-    exec_fifo: str | None = None  # create/start split: block on this FIFO before exec
-    pdeathsig: bool = False
-    user: str | None = None  # resolve this USER in the mounted rootfs (overlay rootfs only)
-    console_socket: int | None = None  # process.terminal: send the pty master over this unix socket
-    hook_sync: bool = False  # stop after entering the namespaces until the parent ran createRuntime hooks
-    state: dict = field(default_factory=dict)  # the runtime-spec state given to in-container hooks
-    preserve_fds: int = 0  # fds 3 .. 3+n-1 stay open in the container (runc's --preserve-fds)
+    def __init__(self, rootfs: str, lowers: list[str] | None = None, upper: str | None = None,
+                 work: str | None = None, exec_fifo: str | None = None, pdeathsig: bool = False,
+                 user: str | None = None, console_socket: int | None = None, hook_sync: bool = False,
+                 state: dict | None = None, preserve_fds: int = 0):
+        self.rootfs = rootfs  # the mount point (overlay) or the bundle rootfs directory
+        self.lowers, self.upper, self.work = lowers, upper, work
+        self.exec_fifo = exec_fifo  # create/start split: block on this FIFO before exec
+        self.pdeathsig = pdeathsig
+        self.user = user  # resolve this USER in the mounted rootfs (overlay rootfs only)
+        self.console_socket = console_socket  # process.terminal: send the pty master over this unix socket
+        self.hook_sync = hook_sync  # stop after entering the namespaces until the parent ran createRuntime hooks
+        self.state = state or {}  # the runtime-spec state given to in-container hooks
+        self.preserve_fds = preserve_fds  # fds 3 .. 3+n-1 stay open in the container (runc's --preserve-fds)
 
 
 class SetupError(Exception):
@@ -233,16 +233,25 @@ def prepare_process(proc: dict, flt):
     return flt
 
 
-def chdir(cwd: str) -> None:
-    """Enter process.cwd (made if missing, as runc does) and check it is inside the root."""
+def chdir(cwd: str, retry_later: bool = False) -> bool:
+    """Enter process.cwd (made if missing, as runc does) and check it is inside the root.
+
+    runc's order: first as root, before the user is set up (a directory only root can reach), and
+    again as the user if that was refused (`retry_later`: return False instead of failing).
+    """
     try:
         os.makedirs(cwd, exist_ok=True)
         os.chdir(cwd)
+    except PermissionError as exc:
+        if retry_later:
+            return False
+        raise SetupError(f"cannot change to working directory {cwd}: {exc.strerror}") from None
     except OSError as exc:
         raise SetupError(f"cannot change to working directory {cwd}: {exc.strerror}") from None
     here = os.getcwd()
     if not here.startswith("/") or "(unreachable)" in here:  # runc's verifyCwd (CVE-2024-21626)
         raise SetupError(f"working directory {cwd} is outside the container")
+    return True
 
 
 def lookpath(name: str, env: list[str]) -> str:
@@ -273,11 +282,26 @@ def close_fds(keep: set[int], preserve: int = 0) -> None:
                 pass
 
 
+def close_inherited(keep: set[int], preserve: int = 0) -> None:
+    """Close every fd the caller left open but stdio, `keep` and the preserved ones, right after
+    fork: the created init waits for `start` for as long as the caller likes, and must not hold the
+    caller's files meanwhile (runc's create.bats counts them)."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep and not 3 <= fd < 3 + preserve:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 def exec_process(exe: str, proc: dict, flt) -> None:
     """Load the pending seccomp filter and execve: the last two steps, nothing in between."""
     env = dict(e.partition("=")[::2] for e in proc.get("env") or [])
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these, and exec keeps "ignored"
-        signal.signal(sig, signal.SIG_DFL)
+    import _signal  # built in: importable after pivot_root, unlike signal.py
+
+    for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):  # Python ignores these, and exec keeps "ignored"
+        _signal.signal(sig, _signal.SIG_DFL)
     if flt is not None:
         flt.load()
     os.execve(exe, proc["args"], env)
@@ -312,8 +336,10 @@ def run_init(spec: dict, plan: Plan, go: int, report: int, namespaces) -> None:
         if proc.get("terminal"):
             console(proc, plan.console_socket, bind_console=True)
         setup.kernel_settings()
+        entered = chdir(proc.get("cwd") or "/", retry_later=True)
         flt = prepare_process(proc, flt)
-        chdir(proc.get("cwd") or "/")
+        if not entered:
+            chdir(proc.get("cwd") or "/")
         exe = lookpath(proc["args"][0], proc.get("env") or [])
         setup.send("stubs", setup.fs.stubs)
         close_fds({report}, plan.preserve_fds)

@@ -152,3 +152,18 @@ def test_quiet_prints_the_image_id_and_iidfile(build, tmp_path):
     r = build({"Dockerfile": "FROM busybox\nLABEL a=b\n"}, "-q", "--iidfile", str(iid))
     assert r.returncode == 0, r
     assert r.stdout.strip() == iid.read_text() and iid.read_text().startswith("sha256:")
+
+
+def test_dockerfile_from_stdin_and_per_dockerfile_ignore(imgtool, busybox_store, tmp_path):
+    r = imgtool("build", "--progress", "plain", "-t", "stdin", "-", input=b"FROM busybox\nRUN echo from-stdin > /s\n")
+    assert r.returncode == 0, r
+    assert imgtool("run", "stdin", "cat", "/s").stdout == "from-stdin\n"
+    ctx = tmp_path / "ctx"
+    (ctx / "sub").mkdir(parents=True)
+    (ctx / "keep").write_text("k\n")
+    (ctx / "skip").write_text("s\n")
+    (ctx / "sub" / "app.Dockerfile").write_text("FROM busybox\nCOPY . /c/\n")
+    (ctx / "sub" / "app.Dockerfile.dockerignore").write_text("skip\n")
+    r = imgtool("build", "--progress", "plain", "-t", "perfile", "-f", str(ctx / "sub" / "app.Dockerfile"), str(ctx))
+    assert r.returncode == 0, r
+    assert imgtool("run", "perfile", "ls", "/c").stdout.split() == ["keep", "sub"]

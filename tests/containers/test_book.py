@@ -54,6 +54,8 @@ def test_book_sequence(cstore, imgtool):
     assert imgtool("stop", "-t", "5", "kuard", check=True).stdout.strip() == "kuard"
     assert time.monotonic() - started < 5, "stop waited for the timeout though the container handles TERM"
     assert "Exited (0)" in imgtool("ps", "-a", check=True).stdout
+    r = imgtool("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.HostConfig.Memory}}", "kuard")
+    assert r.stdout == f"exited 0 {200 << 20}\n", r
     monitor, slirp = st["monitor_pid"], (RUN_ROOT / cid / "slirp.pid")
     assert imgtool("rm", "kuard", check=True).stdout.strip() == "kuard"
     assert no_process(st["pid"]) and no_process(monitor)

@@ -75,7 +75,8 @@ def test_examples_and_vendored_fixtures_are_suppressed_not_hidden(corpus_store):
 def test_nothing_printed_leaks_a_secret_unless_asked(corpus_store):
     root, truth, _ = corpus_store
     outputs = [run_cli("inspect", "--secrets", *fmt, "corpus:1", root=root).stdout
-               for fmt in ([], ["--format", "json"], ["--format", "sarif"], ["--show-suppressed"])]
+               for fmt in ([], ["--format", "json"], ["--format", "sarif"], ["--show-suppressed"],
+                           ["--layers"], ["--layers", "--format", "json"])]
     for secret in {t.secret for t in truth}:
         probes = [secret] if "\n" not in secret else [ln for ln in secret.splitlines() if len(ln) >= 40][:2]
         for out in outputs:

@@ -14,7 +14,7 @@ from imgtool.inspect.match import Where
 from imgtool.inspect.rules import detect
 from imgtool.inspect.scan import _pairs
 
-from .corpus import Gen
+from .values import Gen
 
 CONFIG = Where("file", "app/config.yaml")
 SOURCE = Where("file", "app/main.py")
@@ -89,7 +89,7 @@ def test_private_keys_must_parse():
 
 
 def test_public_material_is_never_a_finding():
-    from .corpus import certificate_and_public_key
+    from .values import certificate_and_public_key
 
     cert, pub = certificate_and_public_key()
     assert rules(cert + pub, TEXT) == []

@@ -7,12 +7,17 @@ declared ARG is part of the step (`|N K=V` in history and key, as BuildKit's run
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from imgtool.dockerfile import instructions as ins
 from imgtool.dockerfile.mounts import Mount as MountSpec
 from imgtool.errors import ImgtoolError
+from imgtool.runtime.resources import parse_size
 
 from . import cache
 from .context import ContextError
@@ -41,6 +46,21 @@ def command_line(run: ins.Run, state: State) -> tuple[list[str], list[tuple[str,
     return args, scripts
 
 
+@contextlib.contextmanager
+def _locked(paths: list[Path]) -> Iterator[None]:
+    """Exclusive flocks on the lock files of `sharing=locked` cache mounts (sorted: no deadlock)."""
+    fds = []
+    try:
+        for path in sorted(set(paths)):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fds.append(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
 def history_text(args: list[str], declared: dict[str, str]) -> str:
     """`RUN |N K=V ... argv # buildkit`."""
     prefix = [f"|{len(declared)}", *(f"{k}={v}" for k, v in declared.items())] if declared else []
@@ -57,6 +77,7 @@ class RunStep:
         self.run = run
         self.env = scope_env
         self.secret_env: dict[str, str] = {}  # `--mount=type=secret,env=X`: in the step, never in a key
+        self.locks: list[Path] = []  # cache mounts with sharing=locked: one step at a time per id
         self.declared = declared
         self.stage_lowers = stage_lowers  # name -> (State) resolver for from= mounts
         self.filename = filename
@@ -89,7 +110,11 @@ class RunStep:
             target = "/" + target
         if m.type == "tmpfs":
             size = m.get("size")
-            return step.Tmpfs(target, int(size) if size and size.isdigit() else None), ["tmpfs", target, size]
+            try:
+                limit = parse_size(size, "--mount size") if size else None
+            except ImgtoolError as exc:
+                raise BuildError(f"{self.where()}: {exc}") from None
+            return step.Tmpfs(target, limit), ["tmpfs", target, limit]
         if m.type == "secret":
             secret_id = m.get("id") or (target.rsplit("/", 1)[-1] if target else "")
             data = session.options.secrets.get(secret_id)
@@ -108,8 +133,12 @@ class RunStep:
                 ["secret", secret_id, target, mode, uid, gid]
         if m.type == "cache":
             mount_id = m.get("id") or target
-            path = session.cache.mount_dir(mount_id)
-            return step.Cache(path, target, m.readonly), ["cache", target, m.readonly]
+            # uid/gid/mode set up the cache directory when it is first made, as BuildKit does
+            owner = (int(m.get("uid") or 0), int(m.get("gid") or 0), int(m.get("mode") or "0755", 8))
+            path = session.cache.mount_dir(mount_id, *owner)
+            if m.get("sharing") == "locked":
+                self.locks.append(path.with_name(path.name + ".lock"))
+            return step.Cache(path, target, m.readonly), ["cache", target, m.readonly, *owner]
         if m.type == "bind":
             source = m.get("source") or "/"
             if m.from_:
@@ -155,7 +184,8 @@ class RunStep:
             spec = step.Step(args=args, env=run_env, cwd=cwd, user=user, network=network, mounts=tuple(typed),
                              resources=session.options.resources)
             try:
-                result = step.run_step(session.store, state.image, lowers, spec, vertex.log)
+                with _locked(self.locks):
+                    result = step.run_step(session.store, state.image, lowers, spec, vertex.log)
             except step.Interrupted:
                 raise
             except ImgtoolError as exc:

@@ -75,11 +75,11 @@ def metadata_history(instr: ins.Instruction, config: ContainerConfig) -> str | N
 
 
 def empty_image(platform: str) -> ImageConfig:
-    """`FROM scratch`: no layers, the default PATH (as BuildKit's emptyImage)."""
+    """`FROM scratch`: no layers, the default PATH and WorkingDir / (as BuildKit's emptyImage)."""
     os_, _, rest = platform.partition("/")
     arch, _, variant = rest.partition("/")
     return ImageConfig(architecture=arch, os=os_, variant=variant or None,
-                       config=ContainerConfig(env=(DEFAULT_PATH,)))
+                       config=ContainerConfig(env=(DEFAULT_PATH,), working_dir="/"))
 
 
 class StageRun:
@@ -112,7 +112,10 @@ class StageRun:
             state = state.with_config(env=(*(state.image.config.env or ()), DEFAULT_PATH))
         instructions = [*triggers, *stage.instructions]
         self.total = 1 + sum(isinstance(i, _FILE_STEPS) for i in instructions)
-        v = self.vertex(f"FROM {self.display(base_name)}")
+        from imgtool.dockerfile.stages import find_stage
+
+        shown = base_name if find_stage(self.d.stages[: stage.index], base_name) else self.display(base_name)
+        v = self.vertex(f"FROM {shown}")
         v.start()
         v.done()
         scope = df.StageScope(self.globals, session.options.build_args, base_env=state.env(), escape=self.d.escape)

@@ -168,3 +168,19 @@ def test_resource_flags_limit_run_steps(build):
     assert r.returncode == 0, r
     r = build({"Dockerfile": "FROM busybox\n"}, "--memory", "1x")
     assert r.returncode != 0 and "Traceback" not in r.stderr, r
+
+
+def test_locked_cache_mount_serialises_steps(busybox_store, tmp_path):
+    import subprocess
+    import sys
+
+    procs = []
+    for i in range(2):
+        ctx = write_context(tmp_path / f"l{i}", {"Dockerfile": (
+            f"FROM busybox\nRUN --mount=type=cache,id=shared,target=/c,sharing=locked "
+            f"sh -c 'test ! -e /c/busy; touch /c/busy; sleep 1; rm /c/busy; echo {i} >> /c/log'\n")})
+        procs.append(subprocess.Popen([sys.executable, "-m", "imgtool", "build", "--progress", "plain", str(ctx)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()

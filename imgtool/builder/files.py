@@ -21,6 +21,10 @@ import stat
 import tarfile
 from dataclasses import dataclass, field
 
+import isal.igzip  # noqa: F401 - loaded before the chroot: layer.compression imports its codecs lazily
+import isal.isal_zlib  # noqa: F401
+import zstandard  # noqa: F401
+
 from imgtool.errors import ImgtoolError
 from imgtool.layer import compression
 from imgtool.runtime import users

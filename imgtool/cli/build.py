@@ -243,18 +243,11 @@ def prune(
 ) -> None:
     """Remove the build cache (cached steps, cache mounts, unused snapshots)."""
     from imgtool.builder.cache import BuildCache
+    from imgtool.inspect.docker import human_size
     from imgtool.store import Store
 
     freed = BuildCache(Store.open()).prune()
-    print(f"Total:\t{_human(freed)}")
-
-
-def _human(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.4g}{unit}" if unit != "B" else f"{n}B"
-        n /= 1000  # type: ignore[assignment]
-    return f"{n}B"
+    print(f"Total:\t{human_size(freed)}")
 
 
 def register(app: typer.Typer) -> None:

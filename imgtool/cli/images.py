@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,9 +71,12 @@ def images(
     fmt: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:
     """List images in the store (names from index.json, written by imgtool or by other tools)."""
+    from imgtool.inspect.docker import human_duration, human_size
     from imgtool.oci import reference
+    from imgtool.store.sizes import image_content_size
 
     store = _store()
+    now = time.time()
     rows = []
     for entry in store.images():
         try:
@@ -88,7 +92,7 @@ def images(
             "digest": str(entry.descriptor.digest),
             "id": image.id,
             "created": image.config.created or "",
-            "size": sum(layer.size for layer in image.layers) + image.descriptor.size + len(image.config_bytes),
+            "size": image_content_size(store, image),
         })
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=2))
@@ -104,19 +108,21 @@ def images(
     for row in rows:
         image_id = row["id"] if no_trunc else row["id"].removeprefix("sha256:")[:12]
         table.append([row["repository"], row["tag"]] + ([row["digest"]] if digests else [])
-                     + [image_id, row["created"], _human(row["size"])])
+                     + [image_id, _since(row["created"], now, human_duration), human_size(row["size"])])
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     for r in table:
         typer.echo("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
 
 
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.3g}{unit}" if unit != "B" else f"{size}B"
-        value /= 1000
-    return f"{size}B"
+def _since(created: str, now: float, human_duration) -> str:
+    """docker's CREATED column: "3 minutes ago" (N/A when the config has no valid date)."""
+    import calendar
+
+    try:
+        seconds = calendar.timegm(time.strptime(created[:19], "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return "N/A"
+    return f"{human_duration(max(0.0, now - seconds))} ago"
 
 
 def tag(source: str = typer.Argument(..., metavar="SOURCE"), target: str = typer.Argument(..., metavar="TARGET")) -> None:
@@ -179,8 +185,10 @@ def load(input_: str = typer.Option("-", "--input", "-i", help="Archive to read 
 
 def prune() -> None:
     """Remove blobs that no image name reaches (like `docker system prune`)."""
+    from imgtool.inspect.docker import human_size
+
     removed, freed = _store().prune()
-    typer.echo(f"Deleted {len(removed)} blobs, reclaimed {_human(freed)}")
+    typer.echo(f"Deleted {len(removed)} blobs, reclaimed {human_size(freed)}")
 
 
 def register(app: typer.Typer) -> None:

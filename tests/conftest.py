@@ -7,12 +7,8 @@ tarball is made once per session from Debian's busybox-static by the same recipe
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -96,40 +92,19 @@ def imgtool():
     return run
 
 
-DOCKERD = "/usr/sbin/dockerd"
-DOCKER = "/usr/bin/docker"  # Debian's client, the same version as the engine
+from .dockerd import DOCKER  # noqa: E402  (Debian's client, the engine's version; tests import it from here)
 
 
 @pytest.fixture(scope="session")
 def dockerd():
-    """A private dockerd shared by the session: no iptables, no bridge, everything under one temp dir
-    (short: socket paths). Yields the environment (DOCKER_HOST) for /usr/bin/docker and the SDK."""
-    for tool in (DOCKERD, DOCKER):
-        if not os.path.exists(tool):
-            pytest.fail(f"{tool} is not installed (scripts/setup.sh installs docker.io)")
-    top = Path(tempfile.mkdtemp(prefix="imgdk", dir="/tmp"))
-    sock = top / "sock"
-    log = open(top / "dockerd.log", "wb")
-    proc = subprocess.Popen([DOCKERD, "--iptables=false", "--bridge=none", "--data-root", str(top / "data"),
-                             "-H", f"unix://{sock}", "--exec-root", str(top / "e"), "--pidfile", str(top / "pid")],
-                            stdout=log, stderr=log)
-    env = {"DOCKER_HOST": f"unix://{sock}"}
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"dockerd exited: {(top / 'dockerd.log').read_text()[-2000:]}")
-        if sock.exists() and subprocess.run([DOCKER, "version"], env={**os.environ, **env},
-                                            capture_output=True).returncode == 0:
-            break
-        time.sleep(0.2)
-    else:
-        pytest.fail("dockerd did not start within 60 s")
-    yield env
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
-    log.close()
-    shutil.rmtree(top, ignore_errors=True)
+    """The session's one private dockerd (tests/dockerd.py: own data root and socket, no iptables,
+    no bridge). Yields the client environment (DOCKER_HOST, DOCKER_BUILDKIT=1, a private
+    DOCKER_CONFIG) for /usr/bin/docker and the SDK; stopped and removed at the end."""
+    from .dockerd import Dockerd, missing  # noqa: PLC0415
+
+    why = missing()
+    if why:
+        pytest.fail(f"{why} (scripts/setup.sh installs docker.io)")
+    daemon = Dockerd().start()
+    yield daemon.env
+    daemon.stop()

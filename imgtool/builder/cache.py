@@ -107,11 +107,17 @@ class BuildCache:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
-    def mount_dir(self, mount_id: str) -> Path:
-        """The persistent directory of a cache mount id."""
+    def mount_dir(self, mount_id: str, uid: int = 0, gid: int = 0, mode: int = 0o755) -> Path:
+        """The persistent directory of a cache mount id; a new one is made with this owner and mode."""
         name = hashlib.sha256(mount_id.encode()).hexdigest()[:32]
         path = self.mounts / name
-        path.mkdir(parents=True, exist_ok=True)
+        self.mounts.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir()
+        except FileExistsError:
+            return path
+        os.chown(path, uid, gid)
+        os.chmod(path, mode)
         return path
 
     def records(self) -> list[Record]:

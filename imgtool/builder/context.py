@@ -51,10 +51,12 @@ def clean(source: str) -> str | None:
 
 @dataclass(frozen=True)
 class Selected:
-    """One matched source: its path relative to the context (or source root) and its lstat."""
+    """One matched source: its path relative to the context (or source root) with symlinks resolved,
+    its stat, and the path as matched (a symlinked source keeps its own name at the destination)."""
 
     rel: str
     st: os.stat_result
+    named: str = ""
 
     @property
     def is_dir(self) -> bool:
@@ -116,11 +118,11 @@ class Tree:
             resolved = self._resolve(rel, what) if rel else ""
             if self.ignored(resolved) or (rel and self.ignored(rel)):
                 raise ContextError(f"{what}: not found (excluded by .dockerignore)")
-            return [Selected(resolved, os.stat(self.root / resolved) if resolved else os.stat(self.root))]
-        matches = [Selected(r, st) for r, st in self._glob(rel.split("/"), "")]
+            return [Selected(resolved, os.stat(self.root / resolved) if resolved else os.stat(self.root), rel)]
+        matches = [Selected(r, st, named) for r, st, named in self._glob(rel.split("/"), "")]
         return sorted(matches, key=lambda s: s.rel)
 
-    def _glob(self, parts: list[str], prefix: str) -> Iterator[tuple[str, os.stat_result]]:
+    def _glob(self, parts: list[str], prefix: str) -> Iterator[tuple[str, os.stat_result, str]]:
         head, rest = parts[0], parts[1:]
         base = self.root / prefix if prefix else self.root
         if has_magic(head):
@@ -139,6 +141,7 @@ class Tree:
                 st = os.lstat(self.root / rel)
             except FileNotFoundError:
                 continue
+            named = rel
             if stat.S_ISLNK(st.st_mode):
                 rel = self._resolve(rel, rel)
                 st = os.stat(self.root / rel)
@@ -146,7 +149,7 @@ class Tree:
                 if stat.S_ISDIR(st.st_mode):
                     yield from self._glob(rest, rel)
             else:
-                yield rel, st
+                yield rel, st, named
 
     def walk(self, rel: str) -> Iterator[tuple[str, os.stat_result]]:
         """Every path below directory `rel` (relative to `rel`), not ignored, parents before children."""

@@ -105,7 +105,8 @@ class CopyStep:
                 if sel.is_dir:
                     members = tuple((m, st) for m, st in tree.walk(sel.rel)
                                     if not _excluded(excludes, m, sel.rel))
-                out.append(files.Source(sel.rel, sel.st, members, extract=extract and not sel.is_dir))
+                out.append(files.Source(sel.rel, sel.st, members, name=posixpath.basename(sel.named),
+                                        extract=extract and not sel.is_dir))
             if not selected:
                 raise BuildError(f"{what}: no source files were specified" if not pattern else f"{what}: not found")
         return out

@@ -39,7 +39,7 @@ class Source:
     st: os.stat_result
     members: tuple[tuple[str, os.stat_result], ...] = ()
     data: bytes | None = None  # heredoc or downloaded content instead of a file
-    name: str = ""  # the file name for `data` sources
+    name: str = ""  # the file name at the destination: a `data` source's, or what a symlink was called
     extract: bool = False  # ADD: unpack if it is a tar archive
 
 
@@ -167,6 +167,7 @@ class Copier:
         dest = plan.dest
         into_dir = dest.endswith("/") or plan.many or os.path.isdir(dest)
         for source in plan.sources:
+            self.links = {}  # hardlinks are kept within one source, not across (BuildKit copies each alone)
             if source.data is not None:
                 target = posixpath.join(dest, source.name) if into_dir else dest
                 self.write_data(target, source)
@@ -181,7 +182,8 @@ class Copier:
             elif source.extract and self.try_extract(source, dest):
                 continue
             else:
-                target = posixpath.join(target_base, posixpath.basename(source.rel)) if into_dir or plan.parents else dest
+                name = source.name or posixpath.basename(source.rel)
+                target = posixpath.join(target_base, name) if into_dir or plan.parents else dest
                 _mkdirs(posixpath.dirname(target) or "/", self.uid, self.gid)
                 self.copy_one(source.rel, source.st, target)
 
@@ -190,9 +192,11 @@ class Copier:
             _mkdirs(posixpath.dirname(base.rstrip("/")) or "/", self.uid, self.gid)
             if os.path.lexists(base.rstrip("/")):
                 _remove(base.rstrip("/"))
+            # BuildKit creates the destination 0755 (with --chown's owner), whatever the source
+            # directory's mode or --chmod; only what is copied into it gets those
             os.mkdir(base, 0o755)
             os.chown(base, self.uid, self.gid)
-            os.chmod(base, self.mode(source.st))
+            os.chmod(base, 0o755)
         self.copy_members(source.rel, source.members, base)
 
     def copy_members(self, rel: str, members: tuple[tuple[str, os.stat_result], ...], base: str) -> None:

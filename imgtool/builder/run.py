@@ -17,6 +17,7 @@ from pathlib import Path
 from imgtool.dockerfile import instructions as ins
 from imgtool.dockerfile.mounts import Mount as MountSpec
 from imgtool.errors import ImgtoolError
+from imgtool.runtime.resources import parse_size
 
 from . import cache
 from .context import ContextError
@@ -109,7 +110,11 @@ class RunStep:
             target = "/" + target
         if m.type == "tmpfs":
             size = m.get("size")
-            return step.Tmpfs(target, int(size) if size and size.isdigit() else None), ["tmpfs", target, size]
+            try:
+                limit = parse_size(size, "--mount size") if size else None
+            except ImgtoolError as exc:
+                raise BuildError(f"{self.where()}: {exc}") from None
+            return step.Tmpfs(target, limit), ["tmpfs", target, limit]
         if m.type == "secret":
             secret_id = m.get("id") or (target.rsplit("/", 1)[-1] if target else "")
             data = session.options.secrets.get(secret_id)
@@ -128,10 +133,12 @@ class RunStep:
                 ["secret", secret_id, target, mode, uid, gid]
         if m.type == "cache":
             mount_id = m.get("id") or target
-            path = session.cache.mount_dir(mount_id)
+            # uid/gid/mode set up the cache directory when it is first made, as BuildKit does
+            owner = (int(m.get("uid") or 0), int(m.get("gid") or 0), int(m.get("mode") or "0755", 8))
+            path = session.cache.mount_dir(mount_id, *owner)
             if m.get("sharing") == "locked":
                 self.locks.append(path.with_name(path.name + ".lock"))
-            return step.Cache(path, target, m.readonly), ["cache", target, m.readonly]
+            return step.Cache(path, target, m.readonly), ["cache", target, m.readonly, *owner]
         if m.type == "bind":
             source = m.get("source") or "/"
             if m.from_:

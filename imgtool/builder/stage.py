@@ -75,11 +75,11 @@ def metadata_history(instr: ins.Instruction, config: ContainerConfig) -> str | N
 
 
 def empty_image(platform: str) -> ImageConfig:
-    """`FROM scratch`: no layers, the default PATH (as BuildKit's emptyImage)."""
+    """`FROM scratch`: no layers, the default PATH and WorkingDir / (as BuildKit's emptyImage)."""
     os_, _, rest = platform.partition("/")
     arch, _, variant = rest.partition("/")
     return ImageConfig(architecture=arch, os=os_, variant=variant or None,
-                       config=ContainerConfig(env=(DEFAULT_PATH,)))
+                       config=ContainerConfig(env=(DEFAULT_PATH,), working_dir="/"))
 
 
 class StageRun:

@@ -141,16 +141,10 @@ def exec_(container: str = typer.Argument(...), command: List[str] = typer.Argum
 @container_app.command("prune")
 def prune(force: bool = typer.Option(False, "-f", "--force", help="Do not prompt (there is no prompt: accepted)")) -> None:
     """Remove every stopped container."""
-    from imgtool.containers import lifecycle, record
+    from imgtool.containers import lifecycle
     from imgtool.store import Store
 
-    store = Store.open()
-    typer.echo("Deleted Containers:")
-    for rec in record.all_records(store):
-        if rec.live_status() != "running":
-            lifecycle.remove(store, rec)
-            typer.echo(rec.id)
-    typer.echo("\nTotal reclaimed space: 0B")
+    typer.echo("\n".join(["Deleted Containers:", *lifecycle.prune(Store.open()), "", "Total reclaimed space: 0B"]))
 
 
 @container_app.command("ls")

@@ -132,8 +132,10 @@ class StageScope:
         return values
 
     def declared_args(self) -> dict[str, str]:
-        """Declared ARGs with values, for the `|N K=V` prefix of RUN history and cache keys."""
-        return {k: v for k, v in self.args.items() if v is not None}
+        """Every declared ARG, for the `|N K=V` prefix of RUN history and cache keys: one without a
+        value is `K=`, one an ENV overrides has the ENV's value (BuildKit's runCommandString)."""
+        env = self.expansion_env()
+        return {k: env.get(k, "") for k in self.args}
 
     def dispatch(self, instruction: ins.Instruction, expander: ins.Expander | None = None) -> ins.Instruction:
         """Expand `instruction` against the current state, then apply its ENV/ARG effects."""

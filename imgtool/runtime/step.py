@@ -14,6 +14,7 @@ import dataclasses
 import os
 import secrets as _secrets
 import shutil
+import stat
 import tempfile
 import threading
 from collections.abc import Callable
@@ -209,16 +210,23 @@ def _spec_mounts(mounts: tuple[Mount, ...], scratch: Path) -> tuple[list[dict], 
                 lowers = [_extract(lowers, m.source, temp())]
             if not lowers:
                 lowers = [temp()]
-            if len(lowers) == 1 and m.readonly:
+            if len(lowers) == 1 and (m.readonly or not lowers[0].is_dir()):
                 out.append({"destination": m.target, "type": "bind", "source": str(lowers[0]),
-                            "options": ["rbind", "ro"]})
+                            "options": ["rbind", "ro" if m.readonly else "rw"]})
             else:
                 out.append(overlay(lowers, m.target, m.readonly))
     return out, temps
 
 
+def _name_service_files() -> list[tuple[str, str, bool]]:
+    """The host's /etc/resolv.conf and /etc/hosts, read-only, as BuildKit gives every RUN step:
+    images rarely carry their own (a base made with mmdebstrap must not), and apt or npm in a RUN
+    needs DNS. The init's empty mount-point files are removed from the layer like any stub."""
+    return [(path, path, True) for path in ("/etc/resolv.conf", "/etc/hosts") if os.path.isfile(path)]
+
+
 def _extract(lowers: list[Path], source: str, dest: Path) -> Path:
-    """A copy of one subdirectory of a layered filesystem (overlay-mounted in a private namespace)."""
+    """A copy of one directory or file of a layered filesystem (overlay-mounted in a private namespace)."""
     merged = dest / "merged"
     merged.mkdir()
     out = dest / "copy"
@@ -232,9 +240,12 @@ def _extract(lowers: list[Path], source: str, dest: Path) -> Path:
         from .resolve import Root
 
         with Root(merged) as root:
-            fd = root.open_dir(source.strip("/"))
+            fd = root.open_file(source.strip("/"), os.O_RDONLY)  # a directory opens too
             try:
-                shutil.copytree(f"/proc/self/fd/{fd}", out, symlinks=True)
+                if stat.S_ISDIR(os.fstat(fd).st_mode):
+                    shutil.copytree(f"/proc/self/fd/{fd}", out, symlinks=True)
+                else:  # `--mount=type=bind,from=img,source=/etc/passwd`: a file
+                    shutil.copy2(f"/proc/self/fd/{fd}", out)
             finally:
                 os.close(fd)
 
@@ -262,7 +273,8 @@ def run_step(store: Store, image: ImageConfig, lowers: list[Path], step: Step,
     # no image-VOLUME tmpfs in a build step: what a RUN writes under a VOLUME stays in the layer
     bare = dataclasses.replace(image, config=dataclasses.replace(image.config, volumes=None))
     ov = Overrides(args=step.args, entrypoint=[], env=[], workdir=step.cwd, user=step.user,
-                   hostname=step.hostname, network=step.network, resources=step.resources)
+                   hostname=step.hostname, network=step.network, resources=step.resources,
+                   volumes=_name_service_files())
     spec = runtime_config(bare, None, ov)
     spec["process"]["env"] = list(step.env)
     temps: list[Path] = []

@@ -90,7 +90,8 @@ def test_arg_scoping_build_args_and_env_override() -> None:
     scope = StageScope(globals_, {"OVERRIDDEN": "cli", "HTTP_PROXY": "http://p"}, {"PATH": "/bin"})
     expanded = [scope.dispatch(i) for i in stage.instructions]
     assert expanded[-1].value == "/from-env/cli/2.0"
-    assert scope.declared_args() == {"VERSION": "2.0", "LOCAL": "l-2.0", "OVERRIDDEN": "cli"}
+    # as BuildKit's runCommandString: the value the step sees, so ENV's for LOCAL
+    assert scope.declared_args() == {"VERSION": "2.0", "LOCAL": "from-env", "OVERRIDDEN": "cli"}
     assert scope.run_env()["HTTP_PROXY"] == "http://p" and "HTTP_PROXY" not in scope.declared_args()
 
 

@@ -1,0 +1,3 @@
+FROM busybox
+ARG HTTP_BASE
+ADD ${HTTP_BASE}/hello.txt /checked.txt

@@ -1,0 +1,2 @@
+FROM busybox
+ADD x.tar /zst/

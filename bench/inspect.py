@@ -108,7 +108,6 @@ def extract(store: Store, name: str, base: Path) -> None:
 
 
 def ds_locations(result: dict, image) -> set[tuple]:
-    layer_history = None
     out = set()
     for filename, items in result["results"].items():
         for item in items:
@@ -122,7 +121,6 @@ def ds_locations(result: dict, image) -> set[tuple]:
                 out.add(("config", f"Labels.{list(image.config.config.labels or {})[line - 1]}"))
             elif filename == "history.txt":
                 out.add(("history", f"history[{line - 1}].created_by"))
-    del layer_history
     return out
 
 

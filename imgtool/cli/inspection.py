@@ -1,7 +1,5 @@
 """`imgtool inspect` (docker's JSON, `--layers`, `--secrets`) and `imgtool history`."""
 
-from __future__ import annotations
-
 import contextlib
 import json
 from typing import Optional

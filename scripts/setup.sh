@@ -15,6 +15,7 @@ APT_PACKAGES=(
     mmdebstrap       # the debian:bookworm example base (dockerfiles/base)
     zstd bzip2 xz-utils   # archives in every compression for the ADD tests
     file tar gzip iproute2 procps
+    curl             # docs/registry.md's deployment page checks /metrics and /readyz with it
 )
 
 missing=()

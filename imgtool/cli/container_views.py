@@ -1,8 +1,6 @@
 """CLI views of containers and volumes: `ps`, `container inspect`, `top`, `stats`, `exec`,
 `container prune`, `volume create|ls|rm|inspect` (docker's columns, JSON shapes and messages)."""
 
-from __future__ import annotations
-
 import json
 import subprocess
 import sys

@@ -1,7 +1,5 @@
 """Image management commands: import, images, tag, rmi, save, load, prune (docker's names and flags)."""
 
-from __future__ import annotations
-
 import json
 import time
 import sys

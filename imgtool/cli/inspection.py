@@ -1,7 +1,5 @@
 """`imgtool inspect` (docker's JSON, `--layers`, `--secrets`) and `imgtool history`."""
 
-from __future__ import annotations
-
 import contextlib
 import json
 from typing import Optional
@@ -109,7 +107,6 @@ def _views(source, layers, secrets, files, rules, view, show_secrets, show_suppr
 
 def _docker_inspect(names: list[str], fmt: Optional[str]) -> None:
     from imgtool.inspect import docker
-    from imgtool.inspect.analysis import analyze
     from imgtool.inspect.gotemplate import Template
     from imgtool.inspect.source import open_source
 
@@ -121,7 +118,7 @@ def _docker_inspect(names: list[str], fmt: Optional[str]) -> None:
             objects.append(found)
             continue
         with contextlib.closing(open_source(name)) as source:
-            objects.append(docker.inspect(source, sum(analyze(source).layer_sizes)))
+            objects.append(docker.inspect(source, sum(_layer_sizes(source))))
     if template is None:
         typer.echo(json.dumps(objects, indent=4, ensure_ascii=False))
         return
@@ -142,6 +139,13 @@ def _container(ref: str) -> dict | None:
         return None
 
 
+def _layer_sizes(source) -> list[int]:  # noqa: ANN001
+    """Content bytes per layer: the store's cache when the image is in the store, else one pass."""
+    from imgtool.inspect.analysis import analyze
+
+    return source.cached_sizes() if source.cached_sizes is not None else analyze(source).layer_sizes
+
+
 _HISTORY_HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
                     "Size": "SIZE", "Comment": "COMMENT"}
 
@@ -155,7 +159,6 @@ def history(
 ) -> None:
     """Show the history of an image, as `docker history` does."""
     from imgtool.inspect import docker
-    from imgtool.inspect.analysis import analyze
     from imgtool.inspect.source import open_source
 
     from .listing import render
@@ -165,7 +168,7 @@ def history(
         raise ImgtoolError(f"--human {human_flag!r}: expected true or false")
     human = human_flag.lower() in ("true", "1")
     with contextlib.closing(open_source(image)) as source:
-        rows = docker.history(source, analyze(source).layer_sizes, human, no_trunc)
+        rows = docker.history(source, _layer_sizes(source), human, no_trunc)
     if quiet:
         for row in rows:
             typer.echo(row["ID"])

@@ -121,3 +121,10 @@ def test_names_and_prefixes():
     new = names.new_id()
     assert len(new) == 64 and not new[:12].isdigit()
     assert names.check_name("/kuard") == "kuard"
+
+
+def test_detached_with_a_terminal_logs_its_pty(cstore, imgtool):
+    cid = imgtool("run", "-dt", "busybox", "sh", "-c", "tty; echo out; echo err >&2", check=True).stdout.strip()
+    assert imgtool("wait", cid, check=True).stdout == "0\n"
+    logs = imgtool("logs", cid, check=True)
+    assert logs.stdout.replace("\r", "") == "/dev/pts/0\nout\nerr\n" and logs.stderr == ""  # -t merges stderr

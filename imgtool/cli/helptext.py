@@ -8,8 +8,6 @@ argument shows its name only. Examples live in one table so that `tests/cli/test
 one per command without each group module carrying boilerplate.
 """
 
-from __future__ import annotations
-
 import re
 from typing import Any
 

@@ -4,7 +4,6 @@ import io
 import os
 import signal
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 from typing import List, Optional
@@ -74,6 +73,8 @@ def _read_context(context: str, dockerfile: str | None) -> tuple[Path | None, st
     if context == "-":
         data = sys.stdin.buffer.read()
         if len(data) > 262 and data[257:262] == b"ustar" or data[:2] == b"\x1f\x8b":
+            import tarfile  # only a context piped on stdin needs it, not every imgtool command
+
             temp = Path(tempfile.mkdtemp(prefix="imgtool-context-"))
             with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
                 tar.extractall(temp, filter="data")

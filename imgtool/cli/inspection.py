@@ -159,8 +159,9 @@ def history(
 ) -> None:
     """Show the history of an image, as `docker history` does."""
     from imgtool.inspect import docker
-    from imgtool.inspect.gotemplate import Template
     from imgtool.inspect.source import open_source
+
+    from .listing import render
 
     human_flag = human_flag.removeprefix("=")
     if human_flag.lower() not in ("true", "false", "1", "0"):
@@ -172,30 +173,10 @@ def history(
         for row in rows:
             typer.echo(row["ID"])
         return
-    if fmt == "json":
-        fmt = "{{json .}}"
-    if fmt is None or fmt == "table":
-        created = "{{.CreatedSince}}" if human else "{{.CreatedAt}}"
-        fmt = "table {{.ID}}\t" + created + "\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
-    table = fmt.startswith("table")
-    template = Template(fmt[len("table"):].lstrip() if table else fmt)
-    lines = [template.render(row) for row in rows]
-    if table:
-        header = template.render({k: v for k, v in _HISTORY_HEADERS.items()})
-        lines = _tabwriter([header] + lines)
-    for line in lines:
+    created = "{{.CreatedSince}}" if human else "{{.CreatedAt}}"
+    default = "table {{.ID}}\t" + created + "\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+    for line in render(rows, fmt, default, _HISTORY_HEADERS):
         typer.echo(line)
-
-
-def _tabwriter(lines: list[str], minwidth: int = 10, padding: int = 3) -> list[str]:
-    """Go's tabwriter as docker configures it: tab-separated cells padded to the column width + 3."""
-    rows = [line.split("\t") for line in lines]
-    width: dict[int, int] = {}
-    for row in rows:
-        for i, cell in enumerate(row[:-1]):
-            width[i] = max(width.get(i, 0), len(cell) + padding, minwidth)
-    return ["".join(cell.ljust(width[i]) if i < len(row) - 1 else cell for i, cell in enumerate(row)).rstrip()
-            for row in rows]
 
 
 def register(app: typer.Typer) -> None:

@@ -73,7 +73,7 @@ def test_rm_flag_restart_wait_kill_prune(cstore, imgtool):
     imgtool("run", "-d", "--name", "keeper", "busybox", "sleep", "100", check=True)
     r = imgtool("container", "prune", "-f", check=True)
     assert r.stdout.startswith("Deleted Containers:\n" + cid + "\n")
-    assert imgtool("ps", "-a", "--format", "{{.Names}}").returncode != 0  # only json is understood
+    assert imgtool("ps", "-a", "--format", "{{.Names}} {{.State}}", check=True).stdout == "keeper running\n"
     rows = [json.loads(line) for line in imgtool("ps", "-a", "--format", "json", check=True).stdout.splitlines()]
     assert [r["Names"] for r in rows] == ["keeper"] and rows[0]["State"] == "running"
     r = imgtool("rm", "keeper")

@@ -33,10 +33,6 @@ import tempfile
 import time
 from pathlib import Path
 
-# `python bench/registry.py` puts bench/ first on sys.path, where bench/inspect.py would shadow the
-# standard library's inspect (which boto3 imports): look up modules without this directory
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 MB = 1024 * 1024
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Secret scanning, side by side: imgtool (from the image) vs detect-secrets (on the extracted layers).
 
-    python3 bench/inspect.py [--workdir DIR] [--noise 1500] [--runs 1]
+    python3 bench/secret_scan.py [--workdir DIR] [--noise 1500] [--runs 1]
 
 The image is the planted corpus of tests/inspect (every rule family, placed visible / overwritten /
 deleted / deleted-opaque / only in Env, Labels or history, plus decoys), with a layer of real text

@@ -6,8 +6,9 @@ Images (bench/registry.py's): one 200 MB layer, a 20,000-file layer, 10 x 5 MB l
 layouts. Each round starts a fresh registry (fresh root and port, so neither client's blob cache can
 turn uploads into mounts) and, per image and per client, times a push (`imgtool copy oci:... docker://`
 vs `skopeo copy oci:... docker://`) into its own repository, then a pull of what that client pushed
-(`imgtool pull` into an empty store vs `skopeo copy docker://... oci:` into an empty layout). The two
-clients alternate which goes first. Medians over rounds; ratio > 1 means imgtool is faster.
+(`imgtool pull` into an empty store vs `skopeo copy docker://... oci:` into an empty layout). A third
+row per transfer times the same copy as a library call (imports done first, as `build --push` and
+FROM use it): the transfer engine without interpreter start-up. The clients alternate order. Medians over rounds; ratio > 1 means imgtool is faster.
 """
 
 from __future__ import annotations
@@ -38,23 +39,56 @@ def imgtool_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "imgtool", *args]
 
 
+# The same transfer as a library call: modules imported first, only the copy timed. It separates the
+# transfer engine from interpreter start-up (what `build --push` and FROM pay: no new process).
+_LIBRARY = """
+import sys, time
+from imgtool.remote import copy, transports, registryimage, layouts, transport  # noqa: F401
+from imgtool.store import Store
+import requests  # noqa: F401
+src, dst = sys.argv[1], sys.argv[2]
+started = time.perf_counter()
+source = transports.source(src)
+target = transports.destination(dst, store=Store.open(sys.argv[3]) if len(sys.argv) > 3 else None)
+try:
+    copy(source, target)
+finally:
+    target.close()
+    source.close()
+print(time.perf_counter() - started)
+"""
+
+
+def library(src: str, dst: str, env: dict[str, str], store: Path | None = None) -> float:
+    args = [sys.executable, "-c", _LIBRARY, src, dst] + ([str(store)] if store else [])
+    out = subprocess.run(args, check=True, capture_output=True, text=True, env=env).stdout
+    return float(out.strip().splitlines()[-1])
+
+
 def one_round(work: Path, images: dict[str, Path], server: str, results: dict, flip: bool) -> None:
     port = free_port()
     root = work / f"{server}-{port}"
     root.mkdir()
     proc = (start_imgtool if server == "imgtool" else start_distribution)(root, port)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(work / f"cache-{port}")}
+    base_env = {**os.environ, "PYTHONPATH": str(REPO)}
     try:
         wait_up(port)
         for image, layout in images.items():
             slug = image.split()[0].replace(",", "")
-            clients = ["imgtool", "skopeo"] if not flip else ["skopeo", "imgtool"]
+            clients = ["imgtool", "skopeo", "library"]
+            if flip:
+                clients.reverse()
             for client in clients:
+                # each client its own blob-location cache: no mounts from another client's push
+                env = {**base_env, "XDG_CACHE_HOME": str(work / f"cache-{port}-{client}")}
                 ref = f"127.0.0.1:{port}/{client}/{slug}:v1"
                 out = work / f"pull-{client}-{port}"
                 if client == "imgtool":
                     push = timed(imgtool_cmd("copy", "-q", f"oci:{layout}:bench", f"docker://{ref}"), env)
                     pull = timed(imgtool_cmd("pull", "-q", ref), {**env, "IMGTOOL_ROOT": str(out)})
+                elif client == "library":
+                    push = library(f"oci:{layout}:bench", f"docker://{ref}", env)
+                    pull = library(f"docker://{ref}", ref, env, store=out)
                 else:
                     push = timed(["skopeo", "copy", "-q", "--dest-tls-verify=false",
                                   f"oci:{layout}:bench", f"docker://{ref}"], env)
@@ -87,6 +121,8 @@ def main() -> None:
     for key in dict.fromkeys(k for k, _ in results):
         ours, theirs = statistics.median(results[(key, "imgtool")]), statistics.median(results[(key, "skopeo")])
         rows.append((key, ours, theirs, theirs / ours))
+        lib = statistics.median(results[(key, "library")])
+        rows.append((key.replace(" (s)", " (s, imgtool library call)"), lib, theirs, theirs / lib))
     if args.markdown:
         print(f"| row (server: {args.server}) | imgtool | skopeo 1.9 | ratio |\n|---|---:|---:|---:|")
         for key, ours, theirs, ratio in rows:

@@ -11,10 +11,11 @@ APT_PACKAGES=(
     runc crun        # OCI runtimes: interop tests and `--runtime`
     containerd podman buildah   # real clients of the registry
     docker-registry  # distribution 2.8: the registry benchmark's reference
-    docker.io        # dockerd + BuildKit: the builder's differential tests and benchmark
+    docker.io        # dockerd + BuildKit: the builder's differential tests and benchmark; docker-daemon: tests
     mmdebstrap       # the debian:bookworm example base (dockerfiles/base)
     zstd bzip2 xz-utils   # archives in every compression for the ADD tests
     file tar gzip iproute2 procps
+    curl             # docs/registry.md's deployment page checks /metrics and /readyz with it
 )
 
 missing=()

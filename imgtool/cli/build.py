@@ -1,12 +1,9 @@
 """`imgtool build` (docker build's flags) and `imgtool builder prune`."""
 
-from __future__ import annotations
-
 import io
 import os
 import signal
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 from typing import List, Optional
@@ -76,6 +73,8 @@ def _read_context(context: str, dockerfile: str | None) -> tuple[Path | None, st
     if context == "-":
         data = sys.stdin.buffer.read()
         if len(data) > 262 and data[257:262] == b"ustar" or data[:2] == b"\x1f\x8b":
+            import tarfile  # only a context piped on stdin needs it, not every imgtool command
+
             temp = Path(tempfile.mkdtemp(prefix="imgtool-context-"))
             with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
                 tar.extractall(temp, filter="data")

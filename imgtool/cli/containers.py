@@ -5,8 +5,6 @@ docker's flag names, output and exit codes: `run` errors before the container st
 verbs over several containers print each name as typed and exit 1 if any failed.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from typing import List, Optional
@@ -76,7 +74,7 @@ def _config(image: str, command, *, name, env, workdir, user, entrypoint, hostna
     except ImgtoolError as exc:
         raise UsageError(str(exc)) from None
     cid = names.new_id()
-    return store, Config(
+    return store, img, Config(
         id=cid, name=name or "", image=image, image_id=img.id, created=now(), args=list(command) if command else None,
         entrypoint=([entrypoint] if entrypoint else []) if entrypoint is not None else None, env=_env(env),
         workdir=workdir, user=user if user is not None else img.config.config.user, hostname=hostname or hostname_default(cid, network), tty=tty,
@@ -125,7 +123,7 @@ def run(
 
         return run_with_runtime(runtime, image, command, env, workdir, user, entrypoint, hostname, memory,
                                 memory_swap, cpus, cpu_shares, pids_limit, network, read_only, volume, tty)
-    store, cfg = _config(image, command, name=name, env=env, workdir=workdir, user=user, entrypoint=entrypoint,
+    store, img, cfg = _config(image, command, name=name, env=env, workdir=workdir, user=user, entrypoint=entrypoint,
                          hostname=hostname, memory=memory, memory_swap=memory_swap, cpus=cpus, cpu_shares=cpu_shares,
                          pids_limit=pids_limit, network=network, read_only=read_only, volume=volume, mount=mount,
                          publish=publish, publish_all=publish_all, tty=tty, interactive=interactive, rm=rm,
@@ -135,12 +133,12 @@ def run(
 
     rec = lifecycle.create(store, cfg)
     if detach:
-        lifecycle.start(store, rec)
+        lifecycle.start(store, rec, img)
         typer.echo(rec.id)
         return
     # docker: without -i the container reads nothing; without -t it never gets our terminal
     stdin_fd = 0 if interactive else os.open(os.devnull, os.O_RDONLY)
-    status = monitor.run(store, rec, Streams((stdin_fd, 1, 2), interpose=True), None, pdeathsig=True)
+    status = monitor.run(store, rec, Streams((stdin_fd, 1, 2), interpose=True), None, pdeathsig=True, image=img)
     if status is not None and status.oom_killed:
         print("imgtool: container was OOMKilled", file=sys.stderr)
     raise typer.Exit(status.code if status is not None else 125)

@@ -19,7 +19,7 @@ from imgtool.runtime import container as rt
 from imgtool.runtime import state as rstate
 from imgtool.runtime.cgroups import Cgroup
 from imgtool.runtime.signals import parse_signal
-from imgtool.store import Store
+from imgtool.store import Image, Store
 
 from . import monitor, names, network, record, volumes
 from .record import Config, Record
@@ -48,14 +48,14 @@ def create(store: Store, config: Config) -> Record:
     return rec
 
 
-def start(store: Store, rec: Record) -> int:
-    """Start a created or exited container detached; returns the init's pid."""
+def start(store: Store, rec: Record, image: Image | None = None) -> int:
+    """Start a created or exited container detached; returns the init's pid (`image`: already loaded)."""
     status = rec.live_status()
     if status == "running":
         return rec.state.pid
     if status == "exited" and rec.state.status == "running":
         reap(rec)  # a run nobody saw end: release its leftovers first
-    return monitor.start_detached(store, rec)
+    return monitor.start_detached(store, rec, image)
 
 
 def _wait_until(cond, timeout: float | None) -> bool:
@@ -188,6 +188,17 @@ def remove_files(store: Store, rec: Record, volumes_too: bool = False) -> None:
                     volumes.remove(store, m["source"], force=True)
                 except ImgtoolError:
                     pass
+
+
+def prune(store: Store) -> list[str]:
+    """docker container prune (and system prune's container part): remove every non-running
+    container; the IDs removed."""
+    removed = []
+    for rec in record.all_records(store):
+        if rec.live_status() != "running":
+            remove(store, rec)
+            removed.append(rec.id)
+    return removed
 
 
 def restart(store: Store, rec: Record, timeout: int | None = None) -> None:

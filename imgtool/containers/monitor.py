@@ -23,10 +23,9 @@ from imgtool.runtime import state as rstate
 from imgtool.runtime.bundle import Overrides, runtime_config, user_spec
 from imgtool.runtime.cgroups import Resources
 from imgtool.runtime.init import Plan
-from imgtool.runtime.runner import image_layers
 from imgtool.runtime.snapshots import Snapshots
 from imgtool.runtime.tty import Streams
-from imgtool.store import Store
+from imgtool.store import Image, Store
 
 from . import mounts, network, record
 from .logs import JsonFileWriter, LogOptions
@@ -47,7 +46,7 @@ def spec_for(store: Store, rec: Record, image_config) -> tuple[dict, Overrides]:
                    network="host" if cfg.network == "host" else "none", resources=Resources(**cfg.resources),
                    cgroups_path=f"imgtool/{cfg.id}")
     spec = runtime_config(image_config, None, ov)
-    spec["mounts"] += mounts.to_spec(store, cfg.mounts)
+    spec["mounts"] += mounts.to_spec(store, cfg.mounts) + _etc_files(rec)
     if cfg.network.startswith("container:"):  # join that container's namespace (held by its netns file)
         other = cfg.network.partition(":")[2]
         for ns in spec["linux"]["namespaces"]:
@@ -57,6 +56,26 @@ def spec_for(store: Store, rec: Record, image_config) -> tuple[dict, Overrides]:
     return spec, ov
 
 
+def _etc_files(rec: Record) -> list[dict]:
+    """docker's /etc/hostname, /etc/hosts and /etc/resolv.conf, bind-mounted from the record's dir
+    (the resolver is slirp4netns' 10.0.2.3 in a container's own network, else the host's)."""
+    cfg = rec.config
+    try:
+        host_resolv = Path("/etc/resolv.conf").read_text()
+    except OSError:
+        host_resolv = ""
+    resolv = "nameserver 10.0.2.3\n" if cfg.network == "bridge" else host_resolv
+    files = {"hostname": f"{cfg.hostname}\n", "resolv.conf": resolv,
+             "hosts": f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                      + (f"{network.ADDRESS}\t{cfg.hostname}\n" if cfg.network == "bridge" else "")}
+    out = []
+    for name, text in files.items():
+        path = rec.dir / name
+        path.write_text(text)
+        out.append({"destination": f"/etc/{name}", "type": "bind", "source": str(path), "options": ["rbind", "rw"]})
+    return out
+
+
 def _init_pid(container_id: str) -> int:
     try:
         return rt.Container.load(container_id).pid
@@ -64,11 +83,13 @@ def _init_pid(container_id: str) -> int:
         raise ImgtoolError(f"cannot join network of a non running container: {container_id}") from None
 
 
-def run(store: Store, rec: Record, streams: Streams, report: int | None, pdeathsig: bool) -> rt.ExitStatus | None:
+def run(store: Store, rec: Record, streams: Streams, report: int | None, pdeathsig: bool,
+        image: Image | None = None) -> rt.ExitStatus | None:
     """Start the container and monitor it to the end; None if it never started (error reported).
 
     `report` gets one JSON line, {"started": pid} or {"error": ..., "code": ...}, then is closed;
-    without it (attached) a start failure is raised.
+    without it (attached) a start failure is raised. `image`: the record's image if the caller has
+    it loaded already (`run` resolved it to check the flags), else it is loaded by ID.
     """
     cfg = rec.config
     writer = JsonFileWriter(rec.log_path, LogOptions(cfg.log_max_size, cfg.log_max_file))
@@ -76,7 +97,8 @@ def run(store: Store, rec: Record, streams: Streams, report: int | None, pdeaths
     container = None
     try:
         try:
-            image_config, layers = image_layers(store, cfg.image_id)
+            image = image or store.resolve(cfg.image_id)
+            image_config, layers = image.config, list(image.layers)
             lowers = Snapshots(store.snapshots_dir, store.tmp_dir).prepare(layers)
             base = rootfs_dirs(store, cfg.id)
             if not lowers:
@@ -158,7 +180,7 @@ def finish(store: Store, rec: Record, status: rt.ExitStatus) -> None:
         lifecycle.remove_files(store, rec)
 
 
-def start_detached(store: Store, rec: Record) -> int:
+def start_detached(store: Store, rec: Record, image: Image | None = None) -> int:
     """Fork the monitor into its own session; returns the container's pid once it runs, or raises
     the start error (with its exit code) the monitor reported."""
     r, w = os.pipe()
@@ -173,8 +195,9 @@ def start_detached(store: Store, rec: Record) -> int:
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
             os.close(null)
-            streams = Streams(host=(os.open(os.devnull, os.O_RDONLY), -1, -1))
-            run(store, rec, streams, w, pdeathsig=False)
+            sink = os.open(os.devnull, os.O_WRONLY)  # the log is the output; -t's pty needs real fds
+            streams = Streams(host=(os.open(os.devnull, os.O_RDONLY), sink, sink))
+            run(store, rec, streams, w, pdeathsig=False, image=image)
         except BaseException:
             _log_crash(rec)
         finally:

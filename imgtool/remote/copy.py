@@ -100,6 +100,10 @@ def _walk(src: ImageSource, data: bytes, d: Descriptor, choice: PlatformChoice, 
     return data, d
 
 
+class _Stopped(Exception):
+    """Another blob's transfer failed: this one stops too (its error is not the one reported)."""
+
+
 def copy(src: ImageSource, dst: ImageDestination, choice: PlatformChoice = PlatformChoice(),
          progress: Progress | None = None, parallel: int = 4) -> Descriptor:
     """Copy the image `src` names to `dst`; returns the root descriptor written."""
@@ -109,6 +113,7 @@ def copy(src: ImageSource, dst: ImageDestination, choice: PlatformChoice = Platf
     plan = _Plan()
     data, root = _walk(src, data, root, choice, plan)
     lock = threading.Lock()
+    stop = threading.Event()  # set on the first failure (or Ctrl-C): the other transfers end at their next chunk
     todo = sorted(plan.blobs.values(), key=lambda b: -b.size)
 
     def move(blob: Descriptor) -> None:
@@ -122,6 +127,8 @@ def copy(src: ImageSource, dst: ImageDestination, choice: PlatformChoice = Platf
             return raw if dst.verifies else verified(raw, blob)
 
         def advanced(n: int) -> None:
+            if stop.is_set():
+                raise _Stopped()
             with lock:
                 progress.advance(blob, n)
 
@@ -138,6 +145,7 @@ def copy(src: ImageSource, dst: ImageDestination, choice: PlatformChoice = Platf
                 for future in concurrent.futures.as_completed(futures):
                     future.result()
             except BaseException:
+                stop.set()
                 for f in futures:
                     f.cancel()
                 raise

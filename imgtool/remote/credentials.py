@@ -12,7 +12,6 @@ import base64
 import binascii
 import json
 import os
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +160,8 @@ class CredentialStore:
 
 
 def _run_helper(helper: str, action: str, payload: str, missing_ok: bool = False) -> dict[str, Any] | None:
+    import subprocess  # only when a helper is configured: every pull and push imports this module
+
     program = f"docker-credential-{helper}"
     try:
         proc = subprocess.run([program, action], input=payload.encode(), capture_output=True, timeout=60)

@@ -93,6 +93,7 @@ class LayoutDestination:
             with opener() as source:
                 pump(source, writer.write, on_bytes)
             check_blob(descriptor, writer.size, writer.digest)  # the writer hashed every byte
+            writer.sync()  # on this worker thread, beside the other transfers
         except BaseException:
             writer.abort()
             raise

@@ -91,6 +91,13 @@ class BlobWriter:
         """Digest of the bytes written so far."""
         return Digest(self._algorithm, self._hasher.hexdigest())
 
+    def sync(self) -> None:
+        """Flush and fsync what is written so far, so a later `commit()` is little more than the
+        link: a caller moving many blobs pays for durability on its worker threads, overlapped."""
+        assert self._file is not None, "blob writer already closed"
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
     def commit(self, expected: Digest | None = None, expected_size: int | None = None) -> Digest:
         """Verify against `expected` (digest and size, when given), fsync and publish."""
         assert self._file is not None, "blob writer already closed"

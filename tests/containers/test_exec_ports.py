@@ -96,10 +96,11 @@ def test_outbound_from_own_network_namespace(cstore, imgtool):
     t.start()
     port = server.getsockname()[1]
     r = imgtool("run", "--rm", "busybox", "sh", "-c",
-                f"ip -o addr show | grep -c 'inet 10.0.2.100' ; echo ping | nc {addr} {port}", check=True)
+                f"ip -o addr show | grep -c 'inet 10.0.2.100' ; echo ping | nc {addr} {port}; "
+                "cat /etc/resolv.conf; grep -c $(hostname) /etc/hosts", check=True)
     t.join(10)
     server.close()
-    assert r.stdout.split() == ["1", "pong"] and got == [b"ping\n"]
+    assert r.stdout.split("\n") == ["1", "pong", "nameserver 10.0.2.3", "1", ""] and got == [b"ping\n"]
     r = imgtool("run", "--rm", "--network", "none", "busybox", "sh", "-c", "ip -o link show | grep -c UP; ip -o link | wc -l",
                 check=True)
     assert r.stdout.split() == ["1", "1"]  # only lo, and up

@@ -159,3 +159,62 @@ def test_transport_names(store, tmp_path):
         transports.destination("Not/Valid", store)
     assert is_local("localhost:5000") and is_local("127.0.0.1") and is_local("[::1]:5000")
     assert not is_local("registry.example:5000") and not is_local("10.0.0.1")
+
+
+class TokenServer(http.server.BaseHTTPRequestHandler):
+    """A registry with an OAuth2 token endpoint: password grant by Basic GET, refresh-token grant by POST."""
+
+    protocol_version = "HTTP/1.1"
+    requests: list[tuple[str, str, dict]] = []
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _send(self, status: int, body: bytes, headers: dict | None = None) -> None:
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802
+        host = self.headers["Host"]
+        self.requests.append(("GET", self.path, dict(self.headers)))
+        if self.path.startswith("/token"):
+            if self.headers.get("Authorization") != "Basic " + base64.b64encode(b"alice:pw").decode():
+                return self._send(401, b"{}")
+            return self._send(200, json.dumps({"token": "T-password", "refresh_token": "R-1", "expires_in": 300}).encode())
+        if self.headers.get("Authorization") in ("Bearer T-password", "Bearer T-refreshed"):
+            return self._send(200, b"{}")
+        self._send(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+                   {"WWW-Authenticate": f'Bearer realm="http://{host}/token",service="test"'})
+
+    def do_POST(self) -> None:  # noqa: N802
+        form = dict(x.split("=", 1) for x in self.rfile.read(int(self.headers["Content-Length"])).decode().split("&"))
+        self.requests.append(("POST", self.path, form))
+        if form.get("grant_type") == "refresh_token" and form.get("refresh_token") == "R-1":
+            return self._send(200, json.dumps({"access_token": "T-refreshed", "expires_in": 300}).encode())
+        self._send(401, b"{}")
+
+
+def test_login_keeps_a_refresh_token_and_uses_it(client_env, tmp_path):
+    from imgtool import remote
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TokenServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        TokenServer.requests = []
+        remote.login(host, "alice", "pw")
+        saved = CredentialStore().get(host)
+        assert saved.identity_token == "R-1" and saved.password == ""  # docker's behaviour
+        client = Client(host, Options())
+        assert client.request("GET", "/v2/").status_code == 200
+        [(method, path, form)] = [r for r in TokenServer.requests if r[0] == "POST"]
+        assert form["grant_type"] == "refresh_token" and form["refresh_token"] == "R-1"
+        with pytest.raises(AuthError, match="wrong username or password"):
+            remote.login(host, "alice", "nope")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -3,8 +3,6 @@ uploads nothing, a push to another repository mounts."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from imgtool.store import Store
@@ -45,8 +43,7 @@ def test_pull_by_digest_and_docker_name_forms(server, busybox_store, client_env,
     by_digest = f"{server.host}/lib/busybox@{image.descriptor.digest}"
     out = imgtool("pull", "-q", by_digest, env={"IMGTOOL_ROOT": str(tmp_path / "s")}, check=True)
     assert out.stdout.strip() == by_digest
-    listing = json.loads(imgtool("images", "--format", "json", env={"IMGTOOL_ROOT": str(tmp_path / "s")}, check=True).stdout)
-    assert [row["digest"] for row in listing] == [str(image.descriptor.digest)]
+    assert [e.descriptor.digest for e in Store.open(tmp_path / "s").images()] == [image.descriptor.digest]
 
 
 def test_api_for_the_builder(make_server, busybox_store, client_env, tmp_path):

@@ -5,7 +5,7 @@ created inside the namespace via setns): time until a published port on 127.0.0.
 mean of 200 sequential HTTP GETs through it to busybox httpd in the namespace, and whether an
 outbound connection from the namespace sees the server's close (pasta 2023-03: it does not).
 
-Run as root: python -P bench/network.py
+Run as root: python bench/network.py
 """
 
 from __future__ import annotations

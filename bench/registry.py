@@ -1,10 +1,14 @@
 """Registry benchmark: imgtool's registry vs Debian's docker-registry (distribution 2.8), side by side.
 
-    python bench/registry.py [--rounds 3] [--seconds 5] [--markdown]
+    python bench/registry.py [--rounds 5] [--seconds 5] [--markdown] [--storage filesystem|s3]
 
-Both servers run on 127.0.0.1 with filesystem storage and their shipped logging. Each round starts
-both on fresh roots and fresh ports (so skopeo's blob-info cache cannot turn uploads into mounts),
-then times `skopeo copy` pushes (OCI layout -> registry) and pulls (registry -> OCI layout) of:
+Both servers run on 127.0.0.1 with their shipped logging, on filesystem storage, or with
+`--storage s3` on one moto S3 server (`moto_server`, started here; distribution's S3 driver against
+imgtool's S3 backend, one bucket each; the 200 MB image is left out, moto keeps objects in
+memory). Each round starts both on fresh roots and fresh ports (so skopeo's blob-info cache
+cannot turn uploads into mounts), alternates which of the two goes first, syncs the page cache
+before each timed copy (distribution does not fsync, so its writeback would land in the next
+measurement), then times `skopeo copy` pushes (OCI layout -> registry) and pulls (registry -> OCI layout) of:
 a 200 MB layer, a 20,000-file layer, and 10 x 5 MB layers; then measures small-request rates
 (HEAD blob, GET manifest) with a keep-alive client (8 connections, one process each). Reported
 numbers are medians over rounds; ratio > 1 means imgtool is faster.
@@ -84,10 +88,10 @@ def _tar_of_files(count: int) -> bytes:
     return buf.getvalue()
 
 
-def make_images(work: Path) -> dict[str, Path]:
-    """The three benchmark images as OCI layouts."""
+def make_images(work: Path, skip_large: bool = False) -> dict[str, Path]:
+    """The three benchmark images as OCI layouts (two with `skip_large`)."""
     images = {
-        "200 MB layer": [_gzip_fast(os.urandom(200 * MB))],
+        **({} if skip_large else {"200 MB layer": [_gzip_fast(os.urandom(200 * MB))]}),
         "20,000-file layer": [_gzip_fast(_tar_of_files(20_000))],
         "10 x 5 MB layers": [_gzip_fast(os.urandom(5 * MB)) for _ in range(10)],
     }
@@ -101,19 +105,68 @@ def make_images(work: Path) -> dict[str, Path]:
 
 # --- servers -------------------------------------------------------------------------------------
 
-def start_imgtool(root: Path, port: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "registry", "serve", "--root", str(root), "--addr", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
-def start_distribution(root: Path, port: int) -> subprocess.Popen:
+class MotoS3:
+    """moto's S3 server on a loopback port, with a fresh bucket per registry."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **S3_ENV})
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("moto_server did not start") from None
+                time.sleep(0.1)
+
+    def bucket(self, name: str) -> str:
+        import boto3
+
+        boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1", **{
+            "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}).create_bucket(Bucket=name)
+        return name
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def start_imgtool(root: Path, port: int, s3: MotoS3 | None = None) -> subprocess.Popen:
+    args = ["--root", str(root), "--addr", f"127.0.0.1:{port}"]
+    if s3 is not None:
+        config = root.parent / f"imgtool-{port}.toml"
+        config.write_text(f'storage = "s3"\ns3_bucket = "{s3.bucket(f"imgtool-{port}")}"\n'
+                          f's3_endpoint = "{s3.endpoint}"\ns3_path_style = true\n')
+        args += ["--config", str(config)]
+    return subprocess.Popen([sys.executable, "-m", "registry", "serve", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **S3_ENV})
+
+
+def start_distribution(root: Path, port: int, s3: MotoS3 | None = None) -> subprocess.Popen:
     config = root.parent / f"distribution-{port}.yml"
+    if s3 is None:
+        driver = f"  filesystem:\n    rootdirectory: {root}\n"
+    else:
+        driver = (f"  s3:\n    accesskey: testing\n    secretkey: testing\n    region: us-east-1\n"
+                  f"    regionendpoint: {s3.endpoint}\n    bucket: {s3.bucket(f'distribution-{port}')}\n"
+                  "    secure: false\n    v4auth: true\n    chunksize: 8388608\n    rootdirectory: /\n"
+                  "  redirect:\n    disable: true\n")  # serve blobs itself, as imgtool does (no presigned 307)
     config.write_text(
         "version: 0.1\nlog:\n  fields:\n    service: registry\nstorage:\n  cache:\n    blobdescriptor: inmemory\n"
-        f"  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\n"
+        f"{driver}  delete:\n    enabled: true\n"
         f"http:\n  addr: 127.0.0.1:{port}\n")
-    return subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # aws-sdk-go (v1, in distribution 2.8) panics on AWS_CA_BUNDLE with distribution's own transport;
+    # moto is plain HTTP, so no bundle is needed
+    env = {**{k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}, **S3_ENV}
+    return subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
 
 
 def wait_up(port: int) -> None:
@@ -132,6 +185,9 @@ def wait_up(port: int) -> None:
 # --- measurements --------------------------------------------------------------------------------
 
 def skopeo(*args: str) -> float:
+    # start from a clean page cache state: distribution does not fsync, so its dirty pages would
+    # otherwise be written back during whatever is timed next (often the other registry's run)
+    os.sync()
     started = time.perf_counter()
     subprocess.run(["skopeo", "copy", "-q", *args], check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
@@ -172,14 +228,16 @@ def rate(port: int, method: str, path: str, accept: str, seconds: float, connect
     return sum(counts) / seconds
 
 
-def one_round(work: Path, images: dict[str, Path], seconds: float, results: dict) -> None:
+def one_round(work: Path, images: dict[str, Path], seconds: float, results: dict, s3: MotoS3 | None,
+              flip: bool = False) -> None:
     servers = {}
     procs = []
-    for name, start in (("imgtool", start_imgtool), ("distribution", start_distribution)):
+    order = (("imgtool", start_imgtool), ("distribution", start_distribution))
+    for name, start in (order[::-1] if flip else order):  # alternate who goes first, round by round
         port = free_port()
         root = work / f"{name}-{port}"
         root.mkdir()
-        procs.append(start(root, port))
+        procs.append(start(root, port, s3))
         servers[name] = port
     try:
         for port in servers.values():
@@ -214,16 +272,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each request-rate run")
     parser.add_argument("--markdown", action="store_true", help="print a table for docs/benchmarks.md")
+    parser.add_argument("--storage", choices=("filesystem", "s3"), default="filesystem")
     args = parser.parse_args()
     for tool in ("skopeo", "docker-registry"):
         if shutil.which(tool) is None:
             sys.exit(f"bench/registry.py: {tool} is not installed (apt-get install {tool})")
     with tempfile.TemporaryDirectory(prefix="regbench-") as tmp:
         work = Path(tmp)
-        images = make_images(work)
+        images = make_images(work, skip_large=args.storage == "s3")
         results: dict = {}
-        for _ in range(args.rounds):
-            one_round(work, images, args.seconds, results)
+        s3 = MotoS3() if args.storage == "s3" else None
+        try:
+            for number in range(args.rounds):
+                one_round(work, images, args.seconds, results, s3, flip=number % 2 == 1)
+        finally:
+            if s3 is not None:
+                s3.stop()
     rows = []
     for key in dict.fromkeys(k for k, _ in results):
         ours, theirs = statistics.median(results[(key, "imgtool")]), statistics.median(results[(key, "distribution")])

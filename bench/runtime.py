@@ -226,10 +226,11 @@ def bench_containers(store: Store, work: Path, runs: int) -> list[tuple[str, str
             port = s.getsockname()[1]
         started = time.perf_counter()
         cid = call([*run, "-p", f"127.0.0.1:{port}:80", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"])
-        _answering(port)
-        took = time.perf_counter() - started
-        call([*rm, cid])
-        return took
+        try:
+            _answering(port)
+            return time.perf_counter() - started
+        finally:  # a container outlives this script unless removed (its store is a temp dir)
+            call([*rm, cid])
 
     tools = {
         "run --rm /bin/true": {

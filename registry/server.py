@@ -1,8 +1,8 @@
 """Running the registry: listen (optionally TLS), log one line per request, expire stale uploads.
 
 The server is aiohttp on asyncio (uvloop when installed): request bodies are read as a stream and
-written to disk as they arrive, blob downloads go through `FileResponse`, which uses `sendfile(2)`,
-so neither direction ever holds a blob in memory (docs/registry.md explains the choice).
+written to storage as they arrive, blob downloads are streamed in 1 MiB chunks, so neither
+direction ever holds a blob in memory (docs/registry.md explains the choice).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ APT_PACKAGES=(
     zstd bzip2 xz-utils   # archives in every compression for the ADD tests
     slirp4netns passt     # user-mode networking for containers (the default network, -p)
     make file tar gzip iproute2 procps
+    curl             # docs/registry.md's deployment page checks /metrics and /readyz with it
 )
 
 missing=()

@@ -21,6 +21,10 @@ import stat
 import tarfile
 from dataclasses import dataclass, field
 
+import isal.igzip  # noqa: F401 - loaded before the chroot: layer.compression imports its codecs lazily
+import isal.isal_zlib  # noqa: F401
+import zstandard  # noqa: F401
+
 from imgtool.errors import ImgtoolError
 from imgtool.layer import compression
 from imgtool.runtime import users
@@ -103,7 +107,7 @@ def parse_chmod(text: str) -> object:
     return apply
 
 
-def resolve_owner(spec: str | None) -> tuple[int, int]:
+def resolve_owner(spec: str | None, what: str = "--chown") -> tuple[int, int]:
     """`user[:group]` for --chown, against the image's passwd/group (we are chrooted into it)."""
     if not spec:
         return 0, 0
@@ -117,7 +121,7 @@ def resolve_owner(spec: str | None) -> tuple[int, int]:
         if group:
             gid = int(group) if group.isdigit() else users.lookup("/", f"0:{group}").gid
     except users.UserError as exc:
-        raise FileStepError(f"--chown={spec}: {exc}") from None
+        raise FileStepError(f"{what}={spec}: {exc}" if what.startswith("--") else f"{what} {spec}: {exc}") from None
     return uid, gid
 
 
@@ -343,5 +347,5 @@ def _copy_fd(src: int, dst: int, size: int) -> None:
 
 def make_workdir(path: str, user: str | None) -> None:
     """WORKDIR: create the directory (and parents) owned by the stage's USER, as BuildKit's mkdir."""
-    uid, gid = resolve_owner(user) if user else (0, 0)
+    uid, gid = resolve_owner(user, "WORKDIR as USER") if user else (0, 0)
     _mkdirs(path, uid, gid)

@@ -5,8 +5,6 @@ runtime, which cgroup layout, whether overlayfs and the container network work h
 the user has the privileges that running containers needs.
 """
 
-from __future__ import annotations
-
 import os
 import shutil
 from pathlib import Path

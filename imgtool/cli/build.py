@@ -1,7 +1,5 @@
 """`imgtool build` (docker build's flags) and `imgtool builder prune`."""
 
-from __future__ import annotations
-
 import io
 import os
 import signal

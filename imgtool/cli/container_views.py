@@ -1,8 +1,6 @@
 """CLI views of containers and volumes: `ps`, `container inspect`, `top`, `stats`, `exec`,
 `container prune`, `volume create|ls|rm|inspect` (docker's columns, JSON shapes and messages)."""
 
-from __future__ import annotations
-
 import json
 import subprocess
 import sys
@@ -26,26 +24,28 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+_PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "RunningFor": "CREATED",
+               "CreatedAt": "CREATED AT", "Status": "STATUS", "State": "STATE", "Ports": "PORTS", "Names": "NAMES",
+               "Labels": "LABELS"}
+
+
 def ps(all_: bool = typer.Option(False, "-a", "--all"), quiet: bool = typer.Option(False, "-q", "--quiet"),
        no_trunc: bool = typer.Option(False, "--no-trunc"), fmt: Optional[str] = typer.Option(None, "--format")) -> None:
     """List containers (running ones; -a: all), newest first."""
     from imgtool.containers import inspect, record
     from imgtool.store import Store
 
+    from .listing import render
+
     recs = [r for r in record.all_records(Store.open()) if all_ or r.live_status() == "running"]
     rows = [inspect.ps_row(r) | ({"ID": r.id} if no_trunc else {}) for r in recs]
     if quiet:
         for row in rows:
             typer.echo(row["ID"])
-    elif fmt == "json":
-        for row in rows:
-            typer.echo(json.dumps(row, separators=(",", ":")))
-    elif fmt is not None:
-        raise ImgtoolError("--format: only 'json' is supported")
-    else:
-        keys = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"]
-        heads = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
-        typer.echo(table(heads, [[row[k] for k in keys] for row in rows]))
+        return
+    default = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+    for line in render(rows, fmt, default, _PS_HEADERS):
+        typer.echo(line)
 
 
 @container_app.command("inspect")

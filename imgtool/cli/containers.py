@@ -5,8 +5,6 @@ docker's flag names, output and exit codes: `run` errors before the container st
 verbs over several containers print each name as typed and exit 1 if any failed.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from typing import List, Optional

@@ -1,7 +1,5 @@
 """`imgtool debug ...`: look inside imgtool's own machinery (today: the Dockerfile parser)."""
 
-from __future__ import annotations
-
 import json
 import sys
 from enum import Enum
@@ -21,7 +19,7 @@ class ParseFormat(str, Enum):
     json = "json"
 
 
-def _node_json(node: dockerfile.Node) -> dict[str, Any]:
+def _node_json(node: "dockerfile.Node") -> dict[str, Any]:
     out: dict[str, Any] = {
         "instruction": node.keyword.upper(),
         "keyword": node.value,
@@ -41,7 +39,7 @@ def _node_json(node: dockerfile.Node) -> dict[str, Any]:
     return out
 
 
-def _document(parsed: dockerfile.ParseResult, text: str, name: str) -> dict[str, Any]:
+def _document(parsed: "dockerfile.ParseResult", text: str, name: str) -> dict[str, Any]:
     from imgtool import dockerfile
 
     out: dict[str, Any] = {

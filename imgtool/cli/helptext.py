@@ -8,8 +8,6 @@ argument shows its name only. Examples live in one table so that `tests/cli/test
 one per command without each group module carrying boilerplate.
 """
 
-from __future__ import annotations
-
 import re
 from typing import Any
 
@@ -96,8 +94,8 @@ EXAMPLES = {
     "registry": "imgtool registry serve --addr 127.0.0.1:5000 --root /srv/registry",
     "registry serve": "imgtool registry serve --addr 127.0.0.1:5000 --root /srv/registry",
     "registry gc": "imgtool registry gc --root /srv/registry",
-    "registry gen-cert": "imgtool registry gen-cert --out certs/ localhost",
-    "registry htpasswd": "imgtool registry htpasswd alice >> htpasswd",
+    "registry gen-cert": "imgtool registry gen-cert --cert registry.crt --key registry.key --host localhost",
+    "registry htpasswd": "printf %s \"$PASSWORD\" | imgtool registry htpasswd htpasswd alice",
     "ps": "imgtool ps -a --format json",
     "logs": "imgtool logs -f --tail 20 kuard",
     "stop": "imgtool stop -t 5 kuard",

@@ -1,13 +1,11 @@
 """Image management commands: import, images, tag, rmi, save, load, prune (docker's names and flags)."""
 
-from __future__ import annotations
-
 import json
 import time
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterator, Optional
 
 import typer
 
@@ -64,16 +62,22 @@ def import_(
     typer.echo(str(descriptor.digest))
 
 
+_IMAGE_HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "ID": "IMAGE ID",
+                  "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE"}
+
+
 def images(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only show image IDs."),
     no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not truncate IDs."),
     digests: bool = typer.Option(False, "--digests", help="Show manifest digests."),
-    fmt: str = typer.Option("table", "--format", help="table or json."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="table, json (one object per line, docker's keys), 'table TEMPLATE' or a Go template such as '{{.Repository}}:{{.Tag}}'."),
 ) -> None:
     """List images in the store (names from index.json, written by imgtool or by other tools)."""
     from imgtool.inspect.docker import human_duration, human_size
     from imgtool.oci import reference
     from imgtool.store.sizes import image_content_size
+
+    from .listing import render
 
     store = _store()
     now = time.time()
@@ -85,31 +89,34 @@ def images(
             typer.echo(f"imgtool: skipping {entry.name or entry.descriptor.digest}: {exc}", err=True)
             continue
         ref = reference.parse(entry.normalized) if entry.normalized else None
-        rows.append({
-            "repository": ref.familiar_name if ref else "<none>",
-            "tag": (ref.tag or "<none>") if ref else "<none>",
-            "name": entry.name,
-            "digest": str(entry.descriptor.digest),
-            "id": image.id,
-            "created": image.config.created or "",
-            "size": image_content_size(store, image),
+        size = image_content_size(store, image)
+        created = image.config.created or ""
+        rows.append({  # docker images --format json's keys and value shapes
+            "Containers": "N/A",
+            "CreatedAt": _created_at(created),
+            "CreatedSince": _since(created, now, human_duration),
+            "Digest": str(entry.descriptor.digest),
+            "ID": image.id if no_trunc else image.id.removeprefix("sha256:")[:12],
+            "Repository": ref.familiar_name if ref else "<none>",
+            "SharedSize": "N/A",
+            "Size": human_size(size),
+            "Tag": (ref.tag or "<none>") if ref else "<none>",
+            "UniqueSize": "N/A",
+            "VirtualSize": human_size(size),
         })
-    if fmt == "json":
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    if fmt != "table":
-        raise ImgtoolError(f"--format {fmt!r}: expected table or json")
     if quiet:
         for row in rows:
-            typer.echo(row["id"] if no_trunc else row["id"].removeprefix("sha256:")[:12])
+            typer.echo(row["ID"])
         return
-    header = ["REPOSITORY", "TAG"] + (["DIGEST"] if digests else []) + ["IMAGE ID", "CREATED", "SIZE"]
-    table = [header]
-    for row in rows:
-        image_id = row["id"] if no_trunc else row["id"].removeprefix("sha256:")[:12]
-        table.append([row["repository"], row["tag"]] + ([row["digest"]] if digests else [])
-                     + [image_id, _since(row["created"], now, human_duration), human_size(row["size"])])
-    _print_table(table)
+    default = "table {{.Repository}}\t{{.Tag}}\t" + ("{{.Digest}}\t" if digests else "") + \
+        "{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    for line in render(rows, fmt, default, _IMAGE_HEADERS):
+        typer.echo(line)
+
+
+def _created_at(created: str) -> str:
+    """docker's CreatedAt: `2024-05-14 10:00:00 +0000 UTC`."""
+    return f"{created[:10]} {created[11:19]} +0000 UTC" if len(created) >= 19 else ""
 
 
 def _print_table(table: list[list[str]]) -> None:

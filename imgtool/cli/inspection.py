@@ -1,7 +1,5 @@
 """`imgtool inspect` (docker's JSON, `--layers`, `--secrets`) and `imgtool history`."""
 
-from __future__ import annotations
-
 import contextlib
 import json
 from typing import Optional
@@ -109,7 +107,6 @@ def _views(source, layers, secrets, files, rules, view, show_secrets, show_suppr
 
 def _docker_inspect(names: list[str], fmt: Optional[str]) -> None:
     from imgtool.inspect import docker
-    from imgtool.inspect.analysis import analyze
     from imgtool.inspect.gotemplate import Template
     from imgtool.inspect.source import open_source
 
@@ -121,7 +118,7 @@ def _docker_inspect(names: list[str], fmt: Optional[str]) -> None:
             objects.append(found)
             continue
         with contextlib.closing(open_source(name)) as source:
-            objects.append(docker.inspect(source, sum(analyze(source).layer_sizes)))
+            objects.append(docker.inspect(source, sum(_layer_sizes(source))))
     if template is None:
         typer.echo(json.dumps(objects, indent=4, ensure_ascii=False))
         return
@@ -142,6 +139,13 @@ def _container(ref: str) -> dict | None:
         return None
 
 
+def _layer_sizes(source) -> list[int]:  # noqa: ANN001
+    """Content bytes per layer: the store's cache when the image is in the store, else one pass."""
+    from imgtool.inspect.analysis import analyze
+
+    return source.cached_sizes() if source.cached_sizes is not None else analyze(source).layer_sizes
+
+
 _HISTORY_HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
                     "Size": "SIZE", "Comment": "COMMENT"}
 
@@ -155,44 +159,24 @@ def history(
 ) -> None:
     """Show the history of an image, as `docker history` does."""
     from imgtool.inspect import docker
-    from imgtool.inspect.analysis import analyze
-    from imgtool.inspect.gotemplate import Template
     from imgtool.inspect.source import open_source
+
+    from .listing import render
 
     human_flag = human_flag.removeprefix("=")
     if human_flag.lower() not in ("true", "false", "1", "0"):
         raise ImgtoolError(f"--human {human_flag!r}: expected true or false")
     human = human_flag.lower() in ("true", "1")
     with contextlib.closing(open_source(image)) as source:
-        rows = docker.history(source, analyze(source).layer_sizes, human, no_trunc)
+        rows = docker.history(source, _layer_sizes(source), human, no_trunc)
     if quiet:
         for row in rows:
             typer.echo(row["ID"])
         return
-    if fmt == "json":
-        fmt = "{{json .}}"
-    if fmt is None or fmt == "table":
-        created = "{{.CreatedSince}}" if human else "{{.CreatedAt}}"
-        fmt = "table {{.ID}}\t" + created + "\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
-    table = fmt.startswith("table")
-    template = Template(fmt[len("table"):].lstrip() if table else fmt)
-    lines = [template.render(row) for row in rows]
-    if table:
-        header = template.render({k: v for k, v in _HISTORY_HEADERS.items()})
-        lines = _tabwriter([header] + lines)
-    for line in lines:
+    created = "{{.CreatedSince}}" if human else "{{.CreatedAt}}"
+    default = "table {{.ID}}\t" + created + "\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+    for line in render(rows, fmt, default, _HISTORY_HEADERS):
         typer.echo(line)
-
-
-def _tabwriter(lines: list[str], minwidth: int = 10, padding: int = 3) -> list[str]:
-    """Go's tabwriter as docker configures it: tab-separated cells padded to the column width + 3."""
-    rows = [line.split("\t") for line in lines]
-    width: dict[int, int] = {}
-    for row in rows:
-        for i, cell in enumerate(row[:-1]):
-            width[i] = max(width.get(i, 0), len(cell) + padding, minwidth)
-    return ["".join(cell.ljust(width[i]) if i < len(row) - 1 else cell for i, cell in enumerate(row)).rstrip()
-            for row in rows]
 
 
 def register(app: typer.Typer) -> None:

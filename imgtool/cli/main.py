@@ -4,8 +4,6 @@ Each group module exposes `register(app)`, so a new capability (build, runtime, 
 its commands without editing the others.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 

@@ -1,7 +1,5 @@
 """`imgtool registry ...`: the registry's own command group (registry/cli.py), mounted here."""
 
-from __future__ import annotations
-
 import typer
 
 from registry.cli import group

@@ -1,7 +1,5 @@
 """Registry commands with docker's and skopeo's words: push, pull, login, logout, copy, referrers."""
 
-from __future__ import annotations
-
 import getpass
 import json
 import sys

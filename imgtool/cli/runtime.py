@@ -1,8 +1,6 @@
 """CLI for the runtime: `imgtool unpack`, the runc-style `imgtool runtime` verbs, `run --runtime` (`run`
 itself is in containers.py)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import typer

@@ -195,7 +195,8 @@ def start_detached(store: Store, rec: Record, image: Image | None = None) -> int
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
             os.close(null)
-            streams = Streams(host=(os.open(os.devnull, os.O_RDONLY), -1, -1))
+            sink = os.open(os.devnull, os.O_WRONLY)  # the log is the output; -t's pty needs real fds
+            streams = Streams(host=(os.open(os.devnull, os.O_RDONLY), sink, sink))
             run(store, rec, streams, w, pdeathsig=False, image=image)
         except BaseException:
             _log_crash(rec)

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from imgtool import atomicfile
 from imgtool.errors import ImgtoolError, NotFoundError
 from imgtool.runtime import container as rt
 from imgtool.store import Store, gc
@@ -135,10 +136,10 @@ class Record:
             os.close(fd)
 
 
-def _write_json(path: Path, doc: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc))
-    os.replace(tmp, path)
+def _write_json(path: Path, doc: dict, durable: bool = False) -> None:
+    """Atomically; only config.json is fsynced (state is rewritten on every change and rechecked
+    against the processes anyway)."""
+    atomicfile.write_bytes(path, json.dumps(doc).encode(), durable=durable)
 
 
 def _load_state(d: Path) -> State:
@@ -152,7 +153,7 @@ def create(store: Store, config: Config) -> Record:
     """Write a new container's directory (the name was checked free under `names_lock`)."""
     d = containers_dir(store) / config.id
     d.mkdir(parents=True, mode=0o700)
-    _write_json(d / "config.json", asdict(config))
+    _write_json(d / "config.json", asdict(config), durable=True)
     _write_json(d / "state.json", asdict(State()))
     return Record(d, config, State())
 

@@ -7,12 +7,12 @@ and be found by name by the next one; the store root is the one place imgtool ow
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from imgtool import atomicfile
 from imgtool.errors import ImgtoolError, NotFoundError
 from imgtool.store import Store
 
@@ -65,9 +65,7 @@ def create(store: Store, name: str, anonymous: bool = False) -> Volume:
     if (d / "meta.json").exists():
         return get(store, name)
     (d / "_data").mkdir(parents=True, exist_ok=True, mode=0o755)
-    tmp = d / ".meta.json.tmp"
-    tmp.write_text(json.dumps({"created": timestamp(), "anonymous": anonymous}))
-    os.replace(tmp, d / "meta.json")
+    atomicfile.write_bytes(d / "meta.json", json.dumps({"created": timestamp(), "anonymous": anonymous}).encode())
     return get(store, name)
 
 

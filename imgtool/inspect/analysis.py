@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from .replay import LayerChanges, replay
 from .scan import MAX_FILE, Finding, LayerScanner, ScanStats, apply_status, scan_metadata
 from .source import ImageSource
-from .walk import LayerMembers, walk
+from .walk import HARDLINK, LayerMembers, walk
 
 
 @dataclass
@@ -33,7 +34,22 @@ def analyze(source: ImageSource, secrets: bool = False, max_file: int = MAX_FILE
     changes = replay(members)
     result = Analysis(source, members, changes)
     if scanner is not None:
-        result.findings = scanner.findings + scan_metadata(source)
+        result.findings = scanner.findings + _through_hardlinks(members, scanner.findings) + scan_metadata(source)
         result.stats = scanner.stats
         apply_status(result.findings, changes)
     return result
+
+
+def _through_hardlinks(members: list[LayerMembers], findings: list[Finding]) -> list[Finding]:
+    """A hardlink carries its target's content (tar stores it once): the link's path holds the same
+    secrets, with its own status."""
+    by_file: dict[tuple[int, str], list[Finding]] = {}
+    for f in findings:
+        by_file.setdefault((f.layer_index, f.path), []).append(f)  # type: ignore[arg-type]
+    out = []
+    for layer in members:
+        for m in layer.members:
+            if m.kind == HARDLINK:
+                for f in by_file.get((layer.index, "/" + m.linkname), ()):
+                    out.append(dataclasses.replace(f, path="/" + m.path))
+    return out

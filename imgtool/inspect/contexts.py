@@ -182,15 +182,19 @@ def url_credentials(text: str, where: Where) -> Iterator[Match]:
         yield Match(rule, category, "high", m.start(3), m.end(3), password, "", "high", 85)
 
 
-_CURL_USER = re.compile(r"\b(?:curl|wget|http)\b[^\n]{0,200}?\s(?:-u|--user|--http-user)[ =]?[\"']?([^\s:'\"]{1,64}):([^\s'\"]{4,128})")
+_USER_FLAG = re.compile(r"\s(?:-u|--user)[ =]?[\"']?([^\s:'\"]{1,64}):([^\s'\"]{4,128})")
+_CURL = re.compile(r"\b(?:curl|wget)\b")
 _SECRET_FLAG = re.compile(r"(?<![\w-])(?:--password|--passwd|--http-password|--token|--api-key|--access-token|--secret)"
                           r"[= ][\"']?([^\s'\"]{8,128})")
-_BASIC = re.compile(r"(?i:authorization)[\"']?\s*[:=]\s*[\"']?Basic\s+([A-Za-z0-9+/]{8,}={0,2})")
+_BASIC = re.compile(r"(?:[Aa]uthorization|AUTHORIZATION)[\"']?\s*[:=]\s*[\"']?[Bb]asic\s+([A-Za-z0-9+/]{8,}={0,2})")
 
 
 def command_line(text: str, where: Where) -> Iterator[Match]:
     """Credentials given to a command: `curl -u user:pass`, `--password X`, `Authorization: Basic ...`."""
-    for m in _CURL_USER.finditer(text):
+    for m in _USER_FLAG.finditer(text):
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        if not _CURL.search(text, line_start, m.start()):
+            continue
         if not filters.placeholder(m.group(2)) and not m.group(2).startswith(("$", "%")):
             yield Match("command-line-credential", "cli", "high", m.start(2), m.end(2), m.group(2), "", "high", 85)
     for m in _SECRET_FLAG.finditer(text):
@@ -211,5 +215,5 @@ CONTEXT_RULES = (
     (("password",), pypirc),
     (("kind",), kubeconfig),
     (("://",), url_credentials),
-    (("-u", "--user", "--pass", "--token", "--api-key", "--access-token", "--secret", "basic"), command_line),
+    (("curl", "wget", "--pass", "--http-pass", "--token", "--api-key", "--access-token", "--secret", "authorization"), command_line),
 )

@@ -32,6 +32,7 @@ class ImageSource:
     repo_tags: tuple[str, ...] = ()
     repo_digests: tuple[str, ...] = ()
     closer: Callable[[], None] = field(default=lambda: None, repr=False)
+    cached_sizes: Callable[[], list[int]] | None = field(default=None, repr=False)
 
     @property
     def id(self) -> str:
@@ -74,7 +75,8 @@ def open_source(ref: str) -> ImageSource:
             config_bytes = f.read(_CONFIG_LIMIT + 1)
         config = parse_config(config_bytes, f"{ref}: config {manifest.config.digest}")
         tags, digests = _names(ref, store, descriptor)
-        return ImageSource(ref, descriptor, manifest, config_bytes, config, src.open_blob, tags, digests, src.close)
+        sizes = None if store is None else _store_sizes(store, manifest, config)
+        return ImageSource(ref, descriptor, manifest, config_bytes, config, src.open_blob, tags, digests, src.close, sizes)
     except BaseException:
         src.close()
         raise
@@ -101,3 +103,12 @@ def _names(ref: str, store, descriptor: Descriptor) -> tuple[tuple[str, ...], tu
     if parsed is None or not parsed.tag:
         return (), ()
     return (reference.Reference(parsed.registry, parsed.repository, parsed.tag).familiar_tagged,), ()
+
+
+def _store_sizes(store, manifest: Manifest, config: ImageConfig) -> Callable[[], list[int]]:  # noqa: ANN001
+    """Per-layer content bytes from the store's cache (store/sizes.py: measured once per DiffID)."""
+    from imgtool.store.sizes import layer_content_size
+
+    def sizes() -> list[int]:
+        return [layer_content_size(store, store.layer(d, diff_id)) for d, diff_id in zip(manifest.layers, config.diff_ids)]
+    return sizes

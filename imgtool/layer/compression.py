@@ -15,14 +15,13 @@ import io
 import os
 from typing import BinaryIO
 
-import zstandard
-from isal import igzip, isal_zlib
-
 from imgtool.errors import ImgtoolError, LayerError
 from imgtool.oci import mediatype
 
-from .gzipstream import GzipWriter
 from .tee import TeeReader
+
+# The codecs (zstandard, ISA-L, zlib-ng via gzipstream) are imported where a stream is opened:
+# every command that merely names a Compression (images, inspect, --help) would otherwise load them.
 
 
 
@@ -87,6 +86,10 @@ class _Guarded(io.RawIOBase):
         self.source = source
         self.kind = kind
         self.produced = 0
+        import zstandard
+        from isal import isal_zlib
+
+        self._codec_errors = (OSError, isal_zlib.error, zstandard.ZstdError)
 
     def readable(self) -> bool:
         return True
@@ -96,7 +99,7 @@ class _Guarded(io.RawIOBase):
             data = self.inner.read(len(buffer))
         except EOFError:
             raise LayerError(f"truncated {self.kind} stream: compressed data ended early") from None
-        except (OSError, isal_zlib.error, zstandard.ZstdError) as exc:
+        except self._codec_errors as exc:
             raise LayerError(f"corrupt {self.kind} stream: {exc}") from None
         n = len(data)
         buffer[:n] = data
@@ -121,6 +124,8 @@ def open_decompressed(stream: BinaryIO) -> BinaryIO:
     source = TeeReader(buffered)  # type: ignore[arg-type]
     counted = io.BufferedReader(source, 1 << 20)
     if kind == GZIP:
+        from isal import igzip
+
         inner: BinaryIO = igzip.IGzipFile(fileobj=counted, mode="rb")  # type: ignore[assignment]
     else:
         inner = _ZstdFrames(counted)  # type: ignore[assignment]
@@ -131,6 +136,8 @@ class _ZstdFrames(io.RawIOBase):
     """Concatenated zstd frames; unlike zstandard's stream_reader it notices a truncated frame."""
 
     def __init__(self, raw: BinaryIO):
+        import zstandard
+
         self.raw = raw
         self._dctx = zstandard.ZstdDecompressor()
         self._obj = self._dctx.decompressobj()
@@ -170,6 +177,8 @@ class ZstdWriter(io.RawIOBase):
     """A zstd frame with content checksum; written without a content size so it can stream."""
 
     def __init__(self, out: BinaryIO, level: int = ZSTD_LEVEL):
+        import zstandard
+
         self._writer = zstandard.ZstdCompressor(level=level, write_checksum=True).stream_writer(
             out, closefd=False
         )
@@ -202,6 +211,8 @@ class _Plain(io.RawIOBase):
 def compressor(out: BinaryIO, kind: Compression) -> io.RawIOBase:
     """A writable that compresses into `out`; closing it finishes the stream (not `out`)."""
     if kind == GZIP:
+        from .gzipstream import GzipWriter
+
         return GzipWriter(out)
     if kind == ZSTD:
         return ZstdWriter(out)

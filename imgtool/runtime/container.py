@@ -20,7 +20,7 @@ from collections import namedtuple
 
 from . import hooks, jsonfast, namespaces, speccheck, state, syscalls
 from . import cgroups
-from .init import EXIT_SETUP, Plan, run_init
+from .init import EXIT_SETUP, Plan, close_inherited, run_init
 from .state import Container, RuntimeError_, list_containers  # noqa: F401  (the names callers know)
 
 
@@ -79,6 +79,9 @@ def spawn(container_id: str, spec: dict, plan: Plan, bundle: str = "",
             if stdio is not None:
                 for i, fd in enumerate(stdio):
                     os.dup2(fd, i)
+            keep = {go_r, rep_w, *(fd for _, fd in ns.joins)}
+            close_inherited(keep | ({plan.console_socket} if plan.console_socket is not None else set()),
+                            plan.preserve_fds)
             run_init(spec, plan, go_r, rep_w, ns)
         ns.close()
         os.close(go_r)
@@ -178,3 +181,13 @@ def _signal(pid: int, sig: int) -> None:
         os.kill(pid, sig)
     except ProcessLookupError:
         pass
+
+
+def __getattr__(name: str):
+    """`parse_signal` lives in signals.py (importing it here would cost `create` the signal/enum
+    import); callers that import it from here still get it."""
+    if name == "parse_signal":
+        from .signals import parse_signal
+
+        return parse_signal
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

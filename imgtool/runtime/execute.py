@@ -17,7 +17,7 @@ import os
 from imgtool.errors import ImgtoolError
 
 from . import jsonfast, namespaces, syscalls
-from .init import SetupError, chdir, close_fds, compile_seccomp, console, exec_process, lookpath, preload, prepare_process
+from .init import SetupError, chdir, close_fds, close_inherited, compile_seccomp, console, exec_process, lookpath, preload, prepare_process
 from .state import Container, write_pid_file
 
 
@@ -150,6 +150,8 @@ def exec_in(container: Container, proc: dict, pid_file: str | None = None, detac
         if pid == 0:
             os.close(go_w)
             os.close(rep_r)
+            keep = {go_r, rep_w, *(fd for _, fd in ns.joins)} | ({console_fd} if console_fd is not None else set())
+            close_inherited(keep, preserve_fds)
             _child(container, proc, ns, go_r, rep_w, console_fd, preserve_fds, seccomp_profile)
         os.close(go_r)
         os.close(rep_w)

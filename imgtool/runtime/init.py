@@ -282,6 +282,19 @@ def close_fds(keep: set[int], preserve: int = 0) -> None:
                 pass
 
 
+def close_inherited(keep: set[int], preserve: int = 0) -> None:
+    """Close every fd the caller left open but stdio, `keep` and the preserved ones, right after
+    fork: the created init waits for `start` for as long as the caller likes, and must not hold the
+    caller's files meanwhile (runc's create.bats counts them)."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep and not 3 <= fd < 3 + preserve:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 def exec_process(exe: str, proc: dict, flt) -> None:
     """Load the pending seccomp filter and execve: the last two steps, nothing in between."""
     env = dict(e.partition("=")[::2] for e in proc.get("env") or [])

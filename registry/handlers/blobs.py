@@ -1,7 +1,14 @@
-"""Blob pull and delete (end-2, end-10): HEAD/GET with Range, served by sendfile or streamed."""
+"""Blob pull and delete (end-2, end-10): HEAD/GET with Range, streamed from any backend.
+
+Bytes are read in 1 MiB chunks in a worker thread, the next one while the previous is written.
+On the shared 2-core benchmark machine this pulled a 200 MB blob faster through skopeo than
+`sendfile(2)` (aiohttp's FileResponse) did: sendfile fills the socket in multi-megabyte bursts and
+then waits for the event loop to be scheduled again; the reading thread keeps the pipe fuller.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from aiohttp import web
@@ -72,26 +79,27 @@ async def head(request: web.Request) -> web.StreamResponse:
 
 
 async def get(request: web.Request) -> web.StreamResponse:
-    """GET: the bytes (zero-copy via sendfile when local); `Range` gives 206 or 416."""
+    """GET: the bytes, or with `Range` the selected ones (206; 416 when nothing is selected)."""
     _, info = await _find(request)
     st = state(request)
     wanted = byte_range(request.headers.get("Range"), info.size)
-    if info.path is not None:
-        st.metrics.add("registry_blob_pulls_total")
-        st.metrics.add("registry_blob_bytes_sent_total", info.size if wanted is None else wanted[1] - wanted[0] + 1)
-        return web.FileResponse(info.path, headers=_headers(info), chunk_size=1 << 20)
     first, last = wanted if wanted is not None else (0, info.size - 1)
     response = web.StreamResponse(status=200 if wanted is None else 206, headers=_headers(info))
     if wanted is not None:
         response.headers["Content-Range"] = f"bytes {first}-{last}/{info.size}"
     response.content_length = max(last - first + 1, 0)
-    await response.prepare(request)
     reader = await offload(st.storage.open_blob, info.digest, first, last)
+    pending: asyncio.Future | None = None
     try:
-        while chunk := await offload(reader.read, _STREAM_CHUNK):
+        await response.prepare(request)
+        pending = asyncio.ensure_future(offload(reader.read, _STREAM_CHUNK))
+        while chunk := await pending:
+            pending = asyncio.ensure_future(offload(reader.read, _STREAM_CHUNK))  # read ahead while writing
             await response.write(chunk)
             st.metrics.add("registry_blob_bytes_sent_total", len(chunk))
     finally:
+        if pending is not None and not pending.done():
+            await asyncio.wait([pending])
         await offload(reader.close)
     st.metrics.add("registry_blob_pulls_total")
     await response.write_eof()

@@ -12,7 +12,6 @@ import abc
 import contextlib
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from imgtool.oci.digest import Digest
@@ -20,11 +19,10 @@ from imgtool.oci.digest import Digest
 
 @dataclass(frozen=True)
 class BlobInfo:
-    """A committed blob: its size and, for local backends, the file to send with sendfile."""
+    """A committed blob of a repository: what HEAD answers (read it with Storage.open_blob)."""
 
     digest: Digest
     size: int
-    path: Path | None = None  # None: read it with Storage.open_blob
 
 
 @dataclass(frozen=True)
@@ -74,9 +72,9 @@ class Storage(abc.ABC):
         """"" if the backend answers now, else why not (readiness: one cheap call, no side effects)."""
         return ""
 
+    @abc.abstractmethod
     def open_blob(self, digest: Digest, first: int, last: int) -> BinaryIO:
-        """A stream of bytes `first`..`last` (inclusive) of a blob without a local `path`."""
-        raise NotImplementedError(f"{type(self).__name__} serves blobs from files")
+        """A readable stream of bytes `first`..`last` (inclusive) of a committed blob."""
 
     def repositories_with(self, digest: Digest) -> list[str]:
         """Repositories the blob is linked into (automatic content discovery for mounts)."""

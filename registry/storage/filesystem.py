@@ -20,7 +20,7 @@ import fcntl
 import json
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from imgtool.oci.digest import Digest
 from imgtool.atomicfile import write_bytes as write_small
@@ -47,6 +47,21 @@ def _remove(path: Path) -> bool:
         return True
     except FileNotFoundError:
         return False
+
+
+class _Window:
+    """At most `remaining` bytes of an open file (a Range), then end of file."""
+
+    def __init__(self, file: BinaryIO, remaining: int):
+        self.file, self.remaining = file, remaining
+
+    def read(self, size: int) -> bytes:
+        data = self.file.read(min(size, self.remaining)) if self.remaining > 0 else b""
+        self.remaining -= len(data)
+        return data
+
+    def close(self) -> None:
+        self.file.close()
 
 
 class FilesystemStorage(Storage):
@@ -90,9 +105,18 @@ class FilesystemStorage(Storage):
             return None
         path = blob_path(self.blobs_root, digest)
         try:
-            return BlobInfo(digest, path.stat().st_size, path)
+            return BlobInfo(digest, path.stat().st_size)
         except FileNotFoundError:
             return None
+
+    def open_blob(self, digest: Digest, first: int, last: int) -> BinaryIO:
+        """See Storage.open_blob: the file, positioned at `first`, cut off after `last`."""
+        try:
+            f = open(blob_path(self.blobs_root, digest), "rb")
+        except FileNotFoundError:
+            raise RegistryError("BLOB_UNKNOWN", f"blob {digest} is gone") from None
+        f.seek(first)
+        return _Window(f, max(last - first + 1, 0))  # type: ignore[return-value]
 
     def _touch_linked(self, repository: str, digest: Digest) -> bool:
         """Refresh a blob and its link in `repository` (caller holds the shared lock)."""
@@ -161,7 +185,7 @@ class FilesystemStorage(Storage):
             publish(self.uploads.data_path(upload.id), dest)  # a hard link; an existing blob wins
             self._touch_linked(upload.repository, digest)
         self.uploads.remove(upload.id)
-        return BlobInfo(digest, size, dest)
+        return BlobInfo(digest, size)
 
     def cancel_upload(self, upload: Upload) -> None:
         """See Storage.cancel_upload."""

@@ -97,7 +97,8 @@ class S3Storage(Storage):
     def __init__(self, bucket: Bucket, part_size: int = 8 << 20):
         self.bucket = bucket
         self.uploads = S3Uploads(bucket, part_size)
-        self._pool = ThreadPoolExecutor(16, thread_name_prefix="s3-touch")
+        self._pool = ThreadPoolExecutor(16, thread_name_prefix="s3-touch")  # one task per manifest blob
+        self._io = ThreadPoolExecutor(16, thread_name_prefix="s3-io")  # the calls inside one task
 
     @classmethod
     def from_config(cls, config: "Config") -> "S3Storage":
@@ -126,26 +127,34 @@ class S3Storage(Storage):
             raise RegistryError("BLOB_UNKNOWN", f"blob {digest} is gone")
         return body
 
-    def _touch(self, repository: str, digest: Digest) -> bool:
-        """Make a blob reachable from `repository` in GC's eyes; False if it is gone (or going)."""
+    def _each(self, *calls: Callable[[], object]) -> list:
+        """Run independent bucket calls at once (one round trip instead of several)."""
+        return list(self._io.map(lambda call: call(), calls))
+
+    def _touch(self, repository: str, digest: Digest, size: int) -> bool:
+        """Make a blob reachable from `repository` in GC's eyes; False if it is gone (or going).
+
+        Touch (marker and link), then look for tombstones, then check both still exist: in that
+        order, each step a round trip of parallel calls (module docstring: the handshake with GC).
+        """
+        blob, link = _blob(digest), _link(repository, digest)
         for _ in range(3):
-            self.bucket.put(_used(digest), b"")
-            head = self.bucket.head(_blob(digest))
-            if head is None:
-                return False
-            self.bucket.put(_link(repository, digest), str(head.size).encode())
-            if self.bucket.head(_tombstone(_blob(digest))) or self.bucket.head(_tombstone(_link(repository, digest))):
+            self._each(lambda: self.bucket.put(_used(digest), b""), lambda: self.bucket.put(link, str(size).encode()))
+            if any(self._each(lambda: self.bucket.head(_tombstone(blob)), lambda: self.bucket.head(_tombstone(link)))):
                 time.sleep(0.2)  # a GC pass is deciding right now: look again after it decided
                 continue
-            if self.bucket.head(_blob(digest)) is not None and self.bucket.head(_link(repository, digest)):
+            found_blob, found_link = self._each(lambda: self.bucket.head(blob), lambda: self.bucket.head(link))
+            if found_blob is None:
+                self.bucket.delete(link)  # never leave a link to nothing (blob() trusts links)
+                return False
+            if found_link is not None:
                 return True
         return False
 
     def link_blob(self, repository: str, digest: Digest) -> bool:
         """See Storage.link_blob."""
-        if self.bucket.head(_blob(digest)) is None:
-            return False
-        return self._touch(repository, digest)
+        head = self.bucket.head(_blob(digest))
+        return head is not None and self._touch(repository, digest, head.size)
 
     def unlink_blob(self, repository: str, digest: Digest) -> bool:
         """See Storage.unlink_blob."""
@@ -203,7 +212,7 @@ class S3Storage(Storage):
                         self.bucket.put(_blob(digest), small)
                     else:
                         self.bucket.copy(assembled, _blob(digest))
-                if self._touch(upload.repository, digest):
+                if self._touch(upload.repository, digest, size):
                     return BlobInfo(digest, size)
             raise RegistryError("UNKNOWN", f"blob {digest} was collected while being committed; retry", status=503)
         finally:
@@ -233,7 +242,8 @@ class S3Storage(Storage):
     ) -> list[Digest]:
         """See Storage.put_manifest: every referenced blob is touched (in parallel) first."""
         def keep(d: Digest) -> bool:
-            return self.bucket.head(_link(repository, d)) is not None and self._touch(repository, d)
+            size = self.bucket.get(_link(repository, d))
+            return size is not None and size.isdigit() and self._touch(repository, d, int(size))
 
         unique = list(dict.fromkeys(blobs))
         missing = [d for d, ok in zip(unique, self._pool.map(keep, unique)) if not ok]

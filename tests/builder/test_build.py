@@ -167,3 +167,17 @@ def test_dockerfile_from_stdin_and_per_dockerfile_ignore(imgtool, busybox_store,
     r = imgtool("build", "--progress", "plain", "-t", "perfile", "-f", str(ctx / "sub" / "app.Dockerfile"), str(ctx))
     assert r.returncode == 0, r
     assert imgtool("run", "perfile", "ls", "/c").stdout.split() == ["keep", "sub"]
+
+
+def test_independent_stages_run_at_the_same_time(build, imgtool):
+    """Each stage waits up to 20 s for the other to have started: only parallel stages both finish."""
+    wait = ("sh -c 'touch /c/{me}; i=0; while [ ! -e /c/{other} ]; do i=$((i+1)); "
+            "[ $i -gt 200 ] && exit 7; sleep 0.1; done'")
+    dockerfile = (
+        "FROM busybox AS a\n"
+        f"RUN --mount=type=cache,id=par-{id(build)},target=/c {wait.format(me='a', other='b')}\n"
+        "FROM busybox AS b\n"
+        f"RUN --mount=type=cache,id=par-{id(build)},target=/c {wait.format(me='b', other='a')}\n"
+        "FROM busybox\nCOPY --from=a /etc/passwd /a\nCOPY --from=b /etc/passwd /b\n")
+    r = build({"Dockerfile": dockerfile}, "-t", "par")
+    assert r.returncode == 0, r

@@ -73,7 +73,7 @@ def test_rm_flag_restart_wait_kill_prune(cstore, imgtool):
     imgtool("run", "-d", "--name", "keeper", "busybox", "sleep", "100", check=True)
     r = imgtool("container", "prune", "-f", check=True)
     assert r.stdout.startswith("Deleted Containers:\n" + cid + "\n")
-    assert imgtool("ps", "-a", "--format", "{{.Names}}").returncode != 0  # only json is understood
+    assert imgtool("ps", "-a", "--format", "{{.Names}} {{.State}}", check=True).stdout == "keeper running\n"
     rows = [json.loads(line) for line in imgtool("ps", "-a", "--format", "json", check=True).stdout.splitlines()]
     assert [r["Names"] for r in rows] == ["keeper"] and rows[0]["State"] == "running"
     r = imgtool("rm", "keeper")
@@ -121,3 +121,10 @@ def test_names_and_prefixes():
     new = names.new_id()
     assert len(new) == 64 and not new[:12].isdigit()
     assert names.check_name("/kuard") == "kuard"
+
+
+def test_detached_with_a_terminal_logs_its_pty(cstore, imgtool):
+    cid = imgtool("run", "-dt", "busybox", "sh", "-c", "tty; echo out; echo err >&2", check=True).stdout.strip()
+    assert imgtool("wait", cid, check=True).stdout == "0\n"
+    logs = imgtool("logs", cid, check=True)
+    assert logs.stdout.replace("\r", "") == "/dev/pts/0\nout\nerr\n" and logs.stderr == ""  # -t merges stderr

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
 
 from tests.conftest import DOCKER
 
 from . import imagespec
-from .conftest import cli_json, run_cli
+from .conftest import REPO, cli_json, run_cli
 from .imagespec import Spec, directory, file, whiteout
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop]
@@ -75,6 +76,21 @@ def test_inspect_json_has_dockers_keys_types_and_values(loaded):
     theirs_text = subprocess.run([*docker, "image", "inspect", "-f", template, "compat:1"], check=True,
                                  capture_output=True, text=True).stdout
     assert run_cli("inspect", "-f", template, "compat:1", root=root).stdout == theirs_text
+
+
+def test_docker_daemon_source_reads_the_engines_image(loaded, dockerd, tmp_path):
+    import os
+
+    root, _ = loaded
+    env = dict(os.environ, DOCKER_HOST=dockerd["DOCKER_HOST"], IMGTOOL_ROOT=str(tmp_path / "empty"))
+    proc = subprocess.run([sys.executable, "-m", "imgtool", "inspect", "--layers", "--format", "json", "docker-daemon:compat:1"],
+                          capture_output=True, text=True, env=dict(env, PYTHONPATH=str(REPO)), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    theirs = json.loads(proc.stdout)
+    ours = cli_json("inspect", "--layers", "--format", "json", "compat:1", root=root)
+    assert theirs["id"] == ours["id"]
+    assert theirs["deleted_bytes"] == ours["deleted_bytes"] == len("ID=compat\n")
+    assert [layer["diff_id"] for layer in theirs["layers"]] == [layer["diff_id"] for layer in ours["layers"]]
 
 
 def test_history_matches_dockers_rows(loaded):

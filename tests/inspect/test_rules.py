@@ -14,7 +14,7 @@ from imgtool.inspect.match import Where
 from imgtool.inspect.rules import detect
 from imgtool.inspect.scan import _pairs
 
-from .corpus import Gen
+from .values import Gen
 
 CONFIG = Where("file", "app/config.yaml")
 SOURCE = Where("file", "app/main.py")
@@ -89,7 +89,7 @@ def test_private_keys_must_parse():
 
 
 def test_public_material_is_never_a_finding():
-    from .corpus import certificate_and_public_key
+    from .values import certificate_and_public_key
 
     cert, pub = certificate_and_public_key()
     assert rules(cert + pub, TEXT) == []
@@ -158,3 +158,35 @@ def test_credentials_on_command_lines():
     for text in ('curl -u "$USER:$PASS" https://x', "login --password \"$PW\"", 'parser.add_argument("--password", help="x")',
                  "Authorization: Basic " + base64.b64encode(b"user:password").decode()):
         assert rules(text, SOURCE) == [], text
+
+
+def test_a_hardlink_holds_its_targets_secret(tmp_path):
+    import io
+    import tarfile
+
+    from imgtool.inspect.analysis import analyze
+    from imgtool.inspect.source import ImageSource
+    from imgtool.layer.layer import from_bytes
+    from imgtool.oci import mediatype
+    from imgtool.oci.config import ImageConfig
+    from imgtool.oci.descriptor import Descriptor
+    from imgtool.oci.digest import of_bytes
+    from imgtool.oci.manifest import Manifest
+
+    token = Gen(8).github()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        data = f"GITHUB_TOKEN={token}\n".encode()
+        info = tarfile.TarInfo("app/.env")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("root/.env")
+        link.type, link.linkname = tarfile.LNKTYPE, "app/.env"
+        tar.addfile(link)
+    layer = from_bytes(buf.getvalue())
+    config = ImageConfig("amd64", "linux", diff_ids=(layer.diff_id,))
+    cfg_bytes = config.to_bytes()
+    manifest = Manifest(Descriptor(mediatype.OCI_CONFIG, of_bytes(cfg_bytes), len(cfg_bytes)), (layer.descriptor,))
+    source = ImageSource("t", layer.descriptor, manifest, cfg_bytes, config, lambda d: io.BytesIO(buf.getvalue()))
+    result = analyze(source, secrets=True)
+    assert sorted(f.path for f in result.findings) == ["/app/.env", "/root/.env"]

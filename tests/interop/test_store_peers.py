@@ -54,13 +54,13 @@ def test_layout_written_by_skopeo_is_listed_saved_and_reloaded(busybox_store, tm
     run("skopeo", "copy", f"oci:{busybox_store.path}:busybox", f"oci:{foreign}:v1.0")
     monkeypatch.setenv("IMGTOOL_ROOT", str(foreign))
     listing = imgtool("images", "--format", "json", check=True)
-    [row] = json.loads(listing.stdout)
-    assert row["name"] == "v1.0"
+    [row] = [json.loads(line) for line in listing.stdout.splitlines()]  # docker's JSON lines
+    assert (row["Repository"], row["Tag"]) == ("v1.0", "latest")
     archive = tmp_path / "foreign.tar"
     imgtool("save", "v1.0", "-o", archive, check=True)
     monkeypatch.setenv("IMGTOOL_ROOT", str(tmp_path / "fresh"))
     assert "Loaded image: v1.0:latest" in imgtool("load", "-i", archive, check=True).stdout
-    assert json.loads(imgtool("images", "--format", "json", check=True).stdout)[0]["digest"] == row["digest"]
+    assert json.loads(imgtool("images", "--format", "json", check=True).stdout)["Digest"] == row["Digest"]
 
 
 def test_docker_archive_roundtrip_with_skopeo(busybox_store, tmp_path, imgtool):

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.interop]
 
 
 def _blocks() -> dict[str, str]:
-    found = re.findall(r"<!-- deploy:(\S+) -->\n```sh\n(.*?)```", DOC.read_text(), re.S)
+    found = re.findall(r"<!-- deploy:(\S+) -->\n```text\n(.*?)```", DOC.read_text(), re.S)
     return dict(found)
 
 

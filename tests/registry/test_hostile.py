@@ -138,7 +138,7 @@ def test_25000_layer_manifest_does_not_stall_other_requests(spawn, tmp_path):
     # it validated (and refused the unknown blobs), and took long enough for the check to mean something
     assert error_codes(result["response"]) == ["MANIFEST_BLOB_UNKNOWN"]
     assert result["seconds"] > 1.0
-    assert worst < 0.5, f"a GET /v2/ waited {worst:.2f} s behind a {result['seconds']:.1f} s manifest validation"
+    assert worst < 1.0, f"a GET /v2/ waited {worst:.2f} s behind a {result['seconds']:.1f} s manifest validation"
 
 
 # --- memory and slow clients -------------------------------------------------------------------------

@@ -30,3 +30,17 @@ def test_images_shows_content_size_and_relative_creation(busybox_store, imgtool)
     size = image_content_size(busybox_store, busybox_store.resolve("busybox"))
     assert out[1].split()[:2] == ["busybox", "latest"]
     assert out[1].endswith(human_size(size)) and " ago " in out[1]
+
+
+def test_images_formats_are_dockers(busybox_store, imgtool):
+    import json
+
+    [row] = [json.loads(line) for line in imgtool("images", "--format", "json", check=True).stdout.splitlines()]
+    assert set(row) == {"Containers", "CreatedAt", "CreatedSince", "Digest", "ID", "Repository", "SharedSize",
+                        "Size", "Tag", "UniqueSize", "VirtualSize"}
+    assert (row["Repository"], row["Tag"], len(row["ID"])) == ("busybox", "latest", 12)
+    assert row["CreatedAt"].endswith(" +0000 UTC") and row["CreatedSince"].endswith(" ago")
+    assert imgtool("images", "--format", "{{.Repository}}:{{.Tag}}", check=True).stdout == "busybox:latest\n"
+    table = imgtool("images", "--format", r"table {{.ID}}\t{{.Size}}", check=True).stdout.splitlines()
+    assert table[0].split() == ["IMAGE", "ID", "SIZE"] and table[1].split() == [row["ID"], row["Size"]]
+    assert imgtool("images", "-q", check=True).stdout.split() == [row["ID"]]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Secret scanning, side by side: imgtool (from the image) vs detect-secrets (on the extracted layers).
 
-    python3 bench/inspect.py [--workdir DIR] [--noise 1500] [--runs 1]
+    python3 bench/secret_scan.py [--workdir DIR] [--noise 1500] [--runs 1]
 
 The image is the planted corpus of tests/inspect (every rule family, placed visible / overwritten /
 deleted / deleted-opaque / only in Env, Labels or history, plus decoys), with a layer of real text
@@ -108,7 +108,6 @@ def extract(store: Store, name: str, base: Path) -> None:
 
 
 def ds_locations(result: dict, image) -> set[tuple]:
-    layer_history = None
     out = set()
     for filename, items in result["results"].items():
         for item in items:
@@ -122,7 +121,6 @@ def ds_locations(result: dict, image) -> set[tuple]:
                 out.add(("config", f"Labels.{list(image.config.config.labels or {})[line - 1]}"))
             elif filename == "history.txt":
                 out.add(("history", f"history[{line - 1}].created_by"))
-    del layer_history
     return out
 
 

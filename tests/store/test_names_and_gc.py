@@ -15,6 +15,11 @@ import pytest
 from tests.cli.test_bad_input import assert_clean_failure, oci_archive, tar_bytes
 
 
+def listing(imgtool) -> list[dict]:
+    """`imgtool images --format json`: one JSON object per line, docker's keys."""
+    return [json.loads(line) for line in imgtool("images", "--format", "json", check=True).stdout.splitlines() if line]
+
+
 def index_bytes(store) -> bytes:
     return (store.path / "index.json").read_bytes()
 
@@ -36,23 +41,22 @@ def test_load_without_a_name_is_kept_as_none_until_pruned(busybox_store, tmp_pat
     imgtool("prune", check=True)
     loaded = imgtool("load", "-i", archive, check=True).stdout
     digest = loaded.split("Loaded image: ")[1].split()[0]
-    listing = json.loads(imgtool("images", "--format", "json", check=True).stdout)
-    assert [(r["repository"], r["tag"], r["digest"]) for r in listing] == [("<none>", "<none>", digest)]
-    image_id = listing[0]["id"].removeprefix("sha256:")[:12]
+    rows = listing(imgtool)
+    assert [(r["Repository"], r["Tag"], r["Digest"]) for r in rows] == [("<none>", "<none>", digest)]
+    image_id = rows[0]["ID"]
     imgtool("save", image_id, "-o", tmp_path / "by-id.tar", check=True)  # addressable by ID
     imgtool("tag", image_id, "named:v1", check=True)  # naming it replaces the <none> entry
-    assert [r["repository"] for r in json.loads(imgtool("images", "--format", "json").stdout)] == ["named"]
+    assert [r["Repository"] for r in listing(imgtool)] == ["named"]
     imgtool("rmi", "named:v1", check=True)
     imgtool("load", "-i", archive, check=True)
     imgtool("prune", check=True)
-    assert json.loads(imgtool("images", "--format", "json").stdout) == []
+    assert listing(imgtool) == []
     assert imgtool("save", image_id, "-o", tmp_path / "gone.tar").returncode != 0
 
 
 def test_import_without_a_name_is_listed_as_none(store, busybox_rootfs, imgtool):
     digest = imgtool("import", busybox_rootfs, check=True).stdout.strip()
-    listing = json.loads(imgtool("images", "--format", "json", check=True).stdout)
-    assert [(r["repository"], r["digest"]) for r in listing] == [("<none>", digest)]
+    assert [(r["Repository"], r["Digest"]) for r in listing(imgtool)] == [("<none>", digest)]
     assert imgtool("run", digest.removeprefix("sha256:")[:12], "true").returncode == 0
 
 
@@ -119,7 +123,7 @@ def test_store_root_under_a_regular_file(tmp_path, imgtool):
 
 def test_rmi_of_an_id_with_several_names_needs_force(busybox_store, imgtool):
     imgtool("tag", "busybox", "other:v1", check=True)
-    image_id = json.loads(imgtool("images", "--format", "json").stdout)[0]["id"].removeprefix("sha256:")[:12]
+    image_id = listing(imgtool)[0]["ID"]
     before = index_bytes(busybox_store)
     assert_clean_failure(imgtool("rmi", image_id),
                          rf"conflict: unable to delete {image_id} \(must be forced\) - image is referenced in "
@@ -129,7 +133,7 @@ def test_rmi_of_an_id_with_several_names_needs_force(busybox_store, imgtool):
     imgtool("tag", "busybox", "other:v1", check=True)
     out = imgtool("rmi", "-f", image_id, check=True).stdout
     assert "Untagged: busybox:latest" in out and "Untagged: other:v1" in out
-    assert json.loads(imgtool("images", "--format", "json").stdout) == []
+    assert listing(imgtool) == []
 
 
 def test_prune_frees_the_snapshots_of_removed_images(busybox_store, imgtool):

@@ -239,6 +239,17 @@ def system_df(fmt: str = typer.Option("table", "--format", help="table or json."
     _print_table(table)
 
 
+@system_app.command("prune")
+def system_prune(all_: bool = typer.Option(False, "--all", "-a", help="Also remove named images no container uses."),
+                 force: bool = typer.Option(False, "--force", "-f", help="Do not prompt (there is no prompt: accepted).")) -> None:
+    """Remove stopped containers, then everything no image name or container reaches (docker system prune)."""
+    from imgtool.containers import lifecycle
+
+    removed = lifecycle.prune(_store())
+    typer.echo("\n".join(["Deleted Containers:", *removed]) if removed else "Deleted Containers: none")
+    prune(all_, force)
+
+
 def register(app: typer.Typer) -> None:
     """Add the image-management commands to the top-level app."""
     app.command("import")(import_)

@@ -108,3 +108,11 @@ def test_info_names_the_store_and_the_host(tmp_path):
     assert facts["StoreRoot"] == str(tmp_path / "store")
     assert facts["CgroupLayout"].startswith(("v1", "v2"))
     assert facts["Overlay"] in ("yes", "no (layers are copied instead)")
+
+
+def test_cli_reference_is_generated_from_the_tree():
+    from tests.conftest import REPO
+
+    proc = subprocess.run([sys.executable, str(REPO / "scripts/cli-reference.py"), "--check"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr  # run scripts/cli-reference.py after changing a command

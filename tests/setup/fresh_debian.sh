@@ -40,6 +40,14 @@ cp /etc/resolv.conf "$root/etc/resolv.conf"
 # the one thing a machine on this network has that a bare root lacks: the CA its HTTPS goes through
 # (kept apart from /etc/ssl/certs, which installing ca-certificates regenerates)
 mkdir -p "$root/etc/ssl" && cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/network-ca.crt"
+# and where the trust store of such a machine keeps it, so that npm or curl in an image built FROM the
+# debian base (which takes the CAs of the machine) reach their registries as on the host: the local
+# additions, which update-ca-certificates folds into the bundle whenever ca-certificates installs
+mkdir -p "$root/usr/local/share/ca-certificates" "$root/etc/ssl/certs"
+for crt in /usr/local/share/ca-certificates/*.crt; do
+    [ -e "$crt" ] && cp "$crt" "$root/usr/local/share/ca-certificates/"
+done
+cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
 # otherwise a clean environment, as a new login on that machine has
 exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 PIP_CERT=/etc/ssl/network-ca.crt \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

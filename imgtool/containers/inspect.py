@@ -11,39 +11,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from imgtool.inspect.docker import human_duration  # go-units HumanDuration, one port for ps and images
+
 from . import ports as portlib
 from .logs import timestamp
 from .record import Record
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
-
-
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration: `Less than a second`, `About a minute`, `3 hours`..."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = s // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = round(s / 3600)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 14:
-        return f"{hours // 24} days"
-    if hours < 24 * 60:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{hours // 24 // 365} years"
 
 
 def status_text(rec: Record, now: float | None = None) -> str:

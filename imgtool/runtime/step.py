@@ -31,6 +31,7 @@ from .bundle import Overrides, runtime_config
 from .cgroups import Resources
 from .container import Container, ExitStatus, confirm_exec, spawn
 from .init import Plan
+from .runner import StepResult  # one result shape for `imgtool run` and build steps
 from .snapshots import Snapshots, _dirname, in_private_mounts, mount_overlay
 
 
@@ -99,22 +100,6 @@ class Step:
     mounts: tuple[Mount, ...] = ()
     resources: Resources = field(default_factory=Resources)
     hostname: str = "buildkitsandbox"
-
-
-@dataclass
-class StepResult:
-    """How the step exited and its writable layer (until `release` or `commit_upper`)."""
-
-    status: ExitStatus
-    upper: Path | None
-    _base: Path | None = None
-
-    def release(self) -> None:
-        """Delete the writable layer if it was not committed (idempotent)."""
-        if self._base is not None:
-            shutil.rmtree(self._base, ignore_errors=True)
-            self._base = None
-            self.upper = None
 
 
 class Interrupted(ImgtoolError):

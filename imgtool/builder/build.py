@@ -192,7 +192,7 @@ class Build:
             image = dataclasses.replace(image, config=config)
         created = next((h.created for h in reversed(image.history) if h.created), image.created)
         image = dataclasses.replace(image, created=created)
-        config_bytes = image.to_bytes()
+        config_bytes = mutate.document_bytes(self.store, image)
         vertex = self.progress.vertex("exporting to image")
         vertex.start()
         descriptor = mutate.write_image(self.store, config_bytes, state.layers, names=self.options.tags)

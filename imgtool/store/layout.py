@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 from imgtool.atomicfile import write_bytes
-from imgtool.errors import NotFoundError, SchemaError, StoreError
+from imgtool.errors import DigestMismatchError, NotFoundError, SchemaError, StoreError
 from imgtool.filelock import flock
 from imgtool.layer.layer import Layer
 from imgtool.oci import canonical, mediatype, schema
 from imgtool.oci.descriptor import Descriptor
-from imgtool.oci.digest import Digest
+from imgtool.oci.digest import Digest, of_bytes
 from imgtool.oci.manifest import Index, parse_index
 
 from . import blobs
@@ -96,10 +96,13 @@ def read_index(path: Path) -> Index:
 
 
 def update_index(path: Path, change: Callable[[Index], Index]) -> Index:
-    """Apply `change` to index.json under the lock and write the result atomically."""
+    """Apply `change` to index.json under the lock and write the result atomically (not at all
+    when `change` leaves it as it was: re-tagging an image where it already is costs no write)."""
     with index_lock(path):
-        new = change(read_index(path))
-        write_bytes(path / INDEX_FILE, new.to_bytes())
+        old = read_index(path)
+        new = change(old)
+        if new != old:
+            write_bytes(path / INDEX_FILE, new.to_bytes())
         return new
 
 
@@ -137,7 +140,16 @@ def blob_writer(path: Path, algorithm: str = "sha256") -> blobs.BlobWriter:
 
 
 def write_blob(path: Path, data: bytes, expected: Digest | None = None) -> Digest:
-    """Store an in-memory blob, verified against `expected` when given."""
+    """Store an in-memory blob, verified against `expected` when given.
+
+    Bytes already stored are not written again (a blob is never rewritten anyway): a rebuild or
+    re-import of the same config then costs a hash and a stat, not a temp file and two fsyncs.
+    """
+    digest = of_bytes(data, expected.algorithm if expected else "sha256")
+    if expected is not None and digest != expected:
+        raise DigestMismatchError(f"blob digest {digest} does not match expected {expected}")
+    if blob_path(path, digest).is_file():
+        return digest
     with blob_writer(path, expected.algorithm if expected else "sha256") as writer:
         writer.write(data)
         return writer.commit(expected)

@@ -10,15 +10,16 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Protocol, Sequence
 
 from imgtool.layer import writer
 from imgtool.layer.compression import Compression
 from imgtool.layer.entries import Entry
 from imgtool.layer.layer import Layer
-from imgtool.oci import mediatype
+from imgtool.oci import canonical, mediatype, reference
 from imgtool.oci.config import History, ImageConfig
 from imgtool.oci.descriptor import Descriptor
+from imgtool.oci.digest import of_bytes
 from imgtool.oci.manifest import Manifest
 
 from .image import Image
@@ -74,6 +75,24 @@ class PendingImage:
         return write_image(store, self.config.to_bytes(), self.layers, names, annotations)
 
 
+class Document(Protocol):
+    """A manifest or config as imgtool writes it: canonical JSON, validated by `to_bytes`."""
+
+    def to_dict(self) -> dict: ...  # noqa: D102
+    def to_bytes(self) -> bytes: ...  # noqa: D102
+
+
+def document_bytes(store: Store, doc: Document) -> bytes:
+    """The canonical bytes of a document about to be written, validated only when they are new.
+
+    Why: a rebuild that changes nothing produces byte-identical config and manifest; bytes already
+    in the store passed the schema when they were written (validation depends on the bytes alone),
+    so only a new document pays for a schema pass.
+    """
+    data = canonical.dumps(doc.to_dict())
+    return data if store.has_blob(of_bytes(data)) else doc.to_bytes()
+
+
 def write_image(store: Store, config_bytes: bytes, layers: Sequence[Layer],
                 names: Iterable[str] | None = (), annotations: dict[str, str] | None = None) -> Descriptor:
     """Write config and manifest blobs and name the image; the layers must be in the store already.
@@ -81,10 +100,26 @@ def write_image(store: Store, config_bytes: bytes, layers: Sequence[Layer],
     No names keeps the image as `<none>`; `names=None` leaves index.json alone (the caller names
     several images at once with `Store.name`). The config is passed as bytes (`ImageConfig.to_bytes()`,
     or a config read from elsewhere kept byte for byte so its digest, docker's image ID, survives).
+    An image that is already stored under every one of `names` is left as it is: index.json is not
+    rewritten (a fully cached rebuild changes nothing on disk).
     """
     config_desc = Descriptor(mediatype.OCI_CONFIG, store.write_blob(config_bytes), len(config_bytes))
     manifest = Manifest(config=config_desc, layers=tuple(layer.descriptor for layer in layers),
                         annotations=dict(annotations or {}))
+    data = document_bytes(store, manifest)
     if names is None:
-        return store.put_manifest(manifest.to_bytes())
-    return store.add_manifest(manifest.to_bytes(), list(names))
+        return store.put_manifest(data)
+    names = list(names)
+    if names and store.has_blob(of_bytes(data)):
+        descriptor = Descriptor(manifest.media_type, of_bytes(data), len(data))
+        if _named(store, descriptor, names):
+            return descriptor
+    return store.add_manifest(data, names)
+
+
+def _named(store: Store, descriptor: Descriptor, names: list[str]) -> bool:
+    """Whether every name already points at this manifest."""
+    wanted = {str(reference.parse(n)) for n in names}
+    have = {e.normalized for e in store.images()
+            if e.descriptor.digest == descriptor.digest and e.descriptor.media_type == descriptor.media_type}
+    return wanted <= have

@@ -52,12 +52,13 @@ def write_bytes(dest: Path, data: bytes, durable: bool = True) -> None:
         f.write(data)
 
 
-def publish(tmp: Path, dest: Path, durable: bool = True) -> bool:
-    """Atomically make `tmp` (already fsynced if `durable`) visible as `dest` unless it exists;
-    remove `tmp`.
+def publish(tmp: Path, dest: Path, sync_dir: bool = True) -> bool:
+    """Atomically make `tmp` (already fsynced) visible as `dest` unless it exists; remove `tmp`.
 
     Returns True if this call created `dest`. A hard link never replaces an existing file, so
-    content already published is not rewritten.
+    content already published is not rewritten. `sync_dir=False` leaves the directory's fsync to a
+    caller publishing many blobs at once (one fsync of `blobs/<alg>/` for all of them, before
+    anything names them), or skips it for what need not survive a crash.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -74,7 +75,7 @@ def publish(tmp: Path, dest: Path, durable: bool = True) -> bool:
     finally:
         if tmp.exists():
             tmp.unlink()
-    if created and durable:
+    if created and sync_dir:
         fsync_dir(dest.parent)
     return created
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Iterable, Protocol, Sequence
+from typing import Iterable, Sequence
 
 from imgtool.layer import writer
 from imgtool.layer.compression import Compression
 from imgtool.layer.entries import Entry
 from imgtool.layer.layer import Layer
-from imgtool.oci import canonical, mediatype, reference
-from imgtool.oci.config import History, ImageConfig
+from imgtool.oci import canonical, mediatype, reference, schema
+from imgtool.oci.config import History, ImageConfig, parse_config
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.digest import of_bytes
 from imgtool.oci.manifest import Manifest
@@ -75,22 +75,16 @@ class PendingImage:
         return write_image(store, self.config.to_bytes(), self.layers, names, annotations)
 
 
-class Document(Protocol):
-    """A manifest or config as imgtool writes it: canonical JSON, validated by `to_bytes`."""
+def document_bytes(store: Store, doc: dict, schema_name: str, what: str) -> bytes:
+    """The canonical bytes of a document about to be written, validated once per content.
 
-    def to_dict(self) -> dict: ...  # noqa: D102
-    def to_bytes(self) -> bytes: ...  # noqa: D102
-
-
-def document_bytes(store: Store, doc: Document) -> bytes:
-    """The canonical bytes of a document about to be written, validated only when they are new.
-
-    Why: a rebuild that changes nothing produces byte-identical config and manifest; bytes already
-    in the store passed the schema when they were written (validation depends on the bytes alone),
-    so only a new document pays for a schema pass.
+    Why: a rebuild that changes nothing produces byte-identical config and manifest; the store's
+    memo (store/validated.py) knows those bytes passed, so only a new document pays for a schema
+    pass (and the jsonschema import).
     """
-    data = canonical.dumps(doc.to_dict())
-    return data if store.has_blob(of_bytes(data)) else doc.to_bytes()
+    data = canonical.dumps(doc)
+    schema.validate_bytes(doc, data, schema_name, what, store.validated)
+    return data
 
 
 def write_image(store: Store, config_bytes: bytes, layers: Sequence[Layer],
@@ -103,10 +97,11 @@ def write_image(store: Store, config_bytes: bytes, layers: Sequence[Layer],
     An image that is already stored under every one of `names` is left as it is: index.json is not
     rewritten (a fully cached rebuild changes nothing on disk).
     """
+    parse_config(config_bytes, "config", store.validated)  # checked (once) and in the memo as written
     config_desc = Descriptor(mediatype.OCI_CONFIG, store.write_blob(config_bytes), len(config_bytes))
     manifest = Manifest(config=config_desc, layers=tuple(layer.descriptor for layer in layers),
                         annotations=dict(annotations or {}))
-    data = document_bytes(store, manifest)
+    data = document_bytes(store, manifest.to_dict(), schema.MANIFEST, "manifest")
     if names is None:
         return store.put_manifest(data)
     names = list(names)

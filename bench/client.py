@@ -20,19 +20,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from registry import free_port, make_images, start_distribution, start_imgtool, wait_up  # noqa: E402
+from sidebyside import print_table, ratio, table, timed  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def timed(cmd: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - started
 
 
 def imgtool_cmd(*args: str) -> list[str]:
@@ -118,18 +112,11 @@ def main() -> None:
         for n in range(args.rounds):
             one_round(work, images, args.server, results, flip=bool(n % 2))
     rows = []
-    for key in dict.fromkeys(k for k, _ in results):
-        ours, theirs = statistics.median(results[(key, "imgtool")]), statistics.median(results[(key, "skopeo")])
-        rows.append((key, ours, theirs, theirs / ours))
+    for key, ours, theirs, r in table(results, "imgtool", "skopeo"):
+        rows.append((key, ours, theirs, r))
         lib = statistics.median(results[(key, "library")])
-        rows.append((key.replace(" (s)", " (s, imgtool library call)"), lib, theirs, theirs / lib))
-    if args.markdown:
-        print(f"| row (server: {args.server}) | imgtool | skopeo 1.9 | ratio |\n|---|---:|---:|---:|")
-        for key, ours, theirs, ratio in rows:
-            print(f"| {key} | {ours:.2f} | {theirs:.2f} | {ratio:.2f}x |")
-    else:
-        for key, ours, theirs, ratio in rows:
-            print(f"{key:32} imgtool {ours:8.2f}  skopeo {theirs:8.2f}  ratio {ratio:5.2f}x")
+        rows.append((key.replace(" (s)", " (s, imgtool library call)"), lib, theirs, ratio(key, lib, theirs)))
+    print_table(rows, ("imgtool", "skopeo 1.9"), args.markdown, first=f"row (server: {args.server})")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ from imgtool.oci.descriptor import Descriptor
 from imgtool.store import Store
 
 from .copy import PlatformChoice, copy, parse_platform
+from .options import Options
 from .progress import Progress
-from .transport import Options
 
 __all__ = ["Options", "PlatformChoice", "copy", "parse_platform", "pull", "push"]
 
@@ -97,7 +97,8 @@ def referrers(ref: str, artifact_type: str | None = None, options: Options | Non
         client.close()
 
 
-def save(store: Store, images: list[tuple[Descriptor, list[str]]], out, fmt: str = "oci") -> None:
+def save(store: Store, images: list[tuple[Descriptor, list[str]]], out, fmt: str = "oci",
+         progress: Progress | None = None) -> None:
     """Write store images, each with its names, as one OCI archive (`fmt="oci"`, every platform) or
     docker-archive (`"docker"`, the host's platform) to a stream: `imgtool save` and `build --output`
     go through the same copy routine as push and pull."""
@@ -109,7 +110,7 @@ def save(store: Store, images: list[tuple[Descriptor, list[str]]], out, fmt: str
     try:
         for descriptor, names in images:
             source = LayoutSource(store, None, what=", ".join(names) or str(descriptor.digest), descriptor=descriptor)
-            copy(source, archive.for_image(names), choice)
+            copy(source, archive.for_image(names), choice, progress)
     except BaseException:
         archive.abort()
         raise

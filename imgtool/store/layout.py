@@ -21,6 +21,7 @@ from imgtool.oci.digest import Digest
 from imgtool.oci.manifest import Index, parse_index
 
 from . import blobs
+from .validated import DIR as VALIDATED_DIR, ValidatedDigests
 
 OCI_LAYOUT_FILE = "oci-layout"
 INDEX_FILE = "index.json"
@@ -51,8 +52,10 @@ def init(path: Path) -> None:
             if any(p.name not in (TMP_DIR, _INDEX_LOCK, _GC_LOCK) for p in path.iterdir()):
                 raise StoreError(f"{path}: not empty and not an OCI image layout (no {OCI_LAYOUT_FILE})")
             (path / BLOBS_DIR).mkdir(exist_ok=True)
-            write_bytes(path / INDEX_FILE, Index(()).to_bytes())
+            empty = Index(()).to_bytes()
+            write_bytes(path / INDEX_FILE, empty)
             write_bytes(marker, canonical.dumps({"imageLayoutVersion": mediatype.OCI_LAYOUT_VERSION}))
+            memo(path).remember_bytes(schema.INDEX, empty)
     except OSError as exc:
         raise StoreError(f"cannot use {path} as the store: {exc.strerror or exc}") from None
 
@@ -86,20 +89,37 @@ def gc_lock(path: Path) -> contextlib.AbstractContextManager[None]:
     return flock(path / _GC_LOCK)
 
 
-def read_index(path: Path) -> Index:
-    """Parse and validate index.json."""
+def memo(path: Path) -> ValidatedDigests:
+    """The layout's memo of documents that passed their schema (store/validated.py)."""
+    return ValidatedDigests(path / VALIDATED_DIR)
+
+
+def _index_bytes(path: Path) -> bytes:
     try:
-        data = (path / INDEX_FILE).read_bytes()
+        return (path / INDEX_FILE).read_bytes()
     except FileNotFoundError:
         raise StoreError(f"{path}: not an OCI image layout (no {INDEX_FILE})") from None
-    return parse_index(data, f"{path}/{INDEX_FILE}")
+
+
+def read_index(path: Path) -> Index:
+    """Parse and validate index.json (validated once per content: the layout's memo)."""
+    return parse_index(_index_bytes(path), f"{path}/{INDEX_FILE}", memo(path))
 
 
 def update_index(path: Path, change: Callable[[Index], Index]) -> Index:
-    """Apply `change` to index.json under the lock and write the result atomically."""
+    """Apply `change` to index.json under the lock and write the result atomically.
+
+    The new bytes were validated by `to_bytes`, so they go into the memo as written; the marker of
+    the index they replace is dropped, so markers do not pile up with every tag.
+    """
     with index_lock(path):
-        new = change(read_index(path))
-        write_bytes(path / INDEX_FILE, new.to_bytes())
+        old = _index_bytes(path)
+        new = change(parse_index(old, f"{path}/{INDEX_FILE}", memo(path)))
+        data = new.to_bytes()
+        write_bytes(path / INDEX_FILE, data)
+        if data != old:
+            memo(path).remember_bytes(schema.INDEX, data)
+            memo(path).forget_bytes(schema.INDEX, old)
         return new
 
 

@@ -17,7 +17,7 @@ from imgtool.layer.compression import Compression
 from imgtool.layer.entries import Entry
 from imgtool.layer.layer import Layer
 from imgtool.oci import mediatype
-from imgtool.oci.config import History, ImageConfig
+from imgtool.oci.config import History, ImageConfig, parse_config
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.manifest import Manifest
 
@@ -82,6 +82,7 @@ def write_image(store: Store, config_bytes: bytes, layers: Sequence[Layer],
     several images at once with `Store.name`). The config is passed as bytes (`ImageConfig.to_bytes()`,
     or a config read from elsewhere kept byte for byte so its digest, docker's image ID, survives).
     """
+    parse_config(config_bytes, "config", store.validated)  # checked (once) and in the memo as written
     config_desc = Descriptor(mediatype.OCI_CONFIG, store.write_blob(config_bytes), len(config_bytes))
     manifest = Manifest(config=config_desc, layers=tuple(layer.descriptor for layer in layers),
                         annotations=dict(annotations or {}))

@@ -214,7 +214,7 @@ def prune(all_: bool = typer.Option(False, "--all", "-a", help="Also remove name
     cache (like `docker system prune`)."""
     from imgtool.inspect.docker import human_size
 
-    _gc_owners()
+    gc_owners()
     report = _store().prune(all_images=all_)
     for entry in report.entries:
         typer.echo(f"Deleted: {entry}")
@@ -222,7 +222,7 @@ def prune(all_: bool = typer.Option(False, "--all", "-a", help="Also remove name
                f"reclaimed {human_size(report.freed)}")
 
 
-def _gc_owners() -> None:
+def gc_owners() -> None:
     """Import what keeps data beside the images, so that prune and df ask it (imgtool.store.gc)."""
     import imgtool.builder.cache  # noqa: F401 - the build cache
     import imgtool.containers.record  # noqa: F401 - containers and their images
@@ -237,7 +237,7 @@ def system_df(fmt: str = typer.Option("table", "--format", help="table or json."
     from imgtool.inspect.docker import human_size
     from imgtool.store import gc
 
-    _gc_owners()
+    gc_owners()
     rows = gc.usage(_store())
     if fmt == "json":
         typer.echo(json.dumps([row.__dict__ for row in rows], indent=2))

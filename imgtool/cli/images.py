@@ -75,7 +75,7 @@ def images(
     fmt: Optional[str] = typer.Option(None, "--format", help="table, json (one object per line, docker's keys), 'table TEMPLATE' or a Go template such as '{{.Repository}}:{{.Tag}}'."),
 ) -> None:
     """List images in the store (names from index.json, written by imgtool or by other tools)."""
-    from imgtool.inspect.docker import human_duration, human_size
+    from imgtool.inspect.units import human_duration, human_size
     from imgtool.oci import reference
     from imgtool.store.sizes import image_content_size
 
@@ -196,14 +196,14 @@ def save(
 def load(input_: str = typer.Option("-", "--input", "-i", help="Archive to read (OCI or docker-archive; - for stdin)."),
          quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (the loaded names are still printed, as docker does).")) -> None:
     """Load images from an OCI archive or a `docker save` tarball."""
+    from imgtool import remote
     from imgtool.oci import reference
     from imgtool.remote.progress import reading
-    from imgtool.store import archive
 
     store = _store()
     what = Path(input_).name if input_ != "-" else "stdin"
     with _input(input_) as f, reading(f, f"Loading {what}", quiet) as tracked:
-        for name in archive.load(store, tracked, what):
+        for name in remote.load(store, tracked, what):
             shown = reference.parse(name).familiar_tagged if not name.startswith("sha256:") else name
             typer.echo(f"Loaded image: {shown}")
 

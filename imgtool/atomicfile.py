@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -30,6 +29,8 @@ def fsync_dir(path: Path) -> None:
 @contextlib.contextmanager
 def replacing(dest: Path, durable: bool = True) -> Iterator[BinaryIO]:
     """A file to write that becomes `dest` when the block ends normally, and vanishes otherwise."""
+    import tempfile  # writers only: commands that just read the store do not import it (start-up)
+
     dest = Path(dest)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     try:

@@ -32,8 +32,7 @@ def test_docker_semantics_of_each_instruction():
         "VOLUME /data\nSTOPSIGNAL SIGINT\nONBUILD RUN make\n"
         "HEALTHCHECK --interval=5s --retries=2 CMD true\n"
     )
-    # ENV sees values from before the instruction; a key set again keeps its place (BuildKit's
-    # addEnv, checked against docker in tests/builder/differential/corpus/edge-env)
+    # ENV sees values from before the instruction; an existing key is replaced where it stands (addEnv)
     assert config.env == ("A=3", "B=2", "C=1")
     assert config.labels == {"x": "1", "y z": "2"}
     assert config.entrypoint == ("/entry",)

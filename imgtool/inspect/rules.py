@@ -12,8 +12,10 @@ from . import filters
 from .contexts import CONTEXT_RULES
 from .generic import generic
 from .match import Match, Where
+from .services import SERVICE_RULES
 from .tokens import TOKEN_RULES, jwt_example
 
+_TOKENS = TOKEN_RULES + SERVICE_RULES
 _GENERIC_KEYWORDS = ("pass", "pwd", "secret", "key", "token", "credential")
 
 
@@ -24,7 +26,7 @@ def detect(text: str, where: Where) -> list[Match]:
     for keywords, rule in CONTEXT_RULES:
         if any(k in low for k in keywords):
             found.extend(rule(text, where))
-    for token in TOKEN_RULES:
+    for token in _TOKENS:
         if not any(k in low for k in token.keywords):
             continue
         for m in token.pattern.finditer(text):

@@ -9,13 +9,16 @@ from __future__ import annotations
 import dataclasses
 
 from . import filters
+from .configs import CONFIG_RULES
 from .contexts import CONTEXT_RULES
+from .encoded import ENCODED_RULES
 from .generic import generic
 from .match import Match, Where
 from .services import SERVICE_RULES
 from .tokens import TOKEN_RULES, jwt_example
 
 _TOKENS = TOKEN_RULES + SERVICE_RULES
+_CONTEXTS = CONTEXT_RULES + CONFIG_RULES + ENCODED_RULES
 _GENERIC_KEYWORDS = ("pass", "pwd", "secret", "key", "token", "credential")
 
 
@@ -23,7 +26,7 @@ def detect(text: str, where: Where) -> list[Match]:
     """Every secret in `text`, one per span, in text order."""
     low = text.lower()
     found: list[Match] = []
-    for keywords, rule in CONTEXT_RULES:
+    for keywords, rule in _CONTEXTS:
         if any(k in low for k in keywords):
             found.extend(rule(text, where))
     for token in _TOKENS:

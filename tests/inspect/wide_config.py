@@ -69,8 +69,10 @@ def config_plants(sh: Shapes):
     yield text("kubernetes-secret", "/app/k8s/api-secret.yml", f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: api\nstringData:\n  api-token: \"{v}\"\n", v)
     v = sh.jwt()
     yield text("kubeconfig", "/root/.kube/config", f"apiVersion: v1\nkind: Config\nusers:\n- name: sa\n  user:\n    token: {v}\n", v)
-    v = sh.alnum(18)
-    yield text("pgpass", "/root/.pgpass", f"db.corpus.test:5432:app:app:{v}\n*:*:*:replicator:{sh.alnum(16)}\n", v)
+    v, v2 = sh.alnum(18), sh.alnum(16)
+    pgpass = f"db.corpus.test:5432:app:app:{v}\n*:*:*:replicator:{v2}\n"
+    yield text("pgpass", "/root/.pgpass", pgpass, v)
+    yield text("pgpass", "/root/.pgpass", pgpass, v2)
     v = sh.password(20).replace("'", "")
     yield text("wordpress", "/var/www/html/wp-config.php", f"<?php\ndefine( 'DB_NAME', 'wordpress' );\ndefine( 'DB_USER', 'wp' );\ndefine( 'DB_PASSWORD', '{v}' );\n", v)
     v = sh.hex(32)

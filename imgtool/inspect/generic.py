@@ -32,6 +32,9 @@ _CANDIDATE_I = re.compile(_BASE_KEYWORD + _OPERATOR, re.I)    # for texts whose 
 _KEY_CHARS = re.compile(r"[A-Za-z0-9_.-]*$")
 _VALUE = re.compile(r"\"(?P<dq>[^\"\n]{1,200})\"|'(?P<sq>[^'\n]{1,200})'|(?P<bare>[^\s\"'`,;#&]{1,200})")
 _XML = re.compile(r"(?i)<(?P<key>[\w:.-]*" + KEYWORD + r")>\s*(?P<bare>[^<\s]{1,200})\s*</")
+_DIRECTIVE = re.compile(r"(?m)^[ \t]*(?P<key>[A-Za-z][\w.-]{1,60})[ \t]+(?:\"(?P<dq>[^\"\n]{1,200})\"|"
+                        r"(?P<bare>[^\s\"'=:#]{1,200}))[ \t]*\r?$")
+_DIRECTIVE_FILE = re.compile(r"\.(conf|cfg|cnf)$|^etc/[^.]*$")
 _MAX_LINE = 400   # minified or generated text is not configuration
 
 
@@ -61,7 +64,7 @@ def generic(text: str, where: Where) -> Iterator[Match]:
     if not (where.config_like or where.source_code):
         return
     quoted_only = where.source_code and not where.config_like
-    for key, start, end, group, value in _assignments(text):
+    for key, start, end, group, value in _assignments(text, _DIRECTIVE_FILE.search(where.path) is not None):
         line_start = text.rfind("\n", 0, start) + 1
         line_end = text.find("\n", end)
         if (line_end if line_end >= 0 else len(text)) - line_start > _MAX_LINE:
@@ -75,8 +78,9 @@ def generic(text: str, where: Where) -> Iterator[Match]:
         yield Match("generic-secret-assignment", "generic", "high", start, end, value, "", "medium", 10)
 
 
-def _assignments(text: str) -> Iterator[tuple[str, int, int, str, str]]:
-    """(key, value start, value end, how it was quoted, value) for `key OP value` and `<key>value</key>`."""
+def _assignments(text: str, directives: bool) -> Iterator[tuple[str, int, int, str, str]]:
+    """(key, value start, value end, how it was quoted, value) for `key OP value`, `<key>value</key>`
+    and, in server configuration (`directives`), the Apache/nginx/squid style `Key value` line."""
     low = text.lower()
     candidates = _CANDIDATE.finditer(low) if len(low) == len(text) else _CANDIDATE_I.finditer(text)
     for m in candidates:
@@ -89,6 +93,9 @@ def _assignments(text: str) -> Iterator[tuple[str, int, int, str, str]]:
         yield (key, *_trimmed(v))
     for m in _XML.finditer(text):
         yield (m.group("key"), *_trimmed(m))
+    if directives:
+        for m in _DIRECTIVE.finditer(text):
+            yield (m.group("key"), *_trimmed(m))
 
 
 def _trimmed(m: re.Match[str]) -> tuple[int, int, str, str]:

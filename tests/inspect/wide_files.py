@@ -150,8 +150,9 @@ def key_plants(sh: Shapes):
     pem = _pem(ec_key, P.PKCS8) + "\n"
     yield "archive", "/app/deploy/bundle.zip", _zip({"README": b"deploy bundle\n", "keys/deploy.pem": pem.encode()}), pem, "-----BEGIN"
     creds = f"[default]\naws_access_key_id = {sh.aws_id()}\naws_secret_access_key = {sh.aws_secret()}\n"
-    inner = _tar({"home/ci/.aws/credentials": creds.encode()})
-    yield "archive", "/var/backups/ci.tar", _tar({"ci.tar.gz": inner}, gz=False), creds, "aws_access_key_id"
+    nested = _tar({"ci.tar.gz": _tar({"home/ci/.aws/credentials": creds.encode()})}, gz=False)
+    yield "archive", "/var/backups/ci.tar", nested, creds, "aws_access_key_id"
+    yield "archive", "/var/backups/ci.tar", nested, creds, "aws_secret_access_key"
     yield "archive", "/var/backups/id_rsa.gz", gzip.compress((crlf + "\r\n").encode(), mtime=0), crlf, "-----BEGIN"
     props = f"spring.datasource.url=jdbc:postgresql://db:5432/app\nspring.datasource.password={sh.password(18)}\n"
     jar = _zip({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n", "BOOT-INF/classes/application.properties": props.encode()})

@@ -1,0 +1,76 @@
+"""What a file's bytes hold for the rules: text (UTF-8, or UTF-16 as Windows tools write it), a
+binary key container, an archive whose members are read in turn, or a binary whose printable
+strings may embed a token (a .pyc's constants, a compiled-in key).
+
+Each piece says where it came from (`member`: the path inside archives, `!`-joined when nested)
+so a finding inside `/backup.tar.gz` names both the layer file and the member.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+from . import archives, keystores
+from .keys import KeyInfo
+from .match import BINARY, FILE, Where
+
+PROBE = 8192
+MAX_DEPTH = 3
+_STRINGS = re.compile(rb"[\x20-\x7e\t]{8,}")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Text to run the rules on, or a key found in a binary container."""
+
+    where: Where
+    member: str | None = None
+    text: str | None = None
+    key: KeyInfo | None = None
+    binary: bool = False
+    data: bytes = b""        # a key container's bytes (the secret)
+
+
+def _utf16(data: bytes) -> str | None:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        encoding = "utf-16"
+    elif len(data) >= 8 and not any(data[1:512:2]) and all(data[0:512:2]):
+        encoding = "utf-16-le"
+    else:
+        return None
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+
+
+def strings(data: bytes) -> str:
+    """Printable ASCII runs of 8+ characters, one per line (what `strings -n 8` prints)."""
+    return "\n".join(m.group(0).decode("ascii") for m in _STRINGS.finditer(data))
+
+
+def pieces(path: str, data: bytes, limit: int, member: str | None = None, depth: int = 0) -> Iterator[Piece]:
+    """The pieces of one file's content (`path` is the layer path; inside archives, the member's)."""
+    where = Where(FILE, path)
+    if archives.kind(data) is not None and depth < MAX_DEPTH:
+        descended = False
+        for name, content in archives.members(path, data, limit, 4 * limit):
+            descended = True
+            inner = name if member is None else f"{member}!/{name}"
+            yield from pieces(name.lstrip("./") or name, content, limit, inner, depth + 1)
+        if descended:
+            return
+    if b"\0" not in data[:PROBE]:
+        yield Piece(where, member, data.decode("utf-8", "surrogateescape"))
+        return
+    text = _utf16(data)
+    if text is not None:
+        yield Piece(where, member, text)
+        return
+    key = keystores.binary_key(path, data)
+    if key is not None:
+        yield Piece(where, member, key=key, binary=True, data=data)
+        return
+    yield Piece(Where(BINARY, path), member, strings(data), binary=True)

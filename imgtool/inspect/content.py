@@ -8,17 +8,21 @@ so a finding inside `/backup.tar.gz` names both the layer file and the member.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Iterator
 
 from . import archives, keystores
+from .filters import allowlisted_path
 from .keys import KeyInfo
 from .match import BINARY, FILE, Where
 
 PROBE = 8192
 MAX_DEPTH = 3
-_STRINGS = re.compile(rb"[\x20-\x7e\t]{8,}")
+# strings are searched in compiled Python of any size and in other binaries up to this size: planted
+# and generated blobs are small, while executables and libraries cost seconds per 100 MB and hold
+# vendor text; binaries under vendored paths (site-packages' .pyc) would only give suppressed findings
+MAX_STRINGS = 64 << 10
+_PRINTABLE = bytes(c if 0x20 <= c < 0x7f or c == 0x09 else 0x0a for c in range(256))
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,9 @@ def _utf16(data: bytes) -> str | None:
 
 
 def strings(data: bytes) -> str:
-    """Printable ASCII runs of 8+ characters, one per line (what `strings -n 8` prints)."""
-    return "\n".join(m.group(0).decode("ascii") for m in _STRINGS.finditer(data))
+    """The printable ASCII runs, one per line (`strings -n 1`; a table translation is 20x faster
+    than a regex over the bytes, and the rules need no minimum length)."""
+    return data.translate(_PRINTABLE).decode("ascii")
 
 
 def pieces(path: str, data: bytes, limit: int, member: str | None = None, depth: int = 0) -> Iterator[Piece]:
@@ -73,4 +78,5 @@ def pieces(path: str, data: bytes, limit: int, member: str | None = None, depth:
     if key is not None:
         yield Piece(where, member, key=key, binary=True, data=data)
         return
-    yield Piece(Where(BINARY, path), member, strings(data), binary=True)
+    if (len(data) <= MAX_STRINGS or path.endswith(".pyc")) and not allowlisted_path(path):
+        yield Piece(Where(BINARY, path), member, strings(data), binary=True)

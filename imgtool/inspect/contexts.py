@@ -195,9 +195,10 @@ _USER_FLAG = re.compile(r"\s(?:-u|--user)[ =]?[\"']?([^\s:'\"]{1,64}):([^\s'\"]{
 _CURL = re.compile(r"\b(?:curl|wget)\b")
 _SECRET_FLAG = re.compile(r"(?<![\w-])(?:--password|--passwd|--http-password|--token|--api-key|--access-token|--secret)"
                           r"[= ][\"']?([^\s'\"]{8,128})")
-_LOGIN_FLAG = re.compile(r"\b(?:(?:docker|podman|buildah|skopeo|nerdctl|oras)\s+login|helm\s+registry\s+login|sshpass)\b"
-                         r"[^\n|;&]*?\s(?:-p|--password)[= ]?[\"']?([^\s\"'$%][^\s\"']{3,127})")
-_MYSQL_FLAG = re.compile(r"\bmysql(?:dump|admin|sh|import|check)?\b[^\n|;&]*?\s-p([^\s\"'$%-][^\s\"']{3,127})")
+_LOGIN_FLAG = re.compile(r"\b(?:(?:docker|podman|buildah|skopeo|nerdctl|oras)\s+login|helm\s+registry\s+login)\b"
+                         r"[^\n|;&]*?\s(?:-p|--password)[= ]?[\"']?([^\s\"'$%][^\s\"']{5,127})|"
+                         r"\bsshpass\s+-p\s*[\"']?([^\s\"'$%][^\s\"']{5,127})")
+_MYSQL_FLAG = re.compile(r"\bmysql(?:dump|admin|sh|import|check)?\b[^\n|;&]*?\s-p([^\s\"'$%-][^\s\"']{5,127})")
 _HEADER = re.compile(r"(?i)(?:authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|token)\s+|"
                      r"\b(?:x-api-key|api-key|apikey|x-auth-token|private-token|x-access-token|x-apikey|x-token)[\"']?\s*:\s*[\"']?)"
                      r"([A-Za-z0-9._~+/=-]{16,512})")
@@ -219,8 +220,10 @@ def command_line(text: str, where: Where) -> Iterator[Match]:
             yield Match("command-line-credential", "cli", "high", m.start(1), m.end(1), value, "", "medium", 85)
     for pattern in (_LOGIN_FLAG, _MYSQL_FLAG):
         for m in pattern.finditer(text):
-            if not filters.placeholder(m.group(1)) and not filters.word_placeholder(m.group(1)):
-                yield Match("command-line-credential", "cli", "high", m.start(1), m.end(1), m.group(1), "", "high", 85)
+            group = m.lastindex or 1
+            value = m.group(group)
+            if not filters.placeholder(value) and not filters.word_placeholder(value):
+                yield Match("command-line-credential", "cli", "high", m.start(group), m.end(group), value, "", "high", 85)
     for m in _HEADER.finditer(text):
         if filters.generic_rejects(m.group(1)) is None:
             yield Match("http-auth-header", "http", "high", m.start(1), m.end(1), m.group(1), "", "medium", 60)

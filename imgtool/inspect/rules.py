@@ -21,6 +21,8 @@ from .tokens import TOKEN_RULES, TokenRule, jwt_example
 _TOKENS = TOKEN_RULES + SERVICE_RULES
 _CONTEXTS = CONTEXT_RULES + CONFIG_RULES + ENCODED_RULES
 _BINARY_CONTEXTS = CONTEXT_RULES[:1]   # private keys
+# in a binary's strings, short keywords (`sk`, `pat`, `-us`) hit everywhere and prove nothing
+_BINARY_TOKENS = tuple(t for t in _TOKENS if all(len(k) >= 4 for k in t.keywords))
 _GENERIC_KEYWORDS = ("pass", "pwd", "secret", "key", "token", "credential")
 
 
@@ -32,7 +34,7 @@ def detect(text: str, where: Where) -> list[Match]:
     for keywords, rule in _BINARY_CONTEXTS if binary else _CONTEXTS:
         if any(k in low for k in keywords):
             found.extend(rule(text, where))
-    for token in _TOKENS:
+    for token in _BINARY_TOKENS if binary else _TOKENS:
         if not any(k in low for k in token.keywords):
             continue
         for m in token.pattern.finditer(text):

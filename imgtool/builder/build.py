@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 
 from imgtool import dockerfile as df
-from imgtool.errors import ImgtoolError, NotFoundError
+from imgtool.errors import ImgtoolError
 from imgtool.oci.descriptor import Descriptor
 from imgtool.store import Store
 
@@ -30,8 +30,6 @@ from .progress import Progress
 from .session import BuildError, Options, Session, State
 from .stage import StageRun
 
-
-_pull_lock = threading.Lock()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +74,10 @@ class Build:
 
         options = self.options
         d = self.parse()
-        host = "linux/amd64"
+        from . import baseimage
+
+        host = baseimage.host()
+        baseimage.platform(options.platform)  # a malformed one fails before any step
         platform = options.platform or host
         globals_ = d.global_args(options.build_args, platform=platform, build_platform=host)
         stages = d.stages_for(options.target, globals_)
@@ -147,7 +148,8 @@ class Build:
         index = stage.index
         return StageRun(self.session, self.d, stage, self.globals,
                         lambda name, line: self.resolve(name, line, index),
-                        lambda name, line: self.base(name, line, index), len(self.d.stages) == 1).run()
+                        lambda name, line, platform: self.base(name, line, index, platform),
+                        len(self.d.stages) == 1).run()
 
     def _find_stage(self, name: str) -> df.Stage | None:
         from imgtool.dockerfile.stages import find_stage
@@ -157,14 +159,15 @@ class Build:
             found = self.d.stages[int(name)]
         return found
 
-    def base(self, name: str, line: int, waiter: int) -> State | None:
-        """A stage's FROM: scratch (None), an earlier stage, or an image in the store."""
+    def base(self, name: str, line: int, waiter: int, platform: str | None) -> State | None:
+        """A stage's FROM: scratch (None), an earlier stage, or an image (for `platform`, the
+        stage's `FROM --platform` or the build's `--platform`; None: the host's)."""
         if name.lower() == "scratch":
             return None
         stage = self._find_stage(name)
         if stage is not None and self._stage_line(stage) < line:
             return self._stage_result(stage, waiter, line)
-        return self._image(name, line)
+        return self._image(name, line, platform)
 
     def resolve(self, name: str, line: int, waiter: int) -> State:
         """COPY --from / RUN --mount from= of stage `waiter`: a stage (name or index) or an image."""
@@ -174,8 +177,10 @@ class Build:
         if name.lower() == "scratch":
             from .stage import empty_image
 
-            return State(empty_image(self.options.platform or "linux/amd64"))
-        return self._image(name, line)
+            from .baseimage import host
+
+            return State(empty_image(self.options.platform or host()))
+        return self._image(name, line, self.options.platform)
 
     @staticmethod
     def _stage_line(stage: df.Stage) -> int:
@@ -197,18 +202,14 @@ class Build:
             with self.lock:
                 self.waits.pop(waiter, None)
 
-    def _image(self, name: str, line: int) -> State:
+    def _image(self, name: str, line: int, platform: str | None) -> State:
         from imgtool.runtime import step
 
+        from . import baseimage
+
+        want = baseimage.platform(platform, f"{self.d.filename}:{line}")
         try:
-            try:
-                image = self.store.resolve(name)
-            except NotFoundError:
-                with _pull_lock:  # two stages FROM the same missing image pull it once
-                    try:
-                        image = self.store.resolve(name)
-                    except NotFoundError:
-                        image = _pull(self.store, name)
+            image = baseimage.load(self.store, name, want)
         except ImgtoolError as exc:
             raise BuildError(f"{self.d.filename}:{line}: {name}: {exc}") from None
         step.check_cancelled()
@@ -249,12 +250,3 @@ def _keep_unnamed(store: Store, descriptor: Descriptor) -> None:
         return Index(index.manifests + (descriptor,), index.media_type, index.annotations)
 
     layout.update_index(store.path, change)
-
-
-def _pull(store: Store, name: str):  # noqa: ANN202 - store.Image
-    """FROM of an image that is not in the store: pull it with the registry client, as docker does."""
-    from imgtool import remote
-
-    remote.pull(store, name)
-    return store.resolve(name)
-

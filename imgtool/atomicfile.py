@@ -83,6 +83,8 @@ def publish(tmp: Path, dest: Path, sync_dir: bool = True) -> bool:
 
 def create(dest: Path, data: bytes, durable: bool = True) -> bool:
     """Create `dest` with `data` unless it exists (first writer wins); True if this call made it."""
+    import tempfile  # writers only: commands that just read the store do not import it (start-up)
+
     dest = Path(dest)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     try:

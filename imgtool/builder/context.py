@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -241,11 +240,10 @@ class HashCache:
         """Write the table back if anything was hashed (atomically; a concurrent build may win)."""
         if not self.changed:
             return
+        from imgtool.atomicfile import write_bytes
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".hashes-", dir=self.path.parent)
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.entries, f, separators=(",", ":"))
-        os.replace(tmp, self.path)
+        write_bytes(self.path, json.dumps(self.entries, separators=(",", ":")).encode(), durable=False)
 
 
 def _file_digest(path: str) -> str:

@@ -75,7 +75,7 @@ def images(
     fmt: Optional[str] = typer.Option(None, "--format", help="table, json (one object per line, docker's keys), 'table TEMPLATE' or a Go template such as '{{.Repository}}:{{.Tag}}'."),
 ) -> None:
     """List images in the store (names from index.json, written by imgtool or by other tools)."""
-    from imgtool.inspect.docker import human_duration, human_size
+    from imgtool.inspect.units import human_duration, human_size
     from imgtool.oci import reference
     from imgtool.store.sizes import image_content_size
 
@@ -196,14 +196,14 @@ def save(
 def load(input_: str = typer.Option("-", "--input", "-i", help="Archive to read (OCI or docker-archive; - for stdin)."),
          quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (the loaded names are still printed, as docker does).")) -> None:
     """Load images from an OCI archive or a `docker save` tarball."""
+    from imgtool import remote
     from imgtool.oci import reference
     from imgtool.remote.progress import reading
-    from imgtool.store import archive
 
     store = _store()
     what = Path(input_).name if input_ != "-" else "stdin"
     with _input(input_) as f, reading(f, f"Loading {what}", quiet) as tracked:
-        for name in archive.load(store, tracked, what):
+        for name in remote.load(store, tracked, what):
             shown = reference.parse(name).familiar_tagged if not name.startswith("sha256:") else name
             typer.echo(f"Loaded image: {shown}")
 
@@ -214,7 +214,7 @@ def prune(all_: bool = typer.Option(False, "--all", "-a", help="Also remove name
     cache (like `docker system prune`)."""
     from imgtool.inspect.docker import human_size
 
-    _gc_owners()
+    gc_owners()
     report = _store().prune(all_images=all_)
     for entry in report.entries:
         typer.echo(f"Deleted: {entry}")
@@ -222,7 +222,7 @@ def prune(all_: bool = typer.Option(False, "--all", "-a", help="Also remove name
                f"reclaimed {human_size(report.freed)}")
 
 
-def _gc_owners() -> None:
+def gc_owners() -> None:
     """Import what keeps data beside the images, so that prune and df ask it (imgtool.store.gc)."""
     import imgtool.builder.cache  # noqa: F401 - the build cache
     import imgtool.containers.record  # noqa: F401 - containers and their images
@@ -237,7 +237,7 @@ def system_df(fmt: str = typer.Option("table", "--format", help="table or json."
     from imgtool.inspect.docker import human_size
     from imgtool.store import gc
 
-    _gc_owners()
+    gc_owners()
     rows = gc.usage(_store())
     if fmt == "json":
         typer.echo(json.dumps([row.__dict__ for row in rows], indent=2))

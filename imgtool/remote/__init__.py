@@ -117,6 +117,32 @@ def save(store: Store, images: list[tuple[Descriptor, list[str]]], out, fmt: str
     archive.finish()
 
 
+def load(store: Store, stream, what: str) -> list[str]:
+    """`imgtool load`: every image of an OCI archive or docker-archive into the store through the
+    copy routine (the archive read and checked into a scratch layout first, see `archives.py`), then
+    all of them named in one index.json update: a bad archive or name leaves the store as it was.
+    Returns the names as `docker load` prints them (an unnamed image: its digest)."""
+    from .archives import ArchiveImages
+    from .layouts import LayoutDestination, LayoutSource
+
+    with store.writing():  # prune waits for the scratch layout and the staged blobs
+        archive = ArchiveImages(stream, what, tmp_dir=store.tmp_dir)
+        try:
+            dst = LayoutDestination(store, [], what=str(store.path), deferred=True)
+            try:
+                plan = []
+                for descriptor, names in archive.images():
+                    copy(LayoutSource(archive.scratch, None, what=what, descriptor=descriptor), dst,
+                         PlatformChoice(all=True))
+                    plan.append((descriptor, names))  # the archive's own entry: its annotations kept
+                dst.name_all(plan)
+            finally:
+                dst.close()
+        finally:
+            archive.close()
+    return archive.names
+
+
 def export(store: Store, descriptor: Descriptor, names: list[str], kind: str, dest: str) -> None:
     """`build --output`: an image as an OCI layout directory (`oci-layout`, names as the store
     writes them), an OCI archive (`oci`) or a docker-archive (anything else) at `dest`."""

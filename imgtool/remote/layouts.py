@@ -69,12 +69,17 @@ class LayoutSource:
 
 
 class LayoutDestination:
-    """The store (names normalised as docker does) or a peer's layout (`raw_tag`: kept verbatim)."""
+    """The store (names normalised as docker does) or a peer's layout (`raw_tag`: kept verbatim).
 
-    def __init__(self, store: Store, names: list[str], raw_tag: str | None = None, what: str | None = None):
+    `deferred`: several images copied into one destination (`load`): `commit` only stages, and
+    `name_all` publishes everything and names every image in one index.json update, or none."""
+
+    def __init__(self, store: Store, names: list[str], raw_tag: str | None = None, what: str | None = None,
+                 deferred: bool = False):
         self.store = store
         self.names = names
         self.raw_tag = raw_tag
+        self.deferred = deferred
         self.what = what or str(store.path)
         self.named: list[reference.Reference] = []
         self._pending: dict[str, BlobWriter] = {}
@@ -109,6 +114,8 @@ class LayoutDestination:
     def commit(self, data: bytes, media_type: str, descriptor: Descriptor) -> None:
         root = Descriptor(media_type, descriptor.digest, len(data), platform=descriptor.platform)
         self._stage_bytes(data, root)
+        if self.deferred:
+            return
         self._publish()
         if self.raw_tag is not None:
             self._tag_verbatim(root, self.raw_tag)
@@ -120,6 +127,12 @@ class LayoutDestination:
                 self.named.append(self.store.tag(root, str(ref)))
             if not self.names:
                 self._tag_verbatim(root, None)
+
+    def name_all(self, plan: list[tuple[Descriptor, list[str]]]) -> list[reference.Reference]:
+        """Publish what the deferred copies staged, then give each image its names at once."""
+        self._publish()
+        self.named = self.store.name(plan)
+        return self.named
 
     def _stage(self, digest: Digest, writer: BlobWriter) -> None:
         with self._lock:

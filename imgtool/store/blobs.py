@@ -8,13 +8,12 @@ race harmlessly and a reader can never see a partial file.
 
 from __future__ import annotations
 
-import errno
 import os
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from imgtool.atomicfile import fsync_dir
+from imgtool.atomicfile import publish
 from imgtool.errors import DigestMismatchError, StoreError
 from imgtool.oci.digest import CANONICAL, Digest, new_hasher
 
@@ -24,35 +23,6 @@ _CHUNK = 1 << 20
 def blob_path(blobs_root: Path, digest: Digest) -> Path:
     """Where a blob lives under a `blobs/` directory (`<alg>/<encoded>`)."""
     return blobs_root / digest.algorithm / digest.encoded
-
-
-def publish(tmp: Path, dest: Path, sync_dir: bool = True) -> bool:
-    """Atomically make `tmp` (already fsynced) visible as `dest` unless it exists; remove `tmp`.
-
-    Returns True if this call created `dest`. A hard link never replaces an existing file, so
-    content already published is not rewritten. `sync_dir=False` leaves the directory's fsync to a
-    caller publishing many blobs at once (one fsync of `blobs/<alg>/` for all of them, before
-    anything names them).
-    """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(tmp, dest)
-        created = True
-    except FileExistsError:
-        created = False
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP):
-            raise
-        # filesystems without hard links: a rename is still atomic
-        os.replace(tmp, dest)
-        fsync_dir(dest.parent)
-        return True
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    if created and sync_dir:
-        fsync_dir(dest.parent)
-    return created
 
 
 class BlobWriter:

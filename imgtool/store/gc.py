@@ -127,6 +127,24 @@ def _image_chains(store: Store, roots: Iterable[Descriptor]) -> set[str]:
     return out
 
 
+def needed_snapshots(store: Store, images: Iterable[Descriptor]) -> set[str]:
+    """Snapshot dir names that `images`, the owners' images (containers) and running containers'
+    leases still need: what a partial prune (`builder prune`) must keep."""
+    roots = [*images, *(d for owner in _OWNERS.values() for d in owner.roots(store))]
+    return _image_chains(store, roots) | leased(store)
+
+
+def remove_snapshots(store: Store, wanted: set[str]) -> tuple[int, int]:
+    """Delete every unpacked snapshot not in `wanted` (call under the GC lock); (count, bytes)."""
+    count = freed = 0
+    for snap in _snapshot_dirs(store):
+        if snap.name not in wanted:
+            freed += tree_size(snap)
+            shutil.rmtree(snap, ignore_errors=True)
+            count += 1
+    return count, freed
+
+
 def manifest_of(store: Store, image_id: str) -> Descriptor | None:
     """The manifest (named or not) whose config is `image_id`: an owner's image that lost its last
     name still has to be found until a prune (the store keeps no reverse map, so small blobs are read)."""
@@ -178,12 +196,7 @@ def prune(store: Store, all_images: bool = False) -> Report:
                 report.blob_bytes += path.stat().st_size
                 path.unlink()
                 report.blobs.append(digest)
-        wanted = _image_chains(store, entries) | in_use
-        for snap in _snapshot_dirs(store):
-            if snap.name not in wanted:
-                report.snapshot_bytes += tree_size(snap)
-                shutil.rmtree(snap, ignore_errors=True)
-                report.snapshots += 1
+        report.snapshots, report.snapshot_bytes = remove_snapshots(store, _image_chains(store, entries) | in_use)
         present = {d.encoded for d in layout.iter_blobs(store.path) if d.algorithm == "sha256"}
         store.validated.retain(present | {schema.memo_key((store.path / layout.INDEX_FILE).read_bytes())})
         for stale in store.tmp_dir.iterdir():  # no writer is running: its scratch is left over

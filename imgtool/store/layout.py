@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 from imgtool.atomicfile import write_bytes
-from imgtool.errors import NotFoundError, SchemaError, StoreError
+from imgtool.errors import DigestMismatchError, NotFoundError, SchemaError, StoreError
 from imgtool.filelock import flock
 from imgtool.layer.layer import Layer
 from imgtool.oci import canonical, mediatype, schema
 from imgtool.oci.descriptor import Descriptor
-from imgtool.oci.digest import Digest
+from imgtool.oci.digest import Digest, of_bytes
 from imgtool.oci.manifest import Index, parse_index
 
 from . import blobs
@@ -107,14 +107,18 @@ def read_index(path: Path) -> Index:
 
 
 def update_index(path: Path, change: Callable[[Index], Index]) -> Index:
-    """Apply `change` to index.json under the lock and write the result atomically.
+    """Apply `change` to index.json under the lock and write the result atomically (not at all
+    when `change` leaves it as it was: re-tagging an image where it already is costs no write).
 
     The new bytes were validated by `to_bytes`, so they go into the memo as written; the marker of
     the index they replace is dropped, so markers do not pile up with every tag.
     """
     with index_lock(path):
         old = _index_bytes(path)
-        new = change(parse_index(old, f"{path}/{INDEX_FILE}", memo(path)))
+        before = parse_index(old, f"{path}/{INDEX_FILE}", memo(path))
+        new = change(before)
+        if new == before:
+            return new
         data = new.to_bytes()
         write_bytes(path / INDEX_FILE, data)
         if data != old:
@@ -157,7 +161,16 @@ def blob_writer(path: Path, algorithm: str = "sha256") -> blobs.BlobWriter:
 
 
 def write_blob(path: Path, data: bytes, expected: Digest | None = None) -> Digest:
-    """Store an in-memory blob, verified against `expected` when given."""
+    """Store an in-memory blob, verified against `expected` when given.
+
+    Bytes already stored are not written again (a blob is never rewritten anyway): a rebuild or
+    re-import of the same config then costs a hash and a stat, not a temp file and two fsyncs.
+    """
+    digest = of_bytes(data, expected.algorithm if expected else "sha256")
+    if expected is not None and digest != expected:
+        raise DigestMismatchError(f"blob digest {digest} does not match expected {expected}")
+    if blob_path(path, digest).is_file():
+        return digest
     with blob_writer(path, expected.algorithm if expected else "sha256") as writer:
         writer.write(data)
         return writer.commit(expected)

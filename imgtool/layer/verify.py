@@ -126,25 +126,39 @@ class VerifiedLayer(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readview(self, limit: int) -> memoryview:
+        """Up to `limit` next bytes as a view of the producer's chunk, nothing copied (empty at the end).
+
+        Why: the applier writes file content straight from these views; chunks are immutable, so a
+        view stays valid after later reads.
+        """
         while not self._pending:
             if self._eof:
-                return 0
+                return self._pending
             item = self._queue.get()
             if item is None:
                 self._eof = True
                 self.verify()
-                return 0
+                return self._pending
             if isinstance(item, BaseException):
                 self._eof = True
                 if isinstance(item, ImgtoolError):
                     raise item
                 raise LayerError(f"cannot read layer: {item}") from item
             self._pending = memoryview(item)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
+        view = self._pending[:limit]
+        self._pending = self._pending[len(view):]
+        return view
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        view = self.readview(len(buffer))
+        buffer[:len(view)] = view
+        return len(view)
+
+    @property
+    def blob_read(self) -> int:
+        """Bytes of the blob consumed so far (progress displays poll it from their own thread)."""
+        return self._counted.count
 
     def drain(self) -> None:
         """Consume what the tar reader left (padding, trailing junk): it is part of the DiffID."""

@@ -15,13 +15,16 @@ from pathlib import Path
 from imgtool.errors import ImgtoolError
 from imgtool.store import Store
 
-from .applier import apply
+from .applier import apply_layer
 from .bundle import Overrides, runtime_config, write_config
+from .progress import Silent
 from .runner import image_layers
 
 
-def unpack_image(store: Store, ref: str, bundle: Path, ov: Overrides | None = None) -> None:
-    """Unpack `ref` from the store into a new bundle directory."""
+def unpack_image(store: Store, ref: str, bundle: Path, ov: Overrides | None = None,
+                 progress: Silent | None = None) -> None:
+    """Unpack `ref` from the store into a new bundle directory, reporting each layer to `progress`."""
+    progress = progress or Silent()
     bundle = Path(bundle)
     if bundle.exists() and (not bundle.is_dir() or any(bundle.iterdir())):
         raise ImgtoolError(f"{bundle} already exists and is not an empty directory")
@@ -32,7 +35,10 @@ def unpack_image(store: Store, ref: str, bundle: Path, ov: Overrides | None = No
         rootfs = staging / "rootfs"
         rootfs.mkdir(mode=0o755)
         for layer in layers:
-            apply(layer, rootfs)
+            with layer.open_uncompressed() as stream:
+                progress.start(layer, lambda stream=stream: stream.blob_read)
+                apply_layer(stream, rootfs)
+            progress.done(layer)
         write_config(runtime_config(config, rootfs, ov or Overrides(network="none")), staging)
         os.chmod(staging, 0o700)  # unprivileged users must not reach setuid binaries in rootfs
         if bundle.exists():

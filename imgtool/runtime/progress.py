@@ -11,9 +11,10 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from imgtool.layer.layer import Layer
+if TYPE_CHECKING:
+    from imgtool.layer.layer import Layer
 
 
 def _short(layer: Layer) -> str:

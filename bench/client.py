@@ -1,6 +1,7 @@
 """Client benchmark: imgtool vs skopeo pushing and pulling the registry benchmark images, same server.
 
-    python bench/client.py [--rounds 3] [--server distribution|imgtool] [--markdown]
+    python bench/client.py [--rounds 5] [--server distribution|imgtool] [--rows 200mb 20k 10x5]
+                           [--no-library] [--markdown]
 
 Images (bench/registry.py's): one 200 MB layer, a 20,000-file layer, 10 x 5 MB layers, as OCI
 layouts. Each round starts a fresh registry (fresh root and port, so neither client's blob cache can
@@ -8,7 +9,10 @@ turn uploads into mounts) and, per image and per client, times a push (`imgtool 
 vs `skopeo copy oci:... docker://`) into its own repository, then a pull of what that client pushed
 (`imgtool pull` into an empty store vs `skopeo copy docker://... oci:` into an empty layout). A third
 row per transfer times the same copy as a library call (imports done first, as `build --push` and
-FROM use it): the transfer engine without interpreter start-up. The clients alternate order. Medians over rounds; ratio > 1 means imgtool is faster.
+FROM use it): the transfer engine without interpreter start-up. The clients alternate order, and
+the page cache's dirty pages are flushed before every timed copy (distribution does not fsync: its
+writeback would otherwise land in the fsyncs of whichever client runs next). Medians over rounds;
+ratio > 1 means imgtool is faster. The load average is printed before and after.
 """
 
 from __future__ import annotations
@@ -20,19 +24,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from registry import free_port, make_images, start_distribution, start_imgtool, wait_up  # noqa: E402
+from registry import ROWS, free_port, make_images, start_distribution, start_imgtool, wait_up  # noqa: E402
+from sidebyside import print_table, ratio, table, timed  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def timed(cmd: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - started
 
 
 def imgtool_cmd(*args: str) -> list[str]:
@@ -60,12 +58,14 @@ print(time.perf_counter() - started)
 
 
 def library(src: str, dst: str, env: dict[str, str], store: Path | None = None) -> float:
+    os.sync()  # as `timed(..., sync=True)`: start from a clean page cache
     args = [sys.executable, "-c", _LIBRARY, src, dst] + ([str(store)] if store else [])
     out = subprocess.run(args, check=True, capture_output=True, text=True, env=env).stdout
     return float(out.strip().splitlines()[-1])
 
 
-def one_round(work: Path, images: dict[str, Path], server: str, results: dict, flip: bool) -> None:
+def one_round(work: Path, images: dict[str, Path], server: str, results: dict, flip: bool,
+              clients: tuple[str, ...]) -> None:
     port = free_port()
     root = work / f"{server}-{port}"
     root.mkdir()
@@ -75,25 +75,22 @@ def one_round(work: Path, images: dict[str, Path], server: str, results: dict, f
         wait_up(port)
         for image, layout in images.items():
             slug = image.split()[0].replace(",", "")
-            clients = ["imgtool", "skopeo", "library"]
-            if flip:
-                clients.reverse()
-            for client in clients:
+            for client in reversed(clients) if flip else clients:
                 # each client its own blob-location cache: no mounts from another client's push
                 env = {**base_env, "XDG_CACHE_HOME": str(work / f"cache-{port}-{client}")}
                 ref = f"127.0.0.1:{port}/{client}/{slug}:v1"
                 out = work / f"pull-{client}-{port}"
                 if client == "imgtool":
-                    push = timed(imgtool_cmd("copy", "-q", f"oci:{layout}:bench", f"docker://{ref}"), env)
-                    pull = timed(imgtool_cmd("pull", "-q", ref), {**env, "IMGTOOL_ROOT": str(out)})
+                    push = timed(imgtool_cmd("copy", "-q", f"oci:{layout}:bench", f"docker://{ref}"), env, sync=True)
+                    pull = timed(imgtool_cmd("pull", "-q", ref), {**env, "IMGTOOL_ROOT": str(out)}, sync=True)
                 elif client == "library":
                     push = library(f"oci:{layout}:bench", f"docker://{ref}", env)
                     pull = library(f"docker://{ref}", ref, env, store=out)
                 else:
                     push = timed(["skopeo", "copy", "-q", "--dest-tls-verify=false",
-                                  f"oci:{layout}:bench", f"docker://{ref}"], env)
+                                  f"oci:{layout}:bench", f"docker://{ref}"], env, sync=True)
                     pull = timed(["skopeo", "copy", "-q", "--src-tls-verify=false",
-                                  f"docker://{ref}", f"oci:{out}:bench"], env)
+                                  f"docker://{ref}", f"oci:{out}:bench"], env, sync=True)
                 shutil.rmtree(out)
                 results.setdefault((f"push {image} (s)", client), []).append(push)
                 results.setdefault((f"pull {image} (s)", client), []).append(pull)
@@ -106,30 +103,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--server", choices=["distribution", "imgtool"], default="distribution")
+    parser.add_argument("--rows", nargs="+", choices=[r for r, image in ROWS.items() if image],
+                        default=[r for r, image in ROWS.items() if image], help="only these images' push and pull rows")
+    parser.add_argument("--no-library", action="store_true", help="skip the library-call rows")
     parser.add_argument("--markdown", action="store_true", help="print a table for docs/benchmarks.md")
     args = parser.parse_args()
+    clients = ("imgtool", "skopeo") if args.no_library else ("imgtool", "skopeo", "library")
     for tool in ("skopeo", "docker-registry"):
         if shutil.which(tool) is None:
             sys.exit(f"bench/client.py: {tool} is not installed (apt-get install {tool})")
     with tempfile.TemporaryDirectory(prefix="clientbench-") as tmp:
         work = Path(tmp)
-        images = make_images(work)
+        images = make_images(work, only={ROWS[r] for r in args.rows})
         results: dict = {}
+        before = os.getloadavg()
         for n in range(args.rounds):
-            one_round(work, images, args.server, results, flip=bool(n % 2))
+            one_round(work, images, args.server, results, flip=bool(n % 2), clients=clients)
+        after = os.getloadavg()
     rows = []
-    for key in dict.fromkeys(k for k, _ in results):
-        ours, theirs = statistics.median(results[(key, "imgtool")]), statistics.median(results[(key, "skopeo")])
-        rows.append((key, ours, theirs, theirs / ours))
-        lib = statistics.median(results[(key, "library")])
-        rows.append((key.replace(" (s)", " (s, imgtool library call)"), lib, theirs, theirs / lib))
-    if args.markdown:
-        print(f"| row (server: {args.server}) | imgtool | skopeo 1.9 | ratio |\n|---|---:|---:|---:|")
-        for key, ours, theirs, ratio in rows:
-            print(f"| {key} | {ours:.2f} | {theirs:.2f} | {ratio:.2f}x |")
-    else:
-        for key, ours, theirs, ratio in rows:
-            print(f"{key:32} imgtool {ours:8.2f}  skopeo {theirs:8.2f}  ratio {ratio:5.2f}x")
+    for key, ours, theirs, r in table(results, "imgtool", "skopeo"):
+        rows.append((key, ours, theirs, r))
+        if "library" in clients:
+            lib = statistics.median(results[(key, "library")])
+            rows.append((key.replace(" (s)", " (s, imgtool library call)"), lib, theirs, ratio(key, lib, theirs)))
+    print(f"load average (1/5/15 min): {before[0]:.1f}/{before[1]:.1f}/{before[2]:.1f} before, "
+          f"{after[0]:.1f}/{after[1]:.1f}/{after[2]:.1f} after; {args.rounds} rounds")
+    print_table(rows, ("imgtool", "skopeo 1.9"), args.markdown, first=f"row (server: {args.server})")
 
 
 if __name__ == "__main__":

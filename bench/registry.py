@@ -1,6 +1,7 @@
 """Registry benchmark: imgtool's registry vs Debian's docker-registry (distribution 2.8), side by side.
 
     python bench/registry.py [--rounds 5] [--seconds 5] [--markdown] [--storage filesystem|s3]
+                             [--rows 200mb 20k 10x5 requests]
 
 Both servers run on 127.0.0.1 with their shipped logging, on filesystem storage, or with
 `--storage s3` on one moto S3 server (`moto_server`, started here; distribution's S3 driver against
@@ -25,13 +26,15 @@ import multiprocessing
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sidebyside import print_table, table, timed  # noqa: E402
 
 MB = 1024 * 1024
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -88,17 +91,25 @@ def _tar_of_files(count: int) -> bytes:
     return buf.getvalue()
 
 
-def make_images(work: Path, skip_large: bool = False) -> dict[str, Path]:
-    """The three benchmark images as OCI layouts (two with `skip_large`)."""
-    images = {
-        **({} if skip_large else {"200 MB layer": [_gzip_fast(os.urandom(200 * MB))]}),
-        "20,000-file layer": [_gzip_fast(_tar_of_files(20_000))],
-        "10 x 5 MB layers": [_gzip_fast(os.urandom(5 * MB)) for _ in range(10)],
-    }
+_IMAGES = {  # name -> its layers, made only when asked for (the 200 MB one takes seconds)
+    "200 MB layer": lambda: [_gzip_fast(os.urandom(200 * MB))],
+    "20,000-file layer": lambda: [_gzip_fast(_tar_of_files(20_000))],
+    "10 x 5 MB layers": lambda: [_gzip_fast(os.urandom(5 * MB)) for _ in range(10)],
+}
+# --rows names: an image's push and pull rows, or the small-request rows (which read the 10 x 5 MB image)
+ROWS = {"200mb": "200 MB layer", "20k": "20,000-file layer", "10x5": "10 x 5 MB layers", "requests": None}
+ROWS_OF = {image: row for row, image in ROWS.items() if image}
+
+
+def make_images(work: Path, skip_large: bool = False, only: set[str] | None = None) -> dict[str, Path]:
+    """The benchmark images as OCI layouts: all three, or those named in `only`, less the 200 MB one
+    with `skip_large`."""
     out = {}
-    for name, layers in images.items():
+    for name, layers in _IMAGES.items():
+        if (skip_large and name == "200 MB layer") or (only is not None and name not in only):
+            continue
         path = work / "images" / name.replace(" ", "_").replace(",", "")
-        make_layout(path, layers)
+        make_layout(path, layers())
         out[name] = path
     return out
 
@@ -185,12 +196,9 @@ def wait_up(port: int) -> None:
 # --- measurements --------------------------------------------------------------------------------
 
 def skopeo(*args: str) -> float:
-    # start from a clean page cache state: distribution does not fsync, so its dirty pages would
-    # otherwise be written back during whatever is timed next (often the other registry's run)
-    os.sync()
-    started = time.perf_counter()
-    subprocess.run(["skopeo", "copy", "-q", *args], check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    """One timed `skopeo copy`, from a clean page cache: distribution does not fsync, so its dirty
+    pages would otherwise be written back during whatever is timed next (often the other registry)."""
+    return timed(["skopeo", "copy", "-q", *args], sync=True)
 
 
 def _keepalive_worker(args: tuple[int, bytes, float]) -> int:
@@ -229,7 +237,9 @@ def rate(port: int, method: str, path: str, accept: str, seconds: float, connect
 
 
 def one_round(work: Path, images: dict[str, Path], seconds: float, results: dict, s3: MotoS3 | None,
-              flip: bool = False) -> None:
+              flip: bool = False, rows: set[str] = frozenset(ROWS)) -> None:
+    """Both registries on fresh roots and ports; each image pushed and pulled through one, then the
+    other (interleaved), then the request rates. Only the `rows` asked for are recorded."""
     servers = {}
     procs = []
     order = (("imgtool", start_imgtool), ("distribution", start_distribution))
@@ -249,8 +259,11 @@ def one_round(work: Path, images: dict[str, Path], seconds: float, results: dict
                 out = work / f"pull-{name}-{port}"
                 pull = skopeo("--src-tls-verify=false", dest, f"oci:{out}:bench")
                 shutil.rmtree(out)
-                results.setdefault((f"push {image} (s)", name), []).append(push)
-                results.setdefault((f"pull {image} (s)", name), []).append(pull)
+                if ROWS_OF[image] in rows:
+                    results.setdefault((f"push {image} (s)", name), []).append(push)
+                    results.setdefault((f"pull {image} (s)", name), []).append(pull)
+        if "requests" not in rows:
+            return
         layout = images["10 x 5 MB layers"]
         index = json.loads((layout / "index.json").read_text())
         manifest_digest = index["manifests"][0]["digest"]
@@ -273,33 +286,26 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each request-rate run")
     parser.add_argument("--markdown", action="store_true", help="print a table for docs/benchmarks.md")
     parser.add_argument("--storage", choices=("filesystem", "s3"), default="filesystem")
+    parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS),
+                        help="only these rows: an image's push+pull, or the request rates")
     args = parser.parse_args()
+    rows = set(args.rows)
     for tool in ("skopeo", "docker-registry"):
         if shutil.which(tool) is None:
             sys.exit(f"bench/registry.py: {tool} is not installed (apt-get install {tool})")
     with tempfile.TemporaryDirectory(prefix="regbench-") as tmp:
         work = Path(tmp)
-        images = make_images(work, skip_large=args.storage == "s3")
+        wanted = {ROWS[r] for r in rows if ROWS[r]} | ({"10 x 5 MB layers"} if "requests" in rows else set())
+        images = make_images(work, skip_large=args.storage == "s3", only=wanted)
         results: dict = {}
         s3 = MotoS3() if args.storage == "s3" else None
         try:
             for number in range(args.rounds):
-                one_round(work, images, args.seconds, results, s3, flip=number % 2 == 1)
+                one_round(work, images, args.seconds, results, s3, flip=number % 2 == 1, rows=rows)
         finally:
             if s3 is not None:
                 s3.stop()
-    rows = []
-    for key in dict.fromkeys(k for k, _ in results):
-        ours, theirs = statistics.median(results[(key, "imgtool")]), statistics.median(results[(key, "distribution")])
-        ratio = ours / theirs if key.endswith("(req/s)") else theirs / ours
-        rows.append((key, ours, theirs, ratio))
-    if args.markdown:
-        print("| row | imgtool | distribution 2.8 | ratio |\n|---|---:|---:|---:|")
-        for key, ours, theirs, ratio in rows:
-            print(f"| {key} | {ours:.2f} | {theirs:.2f} | {ratio:.2f}x |")
-    else:
-        for key, ours, theirs, ratio in rows:
-            print(f"{key:32} imgtool {ours:10.2f}  distribution {theirs:10.2f}  ratio {ratio:5.2f}x")
+    print_table(table(results, "imgtool", "distribution"), ("imgtool", "distribution 2.8"), args.markdown)
 
 
 if __name__ == "__main__":

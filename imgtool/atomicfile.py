@@ -1,17 +1,18 @@
-"""Replacing a file atomically: readers see the old content or the new, never a mix or a stub.
+"""Replacing or creating a file atomically: readers see the old content or the new, never a mix or a stub.
 
 The one implementation behind index.json, oci-layout, config.json, container state, pid files, saved
 archives and the registry's small files. The temporary file lives in the destination's directory
 (a rename is atomic only within one filesystem) and is removed if anything fails on the way.
 `durable` adds fsync of the file and its directory, for what must survive a crash (store metadata);
-runtime state under /run need not pay for it.
+runtime state under /run need not pay for it. `publish`/`create` are the first-writer-wins half:
+content-addressed files (blobs, build cache records) are linked into place and never replaced.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -28,6 +29,8 @@ def fsync_dir(path: Path) -> None:
 @contextlib.contextmanager
 def replacing(dest: Path, durable: bool = True) -> Iterator[BinaryIO]:
     """A file to write that becomes `dest` when the block ends normally, and vanishes otherwise."""
+    import tempfile  # writers only: commands that just read the store do not import it (start-up)
+
     dest = Path(dest)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     try:
@@ -48,3 +51,49 @@ def write_bytes(dest: Path, data: bytes, durable: bool = True) -> None:
     """Replace a small file atomically with `data`."""
     with replacing(dest, durable) as f:
         f.write(data)
+
+
+def publish(tmp: Path, dest: Path, sync_dir: bool = True) -> bool:
+    """Atomically make `tmp` (already fsynced) visible as `dest` unless it exists; remove `tmp`.
+
+    Returns True if this call created `dest`. A hard link never replaces an existing file, so
+    content already published is not rewritten. `sync_dir=False` leaves the directory's fsync to a
+    caller publishing many blobs at once (one fsync of `blobs/<alg>/` for all of them, before
+    anything names them), or skips it for what need not survive a crash.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(tmp, dest)
+        created = True
+    except FileExistsError:
+        created = False
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP):
+            raise
+        # filesystems without hard links: a rename is still atomic
+        os.replace(tmp, dest)
+        created = True
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    if created and sync_dir:
+        fsync_dir(dest.parent)
+    return created
+
+
+def create(dest: Path, data: bytes, durable: bool = True) -> bool:
+    """Create `dest` with `data` unless it exists (first writer wins); True if this call made it."""
+    import tempfile  # writers only: commands that just read the store do not import it (start-up)
+
+    dest = Path(dest)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return publish(Path(tmp), dest, durable)

@@ -84,6 +84,18 @@ def _need(request: web.Request, handler: Handler) -> Need | None:
     return Need("repository", names.repository(request.match_info["name"]), actions)
 
 
+def _wanted(request: web.Request, handler: Handler) -> tuple[Need, ...]:
+    """Access a request uses when granted: pull on a mount's `from` (a valid name; a bad one is the
+    handler's NAME_INVALID)."""
+    source = request.query.get("from")
+    if handler is not uploads.start or "mount" not in request.query or source is None:
+        return ()
+    try:
+        return (Need("repository", names.repository(source), ("pull",)),)
+    except RegistryError:
+        return ()
+
+
 @web.middleware
 async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Check the route's access before the handler (and before any body is read)."""
@@ -96,7 +108,7 @@ async def authorize(request: web.Request, handler: Handler) -> web.StreamRespons
     need = _need(request, route_handler)
     if need is not None and st.config.read_only and _WRITES & set(need.actions):
         raise RegistryError("UNSUPPORTED", "this registry is read-only")
-    request[auth.USER] = await st.auth.authorize(request, need)
+    request[auth.USER] = await st.auth.authorize(request, need, _wanted(request, route_handler))
     return await handler(request)
 
 

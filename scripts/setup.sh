@@ -52,14 +52,24 @@ if ! "$venv/bin/python" -c 'import sys' 2>/dev/null; then
     rm -rf "$venv"
     "$python" -m venv "$venv"
 fi
-# reinstall only when the dependencies changed (pip's own check is slow for an editable install)
-stamp="$venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+# An editable install in setuptools' "compat" mode: a plain path entry in a .pth file, so edits in
+# the checkout are live, and `site` runs no import hook at every start (the default "strict" mode
+# installs a finder that costs ~20 ms of imports per call; docs/benchmarks.md "CLI start-up").
+install=(-e '.[test]' --config-settings editable_mode=compat)
+# reinstall only when the dependencies or the install mode changed (pip's own check is slow for an
+# editable install)
+stamp="$venv/.installed-$( { cat pyproject.toml; echo "${install[*]}"; } | sha256sum | cut -c1-16)"
 if [ ! -e "$stamp" ] || [ ! -x "$venv/bin/imgtool" ]; then
     echo "setup: installing imgtool and its test dependencies into $venv"
     # (this machine's pip config may name local indexes that do not exist: drop just those warnings;
     # with pipefail a failing pip still fails the script)
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 \
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "${install[@]}" 2>&1 \
         | { grep -v -e 'is ignored: it is neither a file nor a directory' || true; }
     rm -f "$venv"/.installed-*
     touch "$stamp"
 fi
+# Byte-compile the checkout: the environment may set PYTHONDONTWRITEBYTECODE (CI does), and then
+# every call would compile imgtool from source again. Timestamp mode is Python's own default: a
+# .pyc whose recorded source mtime and size differ from the file's is ignored and the source
+# compiled, so an edit is never shadowed by an old .pyc. Quick and silent when nothing changed.
+"$venv/bin/python" -m compileall -q --invalidation-mode timestamp imgtool registry

@@ -192,7 +192,9 @@ class Build:
             image = dataclasses.replace(image, config=config)
         created = next((h.created for h in reversed(image.history) if h.created), image.created)
         image = dataclasses.replace(image, created=created)
-        config_bytes = image.to_bytes()
+        from imgtool.oci import schema
+
+        config_bytes = mutate.document_bytes(self.store, image.to_dict(), schema.CONFIG, "config")
         vertex = self.progress.vertex("exporting to image")
         vertex.start()
         descriptor = mutate.write_image(self.store, config_bytes, state.layers, names=self.options.tags)

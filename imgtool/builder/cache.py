@@ -17,11 +17,11 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imgtool import atomicfile
 from imgtool.layer.layer import Layer
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.digest import Digest
@@ -85,27 +85,20 @@ class BuildCache:
         step at once then continue from the same layer, so the next steps' keys (which chain on
         content) agree and a later rebuild of either hits all the way down.
         """
-        directory = self.keys / k[:2]
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".rec-", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(record.to_json())
-            if replace:  # --no-cache: the fresh result is the one that stands
-                os.replace(tmp, directory / k)
-                return record
-            try:
-                os.link(tmp, directory / k)
-                return record
-            except FileExistsError:
-                existing = self.get(k)
-                if existing is not None:
-                    return existing
-                os.replace(tmp, directory / k)  # the old record's blob is gone: ours replaces it
-                return record
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        dest = self.keys / k[:2] / k
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        data = record.to_json()
+        # not durable: a record lost in a crash is a cache miss, never a wrong hit
+        if replace:  # --no-cache: the fresh result is the one that stands
+            atomicfile.write_bytes(dest, data, durable=False)
+            return record
+        if atomicfile.create(dest, data, durable=False):
+            return record
+        existing = self.get(k)
+        if existing is not None:
+            return existing
+        atomicfile.write_bytes(dest, data, durable=False)  # the old record's blob is gone: ours replaces it
+        return record
 
     def mount_dir(self, mount_id: str, uid: int = 0, gid: int = 0, mode: int = 0o755) -> Path:
         """The persistent directory of a cache mount id; a new one is made with this owner and mode."""
@@ -170,26 +163,10 @@ class BuildCache:
 
 
 def _prune_snapshots(store: Store) -> int:
-    """Remove layer snapshots that no named image uses (the builder's committed steps)."""
-    from imgtool.runtime.snapshots import _dirname, chain_ids
-
-    keep: set[str] = set()
-    for entry in store.images():
-        if entry.name is None:
-            continue
-        try:
-            image = store.load(entry.descriptor)
-        except Exception:  # noqa: BLE001 - a broken entry keeps nothing alive, and hides nothing
-            continue
-        keep.update(_dirname(c) for c in chain_ids(list(image.config.diff_ids)))
-    layers = store.snapshots_dir / "layers"
-    freed = 0
-    if layers.is_dir():
-        for snap in layers.iterdir():
-            if snap.name not in keep:
-                freed += gc.tree_size(snap)
-                shutil.rmtree(snap, ignore_errors=True)
-    return freed
+    """Remove layer snapshots that nothing needs any more (the builder's committed steps): not a
+    named image's, not a container's image's, and not one a running container mounts."""
+    named = [entry.descriptor for entry in store.images() if entry.name is not None]
+    return gc.remove_snapshots(store, gc.needed_snapshots(store, named))[1]
 
 
 def _sweep(store: Store) -> int:

@@ -9,17 +9,16 @@ the cache and changing a byte or a mode bit misses it.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import os
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from imgtool.dockerfile import PatternMatcher
+from imgtool.dockerfile import DockerfileError, PatternMatcher
+from imgtool.dockerfile.dockerignore import filepath_match
 from imgtool.errors import ImgtoolError
 
 _CHUNK = 1 << 20
@@ -30,8 +29,17 @@ class ContextError(ImgtoolError):
 
 
 def has_magic(pattern: str) -> bool:
-    """Whether a source uses filepath.Match wildcards."""
-    return any(c in pattern for c in "*?[")
+    """Whether a source uses filepath.Match wildcards (BuildKit's containsWildcards: a `\\`
+    escapes the next character, so `a\\*` names a file and is not a pattern)."""
+    pos = 0
+    while pos < len(pattern):
+        if pattern[pos] == "\\":
+            pos += 2
+            continue
+        if pattern[pos] in "*?[":
+            return True
+        pos += 1
+    return False
 
 
 def clean(source: str) -> str | None:
@@ -119,7 +127,10 @@ class Tree:
             if self.ignored(resolved) or (rel and self.ignored(rel)):
                 raise ContextError(f"{what}: not found (excluded by .dockerignore)")
             return [Selected(resolved, os.stat(self.root / resolved) if resolved else os.stat(self.root), rel)]
-        matches = [Selected(r, st, named) for r, st, named in self._glob(rel.split("/"), "")]
+        try:
+            matches = [Selected(r, st, named) for r, st, named in self._glob(rel.split("/"), "")]
+        except DockerfileError as exc:
+            raise ContextError(f"{what}: {exc}") from None
         return sorted(matches, key=lambda s: s.rel)
 
     def _glob(self, parts: list[str], prefix: str) -> Iterator[tuple[str, os.stat_result, str]]:
@@ -130,7 +141,7 @@ class Tree:
                 names = sorted(os.listdir(base))
             except (NotADirectoryError, FileNotFoundError):
                 return
-            names = [n for n in names if fnmatch.fnmatchcase(n, head)]
+            names = [n for n in names if filepath_match(head, n)]
         else:
             names = [head]
         for name in names:
@@ -152,22 +163,53 @@ class Tree:
                 yield rel, st, named
 
     def walk(self, rel: str) -> Iterator[tuple[str, os.stat_result]]:
-        """Every path below directory `rel` (relative to `rel`), not ignored, parents before children."""
+        """Every path below directory `rel` (relative to `rel`), not ignored, parents before children.
+
+        An ignored directory is still entered when `!` patterns exist (`docs` then `!docs/README.md`):
+        it is listed, before its first included descendant, only if it has one, as BuildKit sends it.
+        """
         start = f"{self.root}/{rel}" if rel else str(self.root)
         base = rel + "/" if rel else ""
-        stack = [("", start)]
+        enter_ignored = self.ignore is not None and self.ignore.has_exclusions
+        # each frame: (prefix, directory, the ignored ancestors not listed yet, innermost last)
+        stack: list[tuple[str, str, _Held | None]] = [("", start, None)]
         while stack:
-            prefix, directory = stack.pop()
+            prefix, directory, held = stack.pop()
             with os.scandir(directory) as it:
                 items = sorted(it, key=lambda e: e.name)
             for item in items:
                 member = prefix + item.name
-                if self.ignore is not None and self.ignored(base + member):
-                    continue
                 st = item.stat(follow_symlinks=False)
+                if self.ignore is not None and self.ignored(base + member):
+                    if enter_ignored and stat.S_ISDIR(st.st_mode):
+                        stack.append((member + "/", item.path, _Held(member, st, held)))
+                    continue
+                if held is not None:
+                    yield from held.release()
                 yield member, st
                 if stat.S_ISDIR(st.st_mode):
-                    stack.append((member + "/", item.path))
+                    stack.append((member + "/", item.path, None))
+
+
+@dataclass
+class _Held:
+    """An ignored directory entered for its `!`-included descendants, listed once one turns up."""
+
+    member: str
+    st: os.stat_result
+    parent: _Held | None
+    listed: bool = False
+
+    def release(self) -> Iterator[tuple[str, os.stat_result]]:
+        """This directory and its unlisted ignored ancestors, outermost first (once each)."""
+        chain = []
+        node: _Held | None = self
+        while node is not None and not node.listed:
+            chain.append(node)
+            node = node.parent
+        for node in reversed(chain):
+            node.listed = True
+            yield node.member, node.st
 
 
 class HashCache:
@@ -198,11 +240,10 @@ class HashCache:
         """Write the table back if anything was hashed (atomically; a concurrent build may win)."""
         if not self.changed:
             return
+        from imgtool.atomicfile import write_bytes
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".hashes-", dir=self.path.parent)
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.entries, f, separators=(",", ":"))
-        os.replace(tmp, self.path)
+        write_bytes(self.path, json.dumps(self.entries, separators=(",", ":")).encode(), durable=False)
 
 
 def _file_digest(path: str) -> str:

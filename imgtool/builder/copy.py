@@ -18,10 +18,11 @@ from pathlib import Path
 
 from imgtool.dockerfile import PatternMatcher
 from imgtool.dockerfile import instructions as ins
+from imgtool.dockerfile.dockerignore import go_clean
 from imgtool.errors import ImgtoolError
 
 from . import cache, files
-from .context import ContextError, Tree, checksum_sources
+from .context import ContextError, Tree, checksum_sources, has_magic
 from .session import BuildError, Session, State
 
 _FAKE_FILE = os.stat_result((stat.S_IFREG | 0o644, 0, 0, 1, 0, 0, 0, 0, 0, 0))
@@ -107,7 +108,8 @@ class CopyStep:
                                     if not _excluded(excludes, m, sel.rel))
                 out.append(files.Source(sel.rel, sel.st, members, name=posixpath.basename(sel.named),
                                         extract=extract and not sel.is_dir))
-            if not selected:
+            if not selected and not (pattern and has_magic(pattern)):
+                # a wildcard may match nothing (BuildKit's AllowEmptyWildcard); a plain name must exist
                 raise BuildError(f"{what}: no source files were specified" if not pattern else f"{what}: not found")
         return out
 
@@ -151,7 +153,7 @@ class CopyStep:
         base = "" if instr.link and not by_name else state.chain
         k = cache.key(instr.NAME, base, dest, instr.chown, instr.chmod, parents, list(instr.excludes), identity,
                       session.options.compression, session.file_mtime())
-        many = count > 1 or any(c in s for s in instr.sources for c in "*?[")
+        many = count > 1 or any(has_magic(s) for s in instr.sources)
         plan = files.CopyPlan(sources, dest, many, instr.chown, instr.chmod, parents)
         src_root = session.tree.root if session.tree is not None else Path("/")
 
@@ -234,7 +236,7 @@ def workdir_step(session: Session, state: State, path: str, vertex, filename: st
         def job(merged: Path) -> None:
             os.chroot(merged)
             os.chdir("/")
-            files.make_workdir(path, user)
+            files.make_workdir(go_clean(path), user)  # `/a/../b` makes /b only, as BuildKit's mkdir
 
         return run_file_step(session, state, lowers, job, f"{filename}:{line}")
 

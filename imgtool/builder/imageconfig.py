@@ -12,6 +12,7 @@ import dataclasses
 import posixpath
 
 from imgtool.dockerfile import DockerfileError, StageScope, parse
+from imgtool.dockerfile.dockerignore import go_clean
 from imgtool.dockerfile import instructions as ins
 from imgtool.errors import ImgtoolError
 from imgtool.oci.config import ContainerConfig
@@ -33,13 +34,66 @@ def command_of(instruction: ins.ShellDependent, config: ContainerConfig) -> tupl
 
 
 def _set_env(env: tuple[str, ...] | None, key: str, value: str) -> tuple[str, ...]:
-    kept = [e for e in env or () if e.split("=", 1)[0] != key]
-    return (*kept, f"{key}={value}")
+    # BuildKit's addEnv: a key already set is replaced where it stands, a new one appended
+    entries = list(env or ())
+    for i, entry in enumerate(entries):
+        if entry.split("=", 1)[0] == key:
+            entries[i] = f"{key}={value}"
+            return tuple(entries)
+    return (*entries, f"{key}={value}")
 
 
-def port(spec: str) -> str:
-    """`80` -> `80/tcp`, `53/UDP` -> `53/udp` (the ExposedPorts key docker writes)."""
-    return spec.lower() if "/" in spec else f"{spec}/tcp"
+class PortSpecError(ImgtoolError):
+    """An EXPOSE value docker's port parser refuses."""
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    # go-connections nat.ParsePortRange: N or N-M (M >= N), each a base-10 uint16
+    start, _, end = text.partition("-")
+    bounds = []
+    for part in (start, end if "-" in text else start):
+        if not (part.isascii() and part.isdigit()) or int(part) > 65535:
+            raise ValueError(part)
+        bounds.append(int(part))
+    if bounds[1] < bounds[0]:
+        raise ValueError(text)
+    return bounds[0], bounds[1]
+
+
+def ports(spec: str) -> tuple[str, ...]:
+    """The ExposedPorts keys one EXPOSE word means, as docker's nat.ParsePortSpec reads it.
+
+    Why not just append `/tcp`: docker expands a range (`8000-8002` is three ports), lower-cases
+    the protocol, canonicalises the number (`0080` is `80/tcp`), keeps only the container side of
+    `[IP:]HOST:CONTAINER`, and refuses what it cannot parse; images must carry the same keys.
+    """
+    parts = spec.split(":")
+    ip = ":".join(parts[:-2]) if len(parts) > 2 else ""
+    host = parts[-2] if len(parts) > 1 else ""
+    number, _, proto = parts[-1].partition("/")
+    proto = (proto.split("/")[0] or "tcp").lower() if "/" in parts[-1] else "tcp"
+    if ip:
+        import ipaddress  # only for the rare IP-qualified form
+        try:
+            ipaddress.ip_address(ip.strip("[]"))
+        except ValueError:
+            raise PortSpecError(f"invalid IP address: {ip}") from None
+    if not number:
+        raise PortSpecError(f"no port specified: {spec}<empty>")
+    try:
+        start, end = _port_range(number)
+    except ValueError:
+        raise PortSpecError(f"invalid containerPort: {number}") from None
+    if host:
+        try:
+            host_start, host_end = _port_range(host)
+        except ValueError:
+            raise PortSpecError(f"invalid hostPort: {host}") from None
+        if host_end != host_start and host_end - host_start != end - start:
+            raise PortSpecError(f"invalid ranges specified for container and host Ports: {number} and {host}")
+    if proto not in ("tcp", "udp", "sctp"):
+        raise PortSpecError(f"invalid proto: {proto}")
+    return tuple(f"{n}/{proto}" for n in range(start, end + 1))
 
 
 def apply(config: ContainerConfig, instruction: ins.Instruction) -> ContainerConfig:
@@ -58,13 +112,16 @@ def apply(config: ContainerConfig, instruction: ins.Instruction) -> ContainerCon
         case ins.Entrypoint():
             # docker: a new ENTRYPOINT drops the CMD it inherited
             return replace(config, entrypoint=command_of(instruction, config), cmd=None)
-        case ins.Expose(ports=ports):
-            return replace(config, exposed_ports={**(config.exposed_ports or {}), **{port(p): {} for p in ports}})
+        case ins.Expose(ports=words):
+            return replace(config, exposed_ports={**(config.exposed_ports or {}), **{k: {} for w in words for k in ports(w)}})
         case ins.User(value=value):
             return replace(config, user=value)
         case ins.Workdir(value=value):
-            base = config.working_dir or "/"
-            return replace(config, working_dir=posixpath.normpath(posixpath.join(base, value)))
+            # BuildKit keeps an absolute path as written (`/a/../b/` stays so in the config and the
+            # history) and cleans a relative one joined to the current directory (Go's path.Join)
+            if value.startswith("/"):
+                return replace(config, working_dir=value)
+            return replace(config, working_dir=go_clean(posixpath.join("/", config.working_dir or "/", value)))
         case ins.Volume(paths=paths):
             return replace(config, volumes={**(config.volumes or {}), **{p: {} for p in paths}})
         case ins.StopSignal(value=value):

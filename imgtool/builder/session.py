@@ -158,9 +158,9 @@ class Session:
 
         if normalise_mtime:
             _set_mtimes(upper, self.file_mtime())
+        # a step that changed nothing still gets its (empty) layer: BuildKit's history never marks
+        # RUN/COPY/ADD/WORKDIR as empty_layer, so its images carry the 1024-byte empty tar there
         changes = list(changes_from_upper(upper, lowers))
-        if not changes:
-            return Record(None, created)
         from imgtool.layer.compression import Compression
 
         layer = mutate.add_layer(self.store, changes, Compression(self.options.compression), self.epoch)

@@ -54,8 +54,8 @@ def metadata_history(instr: ins.Instruction, config: ContainerConfig) -> str | N
             return f"CMD {_go_list(config.cmd or ())}"
         case ins.Entrypoint():
             return f"ENTRYPOINT {_go_list(config.entrypoint or ())}"
-        case ins.Expose(ports=ports):  # this instruction's ports, as Go prints a map (sorted keys)
-            return "EXPOSE map[" + " ".join(f"{p}:{{}}" for p in sorted({imageconfig.port(p) for p in ports})) + "]"
+        case ins.Expose(ports=words):  # this instruction's ports, as Go prints a map (sorted keys)
+            return "EXPOSE map[" + " ".join(f"{p}:{{}}" for p in sorted({p for w in words for p in imageconfig.ports(w)})) + "]"
         case ins.User(value=value):
             return f"USER {value}"
         case ins.Volume(paths=paths):

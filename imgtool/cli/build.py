@@ -248,6 +248,9 @@ def prune(
     from imgtool.inspect.docker import human_size
     from imgtool.store import Store
 
+    from .images import gc_owners
+
+    gc_owners()  # containers keep their images' snapshots: prune must ask them
     freed = BuildCache(Store.open()).prune()
     print(f"Total:\t{human_size(freed)}")
 

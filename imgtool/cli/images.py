@@ -44,12 +44,14 @@ def import_(
     tag: list[str] = typer.Option([], "--tag", "-t", help="Name for the image (repeatable)."),
     change: list[str] = typer.Option([], "--change", "-c", help="Dockerfile instruction to apply (CMD, ENV, ...)."),
     compression: str = typer.Option("gzip", "--compression", help="Layer compression: gzip, zstd or none."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; print only the image ID."),
 ) -> None:
     """Create a base image from a root filesystem tarball (like `docker import`)."""
     from imgtool.builder.imageconfig import apply_changes
     from imgtool.layer.compression import Compression
     from imgtool.oci import reference
     from imgtool.oci.config import ContainerConfig
+    from imgtool.remote.progress import reading
     from imgtool.store import rootfs
 
     kind = Compression.parse(compression)
@@ -57,8 +59,8 @@ def import_(
         reference.parse(name)  # reject bad names before any work
     config = apply_changes(ContainerConfig(), change)
     store = _store()
-    with _input(source) as f:
-        descriptor = rootfs.import_rootfs(store, f, tag, Path(source).name, config=config, kind=kind)
+    with _input(source) as f, reading(f, f"Importing {Path(source).name}", quiet) as tracked:
+        descriptor = rootfs.import_rootfs(store, tracked, tag, Path(source).name, config=config, kind=kind)
     typer.echo(str(descriptor.digest))
 
 
@@ -73,7 +75,7 @@ def images(
     fmt: Optional[str] = typer.Option(None, "--format", help="table, json (one object per line, docker's keys), 'table TEMPLATE' or a Go template such as '{{.Repository}}:{{.Tag}}'."),
 ) -> None:
     """List images in the store (names from index.json, written by imgtool or by other tools)."""
-    from imgtool.inspect.docker import human_duration, human_size
+    from imgtool.inspect.units import human_duration, human_size
     from imgtool.oci import reference
     from imgtool.store.sizes import image_content_size
 
@@ -155,11 +157,13 @@ def save(
     names: list[str] = typer.Argument(..., metavar="IMAGE..."),
     output: str = typer.Option(..., "--output", "-o", help="Archive to write (- for stdout)."),
     fmt: str = typer.Option("oci", "--format", help="oci (OCI image layout tar) or docker (docker save format)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Save images to a tar archive (written to a temp file and renamed: never half-written)."""
     from imgtool import remote
     from imgtool.atomicfile import replacing
     from imgtool.remote import tarball
+    from imgtool.remote.progress import for_terminal
 
     if fmt not in (tarball.OCI, tarball.DOCKER):
         raise ImgtoolError(f"--format {fmt!r}: expected oci or docker")
@@ -167,7 +171,12 @@ def save(
 
     def write(out: BinaryIO) -> None:
         entries = [store.find(n) for n in names]
-        remote.save(store, [(e.descriptor, [e.normalized] if e.normalized else []) for e in entries], out, fmt)
+        progress = for_terminal(quiet, plain=False)
+        try:
+            remote.save(store, [(e.descriptor, [e.normalized] if e.normalized else []) for e in entries], out, fmt,
+                        progress)
+        finally:
+            progress.close()
 
     if output == "-" and sys.stdout.isatty():
         raise ImgtoolError("cowardly refusing to write an archive to a terminal (use -o FILE or a pipe)")
@@ -184,14 +193,17 @@ def save(
             write(out)
 
 
-def load(input_: str = typer.Option("-", "--input", "-i", help="Archive to read (OCI or docker-archive; - for stdin).")) -> None:
+def load(input_: str = typer.Option("-", "--input", "-i", help="Archive to read (OCI or docker-archive; - for stdin)."),
+         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (the loaded names are still printed, as docker does).")) -> None:
     """Load images from an OCI archive or a `docker save` tarball."""
+    from imgtool import remote
     from imgtool.oci import reference
-    from imgtool.store import archive
+    from imgtool.remote.progress import reading
 
     store = _store()
-    with _input(input_) as f:
-        for name in archive.load(store, f, Path(input_).name if input_ != "-" else "stdin"):
+    what = Path(input_).name if input_ != "-" else "stdin"
+    with _input(input_) as f, reading(f, f"Loading {what}", quiet) as tracked:
+        for name in remote.load(store, tracked, what):
             shown = reference.parse(name).familiar_tagged if not name.startswith("sha256:") else name
             typer.echo(f"Loaded image: {shown}")
 
@@ -202,7 +214,7 @@ def prune(all_: bool = typer.Option(False, "--all", "-a", help="Also remove name
     cache (like `docker system prune`)."""
     from imgtool.inspect.docker import human_size
 
-    _gc_owners()
+    gc_owners()
     report = _store().prune(all_images=all_)
     for entry in report.entries:
         typer.echo(f"Deleted: {entry}")
@@ -210,7 +222,7 @@ def prune(all_: bool = typer.Option(False, "--all", "-a", help="Also remove name
                f"reclaimed {human_size(report.freed)}")
 
 
-def _gc_owners() -> None:
+def gc_owners() -> None:
     """Import what keeps data beside the images, so that prune and df ask it (imgtool.store.gc)."""
     import imgtool.builder.cache  # noqa: F401 - the build cache
     import imgtool.containers.record  # noqa: F401 - containers and their images
@@ -225,7 +237,7 @@ def system_df(fmt: str = typer.Option("table", "--format", help="table or json."
     from imgtool.inspect.docker import human_size
     from imgtool.store import gc
 
-    _gc_owners()
+    gc_owners()
     rows = gc.usage(_store())
     if fmt == "json":
         typer.echo(json.dumps([row.__dict__ for row in rows], indent=2))

@@ -18,7 +18,7 @@ _TLS = typer.Option("true", "--tls-verify", metavar="BOOL",
 _INSECURE = typer.Option(False, "--insecure", help="Allow plain http and unverified TLS for any registry.")
 _CERT_DIR = typer.Option(None, "--cert-dir", help="Directory with *.crt (CA) and client.cert/client.key.")
 _AUTHFILE = typer.Option(None, "--authfile", help="Docker config file with credentials (default ~/.docker/config.json).")
-_QUIET = typer.Option(False, "--quiet", "-q", help="No progress output.")
+_QUIET = typer.Option(False, "--quiet", "-q", help="No progress output; print only the result (name or digest).")
 _PLATFORM = typer.Option(None, "--platform", help="os/arch[/variant] to take from a multi-platform image.")
 _ALL = typer.Option(False, "--all-platforms", "--all", "-a", help="Every platform of a multi-platform image.")
 
@@ -91,7 +91,9 @@ def push(
         root, where = remote.push(_store(), name, target, _options(tls_verify, insecure, cert_dir, authfile), progress)
     finally:
         progress.close()
-    if not quiet:
+    if quiet:  # docker push -q prints the reference it pushed
+        typer.echo(str(where))
+    else:
         typer.echo(f"{where.tag or where.digest}: digest: {root.digest} size: {root.size}")
 
 

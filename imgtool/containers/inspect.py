@@ -64,6 +64,8 @@ def ps_row(rec: Record, now: float | None = None) -> dict[str, str]:
 
 def document(rec: Record) -> dict[str, Any]:
     """docker inspect's container object (the keys imgtool can fill, in docker's order)."""
+    from .network import run_dir  # not at module level: `ps` would pay for ctypes
+
     c, s = rec.config, rec.state
     status = rec.live_status()
     running = status == "running"
@@ -101,7 +103,7 @@ def document(rec: Record) -> dict[str, Any]:
                    "Entrypoint": c.entrypoint, "Labels": c.labels, "StopSignal": c.stop_signal,
                    "StopTimeout": c.stop_timeout, "ExposedPorts": {e: {} for e in c.exposed}},
         "NetworkSettings": {"Ports": port_map if running else {},
-                            "SandboxKey": f"/run/imgtool-containers/{c.id}/netns" if running and c.network == "bridge" else ""},
+                            "SandboxKey": str(run_dir(c.id) / "netns") if running and c.network == "bridge" else ""},
     }
 
 

@@ -130,6 +130,11 @@ def run(store: Store, rec: Record, streams: Streams, report: int | None, pdeaths
         if report is not None:
             _send(report, {"started": container.pid})
             report = None
+        if not cfg.auto_remove:
+            try:
+                rec.persist()
+            except OSError:
+                pass  # the record stays readable; only its crash safety is lost, not the container
         status = rt.wait(container, streams.relay)
     finally:
         streams.close()

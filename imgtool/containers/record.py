@@ -123,6 +123,22 @@ class Record:
             return EXIT_UNKNOWN
         return self.state.exit_code
 
+    def persist(self) -> None:
+        """fsync the config and its directory entries, so the container survives a host crash.
+
+        Called by the monitor once the container runs, not at create: nobody waits for it there,
+        while at create it sat on the path of every `run`; a `--rm` container skips it (its record
+        goes with it), and a crash before it leaves at worst a torn record, loaded as `dead` and
+        removable like any other.
+        """
+        fd = os.open(self.dir / "config.json", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        atomicfile.fsync_dir(self.dir)
+        atomicfile.fsync_dir(self.dir.parent)
+
     @contextmanager
     def locked(self) -> Iterator["Record"]:
         """Hold the record's lock, reloading the state, and save it on the way out."""
@@ -136,10 +152,10 @@ class Record:
             os.close(fd)
 
 
-def _write_json(path: Path, doc: dict, durable: bool = False) -> None:
-    """Atomically; only config.json is fsynced (state is rewritten on every change and rechecked
-    against the processes anyway)."""
-    atomicfile.write_bytes(path, json.dumps(doc).encode(), durable=durable)
+def _write_json(path: Path, doc: dict) -> None:
+    """Atomically, without fsync: state is rewritten on every change and rechecked against the
+    processes anyway; config.json is made durable by `Record.persist`."""
+    atomicfile.write_bytes(path, json.dumps(doc).encode(), durable=False)
 
 
 def _load_state(d: Path) -> State:
@@ -153,7 +169,7 @@ def create(store: Store, config: Config) -> Record:
     """Write a new container's directory (the name was checked free under `names_lock`)."""
     d = containers_dir(store) / config.id
     d.mkdir(parents=True, mode=0o700)
-    _write_json(d / "config.json", asdict(config), durable=True)
+    _write_json(d / "config.json", asdict(config))
     _write_json(d / "state.json", asdict(State()))
     return Record(d, config, State())
 

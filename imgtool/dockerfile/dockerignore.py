@@ -14,6 +14,8 @@ patterns cannot hang a build the way backtracking regular expressions can.
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,6 +161,46 @@ def _not_newline(ch: str) -> bool:
 
 def _literal(expected: str) -> Predicate:
     return lambda ch: ch == expected
+
+
+@functools.lru_cache(maxsize=256)
+def _segment_nfa(pattern: str) -> tuple[_Nfa, int]:
+    nfa, final = _Nfa(), 0
+    pos = 0
+    while pos < len(pattern):
+        ch = pattern[pos]
+        pos += 1
+        pred: Predicate
+        if ch == "*":
+            nfa.edges[final].append((_not_slash, final))
+            continue
+        if ch == "?":
+            pred = _not_slash
+        elif ch == "[":
+            pred, pos = _class_predicate(pattern, pos)
+        elif ch == "\\":
+            if pos >= len(pattern):
+                raise DockerfileError(f"syntax error in pattern: {pattern}")
+            pred = _literal(pattern[pos])
+            pos += 1
+        else:
+            pred = _literal(ch)
+        nxt = nfa.new_state()
+        nfa.edges[final].append((pred, nxt))
+        final = nxt
+    return nfa, final
+
+
+def filepath_match(pattern: str, name: str) -> bool:
+    """Go's `filepath.Match` of one path segment, which COPY/ADD source wildcards use.
+
+    Why not fnmatch: Go negates a class with `[^...]` (fnmatch with `[!...]`), lets `\\`
+    escape the next character, and calls an unterminated `[` a syntax error; a Dockerfile
+    written against docker must select the same files. Linear time, like the rest of this module.
+    Raises DockerfileError for a malformed pattern.
+    """
+    nfa, final = _segment_nfa(pattern)
+    return nfa.matches(name, final)
 
 
 @dataclass

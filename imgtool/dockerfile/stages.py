@@ -103,6 +103,13 @@ class StageScope:
     `base_env` is the base image's (or parent stage's) environment. Call `dispatch(instr)` for
     each instruction in order: it returns the instruction expanded against the state before it,
     and records ENV values and ARG declarations.
+
+    `env` is what the image config keeps (ENV only); `state` is the environment BuildKit's LLB
+    state carries, which both `$VAR` expansion and RUN steps see: ENV and ARG-with-a-value write
+    it in order, the later one winning (`ENV A=e` then `ARG A=a` gives RUN and WORKDIR `a`, while
+    the config keeps `A=e`), and an ARG with no value from anywhere leaves it as it was (a
+    redeclared `ARG A` keeps the earlier `ARG A=1`). Checked against docker 20.10's BuildKit in
+    tests/builder/differential (edge-env).
     """
 
     globals_: Mapping[str, str]
@@ -110,16 +117,16 @@ class StageScope:
     base_env: Mapping[str, str] = field(default_factory=dict)
     escape: str = "\\"
     env: dict[str, str] = field(init=False)
+    state: dict[str, str] = field(init=False)
     args: dict[str, str | None] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.env = dict(self.base_env)
+        self.state = dict(self.base_env)
 
     def expansion_env(self) -> dict[str, str]:
-        """Variables visible to `$VAR`: declared ARGs with a value, overridden by ENV."""
-        values = {k: v for k, v in self.args.items() if v is not None}
-        values.update(self.env)
-        return values
+        """Variables visible to `$VAR`: ENV and declared ARGs with a value, the latest write winning."""
+        return dict(self.state)
 
     def expander(self) -> ins.Expander:
         """A fresh expander over the current state (it records unmatched names for checks)."""
@@ -133,9 +140,8 @@ class StageScope:
 
     def declared_args(self) -> dict[str, str]:
         """Every declared ARG, for the `|N K=V` prefix of RUN history and cache keys: one without a
-        value is `K=`, one an ENV overrides has the ENV's value (BuildKit's runCommandString)."""
-        env = self.expansion_env()
-        return {k: env.get(k, "") for k in self.args}
+        value is `K=`, otherwise the value the step sees (BuildKit's runCommandString)."""
+        return {k: self.state.get(k, "") for k in self.args}
 
     def dispatch(self, instruction: ins.Instruction, expander: ins.Expander | None = None) -> ins.Instruction:
         """Expand `instruction` against the current state, then apply its ENV/ARG effects."""
@@ -148,19 +154,22 @@ class StageScope:
             raise exc.located(instruction.line, end_line=instruction.end_line) from None
         if isinstance(expanded, ins.Env):
             self.env.update((p.key, p.value) for p in expanded.pairs)
+            self.state.update((p.key, p.value) for p in expanded.pairs)
         return expanded
 
     def _declare(self, arg: ins.Arg, expander: ins.Expander) -> None:
         for definition in arg.args:
             key = definition.key
+            value: str | None
             if key in self.build_args:
-                self.args[key] = self.build_args[key]
+                value = self.build_args[key]
             elif definition.value is not None:
-                self.args[key] = ins.Expander(self.expansion_env(), self.escape, expander.unmatched).word(
-                    definition.value
-                )
+                value = ins.Expander(self.expansion_env(), self.escape, expander.unmatched).word(definition.value)
             else:
-                self.args[key] = self.globals_.get(key)
+                value = self.globals_.get(key)
+            self.args[key] = value
+            if value is not None:
+                self.state[key] = value
 
 
 def find_stage(stages: tuple[Stage, ...], ref: str) -> Stage | None:

@@ -20,7 +20,8 @@ from .entries import clean_name
 
 
 class _Located(io.RawIOBase):
-    """Prefixes the layer's name to errors raised while decompressing it."""
+    """Prefixes the layer's (or member's) name to errors raised while reading it: a decompressor's
+    LayerError, or the TarError of an archive that ends in the middle of a member."""
 
     def __init__(self, inner: BinaryIO, what: str):
         self.inner = inner
@@ -29,11 +30,17 @@ class _Located(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        """Straight from `inner` (no buffer allocated per call: members are often tiny)."""
         try:
-            data = self.inner.read(len(buffer))
+            return self.inner.read(size)
         except LayerError as exc:
             raise LayerError(f"{self.what}: {exc}") from None
+        except (tarfile.TarError, EOFError) as exc:
+            raise LayerError(f"{self.what}: corrupt tar: {exc}") from None
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
 
@@ -79,7 +86,7 @@ class LayerReader:
         f = self._tar.extractfile(member)
         if f is None:
             raise LayerError(f"{self.what}: {member.name} has no content")
-        return f  # type: ignore[return-value]
+        return _Located(f, f"{self.what}: {member.name}")  # type: ignore[arg-type, return-value]
 
     def _drain(self) -> None:
         while self._buffered.read(1 << 20):

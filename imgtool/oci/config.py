@@ -161,10 +161,11 @@ def chain_ids(diff_ids: list[Digest]) -> list[Digest]:
     return out
 
 
-def parse_config(data: bytes, what: str = "config") -> ImageConfig:
-    """Bytes -> ImageConfig, with JSON and schema errors as one line naming the field."""
+def parse_config(data: bytes, what: str = "config", memo: schema.Memo | None = None) -> ImageConfig:
+    """Bytes -> ImageConfig, with JSON and schema errors as one line naming the field (`memo`:
+    bytes it saw pass the schema before are not validated again, schema.validate_bytes)."""
     doc = canonical.loads(data, what)
     if not isinstance(doc, dict):
         raise SchemaError(f"{what}: expected a JSON object")
-    schema.validate(doc, schema.CONFIG, what)
+    schema.validate_bytes(doc, data, schema.CONFIG, what, memo)
     return ImageConfig.from_dict(doc)

@@ -105,38 +105,41 @@ class Index:
         )
 
 
-def _parse(data: bytes, name: str, what: str) -> dict[str, Any]:
+def _parse(data: bytes, name: str, what: str, memo: schema.Memo | None) -> dict[str, Any]:
     doc = canonical.loads(data, what)
     if not isinstance(doc, dict):
         raise SchemaError(f"{what}: expected a JSON object")
-    schema.validate(doc, name, what)
+    schema.validate_bytes(doc, data, name, what, memo)
     return doc
 
 
-def parse_manifest(data: bytes, what: str = "manifest") -> Manifest:
-    """Bytes -> Manifest, rejecting invalid JSON, schema failures and non-manifest media types."""
-    doc = _parse(data, schema.MANIFEST, what)
+def parse_manifest(data: bytes, what: str = "manifest", memo: schema.Memo | None = None) -> Manifest:
+    """Bytes -> Manifest, rejecting invalid JSON, schema failures and non-manifest media types
+    (`memo`: bytes it saw pass the schema before are not validated again, schema.validate_bytes)."""
+    doc = _parse(data, schema.MANIFEST, what, memo)
     media_type = doc.get("mediaType", mediatype.OCI_MANIFEST)
     if not mediatype.is_manifest(media_type):
         raise UnknownMediaTypeError(f"{what}: mediaType {media_type!r} is not an image manifest")
     return Manifest.from_dict(doc)
 
 
-def parse_index(data: bytes, what: str = "index") -> Index:
-    """Bytes -> Index, rejecting invalid JSON, schema failures and non-index media types."""
-    doc = _parse(data, schema.INDEX, what)
+def parse_index(data: bytes, what: str = "index", memo: schema.Memo | None = None) -> Index:
+    """Bytes -> Index, rejecting invalid JSON, schema failures and non-index media types (`memo`:
+    as parse_manifest's)."""
+    doc = _parse(data, schema.INDEX, what, memo)
     media_type = doc.get("mediaType", mediatype.OCI_INDEX)
     if not mediatype.is_index(media_type):
         raise UnknownMediaTypeError(f"{what}: mediaType {media_type!r} is not an image index")
     return Index.from_dict(doc)
 
 
-def parse_document(media_type: str, data: bytes, what: str = "manifest") -> Manifest | Index:
+def parse_document(media_type: str, data: bytes, what: str = "manifest",
+                   memo: schema.Memo | None = None) -> Manifest | Index:
     """Bytes of a manifest or an index (as `media_type` says) -> the typed document."""
     if mediatype.is_index(media_type):
-        return parse_index(data, what)
+        return parse_index(data, what, memo)
     if mediatype.is_manifest(media_type):
-        return parse_manifest(data, what)
+        return parse_manifest(data, what, memo)
     raise UnknownMediaTypeError(f"{what}: {media_type!r} is neither an image manifest nor an index")
 
 

@@ -3,15 +3,18 @@
 The schema files are the image-spec's own (draft-04, `schemas/`, Apache-2.0). Their `$ref`s name
 sibling files relative to whatever `id` is in scope, so references are resolved by file name from the
 package, never over the network.
+
+A `Memo` lets a reader skip documents that already passed: the store keeps one (store/validated.py)
+so reading its own blobs does not import jsonschema (~60 ms) on every command.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
-from importlib import resources
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from imgtool.errors import SchemaError
 
@@ -36,6 +39,8 @@ _BY_MEDIA_TYPE = {
 
 @functools.cache
 def _load(name: str) -> dict[str, Any]:
+    from importlib import resources
+
     return json.loads(resources.files(__package__).joinpath("schemas", name).read_text())
 
 
@@ -82,3 +87,35 @@ def validate(doc: Any, name: str, what: str) -> None:
         field = path.lstrip(".") or "(top level)"
         message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
         raise SchemaError(f"{what}: {field}: {message}")
+
+
+class Memo(Protocol):
+    """Which exact documents already passed which schema, keyed by the SHA-256 of their bytes."""
+
+    def seen(self, schema_name: str, sha256_hex: str) -> bool:
+        """True if bytes with this SHA-256 passed `schema_name` before."""
+
+    def remember(self, schema_name: str, sha256_hex: str) -> None:
+        """Record that bytes with this SHA-256 passed `schema_name`."""
+
+
+def memo_key(data: bytes) -> str:
+    """The key a Memo files a document under: the SHA-256 of its bytes, whatever digest names it."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def validate_bytes(doc: Any, data: bytes, name: str, what: str, memo: Memo | None = None) -> None:
+    """`validate` the document parsed from `data`, unless `memo` saw these very bytes pass `name`.
+
+    Why skipping is sound: the key is the hash of the bytes in hand (never a file name or a digest
+    someone claims), and bytes that passed a schema once pass it forever. So a document another
+    tool put into a layout (skopeo, umoci) is validated on its first read, and never again.
+    """
+    if memo is None:
+        validate(doc, name, what)
+        return
+    key = memo_key(data)
+    if memo.seen(name, key):
+        return
+    validate(doc, name, what)
+    memo.remember(name, key)

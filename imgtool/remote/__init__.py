@@ -11,8 +11,8 @@ from imgtool.oci.descriptor import Descriptor
 from imgtool.store import Store
 
 from .copy import PlatformChoice, copy, parse_platform
+from .options import Options
 from .progress import Progress
-from .transport import Options
 
 __all__ = ["Options", "PlatformChoice", "copy", "parse_platform", "pull", "push"]
 
@@ -97,7 +97,8 @@ def referrers(ref: str, artifact_type: str | None = None, options: Options | Non
         client.close()
 
 
-def save(store: Store, images: list[tuple[Descriptor, list[str]]], out, fmt: str = "oci") -> None:
+def save(store: Store, images: list[tuple[Descriptor, list[str]]], out, fmt: str = "oci",
+         progress: Progress | None = None) -> None:
     """Write store images, each with its names, as one OCI archive (`fmt="oci"`, every platform) or
     docker-archive (`"docker"`, the host's platform) to a stream: `imgtool save` and `build --output`
     go through the same copy routine as push and pull."""
@@ -109,11 +110,37 @@ def save(store: Store, images: list[tuple[Descriptor, list[str]]], out, fmt: str
     try:
         for descriptor, names in images:
             source = LayoutSource(store, None, what=", ".join(names) or str(descriptor.digest), descriptor=descriptor)
-            copy(source, archive.for_image(names), choice)
+            copy(source, archive.for_image(names), choice, progress)
     except BaseException:
         archive.abort()
         raise
     archive.finish()
+
+
+def load(store: Store, stream, what: str) -> list[str]:
+    """`imgtool load`: every image of an OCI archive or docker-archive into the store through the
+    copy routine (the archive read and checked into a scratch layout first, see `archives.py`), then
+    all of them named in one index.json update: a bad archive or name leaves the store as it was.
+    Returns the names as `docker load` prints them (an unnamed image: its digest)."""
+    from .archives import ArchiveImages
+    from .layouts import LayoutDestination, LayoutSource
+
+    with store.writing():  # prune waits for the scratch layout and the staged blobs
+        archive = ArchiveImages(stream, what, tmp_dir=store.tmp_dir)
+        try:
+            dst = LayoutDestination(store, [], what=str(store.path), deferred=True)
+            try:
+                plan = []
+                for descriptor, names in archive.images():
+                    copy(LayoutSource(archive.scratch, None, what=what, descriptor=descriptor), dst,
+                         PlatformChoice(all=True))
+                    plan.append((descriptor, names))  # the archive's own entry: its annotations kept
+                dst.name_all(plan)
+            finally:
+                dst.close()
+        finally:
+            archive.close()
+    return archive.names
 
 
 def export(store: Store, descriptor: Descriptor, names: list[str], kind: str, dest: str) -> None:

@@ -2,9 +2,10 @@
 
 An OCI archive, a docker-archive and a Docker engine (`docker save` / `docker load` through
 docker-py) all carry images as tarballs. Reading one goes through the store's archive loader into a
-scratch layout (every digest, schema and layer tar checked against its diff_ids, as `imgtool load`
-does); writing one streams it through `tarball.py` into a temp file beside its final name, renamed
-into place only when complete, so nothing half-written is ever visible.
+scratch layout (every digest, schema and layer tar checked against its diff_ids), which the copy
+routine then reads like any layout: `imgtool load` is that copy into the store. Writing one streams
+it through `tarball.py` into a temp file beside its final name, renamed into place only when
+complete, so nothing half-written is ever visible.
 """
 
 from __future__ import annotations
@@ -28,32 +29,59 @@ OCI_ARCHIVE = "oci-archive"
 DOCKER_ARCHIVE = "docker-archive"
 
 
-def _scratch() -> Store:
-    return Store.open(Path(tempfile.mkdtemp(prefix="imgtool-copy-")) / "layout")
+def _scratch(tmp_dir: Path | None = None) -> Store:
+    return Store.open(Path(tempfile.mkdtemp(prefix="imgtool-archive-", dir=tmp_dir)) / "layout")
 
 
 def _remove(store: Store) -> None:
     shutil.rmtree(store.path.parent, ignore_errors=True)
 
 
-class ArchiveSource(LayoutSource):
-    """An image in an OCI archive or docker-archive file (or a stream of one)."""
+class ArchiveImages:
+    """Every image of an OCI archive or docker-archive, read into a scratch layout by the store's
+    two-phase loader: every digest, schema, media type, name and layer tar (against the config's
+    diff_ids) is checked there, so a hostile archive fails before the copy routine touches the
+    destination. `tmp_dir`: where the scratch goes (`load` keeps it on the store's filesystem)."""
 
-    def __init__(self, stream: BinaryIO, name: str | None, what: str):
+    def __init__(self, stream: BinaryIO, what: str, tmp_dir: Path | None = None):
         from imgtool.store import archive
 
-        scratch = _scratch()
+        self.scratch = _scratch(tmp_dir)
         try:
-            names = archive.load(scratch, stream, what)
+            self.names = archive.load(self.scratch, stream, what)  # as `docker load` prints them
+        except BaseException:
+            _remove(self.scratch)
+            raise
+
+    def images(self) -> list[tuple[Descriptor, list[str]]]:
+        """Each image (its index entry in the scratch layout) with all its names, in archive order."""
+        grouped: dict[str, tuple[Descriptor, list[str]]] = {}
+        for entry in self.scratch.images():
+            _, names = grouped.setdefault(str(entry.descriptor.digest), (entry.descriptor, []))
+            if entry.normalized:
+                names.append(entry.normalized)
+        return list(grouped.values())
+
+    def close(self) -> None:
+        _remove(self.scratch)
+
+
+class ArchiveSource(LayoutSource):
+    """One image of an OCI archive or docker-archive file (or a stream of one)."""
+
+    def __init__(self, stream: BinaryIO, name: str | None, what: str):
+        self.archive = ArchiveImages(stream, what)
+        names = self.archive.names
+        try:
             if name is None and len(names) > 1:
                 raise NotFoundError(f"{what}: holds {len(names)} images ({', '.join(names)}); name one")
-            super().__init__(scratch, name or names[0] if names else None, what)
+            super().__init__(self.archive.scratch, name or names[0] if names else None, what)
         except BaseException:
-            _remove(scratch)
+            self.archive.close()
             raise
 
     def close(self) -> None:
-        _remove(self.store)
+        self.archive.close()
 
 
 def open_archive_source(kind: str, path: str, name: str | None) -> ArchiveSource:

@@ -62,9 +62,19 @@ class ImageDestination(Protocol):
         """Finish or, without a commit, discard everything written."""
 
 
-def pump(source: BinaryIO, write: Callable[[memoryview], object], on_bytes: OnBytes, chunk: int = 1 << 20) -> int:
+def pump(source: BinaryIO, write: Callable[[memoryview], object], on_bytes: OnBytes, size: int | None = None,
+         chunk: int = 1 << 20) -> int:
     """Copy a stream to `write` with reading and writing on two threads (network or disk reads
-    overlap hashing and disk writes; each releases the GIL). Returns the bytes copied."""
+    overlap hashing and disk writes; each releases the GIL). Returns the bytes copied. A stream
+    expected to fit in one chunk (`size`) is copied on this thread: nothing to overlap."""
+    if size is not None and size < chunk:
+        buf = bytearray(size + 1)  # one byte more than expected: a longer stream is seen, and refused
+        view, total = memoryview(buf), 0
+        while total < len(buf) and (n := source.readinto(view[total:])):
+            total += n
+        write(view[:total])
+        on_bytes(total)
+        return total
     chunks: queue.Queue[bytearray | BaseException | None] = queue.Queue(4)
     stop = threading.Event()
 

@@ -5,9 +5,10 @@ tool (`oci:DIR:TAG`) keeps TAG exactly as given, which is what skopeo and umoci 
 accepts both spellings: `oci:$IMGTOOL_ROOT:busybox` and `oci:$IMGTOOL_ROOT:busybox:latest` find the
 same image (docs/client.md).
 
-A destination stages blobs as uncommitted writers under the store's `tmp/`, holding the store's
-writer lock so prune cannot take them; `commit` publishes them, writes the manifests and only then
-the name. A failed copy leaves the store as it was.
+A destination stages blobs and manifests as uncommitted writers under the store's `tmp/`, holding
+the store's writer lock so prune cannot take them. Each blob's data is fsynced on the worker thread
+that wrote it; `commit` links them all into `blobs/`, fsyncs that directory once, and only then
+writes the name. A failed copy leaves the store as it was.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import dataclasses
 import threading
 from typing import BinaryIO
 
+from imgtool.atomicfile import fsync_dir
 from imgtool.errors import ImgtoolError, NotFoundError
 from imgtool.oci import reference
 from imgtool.oci.descriptor import Descriptor
+from imgtool.oci.digest import Digest
 from imgtool.oci.manifest import ANNOTATION_REF_NAME, Index
 from imgtool.store import Store, layout
 from imgtool.layer.verify import check_blob
@@ -66,12 +69,17 @@ class LayoutSource:
 
 
 class LayoutDestination:
-    """The store (names normalised as docker does) or a peer's layout (`raw_tag`: kept verbatim)."""
+    """The store (names normalised as docker does) or a peer's layout (`raw_tag`: kept verbatim).
 
-    def __init__(self, store: Store, names: list[str], raw_tag: str | None = None, what: str | None = None):
+    `deferred`: several images copied into one destination (`load`): `commit` only stages, and
+    `name_all` publishes everything and names every image in one index.json update, or none."""
+
+    def __init__(self, store: Store, names: list[str], raw_tag: str | None = None, what: str | None = None,
+                 deferred: bool = False):
         self.store = store
         self.names = names
         self.raw_tag = raw_tag
+        self.deferred = deferred
         self.what = what or str(store.path)
         self.named: list[reference.Reference] = []
         self._pending: dict[str, BlobWriter] = {}
@@ -91,24 +99,24 @@ class LayoutDestination:
         writer = self.store.blob_writer(descriptor.digest.algorithm)
         try:
             with opener() as source:
-                pump(source, writer.write, on_bytes)
+                pump(source, writer.write, on_bytes, descriptor.size)
             check_blob(descriptor, writer.size, writer.digest)  # the writer hashed every byte
-            writer.sync()  # on this worker thread, beside the other transfers
+            writer.sync()  # the data's fsync on this worker thread, overlapping the other transfers
         except BaseException:
             writer.abort()
             raise
-        with self._lock:
-            self._pending[str(descriptor.digest)] = writer
+        self._stage(descriptor.digest, writer)
         return "copied"
 
     def put_manifest(self, data: bytes, media_type: str, descriptor: Descriptor) -> None:
-        self._publish()
-        self.store.write_blob(data, descriptor.digest)
+        self._stage_bytes(data, descriptor)
 
     def commit(self, data: bytes, media_type: str, descriptor: Descriptor) -> None:
+        root = Descriptor(media_type, descriptor.digest, len(data), platform=descriptor.platform)
+        self._stage_bytes(data, root)
+        if self.deferred:
+            return
         self._publish()
-        root = Descriptor(media_type, self.store.write_blob(data, descriptor.digest), len(data),
-                          platform=descriptor.platform)
         if self.raw_tag is not None:
             self._tag_verbatim(root, self.raw_tag)
         else:
@@ -120,11 +128,45 @@ class LayoutDestination:
             if not self.names:
                 self._tag_verbatim(root, None)
 
+    def name_all(self, plan: list[tuple[Descriptor, list[str]]]) -> list[reference.Reference]:
+        """Publish what the deferred copies staged, then give each image its names at once."""
+        self._publish()
+        self.named = self.store.name(plan)
+        return self.named
+
+    def _stage(self, digest: Digest, writer: BlobWriter) -> None:
+        with self._lock:
+            self._pending[str(digest)] = writer
+
+    def _stage_bytes(self, data: bytes, descriptor: Descriptor) -> None:
+        """A manifest or index, staged like a blob (the copy routine verified it already)."""
+        if self.has_blob(descriptor):
+            return
+        writer = self.store.blob_writer(descriptor.digest.algorithm)
+        try:
+            writer.write(data)
+            check_blob(descriptor, writer.size, writer.digest)
+            writer.sync()
+        except BaseException:
+            writer.abort()
+            raise
+        self._stage(descriptor.digest, writer)
+
     def _publish(self) -> None:
+        """Link every staged blob and manifest into `blobs/` (each already fsynced), then fsync the
+        directories once: durable before anything names them, without a directory fsync per blob."""
         with self._lock:
             pending, self._pending = self._pending, {}
-        for digest, writer in pending.items():
-            writer.commit()
+        dirs = set()
+        try:
+            for digest, writer in list(pending.items()):
+                dirs.add(self.store.blob_path(writer.commit(sync_dir=False)).parent)
+                del pending[digest]
+        finally:
+            for writer in pending.values():
+                writer.abort()
+        for d in dirs:
+            fsync_dir(d)
 
     def _tag_verbatim(self, root: Descriptor, tag: str | None) -> None:
         entry = dataclasses.replace(root, annotations={ANNOTATION_REF_NAME: tag} if tag else {})

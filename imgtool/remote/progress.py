@@ -2,14 +2,18 @@
 
 Plain lines use skopeo's words (`Copying blob 1a2b3c4d5e6f done`, `... skipped: already exists`) so
 logs read like the tools users know; `-q` selects `Silent`. Progress goes to stderr: stdout carries
-only results (the digest, the name).
+only results (the digest, the name). rich is imported only when stderr is a terminal: a piped or
+logged run never pays for it, and never sees an escape code.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 import sys
 import threading
-from typing import TextIO
+from typing import BinaryIO, Iterator, TextIO
 
 from imgtool.oci.descriptor import Descriptor
 
@@ -93,8 +97,30 @@ class Bars(Progress):
         self._p.stop()
 
 
-def for_terminal(quiet: bool) -> Progress:
-    """Silent with -q, bars on a terminal, lines otherwise."""
+def for_terminal(quiet: bool, plain: bool = True) -> Progress:
+    """Silent with -q, bars on a terminal, lines otherwise (`plain=False`: nothing otherwise, for
+    `save` and `load`, which docker runs silently when not on a terminal)."""
     if quiet:
         return Silent()
-    return Bars() if sys.stderr.isatty() else Lines()
+    if sys.stderr.isatty():
+        return Bars()
+    return Lines() if plain else Silent()
+
+
+@contextlib.contextmanager
+def reading(stream: BinaryIO, what: str, quiet: bool) -> Iterator[BinaryIO]:
+    """`stream` behind a bar of the bytes read and bytes/s on a terminal (`import`, `load` read one
+    tarball start to end); the stream itself otherwise."""
+    if quiet or not sys.stderr.isatty():
+        yield stream
+        return
+    from rich.console import Console
+    from rich.progress import wrap_file
+
+    try:
+        info = os.fstat(stream.fileno())
+        total = info.st_size if stat.S_ISREG(info.st_mode) else None
+    except (OSError, ValueError, AttributeError):
+        total = None
+    with wrap_file(stream, total, description=what, console=Console(file=sys.stderr)) as f:  # type: ignore[arg-type]
+        yield f

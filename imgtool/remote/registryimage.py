@@ -14,8 +14,9 @@ from imgtool.oci.descriptor import Descriptor
 
 from .blobcache import BlobLocations
 from .endpoint import OnBytes, Opener
+from .options import Options
 from .registry import Repository
-from .transport import Client, Options
+from .transport import Client
 
 
 class RegistrySource:

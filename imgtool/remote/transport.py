@@ -10,11 +10,9 @@ that is down is one line, not a minute of retries.
 
 from __future__ import annotations
 
-import ipaddress
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -24,38 +22,13 @@ import urllib3
 from imgtool.errors import AuthError, RegistryError
 
 from .auth import Authenticator
-from .credentials import Credential, CredentialStore
+from .credentials import CredentialStore
+from .options import Options, is_local
 
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 USER_AGENT = "imgtool/0.1 (+https://github.com/opencontainers/distribution-spec)"
 _CERTS_D = Path("/etc/docker/certs.d")
 _MAX_WAIT = 30.0
-
-
-@dataclass(frozen=True)
-class Options:
-    """How to talk to registries; the CLI's `--tls-verify`, `--cert-dir`, `--authfile`, `--creds`."""
-
-    tls_verify: bool = True
-    insecure: bool = False  # allow plain http for any host
-    cert_dir: Path | None = None
-    authfile: Path | None = None
-    credential: Credential | None = None  # overrides the config file (`--creds`)
-    retries: int = 5
-    backoff: float = 0.5
-    timeout: float = 60.0
-    parallel: int = 4
-
-
-def is_local(host: str) -> bool:
-    """localhost or a loopback address (with or without a port): plain http is allowed there."""
-    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host[1:].split("]")[0]
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def _errors_of(response: requests.Response) -> str:

@@ -14,7 +14,7 @@ from imgtool.store import Store
 from . import archives
 from .endpoint import ImageDestination, ImageSource
 from .layouts import LayoutDestination, LayoutSource, open_layout
-from .transport import Options
+from .options import Options
 
 TRANSPORTS = ("docker", "oci", "oci-archive", "docker-archive", "docker-daemon")
 

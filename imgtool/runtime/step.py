@@ -248,7 +248,7 @@ def run_step(store: Store, image: ImageConfig, lowers: list[Path], step: Step,
     check_cancelled()
     snaps = snapshots(store)
     container_id = "build-" + _secrets.token_hex(12)
-    upper, work = snaps.container_dirs(container_id)
+    upper, work = snaps.container_dirs(container_id, lowers)  # leased: prune keeps what the step mounts
     base = upper.parent
     mountpoint = base / "rootfs"
     mountpoint.mkdir()

@@ -1,5 +1,7 @@
-"""Image archives: `load` from an OCI archive or a docker-archive (writing them is the copy
-routine's: `imgtool.remote.tarball`).
+"""Image archives: read an OCI archive or a docker-archive into a layout, checked through and
+through (`imgtool load` and the archive transports read into a scratch layout with this, then the
+copy routine takes the images from there; writing archives is the copy routine's:
+`imgtool.remote.tarball`).
 
 An OCI archive is a tar of an OCI image layout; a docker-archive is what `docker save` writes
 (`manifest.json` with Config/RepoTags/Layers, uncompressed `layer.tar` files). Archives are hostile

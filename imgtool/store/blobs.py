@@ -8,13 +8,12 @@ race harmlessly and a reader can never see a partial file.
 
 from __future__ import annotations
 
-import errno
 import os
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from imgtool.atomicfile import fsync_dir
+from imgtool.atomicfile import publish
 from imgtool.errors import DigestMismatchError, StoreError
 from imgtool.oci.digest import CANONICAL, Digest, new_hasher
 
@@ -24,33 +23,6 @@ _CHUNK = 1 << 20
 def blob_path(blobs_root: Path, digest: Digest) -> Path:
     """Where a blob lives under a `blobs/` directory (`<alg>/<encoded>`)."""
     return blobs_root / digest.algorithm / digest.encoded
-
-
-def publish(tmp: Path, dest: Path) -> bool:
-    """Atomically make `tmp` (already fsynced) visible as `dest` unless it exists; remove `tmp`.
-
-    Returns True if this call created `dest`. A hard link never replaces an existing file, so
-    content already published is not rewritten.
-    """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(tmp, dest)
-        created = True
-    except FileExistsError:
-        created = False
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP):
-            raise
-        # filesystems without hard links: a rename is still atomic
-        os.replace(tmp, dest)
-        fsync_dir(dest.parent)
-        return True
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    if created:
-        fsync_dir(dest.parent)
-    return created
 
 
 class BlobWriter:
@@ -70,6 +42,7 @@ class BlobWriter:
         self.tmp_path = Path(name)
         self._file: BinaryIO | None = os.fdopen(fd, "wb")
         self.size = 0
+        self._synced = False  # nothing written since the last sync()
 
     def write(self, data: bytes) -> int:
         """Append bytes (hashed as they pass)."""
@@ -77,6 +50,7 @@ class BlobWriter:
         self._file.write(data)
         self._hasher.update(data)
         self.size += len(data)
+        self._synced = False
         return len(data)
 
     def copy_from(self, stream: BinaryIO) -> int:
@@ -97,9 +71,12 @@ class BlobWriter:
         assert self._file is not None, "blob writer already closed"
         self._file.flush()
         os.fsync(self._file.fileno())
+        self._synced = True
 
-    def commit(self, expected: Digest | None = None, expected_size: int | None = None) -> Digest:
-        """Verify against `expected` (digest and size, when given), fsync and publish."""
+    def commit(self, expected: Digest | None = None, expected_size: int | None = None,
+               sync_dir: bool = True) -> Digest:
+        """Verify against `expected` (digest and size, when given), fsync (unless `sync()` already
+        did and nothing was written since) and publish; `sync_dir` as in `publish`."""
         assert self._file is not None, "blob writer already closed"
         actual = self.digest
         if expected is not None and expected != actual:
@@ -108,11 +85,12 @@ class BlobWriter:
         if expected_size is not None and expected_size != self.size:
             self.abort()
             raise DigestMismatchError(f"blob {actual} is {self.size} bytes, expected {expected_size}")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        if not self._synced:
+            self._file.flush()
+            os.fsync(self._file.fileno())
         self._file.close()
         self._file = None
-        publish(self.tmp_path, blob_path(self.blobs_root, actual))
+        publish(self.tmp_path, blob_path(self.blobs_root, actual), sync_dir)
         return actual
 
     def abort(self) -> None:

@@ -9,6 +9,7 @@ between writing blobs and naming them holds shared, and decides in this order:
 4. blobs that no remaining entry or owner root reaches are deleted;
 5. unpacked snapshots (`snapshots/layers|full/<chainid>`) that no remaining image, owner root or
    running container (its lease: `snapshots/containers/<id>/lowers`) needs are deleted.
+6. the schema memo (store/validated.py) forgets documents that are gone.
 `usage` reports the same categories for `imgtool system df`.
 
 Owners register instead of being imported here because they live above the store (the builder);
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from imgtool.errors import ImgtoolError
-from imgtool.oci import mediatype
+from imgtool.oci import mediatype, schema
 from imgtool.oci.config import chain_ids, parse_config
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.digest import Digest
@@ -116,13 +117,32 @@ def _image_chains(store: Store, roots: Iterable[Descriptor]) -> set[str]:
         seen.add(d.digest)
         try:
             if mediatype.is_index(d.media_type):
-                stack.extend(references(parse_document(d.media_type, store.read_blob(d.digest))))
+                stack.extend(references(parse_document(d.media_type, store.read_blob(d.digest), memo=store.validated)))
             elif mediatype.is_manifest(d.media_type):
-                config = parse_config(store.read_blob(parse_manifest(store.read_blob(d.digest)).config.digest))
+                manifest = parse_manifest(store.read_blob(d.digest), memo=store.validated)
+                config = parse_config(store.read_blob(manifest.config.digest), memo=store.validated)
                 out.update(dirname(c) for c in chain_ids(list(config.diff_ids)))
         except ImgtoolError:
             continue  # a broken image keeps nothing alive, and hides nothing
     return out
+
+
+def needed_snapshots(store: Store, images: Iterable[Descriptor]) -> set[str]:
+    """Snapshot dir names that `images`, the owners' images (containers) and running containers'
+    leases still need: what a partial prune (`builder prune`) must keep."""
+    roots = [*images, *(d for owner in _OWNERS.values() for d in owner.roots(store))]
+    return _image_chains(store, roots) | leased(store)
+
+
+def remove_snapshots(store: Store, wanted: set[str]) -> tuple[int, int]:
+    """Delete every unpacked snapshot not in `wanted` (call under the GC lock); (count, bytes)."""
+    count = freed = 0
+    for snap in _snapshot_dirs(store):
+        if snap.name not in wanted:
+            freed += tree_size(snap)
+            shutil.rmtree(snap, ignore_errors=True)
+            count += 1
+    return count, freed
 
 
 def manifest_of(store: Store, image_id: str) -> Descriptor | None:
@@ -134,7 +154,7 @@ def manifest_of(store: Store, image_id: str) -> Descriptor | None:
             if path.stat().st_size > 1 << 20 or image_id not in path.read_text(errors="replace"):
                 continue
             data = store.read_blob(digest)
-            manifest = parse_manifest(data)
+            manifest = parse_manifest(data, memo=store.validated)
         except (OSError, ImgtoolError):
             continue
         if str(manifest.config.digest) == image_id:
@@ -176,12 +196,9 @@ def prune(store: Store, all_images: bool = False) -> Report:
                 report.blob_bytes += path.stat().st_size
                 path.unlink()
                 report.blobs.append(digest)
-        wanted = _image_chains(store, entries) | in_use
-        for snap in _snapshot_dirs(store):
-            if snap.name not in wanted:
-                report.snapshot_bytes += tree_size(snap)
-                shutil.rmtree(snap, ignore_errors=True)
-                report.snapshots += 1
+        report.snapshots, report.snapshot_bytes = remove_snapshots(store, _image_chains(store, entries) | in_use)
+        present = {d.encoded for d in layout.iter_blobs(store.path) if d.algorithm == "sha256"}
+        store.validated.retain(present | {schema.memo_key((store.path / layout.INDEX_FILE).read_bytes())})
         for stale in store.tmp_dir.iterdir():  # no writer is running: its scratch is left over
             if stale.is_file():
                 stale.unlink()

@@ -1,4 +1,5 @@
-"""An image as read from a store: its manifest and config, parsed, validated and digest-checked."""
+"""An image as read from a store: its manifest and config, parsed, validated (once per content: the
+store's memo, store/validated.py) and digest-checked."""
 
 from __future__ import annotations
 
@@ -45,14 +46,15 @@ class Image:
 def load_image(root: Path, descriptor: Descriptor, want: Platform | None = None) -> Image:
     """Read the image a descriptor points to, choosing the host platform from an index."""
     what = f"manifest {descriptor.digest}"
+    memo = layout.memo(root)
     data = layout.read_blob(root, descriptor.digest)
     if mediatype.is_index(descriptor.media_type):
-        index = parse_index(data, what)
+        index = parse_index(data, what, memo)
         descriptor = _pick_platform(index.manifests, want or host_platform(), what)
         return load_image(root, descriptor, want)
-    manifest = parse_manifest(data, what)
+    manifest = parse_manifest(data, what, memo)
     config_bytes = layout.read_blob(root, manifest.config.digest)
-    config = parse_config(config_bytes, f"config {manifest.config.digest}")
+    config = parse_config(config_bytes, f"config {manifest.config.digest}", memo)
     if len(config.diff_ids) != len(manifest.layers):
         raise SchemaError(f"{what}: {len(manifest.layers)} layers but its config lists {len(config.diff_ids)} diff_ids")
     layers = tuple(layout.layer(root, d, diff_id) for d, diff_id in zip(manifest.layers, config.diff_ids))

@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 from imgtool.atomicfile import write_bytes
-from imgtool.errors import NotFoundError, SchemaError, StoreError
+from imgtool.errors import DigestMismatchError, NotFoundError, SchemaError, StoreError
 from imgtool.filelock import flock
 from imgtool.layer.layer import Layer
 from imgtool.oci import canonical, mediatype, schema
 from imgtool.oci.descriptor import Descriptor
-from imgtool.oci.digest import Digest
+from imgtool.oci.digest import Digest, of_bytes
 from imgtool.oci.manifest import Index, parse_index
 
 from . import blobs
+from .validated import DIR as VALIDATED_DIR, ValidatedDigests
 
 OCI_LAYOUT_FILE = "oci-layout"
 INDEX_FILE = "index.json"
@@ -51,8 +52,10 @@ def init(path: Path) -> None:
             if any(p.name not in (TMP_DIR, _INDEX_LOCK, _GC_LOCK) for p in path.iterdir()):
                 raise StoreError(f"{path}: not empty and not an OCI image layout (no {OCI_LAYOUT_FILE})")
             (path / BLOBS_DIR).mkdir(exist_ok=True)
-            write_bytes(path / INDEX_FILE, Index(()).to_bytes())
+            empty = Index(()).to_bytes()
+            write_bytes(path / INDEX_FILE, empty)
             write_bytes(marker, canonical.dumps({"imageLayoutVersion": mediatype.OCI_LAYOUT_VERSION}))
+            memo(path).remember_bytes(schema.INDEX, empty)
     except OSError as exc:
         raise StoreError(f"cannot use {path} as the store: {exc.strerror or exc}") from None
 
@@ -86,20 +89,41 @@ def gc_lock(path: Path) -> contextlib.AbstractContextManager[None]:
     return flock(path / _GC_LOCK)
 
 
-def read_index(path: Path) -> Index:
-    """Parse and validate index.json."""
+def memo(path: Path) -> ValidatedDigests:
+    """The layout's memo of documents that passed their schema (store/validated.py)."""
+    return ValidatedDigests(path / VALIDATED_DIR)
+
+
+def _index_bytes(path: Path) -> bytes:
     try:
-        data = (path / INDEX_FILE).read_bytes()
+        return (path / INDEX_FILE).read_bytes()
     except FileNotFoundError:
         raise StoreError(f"{path}: not an OCI image layout (no {INDEX_FILE})") from None
-    return parse_index(data, f"{path}/{INDEX_FILE}")
+
+
+def read_index(path: Path) -> Index:
+    """Parse and validate index.json (validated once per content: the layout's memo)."""
+    return parse_index(_index_bytes(path), f"{path}/{INDEX_FILE}", memo(path))
 
 
 def update_index(path: Path, change: Callable[[Index], Index]) -> Index:
-    """Apply `change` to index.json under the lock and write the result atomically."""
+    """Apply `change` to index.json under the lock and write the result atomically (not at all
+    when `change` leaves it as it was: re-tagging an image where it already is costs no write).
+
+    The new bytes were validated by `to_bytes`, so they go into the memo as written; the marker of
+    the index they replace is dropped, so markers do not pile up with every tag.
+    """
     with index_lock(path):
-        new = change(read_index(path))
-        write_bytes(path / INDEX_FILE, new.to_bytes())
+        old = _index_bytes(path)
+        before = parse_index(old, f"{path}/{INDEX_FILE}", memo(path))
+        new = change(before)
+        if new == before:
+            return new
+        data = new.to_bytes()
+        write_bytes(path / INDEX_FILE, data)
+        if data != old:
+            memo(path).remember_bytes(schema.INDEX, data)
+            memo(path).forget_bytes(schema.INDEX, old)
         return new
 
 
@@ -137,7 +161,16 @@ def blob_writer(path: Path, algorithm: str = "sha256") -> blobs.BlobWriter:
 
 
 def write_blob(path: Path, data: bytes, expected: Digest | None = None) -> Digest:
-    """Store an in-memory blob, verified against `expected` when given."""
+    """Store an in-memory blob, verified against `expected` when given.
+
+    Bytes already stored are not written again (a blob is never rewritten anyway): a rebuild or
+    re-import of the same config then costs a hash and a stat, not a temp file and two fsyncs.
+    """
+    digest = of_bytes(data, expected.algorithm if expected else "sha256")
+    if expected is not None and digest != expected:
+        raise DigestMismatchError(f"blob digest {digest} does not match expected {expected}")
+    if blob_path(path, digest).is_file():
+        return digest
     with blob_writer(path, expected.algorithm if expected else "sha256") as writer:
         writer.write(data)
         return writer.commit(expected)

@@ -16,9 +16,10 @@ from imgtool.layer import writer
 from imgtool.layer.compression import Compression
 from imgtool.layer.entries import Entry
 from imgtool.layer.layer import Layer
-from imgtool.oci import mediatype
-from imgtool.oci.config import History, ImageConfig
+from imgtool.oci import canonical, mediatype, reference, schema
+from imgtool.oci.config import History, ImageConfig, parse_config
 from imgtool.oci.descriptor import Descriptor
+from imgtool.oci.digest import of_bytes
 from imgtool.oci.manifest import Manifest
 
 from .image import Image
@@ -74,6 +75,18 @@ class PendingImage:
         return write_image(store, self.config.to_bytes(), self.layers, names, annotations)
 
 
+def document_bytes(store: Store, doc: dict, schema_name: str, what: str) -> bytes:
+    """The canonical bytes of a document about to be written, validated once per content.
+
+    Why: a rebuild that changes nothing produces byte-identical config and manifest; the store's
+    memo (store/validated.py) knows those bytes passed, so only a new document pays for a schema
+    pass (and the jsonschema import).
+    """
+    data = canonical.dumps(doc)
+    schema.validate_bytes(doc, data, schema_name, what, store.validated)
+    return data
+
+
 def write_image(store: Store, config_bytes: bytes, layers: Sequence[Layer],
                 names: Iterable[str] | None = (), annotations: dict[str, str] | None = None) -> Descriptor:
     """Write config and manifest blobs and name the image; the layers must be in the store already.
@@ -81,10 +94,27 @@ def write_image(store: Store, config_bytes: bytes, layers: Sequence[Layer],
     No names keeps the image as `<none>`; `names=None` leaves index.json alone (the caller names
     several images at once with `Store.name`). The config is passed as bytes (`ImageConfig.to_bytes()`,
     or a config read from elsewhere kept byte for byte so its digest, docker's image ID, survives).
+    An image that is already stored under every one of `names` is left as it is: index.json is not
+    rewritten (a fully cached rebuild changes nothing on disk).
     """
+    parse_config(config_bytes, "config", store.validated)  # checked (once) and in the memo as written
     config_desc = Descriptor(mediatype.OCI_CONFIG, store.write_blob(config_bytes), len(config_bytes))
     manifest = Manifest(config=config_desc, layers=tuple(layer.descriptor for layer in layers),
                         annotations=dict(annotations or {}))
+    data = document_bytes(store, manifest.to_dict(), schema.MANIFEST, "manifest")
     if names is None:
-        return store.put_manifest(manifest.to_bytes())
-    return store.add_manifest(manifest.to_bytes(), list(names))
+        return store.put_manifest(data)
+    names = list(names)
+    if names and store.has_blob(of_bytes(data)):
+        descriptor = Descriptor(manifest.media_type, of_bytes(data), len(data))
+        if _named(store, descriptor, names):
+            return descriptor
+    return store.add_manifest(data, names)
+
+
+def _named(store: Store, descriptor: Descriptor, names: list[str]) -> bool:
+    """Whether every name already points at this manifest."""
+    wanted = {str(reference.parse(n)) for n in names}
+    have = {e.normalized for e in store.images()
+            if e.descriptor.digest == descriptor.digest and e.descriptor.media_type == descriptor.media_type}
+    return wanted <= have

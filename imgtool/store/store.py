@@ -31,6 +31,7 @@ from .image import Image, load_image
 
 if TYPE_CHECKING:
     from . import gc
+    from .validated import ValidatedDigests
 
 _ID_PREFIX = re.compile(r"^(sha256:)?[a-f0-9]{4,64}$")
 
@@ -142,6 +143,11 @@ class Store:
     def snapshots_dir(self) -> Path:
         """Where the runtime keeps unpacked layers, one per ChainID."""
         return self.path / "snapshots"
+
+    @property
+    def validated(self) -> "ValidatedDigests":
+        """Which documents already passed their schema (read them without validating again)."""
+        return layout.memo(self.path)
 
     def writing(self) -> contextlib.AbstractContextManager[None]:
         """Hold while writing blobs that will then be named, so prune cannot take them meanwhile."""
@@ -259,7 +265,8 @@ class Store:
     def put_manifest(self, data: bytes) -> Descriptor:
         """Store a manifest or index whose blobs are all here already, without naming it."""
         media_type = sniff_media_type(data)
-        missing = [d for d in references(parse_document(media_type, data)) if not self.has_blob(d.digest)]
+        doc = parse_document(media_type, data, memo=self.validated)  # validated as written: in the memo
+        missing = [d for d in references(doc) if not self.has_blob(d.digest)]
         if missing:
             raise NotFoundError(f"manifest refers to blob {missing[0].digest}, which is not in the store")
         return Descriptor(media_type, self.write_blob(data), len(data))
@@ -285,7 +292,7 @@ class Store:
             seen.add(d.digest)
             if not self.has_blob(d.digest) or not (mediatype.is_index(d.media_type) or mediatype.is_manifest(d.media_type)):
                 continue
-            doc = parse_document(d.media_type, self.read_blob(d.digest), f"manifest {d.digest}")
+            doc = parse_document(d.media_type, self.read_blob(d.digest), f"manifest {d.digest}", self.validated)
             stack.extend(references(doc))
             if doc.subject and subjects:
                 stack.append(doc.subject)

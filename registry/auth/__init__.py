@@ -57,12 +57,21 @@ class Authorizer:
         allowed = self.config.access.get(user)
         return allowed is None or action in allowed
 
-    async def authorize(self, request: web.Request, need: Need | None) -> str:
-        """The user performing the request; raises UNAUTHORIZED/DENIED. `need` None: just log in."""
+    async def authorize(self, request: web.Request, need: Need | None, wanted: tuple[Need, ...] = ()) -> str:
+        """The user performing the request; raises UNAUTHORIZED/DENIED. `need` None: just log in.
+        `wanted`: access the request can do without but uses if granted (a mount's source); a
+        scheme whose credentials can be narrower than their user asks for it up front."""
         return ""
 
     def allows(self, request: web.Request, need: Need) -> bool:
-        """Whether the already-authorized request also has `need` (e.g. pull on a mount source)."""
+        """Whether the already-authorized request's credentials also carry `need` (e.g. pull on a
+        mount's `from`)."""
+        return True
+
+    def user_allows(self, request: web.Request, need: Need) -> bool:
+        """Whether the already-authorized request's user has `need` by the configured rights, even
+        where its credentials are scoped narrower (what automatic content discovery goes by: its
+        source repository is not known when the client asks for a token)."""
         return True
 
 
@@ -103,8 +112,8 @@ class BasicAuthorizer(Authorizer):
             "UNAUTHORIZED", message, headers={"WWW-Authenticate": 'Basic realm="imgtool-registry"'}
         )
 
-    async def authorize(self, request: web.Request, need: Need | None) -> str:
-        """See Authorizer.authorize."""
+    async def authorize(self, request: web.Request, need: Need | None, wanted: tuple[Need, ...] = ()) -> str:
+        """See Authorizer.authorize (a login carries all its user's rights: nothing to ask for)."""
         user = await self.login(request)
         request[_LOGIN] = user
         if need is None:
@@ -121,6 +130,8 @@ class BasicAuthorizer(Authorizer):
         """See Authorizer.allows."""
         return all(self.granted(request.get(_LOGIN), a) for a in need.actions)
 
+    user_allows = allows
+
 
 class TokenAuthorizer(BasicAuthorizer):
     """Bearer tokens issued by this registry's `/token` endpoint (users from htpasswd)."""
@@ -131,13 +142,14 @@ class TokenAuthorizer(BasicAuthorizer):
         self._verified: OrderedDict[str, dict] = OrderedDict()
 
     def challenge(
-        self, request: web.Request, need: Need | None, message: str, error: str = ""
+        self, request: web.Request, need: Need | tuple[Need, ...] | None, message: str, error: str = ""
     ) -> RegistryError:
-        """A 401 pointing at the token endpoint with the scope the request needs."""
+        """A 401 pointing at the token endpoint with the scope(s) the request needs."""
         realm = self.config.token_realm or f"{request.scheme}://{request.host}/token"
         value = f'Bearer realm="{realm}",service="{self.config.token_service}"'
-        if need is not None:
-            value += f',scope="{need}"'
+        if need:
+            scopes = (need,) if isinstance(need, Need) else need
+            value += f',scope="{" ".join(map(str, scopes))}"'
         if error:
             value += f',error="{error}"'
         return RegistryError("UNAUTHORIZED", message, headers={"WWW-Authenticate": value})
@@ -161,17 +173,25 @@ class TokenAuthorizer(BasicAuthorizer):
             raise self.challenge(request, None, "token expired", "invalid_token")
         return claims
 
-    async def authorize(self, request: web.Request, need: Need | None) -> str:
-        """See Authorizer.authorize."""
+    async def authorize(self, request: web.Request, need: Need | None, wanted: tuple[Need, ...] = ()) -> str:
+        """See Authorizer.authorize. `wanted` goes into every challenge's scope, and a token that
+        lacks it while its user would be given it gets 401 insufficient_scope: distribution does the
+        same for a mount's `from`, and clients (the conformance suites' included) retry only once,
+        with the scope of the challenge."""
         claims = self._claims(request)
         request[_CLAIMS] = claims
+        scopes = (need, *wanted) if need is not None else ()
         if claims is None:
             if self.config.anonymous_pull and (need is None or need.actions == ("pull",)):
                 return ""
-            raise self.challenge(request, need, "authentication required")
-        if need is None or self.allows(request, need):
-            return str(claims.get("sub", ""))
-        raise self.challenge(request, need, f"token does not grant {need}", "insufficient_scope")
+            raise self.challenge(request, scopes, "authentication required")
+        user = str(claims.get("sub", ""))
+        if need is not None and not self.allows(request, need):
+            raise self.challenge(request, scopes, f"token does not grant {need}", "insufficient_scope")
+        missing = [w for w in wanted if not self.allows(request, w)]
+        if user and missing and all(self.granted(user, a) for w in missing for a in w.actions):
+            raise self.challenge(request, scopes, f"token does not grant {missing[0]}", "insufficient_scope")
+        return user
 
     def allows(self, request: web.Request, need: Need) -> bool:
         """See Authorizer.allows: every needed action must be in one of the token's access entries."""
@@ -183,6 +203,13 @@ class TokenAuthorizer(BasicAuthorizer):
             if isinstance(entry, dict) and entry.get("type") == need.type and entry.get("name") == need.name:
                 granted.update(entry.get("actions") or [])
         return "*" in granted or set(need.actions) <= granted
+
+    def user_allows(self, request: web.Request, need: Need) -> bool:
+        """See Authorizer.user_allows: the token's subject's rights; anonymous tokens only pull,
+        and only with anonymous pull on."""
+        claims = request.get(_CLAIMS)
+        user = str(claims.get("sub") or "") if claims else ""
+        return all(self.granted(user or None, a) for a in need.actions)
 
     async def token_endpoint(self, request: web.Request) -> web.Response:
         """GET/POST /token: grant the requested scopes the user's rights allow (Docker token spec)."""

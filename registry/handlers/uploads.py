@@ -63,9 +63,12 @@ async def _mount(request: web.Request, name: str, digest: Digest, source: str | 
         candidates = await offload(st.storage.repositories_with, digest)
     else:
         return False
+    # `from` must be readable with the caller's credentials (the middleware asked for that scope);
+    # a discovered source only by the user's rights, since no client can know to ask for it
+    readable = st.auth.allows if source is not None else st.auth.user_allows
     for candidate in candidates:
-        readable = st.auth.allows(request, Need("repository", candidate, ("pull",)))
-        if readable and await io(request, st.storage.blob, candidate, digest) is not None:
+        if readable(request, Need("repository", candidate, ("pull",))) and \
+                await io(request, st.storage.blob, candidate, digest) is not None:
             return await offload(st.storage.link_blob, name, digest)
     return False
 

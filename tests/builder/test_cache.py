@@ -114,3 +114,24 @@ def test_builder_prune_empties_the_cache(build, imgtool, tmp_path):
     again = build({}, "-t", "pr", context=ctx)
     assert _output(again, "prune-me"), again.stderr
     assert "CACHED" not in again.stderr, again.stderr
+
+
+def test_builder_prune_keeps_what_a_running_container_uses(build, imgtool, busybox_store, tmp_path):
+    """The built image lost its name, but a container still runs on its snapshots: prune keeps them."""
+    from imgtool.oci.config import chain_ids
+    from imgtool.store.gc import dirname
+
+    ctx = write_context(tmp_path / "l", {"Dockerfile": "FROM busybox\nRUN echo kept > /kept\n"})
+    assert build({}, "-t", "lease:1", context=ctx).returncode == 0
+    chain = dirname(chain_ids(list(busybox_store.resolve("lease:1").config.diff_ids))[-1])
+    snapshot = busybox_store.snapshots_dir / "layers" / chain
+    cid = imgtool("run", "-d", "lease:1", "sleep", "300", check=True).stdout.strip()
+    try:
+        imgtool("rmi", "-f", "lease:1", check=True)
+        assert imgtool("builder", "prune", "-f").returncode == 0
+        assert snapshot.is_dir(), "builder prune removed a running container's snapshot"
+        assert imgtool("exec", cid, "cat", "/kept", check=True).stdout == "kept\n"
+    finally:
+        imgtool("rm", "-f", cid)
+    assert imgtool("builder", "prune", "-f").returncode == 0
+    assert not snapshot.exists(), "the snapshot outlived its last user"

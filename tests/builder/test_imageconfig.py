@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from imgtool.builder.imageconfig import apply, apply_changes
+from imgtool.builder.imageconfig import PortSpecError, apply, apply_changes, ports
 from imgtool.dockerfile import StageScope, parse
 from imgtool.errors import ImgtoolError
 from imgtool.oci.config import ContainerConfig
@@ -32,7 +32,8 @@ def test_docker_semantics_of_each_instruction():
         "VOLUME /data\nSTOPSIGNAL SIGINT\nONBUILD RUN make\n"
         "HEALTHCHECK --interval=5s --retries=2 CMD true\n"
     )
-    assert config.env == ("B=2", "A=3", "C=1")  # ENV sees values from before the instruction
+    # ENV sees values from before the instruction; an existing key is replaced where it stands (addEnv)
+    assert config.env == ("A=3", "B=2", "C=1")
     assert config.labels == {"x": "1", "y z": "2"}
     assert config.entrypoint == ("/entry",)
     assert config.cmd == ("/bin/bash", "-ec", "echo $HOME")  # shell form behind SHELL, not expanded
@@ -41,6 +42,33 @@ def test_docker_semantics_of_each_instruction():
     assert config.volumes == {"/data": {}}
     assert config.on_build == ("RUN make",)
     assert config.healthcheck == {"Test": ["CMD-SHELL", "true"], "Interval": 5_000_000_000, "Retries": 2}
+
+
+@pytest.mark.parametrize("word, keys", [
+    ("80", ("80/tcp",)),
+    ("53/UDP", ("53/udp",)),
+    ("0080", ("80/tcp",)),
+    ("8000-8002/tcp", ("8000/tcp", "8001/tcp", "8002/tcp")),
+    ("127.0.0.1:8080:80", ("80/tcp",)),
+    ("9000:90/sctp", ("90/sctp",)),
+    ("7/", ("7/tcp",)),
+])
+def test_expose_words_as_docker_parses_them(word, keys):
+    assert ports(word) == keys
+
+
+@pytest.mark.parametrize("word, message", [
+    ("abc", "invalid containerPort: abc"),
+    ("80/icmp", "invalid proto: icmp"),
+    ("90-80", "invalid containerPort: 90-80"),
+    ("65536", "invalid containerPort: 65536"),
+    ("\u0663", "invalid containerPort"),
+    ("nope:1:80", "invalid IP address: nope"),
+    ("1-3:80-81", "invalid ranges specified"),
+])
+def test_expose_words_docker_refuses(word, message):
+    with pytest.raises(PortSpecError, match=message):
+        ports(word.encode().decode("unicode_escape"))
 
 
 def test_entrypoint_resets_inherited_cmd():

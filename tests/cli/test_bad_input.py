@@ -128,6 +128,17 @@ def test_import_escaping_entries(store, tmp_path, imgtool, name, pattern):
     assert not Path("/etc/evil").exists()
 
 
+def test_load_truncated_archive(busybox_store, tmp_path, imgtool):
+    good = tmp_path / "good.tar"
+    imgtool("save", "busybox", "-o", good, check=True)
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(good.read_bytes()[:len(good.read_bytes()) // 2])  # ends inside the layer blob
+    before = tree_state(busybox_store.path)
+    assert_clean_failure(imgtool("load", "-i", cut), r"cut\.tar: blobs/sha256/[0-9a-f]{64}: corrupt tar: unexpected end")
+    assert tree_state(busybox_store.path) == before
+    assert not any((busybox_store.path / "tmp").iterdir())  # the scratch layout went too
+
+
 def test_missing_file(store, imgtool, tmp_path):
     before = tree_state(store.path)
     assert_clean_failure(imgtool("import", tmp_path / "nope.tar", "-t", "x"), r"nope\.tar: no such file")

@@ -132,6 +132,48 @@ def test_token_pull_only_used_to_push_denied(make_registry, htpasswd, keypair):
     assert blob_files(reg.root) == [] and _uploads(reg.root) == []
 
 
+def test_token_mount_from_asks_for_the_source_scope_then_mounts(make_registry, htpasswd, keypair):
+    """A token for the target only: the mount gets 401 insufficient_scope naming both scopes (as
+    distribution answers; clients retry once with the challenge's scope), not a silent 202."""
+    reg = make_registry(htpasswd=htpasswd, token_key=keypair[1])
+    source = _token(reg.url, ALICE, "repository:src:pull,push").json()["token"]
+    digest = push_blob(reg.url, "src", b"shared layer", session=_session(source))
+    params = {"mount": digest, "from": "src"}
+    both = 'scope="repository:dst:pull,push repository:src:pull"'
+    r = requests.post(f"{reg.url}/v2/dst/blobs/uploads/", params=params)
+    assert r.status_code == 401 and both in r.headers["WWW-Authenticate"]
+    target = _token(reg.url, ALICE, "repository:dst:pull,push").json()["token"]
+    r = _session(target).post(f"{reg.url}/v2/dst/blobs/uploads/", params=params)
+    assert r.status_code == 401 and error_codes(r) == ["UNAUTHORIZED"]
+    assert both in r.headers["WWW-Authenticate"]
+    assert 'error="insufficient_scope"' in r.headers["WWW-Authenticate"]
+    assert _uploads(reg.root) == []
+    wider = _token(reg.url, ALICE, "repository:dst:pull,push", "repository:src:pull").json()["token"]
+    r = _session(wider).post(f"{reg.url}/v2/dst/blobs/uploads/", params=params)
+    assert r.status_code == 201
+    assert _session(wider).get(f"{reg.url}/v2/dst/blobs/{digest}").content == b"shared layer"
+
+
+def test_token_automatic_mount_goes_by_the_users_rights(make_registry, htpasswd, keypair):
+    """Without `from` no client can know which scope to ask for: a token for the target mounts a
+    blob its user may pull (201)."""
+    reg = make_registry(htpasswd=htpasswd, token_key=keypair[1], auto_mount=True)
+    source = _token(reg.url, ALICE, "repository:src:pull,push").json()["token"]
+    digest = push_blob(reg.url, "src", b"discovered layer", session=_session(source))
+    target = _token(reg.url, ALICE, "repository:dst:pull,push").json()["token"]
+    r = _session(target).post(f"{reg.url}/v2/dst/blobs/uploads/", params={"mount": digest})
+    assert r.status_code == 201
+    assert _session(target).get(f"{reg.url}/v2/dst/blobs/{digest}").content == b"discovered layer"
+
+
+def test_token_mount_of_unknown_blob_is_a_plain_upload(make_registry, htpasswd, keypair):
+    """Both scopes granted but no source holds the digest: an upload session (202), as without auth."""
+    reg = make_registry(htpasswd=htpasswd, token_key=keypair[1])
+    token = _token(reg.url, ALICE, "repository:dst:pull,push", "repository:src:pull").json()["token"]
+    r = _session(token).post(f"{reg.url}/v2/dst/blobs/uploads/", params={"mount": "sha256:" + "c" * 64, "from": "src"})
+    assert r.status_code == 202
+
+
 def test_token_endpoint_grants_only_allowed_actions(make_registry, htpasswd, keypair):
     reg = make_registry(htpasswd=htpasswd, token_key=keypair[1], access={"reader": ["pull"]})
     token = _token(reg.url, READER, "repository:app:pull,push,delete").json()["token"]

@@ -34,6 +34,7 @@ CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "Dockerfile").exists() o
 META = ("case.json", "prepare.sh", "docker.Dockerfile")
 
 # docker 20.10's frontend leaves COPY/ADD flags out of created_by; current BuildKit writes them
+_RUN_ARGS = re.compile(r"^RUN \|(\d+) ")
 _COPY_FLAGS = re.compile(r"^((?:COPY|ADD)(?: --parents| --chown=\S+| --chmod=\S+)*) ")
 
 
@@ -44,6 +45,12 @@ def _normalise(created_by: str) -> str:
     if created_by.startswith("ARG "):
         # 0.8 writes the default, current BuildKit the value the build used
         return "ARG " + " ".join(kv.split("=", 1)[0] for kv in created_by[4:].split(" "))
+    run_args = _RUN_ARGS.match(created_by)
+    if run_args:  # 0.8 repeats a redeclared ARG in the |N prefix, current BuildKit lists it once
+        words = created_by[run_args.end():].split(" ")
+        count = int(run_args.group(1))
+        pairs = list(dict.fromkeys(words[:count]))
+        return f"RUN |{len(pairs)} " + " ".join(pairs + words[count:])
     m = _COPY_FLAGS.match(created_by)
     return created_by if m is None else created_by.split(" ", 1)[0] + " " + created_by[m.end():]
 

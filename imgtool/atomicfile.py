@@ -14,7 +14,6 @@ import contextlib
 import errno
 import functools
 import os
-import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -54,6 +53,8 @@ def fsync_dir(path: Path) -> None:
 @contextlib.contextmanager
 def replacing(dest: Path, durable: bool = True) -> Iterator[BinaryIO]:
     """A file to write that becomes `dest` when the block ends normally, and vanishes otherwise."""
+    import tempfile  # writers only: commands that just read the store do not import it (start-up)
+
     dest = Path(dest)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     try:
@@ -106,6 +107,8 @@ def publish(tmp: Path, dest: Path, sync_dir: bool = True) -> bool:
 
 def create(dest: Path, data: bytes, durable: bool = True) -> bool:
     """Create `dest` with `data` unless it exists (first writer wins); True if this call made it."""
+    import tempfile  # writers only: commands that just read the store do not import it (start-up)
+
     dest = Path(dest)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     try:

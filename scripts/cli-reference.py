@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Write docs/cli.md, the CLI reference, from the command tree itself (the same help users see).
+"""Write what is generated from the command tree: docs/cli.md, the CLI reference (the same help users
+see), and imgtool/cli/index.py, the names and summaries the lazy top-level group lists (cli/lazy.py).
 
-    python3 scripts/cli-reference.py            # rewrite docs/cli.md
-    python3 scripts/cli-reference.py --check    # exit 1 if docs/cli.md is out of date
+    python3 scripts/cli-reference.py            # rewrite both
+    python3 scripts/cli-reference.py --check    # exit 1 if either is out of date
 
-tests/cli/test_help.py runs --check, so the reference can never drift from the code.
+tests/cli/test_help.py runs --check, so neither can drift from the code.
 """
 
 from __future__ import annotations
@@ -37,16 +38,31 @@ def render() -> str:
     return "".join(parts)
 
 
+def _index() -> str:
+    from imgtool.cli.lazy import index_source
+    from imgtool.cli.main import GROUPS
+
+    return index_source(GROUPS)
+
+
 def main() -> int:
-    """Rewrite or check docs/cli.md."""
-    target = REPO / "docs" / "cli.md"
-    text = render()
-    if "--check" in sys.argv[1:]:
-        if not target.exists() or target.read_text() != text:
-            print("docs/cli.md is out of date: run python3 scripts/cli-reference.py", file=sys.stderr)
-            return 1
-        return 0
-    target.write_text(text)
+    """Rewrite or check imgtool/cli/index.py, then docs/cli.md (rendered through the index)."""
+    import importlib
+
+    from imgtool.cli import index
+
+    stale = []
+    for target, make in ((REPO / "imgtool" / "cli" / "index.py", _index), (REPO / "docs" / "cli.md", render)):
+        text = make()
+        if "--check" in sys.argv[1:]:
+            if not target.exists() or target.read_text() != text:
+                stale.append(str(target.relative_to(REPO)))
+            continue
+        target.write_text(text)
+        importlib.reload(index)
+    if stale:
+        print(f"{' and '.join(stale)} out of date: run python3 scripts/cli-reference.py", file=sys.stderr)
+        return 1
     return 0
 
 

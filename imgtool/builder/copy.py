@@ -18,6 +18,7 @@ from pathlib import Path
 
 from imgtool.dockerfile import PatternMatcher
 from imgtool.dockerfile import instructions as ins
+from imgtool.dockerfile.dockerignore import go_clean
 from imgtool.errors import ImgtoolError
 
 from . import cache, files
@@ -235,7 +236,7 @@ def workdir_step(session: Session, state: State, path: str, vertex, filename: st
         def job(merged: Path) -> None:
             os.chroot(merged)
             os.chdir("/")
-            files.make_workdir(path, user)
+            files.make_workdir(go_clean(path), user)  # `/a/../b` makes /b only, as BuildKit's mkdir
 
         return run_file_step(session, state, lowers, job, f"{filename}:{line}")
 

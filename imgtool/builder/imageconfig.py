@@ -12,6 +12,7 @@ import dataclasses
 import posixpath
 
 from imgtool.dockerfile import DockerfileError, StageScope, parse
+from imgtool.dockerfile.dockerignore import go_clean
 from imgtool.dockerfile import instructions as ins
 from imgtool.errors import ImgtoolError
 from imgtool.oci.config import ContainerConfig
@@ -116,8 +117,11 @@ def apply(config: ContainerConfig, instruction: ins.Instruction) -> ContainerCon
         case ins.User(value=value):
             return replace(config, user=value)
         case ins.Workdir(value=value):
-            base = config.working_dir or "/"
-            return replace(config, working_dir=posixpath.normpath(posixpath.join(base, value)))
+            # BuildKit keeps an absolute path as written (`/a/../b/` stays so in the config and the
+            # history) and cleans a relative one joined to the current directory (Go's path.Join)
+            if value.startswith("/"):
+                return replace(config, working_dir=value)
+            return replace(config, working_dir=go_clean(posixpath.join("/", config.working_dir or "/", value)))
         case ins.Volume(paths=paths):
             return replace(config, volumes={**(config.volumes or {}), **{p: {} for p in paths}})
         case ins.StopSignal(value=value):

@@ -167,7 +167,8 @@ def command_path(root: Any, args: list[str]) -> str:
     when click reports an error without its context)."""
     words, command = ["imgtool"], root
     for arg in args:
-        sub = getattr(command, "commands", {}).get(arg)
+        lookup = getattr(command, "get_command", None)  # groups only; a lazy group loads `arg` on demand
+        sub = lookup(None, arg) if lookup else None
         if sub is None:
             if arg.startswith("-"):
                 continue

@@ -75,7 +75,7 @@ def images(
     fmt: Optional[str] = typer.Option(None, "--format", help="table, json (one object per line, docker's keys), 'table TEMPLATE' or a Go template such as '{{.Repository}}:{{.Tag}}'."),
 ) -> None:
     """List images in the store (names from index.json, written by imgtool or by other tools)."""
-    from imgtool.inspect.docker import human_duration, human_size
+    from imgtool.inspect.units import human_duration, human_size
     from imgtool.oci import reference
     from imgtool.store.sizes import image_content_size
 

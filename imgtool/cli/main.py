@@ -1,7 +1,8 @@
-"""The `imgtool` entry point: assembles the command groups and turns ImgtoolError into one line.
+"""The `imgtool` entry point: the top-level command group, and ImgtoolError turned into one line.
 
-Each group module exposes `register(app)`, so a new capability (build, runtime, registry, ...) adds
-its commands without editing the others.
+Each command module exposes `register(app)`, so a new capability (build, runtime, registry, ...) adds
+its commands without editing the others; `GROUPS` names those modules. The group is lazy
+(cli/lazy.py): a call imports only the module of the command it runs, and `--help` none of them.
 """
 
 import os
@@ -11,11 +12,17 @@ import typer
 
 from imgtool.errors import ImgtoolError
 
-from . import about, build, container_views, containers, debug, helptext, images, inspection, registry, remote, runtime
+from . import helptext
+from .lazy import LazyGroup
+
+# the command modules, in the order their commands are listed (after a change: scripts/cli-reference.py)
+GROUPS = tuple(f"imgtool.cli.{m}" for m in ("about", "build", "images", "inspection", "debug", "runtime",
+                                             "containers", "container_views", "registry", "remote"))
 
 app = typer.Typer(
     name="imgtool",
     help="A daemonless container image toolkit: build, ship, run and inspect OCI images.",
+    cls=LazyGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -25,6 +32,8 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
+        from . import about
+
         about.version()
         raise typer.Exit()
 
@@ -35,20 +44,22 @@ def _main(_version: bool = typer.Option(False, "--version", "-v", is_eager=True,
     """A daemonless container image toolkit: build, ship, run and inspect OCI images."""
 
 
-for _group in (about, build, images, inspection, debug, runtime, containers, container_views, registry, remote):
-    _group.register(app)
+def root() -> LazyGroup:
+    """The top-level click group, polished for reading (metavars, -h): built once per process; its
+    commands are loaded as they are used."""
+    global _root
+    if _root is None:
+        _root = typer.main.get_command(app)
+        helptext.polish(_root)
+    return _root
 
 
-def command_tree():
-    """The click command tree, polished for reading (metavars, -h, examples): built once per process."""
-    global _tree
-    if _tree is None:
-        _tree = typer.main.get_command(app)
-        helptext.polish(_tree)
-    return _tree
+_root = None
 
 
-_tree = None
+def command_tree() -> LazyGroup:
+    """The whole command tree, every command loaded (for walking it: the help test, the CLI reference)."""
+    return root().load_all()
 
 
 def run() -> None:
@@ -65,12 +76,12 @@ def run() -> None:
 
         completion_init()
     try:
-        code = command_tree().main(prog_name="imgtool", standalone_mode=False)
+        code = root().main(prog_name="imgtool", standalone_mode=False)
     except NoArgsIsHelpError as exc:
         print(exc.ctx.get_help() if exc.ctx else "")
         code = 0
     except UsageError as exc:
-        where = exc.ctx.command_path if exc.ctx else helptext.command_path(command_tree(), sys.argv[1:])
+        where = exc.ctx.command_path if exc.ctx else helptext.command_path(root(), sys.argv[1:])
         message = exc.format_message().rstrip(".")
         print(f"imgtool: {message[:1].lower()}{message[1:]}; see '{where} --help'", file=sys.stderr)
         code = 125

@@ -100,6 +100,11 @@ def hash_like(value: str) -> bool:
     return bool(_HASH_PREFIX.match(value))
 
 
+def is_hex(value: str) -> bool:
+    """Only hex digits."""
+    return bool(_HEX.match(value))
+
+
 def uuid_like(value: str) -> bool:
     """An identifier, not a credential (legacy npm tokens are UUIDs: the .npmrc rule covers those)."""
     return bool(_UUID.match(value))

@@ -1,13 +1,6 @@
 """The OCI image-spec as Python: digests, media types, descriptors, manifests, indexes, configs,
-references and schema validation. Pure data, no I/O beyond reading the bundled schemas."""
+references and schema validation. Pure data, no I/O beyond reading the bundled schemas.
 
-from .config import ContainerConfig, History, ImageConfig, parse_config
-from .descriptor import Descriptor, Platform
-from .digest import Digest
-from .manifest import Index, Manifest, descriptor_of, parse_index, parse_manifest
-from .reference import Reference
-
-__all__ = [
-    "ContainerConfig", "Descriptor", "Digest", "History", "ImageConfig", "Index", "Manifest",
-    "Platform", "Reference", "descriptor_of", "parse_config", "parse_index", "parse_manifest",
-]
+The package imports none of its modules: `from imgtool.oci.digest import Digest` should not pay
+for configs, references and schemas (every CLI call imports some of them; start-up time).
+"""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from importlib import resources
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -40,6 +39,8 @@ _BY_MEDIA_TYPE = {
 
 @functools.cache
 def _load(name: str) -> dict[str, Any]:
+    from importlib import resources
+
     return json.loads(resources.files(__package__).joinpath("schemas", name).read_text())
 
 

@@ -10,11 +10,8 @@ Hardlinks count once and whiteouts not at all, as in the inspector's per-layer s
 
 from __future__ import annotations
 
-import tarfile
-
 from imgtool import atomicfile
 from imgtool.layer.layer import Layer
-from imgtool.layer.reader import LayerReader
 
 from .image import Image
 from .store import Store
@@ -27,6 +24,10 @@ def layer_content_size(store: Store, layer: Layer) -> int:
         return int(cache.read_text())
     except (OSError, ValueError):
         pass
+    import tarfile  # only to measure: a listing of cached sizes imports no tar reader
+
+    from imgtool.layer.reader import LayerReader
+
     reader = LayerReader(layer.open_uncompressed(), f"layer {layer.digest}")
     size = sum(member.size for member in reader if member.type in (tarfile.REGTYPE, tarfile.AREGTYPE))
     cache.parent.mkdir(exist_ok=True)

@@ -116,3 +116,25 @@ def test_cli_reference_is_generated_from_the_tree():
     proc = subprocess.run([sys.executable, str(REPO / "scripts/cli-reference.py"), "--check"], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr  # run scripts/cli-reference.py after changing a command
+
+
+_IMPORTED = """
+import sys
+sys.argv = ["imgtool", *sys.argv[1:]]
+from imgtool.cli.main import GROUPS, run
+try:
+    run()
+except SystemExit:
+    pass
+print(" ".join(m for m in GROUPS if m in sys.modules), "jsonschema" in sys.modules, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args,modules", [(("--help",), []), (("images",), ["imgtool.cli.images"]),
+                                          (("builder", "--help"), ["imgtool.cli.build"])])
+def test_a_call_imports_only_the_command_module_it_runs(args, modules, store):
+    """cli/lazy.py: the top-level group loads a command's module on demand; the store's own index
+    is read without jsonschema (store/validated.py)."""
+    proc = subprocess.run([sys.executable, "-c", _IMPORTED, *args], capture_output=True, text=True, timeout=60)
+    *imported, jsonschema = proc.stderr.split()
+    assert imported == modules and jsonschema == "False", proc.stderr

@@ -57,13 +57,15 @@ class Config:
     log_max_size: int = 10_000_000
     log_max_file: int = 3
     labels: dict[str, str] = field(default_factory=dict)
+    restart_policy: str = "no"  # restart.POLICIES
+    restart_max: int = 0  # on-failure's maximum retry count (0: unlimited)
 
 
 @dataclass
 class State:
     """What happened to it; written by the CLI and the monitor under the record's lock."""
 
-    status: str = "created"  # created | running | exited | dead
+    status: str = "created"  # created | running | restarting (the monitor waits to start it again) | exited | dead
     pid: int = 0
     monitor_pid: int = 0
     monitor_start: str = ""
@@ -73,6 +75,7 @@ class State:
     oom_killed: bool = False
     error: str = ""
     restart_count: int = 0
+    manually_stopped: bool = False  # stop/kill asked: the restart policy no longer applies
     cgroup: dict[str, Any] | None = None
     path: str = ""
     args: list[str] = field(default_factory=list)
@@ -103,6 +106,8 @@ class Record:
         """docker's State.Status, with liveness checked: a "running" record whose init is gone is exited."""
         if self.state.status == "running" and not self.init_alive():
             return "exited"
+        if self.state.status == "restarting" and not self.monitor_alive():
+            return "exited"  # the monitor that was to restart it is gone
         return self.state.status
 
     def init_alive(self) -> bool:
@@ -116,6 +121,10 @@ class Record:
         """The monitor recorded for this container still runs (a stale pid from an old boot does not)."""
         pid = self.state.monitor_pid
         return pid > 0 and start_time(pid) == self.state.monitor_start
+
+    def active(self) -> bool:
+        """Running, or between two runs of its restart policy (docker counts both as running)."""
+        return self.live_status() in ("running", "restarting")
 
     def exit_code(self) -> int:
         """The recorded code, or 255 when the record still claims a run nobody saw end."""

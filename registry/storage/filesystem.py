@@ -28,7 +28,7 @@ from imgtool.store.blobs import blob_path, publish
 
 from ..errors import RegistryError
 from ..names import new_upload_id
-from .base import BlobInfo, BlobStat, ManifestInfo, Storage, Upload
+from .base import BlobInfo, BlobStat, FileWindow, ManifestInfo, Storage, Upload
 from .fsuploads import UploadDir
 from .locks import GcLock
 
@@ -47,21 +47,6 @@ def _remove(path: Path) -> bool:
         return True
     except FileNotFoundError:
         return False
-
-
-class _Window:
-    """At most `remaining` bytes of an open file (a Range), then end of file."""
-
-    def __init__(self, file: BinaryIO, remaining: int):
-        self.file, self.remaining = file, remaining
-
-    def read(self, size: int) -> bytes:
-        data = self.file.read(min(size, self.remaining)) if self.remaining > 0 else b""
-        self.remaining -= len(data)
-        return data
-
-    def close(self) -> None:
-        self.file.close()
 
 
 class FilesystemStorage(Storage):
@@ -116,7 +101,7 @@ class FilesystemStorage(Storage):
         except FileNotFoundError:
             raise RegistryError("BLOB_UNKNOWN", f"blob {digest} is gone") from None
         f.seek(first)
-        return _Window(f, max(last - first + 1, 0))  # type: ignore[return-value]
+        return FileWindow(f, first, max(last - first + 1, 0))  # type: ignore[return-value]
 
     def _touch_linked(self, repository: str, digest: Digest) -> bool:
         """Refresh a blob and its link in `repository` (caller holds the shared lock)."""

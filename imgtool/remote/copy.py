@@ -18,6 +18,7 @@ from imgtool.errors import DigestMismatchError, LayerError, NotFoundError, Schem
 from imgtool.oci import mediatype
 from imgtool.oci.descriptor import Descriptor, Platform
 from imgtool.oci.manifest import descriptor_of, parse_index, parse_manifest
+from imgtool.oci.schema import Memo
 
 from .endpoint import ImageDestination, ImageSource, verified
 from .progress import Progress, Silent
@@ -63,11 +64,12 @@ def pick(manifests: tuple[Descriptor, ...], want: Platform, what: str) -> Descri
 class _Plan:
     """What a copy moves: blobs (unique by digest), then manifests children first, then the root."""
 
+    memo: Memo | None = None  # documents the store saw pass their schema are not validated again
     blobs: dict[str, Descriptor] = field(default_factory=dict)
     children: list[tuple[bytes, Descriptor]] = field(default_factory=list)
 
     def add_manifest(self, data: bytes, d: Descriptor, what: str) -> None:
-        m = parse_manifest(data, f"{what}: manifest {d.digest}")
+        m = parse_manifest(data, f"{what}: manifest {d.digest}", self.memo)
         for blob in (m.config, *m.layers):
             if not blob.urls:  # foreign layers stay where their urls say
                 self.blobs.setdefault(str(blob.digest), blob)
@@ -88,7 +90,7 @@ def _walk(src: ImageSource, data: bytes, d: Descriptor, choice: PlatformChoice, 
         return data, d
     if not mediatype.is_index(d.media_type):
         raise SchemaError(f"{src.what}: {d.media_type!r} is neither an image manifest nor an index")
-    index = parse_index(data, f"{src.what}: index {d.digest}")
+    index = parse_index(data, f"{src.what}: index {d.digest}", plan.memo)
     if not choice.all:
         chosen = pick(index.manifests, choice.platform or _host(), src.what)
         return _walk(src, _child(src, chosen), chosen, choice, plan)
@@ -110,7 +112,9 @@ def copy(src: ImageSource, dst: ImageDestination, choice: PlatformChoice = Platf
     progress = progress or Silent()
     data, media_type = src.root()
     root = descriptor_of(data, media_type)
-    plan = _Plan()
+    # a store on either end: its memo (keyed by the bytes' own hash, so sound for any source) spares
+    # jsonschema for documents it has seen pass, and records the ones it sees pass now
+    plan = _Plan(src.memo or dst.memo)
     data, root = _walk(src, data, root, choice, plan)
     lock = threading.Lock()
     stop = threading.Event()  # set on the first failure (or Ctrl-C): the other transfers end at their next chunk

@@ -17,7 +17,7 @@ import resource
 from imgtool.errors import ImgtoolError
 
 from . import capabilities, jsonfast, seccomp, syscalls
-from .mounts import PROPAGATION, Filesystem, MountError
+from .mounts import PROPAGATION, Filesystem, MountError, remount
 from .resolve import Root
 
 EXIT_SETUP = 125
@@ -124,7 +124,7 @@ class _Setup:
                 raise SetupError(f"linux.sysctl: cannot set {key}: {exc.strerror}") from None
         Filesystem.mask_and_protect(linux)
         if (self.spec.get("root") or {}).get("readonly"):
-            syscalls.mount(None, "/", None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY)
+            remount("/", syscalls.MS_RDONLY)
         uts = "uts" in [n.get("type") for n in linux.get("namespaces") or []]
         for key, setter in (("hostname", syscalls.sethostname), ("domainname", syscalls.setdomainname)):
             if self.spec.get(key):
@@ -322,7 +322,18 @@ def run_init(spec: dict, plan: Plan, go: int, report: int, namespaces) -> None:
             os._exit(EXIT_SETUP)
         preload(spec["process"], bool(spec.get("hooks")))
         flt = compile_seccomp((spec.get("linux") or {}).get("seccomp"))
-        namespaces.enter()
+        fifo = os.open(plan.exec_fifo, os.O_PATH | os.O_CLOEXEC) if plan.exec_fifo else -1  # before any userns
+        if namespaces.has_user:
+            from . import userns
+
+            try:
+                userns.enter(setup.fs, setup.send, namespaces, go, plan.pdeathsig)
+            except MountError as exc:
+                raise SetupError(str(exc)) from None
+            except OSError as exc:
+                raise SetupError(f"cannot enter the user namespace: {exc.strerror}") from None
+        else:
+            namespaces.enter()
         namespaces.close()
         if plan.hook_sync:
             setup.send("namespaces", os.getpid())
@@ -330,7 +341,6 @@ def run_init(spec: dict, plan: Plan, go: int, report: int, namespaces) -> None:
                 os._exit(EXIT_SETUP)
         os.close(go)
         os.setsid()
-        fifo = os.open(plan.exec_fifo, os.O_PATH | os.O_CLOEXEC) if plan.exec_fifo else -1
         setup.rootfs()
         proc = spec["process"]
         if proc.get("terminal"):

@@ -82,7 +82,7 @@ def run(container_id: str, bundle: str | os.PathLike, pid_file: str | os.PathLik
     from .tty import Streams
 
     bundle, spec, rootfs = _load_bundle(bundle)
-    streams = Streams()
+    streams = Streams(clear_onlcr=True)
     try:
         plan = Plan(rootfs=rootfs, pdeathsig=True, console_socket=streams.setup(spec), preserve_fds=preserve_fds)
         container = spawn(container_id, spec, plan, bundle=bundle, stdio=streams.child, systemd=systemd)

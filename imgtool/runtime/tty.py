@@ -138,8 +138,11 @@ class Streams:
     """
 
     def __init__(self, host: tuple[int, int, int] = (0, 1, 2), interpose: bool = False,
-                 tee: Callable[[str, bytes], None] | None = None):
+                 tee: Callable[[str, bytes], None] | None = None, clear_onlcr: bool = False):
         self.host = host
+        # runc's recvtty: the pty's "\n" stays "\n" for a caller reading a pipe or file (docker keeps
+        # "\r\n"); on a host terminal, in raw mode meanwhile, "\r\n" is what displays right
+        self.clear_onlcr = clear_onlcr
         self.interpose = interpose
         self.tee = tee  # also gets every output chunk ("stdout"/"stderr"): outputs are then always piped
         self.hub: Hub | None = None  # more peers served by the relay loop (a monitor's attach clients)
@@ -197,6 +200,10 @@ class Streams:
             theirs.close()
             master = receive_master(ours)
             ours.close()
+            if self.clear_onlcr and not os.isatty(self.host[1]):
+                attrs = termios.tcgetattr(master)
+                attrs[1] &= ~termios.ONLCR
+                termios.tcsetattr(master, termios.TCSANOW, attrs)
             self._console = None
             self._ours.append(master)
             self.outputs[master] = self.host[1]

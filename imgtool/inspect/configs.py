@@ -13,7 +13,7 @@ from typing import Iterator
 
 from . import filters
 from .generic import key_is_secret
-from .match import Match, Where
+from .match import Match, Where, near
 
 
 def _ok(value: str) -> bool:
@@ -107,12 +107,13 @@ def connection_string(text: str, where: Where) -> Iterator[Match]:
             yield _match("connection-string-password", "database", m.start(1), m.group(1))
 
 
+_IPSEC_WORDS = ("psk", "xauth", " eap", "ntlm")
 _IPSEC = re.compile(r"(?m)^[^#\n]*:\s*(?:PSK|XAUTH|EAP|NTLM)\s+\"([^\"\n]{4,})\"")
 
 
 def ipsec_secrets(text: str, where: Where) -> Iterator[Match]:
     """strongSwan/libreswan ipsec.secrets: `: PSK "..."`, `user : XAUTH "..."`."""
-    for m in _IPSEC.finditer(text):
+    for m in near(_IPSEC, text, _IPSEC_WORDS):
         if _ok(m.group(1)):
             yield _match("ipsec-secret", "vpn", m.start(1), m.group(1))
 
@@ -142,7 +143,7 @@ CONFIG_RULES = (
     (("",), rails_master_key),      # path-gated: the file is nothing but the key
     (("",), vault_token_file),
     (("password", "pwd"), connection_string),
-    (("psk", "xauth", "eap", "ntlm"), ipsec_secrets),
+    (_IPSEC_WORDS, ipsec_secrets),
     (("secret access key",), aws_credentials_csv),
 )
 

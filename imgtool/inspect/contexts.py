@@ -227,7 +227,7 @@ def command_line(text: str, where: Where) -> Iterator[Match]:
                 yield Match("command-line-credential", "cli", "high", m.start(group), m.end(group), value, "", "high", 85)
     for m in near(_HEADER, text, ("authorization", "api-key", "apikey", "-token")):
         if filters.generic_rejects(m.group(1)) is None:
-            yield Match("http-auth-header", "http", "high", m.start(1), m.end(1), m.group(1), "", "medium", 60)
+            yield Match("http-auth-header", "http", "high", m.start(1), m.end(1), m.group(1), "", "medium", 40)
     for m in near(_BASIC, text, ("authorization",)):
         if _docker_auth_ok("auth", m.group(1)):
             yield Match("basic-auth-header", "http", "high", m.start(1), m.end(1), m.group(1), "", "high", 85)

@@ -14,11 +14,12 @@ import concurrent.futures
 import threading
 from dataclasses import dataclass, field
 
-from imgtool.errors import DigestMismatchError, LayerError, NotFoundError, SchemaError
+from imgtool.errors import DigestMismatchError, LayerError, SchemaError
 from imgtool.oci import mediatype
 from imgtool.oci.descriptor import Descriptor, Platform
 from imgtool.oci.manifest import descriptor_of, parse_index, parse_manifest
 from imgtool.oci.schema import Memo
+from imgtool.store.image import parse_platform, pick_platform as pick  # noqa: F401 - the one platform choice
 
 from .endpoint import ImageDestination, ImageSource, verified
 from .progress import Progress, Silent
@@ -32,32 +33,10 @@ class PlatformChoice:
     all: bool = False
 
 
-def parse_platform(text: str) -> Platform:
-    """`os/arch[/variant]` (docker's --platform) -> Platform."""
-    parts = text.split("/")
-    if len(parts) not in (2, 3) or not all(parts):
-        raise SchemaError(f"--platform {text!r}: expected os/arch[/variant], e.g. linux/amd64")
-    return Platform(architecture=parts[1], os=parts[0], variant=parts[2] if len(parts) == 3 else None)
-
-
 def _host() -> Platform:
     from imgtool.store.image import host_platform
 
     return host_platform()
-
-
-def pick(manifests: tuple[Descriptor, ...], want: Platform, what: str) -> Descriptor:
-    """The index entry for a platform (variant matched when asked for; sole unlabelled entry else)."""
-    images = [m for m in manifests if mediatype.is_manifest(m.media_type) or mediatype.is_index(m.media_type)]
-    for m in images:
-        p = m.platform
-        if p and p.os == want.os and p.architecture == want.architecture and (not want.variant or p.variant == want.variant):
-            return m
-    unlabelled = [m for m in images if m.platform is None]
-    if len(unlabelled) == 1 and want.variant is None:
-        return unlabelled[0]
-    have = ", ".join(sorted({str(m.platform) for m in images if m.platform})) or "none"
-    raise NotFoundError(f"{what}: no image for platform {want} (the index has: {have})")
 
 
 @dataclass

@@ -63,12 +63,15 @@ def write_pid_file(path: str, pid: int) -> None:
     `.name` in the same directory and renamed, so a reader never sees it half-written."""
     directory, name = os.path.split(os.path.abspath(path))
     tmp = os.path.join(directory, "." + name)
-    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY | os.O_SYNC | os.O_CLOEXEC, 0o644)
     try:
-        os.write(fd, str(pid).encode())
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY | os.O_SYNC | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, str(pid).encode())
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise RuntimeError_(f"--pid-file {path}: {exc.strerror}", 1) from None
 
 
 def rfc3339(ts: float) -> str:

@@ -1,7 +1,8 @@
 """Runtime benchmarks, side by side in one run (docs/benchmarks.md "Runtime").
 
-- unpack: a ~200 MB single-layer image and a 20,000-file image, `imgtool unpack` (API) vs
-  `umoci unpack` vs `tar xzf` of the same gzip layer blob;
+- unpack (`--only unpack`): a ~200 MB single-layer image and a 20,000-file image: `imgtool unpack`
+  from the CLI, cold and warm, vs `umoci unpack` the same way; then in-process (`unpack_image`) vs
+  `umoci unpack` vs `tar xzf` of the same gzip layer blob; rounds interleave the tools;
 - start-to-exit of /bin/true (busybox `true`) on the same bundle: imgtool's runtime (API and CLI)
   vs `runc run` vs `crun run` (crun wrapped in `unshare -m` on hybrid cgroup hosts), 20 runs each;
 - containers (`--only containers`): `imgtool run --rm busybox true` and `run -d -p` until the port
@@ -57,37 +58,48 @@ def _timed(fn, runs: int) -> float:
     return statistics.median(times)
 
 
-def bench_unpack(store: Store, name: str, work: Path, runs: int) -> dict[str, float]:
+def _evict(path: Path) -> None:
+    """Drop one file's pages from the page cache (POSIX_FADV_DONTNEED), so the next read of it is
+    cold without dropping the whole shared machine's caches."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)  # dirty pages are not dropped
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def _rounds(tools: dict, runs: int) -> dict[str, float]:
+    """Median seconds per tool, the tools interleaved round by round so load changes hit them alike."""
+    times: dict[str, list[float]] = {tool: [] for tool in tools}
+    for _ in range(runs):
+        for tool, fn in tools.items():
+            times[tool].append(fn())
+    return {tool: statistics.median(ts) for tool, ts in times.items()}
+
+
+def bench_unpack(store: Store, name: str, out: Path, runs: int) -> dict[str, float]:
+    """`unpack_image` in-process (no interpreter start-up) vs `umoci unpack` vs `tar xzf` of the same
+    blob, page cache warm. Outputs stay until the caller deletes them all (see `bench_unpack_cli`)."""
     image = store.resolve(name)
     blob = store.blob_path(image.layers[0].digest)
-    out: dict[str, float] = {}
 
-    def fresh(tag: str) -> Path:
-        d = work / f"{tag}-{time.monotonic_ns()}"
-        return d
+    def timed(argv_or_fn) -> float:
+        d = out / f"{time.monotonic_ns()}"
+        t = time.perf_counter()
+        if callable(argv_or_fn):
+            argv_or_fn(d)
+        else:
+            d.mkdir()
+            subprocess.run([*argv_or_fn, str(d)], check=True, capture_output=True)
+        return time.perf_counter() - t
 
-    def ours():
-        d = fresh("ours")
-        unpack_image(store, name, d)
-        shutil.rmtree(d)
-
-    def umoci():
-        d = fresh("umoci")
-        subprocess.run(["umoci", "unpack", "--image", f"{store.path}:{name}", str(d)], check=True,
-                       capture_output=True)
-        shutil.rmtree(d)
-
-    def tar():
-        d = fresh("tar")
-        d.mkdir()
-        subprocess.run(["tar", "xzf", str(blob), "-C", str(d)], check=True)
-        shutil.rmtree(d)
-
-    out["imgtool unpack"] = _timed(ours, runs)
+    tools = {"imgtool unpack": lambda: timed(lambda d: unpack_image(store, name, d))}
     if shutil.which("umoci"):
-        out["umoci unpack"] = _timed(umoci, runs)
-    out["tar xzf"] = _timed(tar, runs)
-    return out
+        tools["umoci unpack"] = lambda: timed(lambda d: subprocess.run(
+            ["umoci", "unpack", "--image", f"{store.path}:{name}", str(d)], check=True, capture_output=True))
+    tools["tar xzf"] = lambda: timed(["tar", "xzf", str(blob), "-C"])
+    return _rounds(tools, runs)
 
 
 def bench_start(store: Store, work: Path, runs: int) -> dict[str, float]:
@@ -119,11 +131,12 @@ def bench_runc_calls(store: Store, work: Path, runs: int) -> list[tuple[str, str
     spec = json.loads((bundle / "config.json").read_text())
     spec["process"]["args"] = ["/bin/true"]
     (bundle / "config.json").write_text(json.dumps(spec))
-    fast = launcher.write(str(work / "imgtool-runc"))
-    tools = {"imgtool-runc (-IS launcher)": lambda *a: [fast, *a]}
     installed = shutil.which("imgtool-runc")
-    if installed:
-        tools["imgtool-runc (pip console script)"] = lambda *a: [installed, *a]
+    if installed is None:  # no install on the PATH: the launcher scripts/setup.sh would install
+        installed = launcher.write(str(work / "imgtool-runc"))
+    with open(installed) as f:
+        kind = "-IS launcher" if f.readline().rstrip().endswith(" -IS") else "pip console script"
+    tools = {f"imgtool-runc ({kind}: {installed})": lambda *a: [installed, *a]}
     for name in ("runc", "crun"):
         if shutil.which(name):
             tools[name] = lambda *a, n=name: command(n, *a)
@@ -152,37 +165,34 @@ def bench_runc_calls(store: Store, work: Path, runs: int) -> list[tuple[str, str
     return rows
 
 
-def bench_unpack_cli(work: Path, runs: int) -> list[tuple[str, str, float, str]]:
-    """`imgtool unpack` from the CLI (interpreter start-up included) against `umoci unpack`, on a
-    store whose snapshots are cold (first unpack of the image) and warm (unpacked before)."""
-    rows = []
-    env = dict(os.environ, IMGTOOL_ROOT=str(work / "store"))
-    for name, label in (("big", "unpack 200 MB layer (CLI)"), ("many", "unpack 20,000-file layer (CLI)")):
-        def cli(tag: str) -> float:
-            d = work / f"cli-{tag}-{time.monotonic_ns()}"
-            t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "imgtool", "unpack", name, str(d)], check=True, env=env,
-                           capture_output=True)
-            elapsed = time.perf_counter() - t
-            shutil.rmtree(d)
-            return elapsed
+def bench_unpack_cli(store: Store, name: str, out: Path, runs: int) -> dict[str, float]:
+    """`imgtool unpack` from the CLI (interpreter start-up included) against `umoci unpack`, cold and
+    warm, interleaved. Cold: the layer blob evicted from the page cache before the run, and no
+    snapshot (`imgtool unpack` never makes one); warm: the blob cached, the image unpacked before.
 
-        def umoci() -> float:
-            d = work / f"umoci-{time.monotonic_ns()}"
-            t = time.perf_counter()
-            subprocess.run(["umoci", "unpack", "--image", f"{work / 'store'}:{name}", str(d)], check=True,
-                           capture_output=True)
-            elapsed = time.perf_counter() - t
-            shutil.rmtree(d)
-            return elapsed
+    Why outputs are deleted only after all rounds: this machine's ext4 has no journal, and there
+    ext4 skips every inode freed in the last 60-300 s when it allocates one (`recently_deleted()`),
+    one buffer lookup each. Deleting a 20,000-file rootfs right before the next run made that run's
+    file creations several times slower, so each tool was charged for the other's clean-up.
+    """
+    blob = store.blob_path(store.resolve(name).layers[0].digest)
+    env = dict(os.environ, IMGTOOL_ROOT=str(store.path))
+    argv = {"imgtool unpack": [sys.executable, "-m", "imgtool", "unpack", "-q", name],
+            "umoci unpack": ["umoci", "unpack", "--image", f"{store.path}:{name}"]}
+    if not shutil.which("umoci"):
+        del argv["umoci unpack"]
 
-        cold = cli("cold")  # the first unpack of this image from this store
-        warm = statistics.median(cli("warm") for _ in range(runs))
-        ref = statistics.median(umoci() for _ in range(runs)) if shutil.which("umoci") else float("nan")
-        rows += [(label, "imgtool unpack, cold", cold, f"{cold / ref:.2f}x"),
-                 (label, "imgtool unpack, warm", warm, f"{warm / ref:.2f}x"),
-                 (label, "umoci unpack", ref, "1.00x")]
-    return rows
+    def run(tool: str, cold: bool) -> float:
+        if cold:
+            _evict(blob)
+        d = out / f"cli-{time.monotonic_ns()}"
+        t = time.perf_counter()
+        subprocess.run([*argv[tool], str(d)], check=True, env=env, capture_output=True)
+        return time.perf_counter() - t
+
+    tools = {f"{tool}, {kind}": (lambda tool=tool, cold=(kind == "cold"): run(tool, cold))
+             for kind in ("cold", "warm") for tool in argv}
+    return _rounds(tools, runs)
 
 
 PODMAN_LIMITS = ("--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024")
@@ -261,7 +271,7 @@ def bench_containers(store: Store, work: Path, runs: int) -> list[tuple[str, str
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--unpack-runs", type=int, default=3)
+    parser.add_argument("--unpack-runs", type=int, default=5)
     parser.add_argument("--only", choices=("calls", "unpack", "containers", "all"), default="all",
                         help="calls: the imgtool-runc rows only; unpack: the unpack rows only; "
                              "containers: run --rm / run -d -p against podman")
@@ -281,12 +291,16 @@ def main() -> None:
                 rootfs.import_rootfs(store, f, [{"bb": "busybox"}.get(name, name)], f"{name}.tar", config=config)
         rows = []
         if args.only in ("unpack", "all"):
-            rows += bench_unpack_cli(work, args.unpack_runs)  # first: the store's snapshots are still cold
             for name, label in (("big", "unpack 200 MB layer"), ("many", "unpack 20,000-file layer")):
-                res = bench_unpack(store, name, work, args.unpack_runs)
-                base = res.get("umoci unpack")
-                for tool, t in res.items():
-                    rows.append((label, tool, t, f"{t / base:.2f}x" if base else "nan"))
+                out = work / f"out-{name}"
+                out.mkdir()
+                for suffix, res in ((" (CLI)", bench_unpack_cli(store, name, out, args.unpack_runs)),
+                                    ("", bench_unpack(store, name, out, args.unpack_runs))):
+                    for tool, t in res.items():
+                        kind = tool.partition(", ")[2]
+                        base = res.get(f"umoci unpack, {kind}" if kind else "umoci unpack")
+                        rows.append((label + suffix, tool, t, f"{t / base:.2f}x" if base else "nan"))
+                shutil.rmtree(out)
         if args.only == "all":
             res = bench_start(store, work, args.runs)
             base = res.get("runc run")

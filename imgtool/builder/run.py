@@ -17,6 +17,7 @@ from pathlib import Path
 from imgtool.dockerfile import instructions as ins
 from imgtool.dockerfile.mounts import Mount as MountSpec
 from imgtool.errors import ImgtoolError
+from imgtool.oci.canonical import go_string
 from imgtool.runtime.resources import parse_size
 
 from . import cache
@@ -33,7 +34,10 @@ def command_line(run: ins.Run, state: State) -> tuple[list[str], list[tuple[str,
     scripts: list[tuple[str, bytes]] = []
     if run.files:
         first = run.files[0]
-        if len(args) == 1 and _HEREDOC.match(args[0]):
+        match = _HEREDOC.match(args[0]) if len(args) == 1 else None
+        # BuildKit's ParseHeredoc: only `<<WORD` alone is a script; `<<EOF sh -s -- x` is a command
+        # whose stdin is the heredoc, so the whole text goes to the shell
+        if match and len(match.group(3).split()) == 1:
             body = first.body()
             if body.startswith("#!"):
                 scripts.append((first.name, body.encode()))
@@ -65,6 +69,7 @@ def history_text(args: list[str], declared: dict[str, str]) -> str:
     """`RUN |N K=V ... argv # buildkit`."""
     prefix = [f"|{len(declared)}", *(f"{k}={v}" for k, v in declared.items())] if declared else []
     return "RUN " + " ".join([*prefix, *args]) + " # buildkit"
+
 
 
 class RunStep:
@@ -181,7 +186,8 @@ class RunStep:
         def produce():
             lowers = session.lowers(state)
             run_env = env + [f"{k}={v}" for k, v in self.secret_env.items()]
-            spec = step.Step(args=args, env=run_env, cwd=cwd, user=user, network=network, mounts=tuple(typed),
+            spec = step.Step(args=[go_string(a) for a in args], env=[go_string(e) for e in run_env],
+                             cwd=go_string(cwd), user=go_string(user), network=network, mounts=tuple(typed),
                              resources=session.options.resources)
             try:
                 with _locked(self.locks):

@@ -186,7 +186,7 @@ def _build(options, out_spec, push: bool, iidfile: str | None, quiet: bool, fail
 
     store = Store.open()
     progress = Progress("plain" if options.progress == "quiet" else options.progress,
-                        open(os.devnull, "w") if quiet else None)
+                        open(os.devnull, "w", errors="replace") if quiet else None)
     after = functools.partial(hooks.after_build, fail_on_secrets=fail_on_secrets, tags=tuple(options.tags),
                               report=None if quiet else lambda line: print(line, file=sys.stderr))
     runner = Build(store, options, progress, on_image=after)

@@ -37,7 +37,7 @@ def ps(all_: bool = typer.Option(False, "-a", "--all"), quiet: bool = typer.Opti
 
     from .listing import render
 
-    recs = [r for r in record.all_records(Store.open()) if all_ or r.live_status() == "running"]
+    recs = [r for r in record.all_records(Store.open()) if all_ or r.active()]
     rows = [inspect.ps_row(r) | ({"ID": r.id} if no_trunc else {}) for r in recs]
     if quiet:
         for row in rows:

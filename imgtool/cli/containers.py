@@ -1,4 +1,4 @@
-"""CLI for containers: `run`, `create`, `start`, `stop`, `kill`, `rm`, `wait`, `restart`, `logs`.
+"""CLI for containers: `run`, `create`, `start`, `stop`, `kill`, `rm`, `wait`, `restart`, `logs`, `attach`.
 
 docker's flag names, output and exit codes: `run` errors before the container starts exit 125
 (126/127 when the command cannot be executed), an attached run exits with the container's code;
@@ -32,12 +32,13 @@ def _env(items: list[str]) -> list[str]:
 
 def _config(image: str, command, *, name, env, workdir, user, entrypoint, hostname, memory, memory_swap, cpus,
             cpu_shares, pids_limit, network, read_only, volume, mount, publish, publish_all, tty, interactive,
-            rm, log_opt, stop_signal, stop_timeout, label):
+            rm, log_opt, stop_signal, stop_timeout, label, restart):
     """Every flag checked and the image resolved before anything is created (docker's order)."""
     from imgtool.containers import mounts, names, ports
     from imgtool.containers.logs import LogOptions
     from imgtool.containers.monitor import hostname_default
     from imgtool.containers.record import Config, now
+    from imgtool.containers.restart import parse_policy
     from imgtool.runtime.signals import parse_signal
     from imgtool.store import Store
 
@@ -46,6 +47,9 @@ def _config(image: str, command, *, name, env, workdir, user, entrypoint, hostna
     try:
         if name is not None:
             name = names.check_name(name)
+        policy, retries = parse_policy(restart)
+        if rm and policy != "no":
+            raise ImgtoolError("conflicting options: cannot specify both --restart and --rm")
         if network not in ("bridge", "host", "none") and not network.startswith("container:"):
             raise ImgtoolError(f'network {network} not found')
         if network.startswith("container:"):
@@ -82,7 +86,7 @@ def _config(image: str, command, *, name, env, workdir, user, entrypoint, hostna
         resources={k: v for k, v in res._asdict().items() if v is not None and k != "unified"},
         ports=[p.to_dict() for p in allocated], exposed=exposed, auto_remove=rm, stop_signal=stop_signal,
         stop_timeout=10 if stop_timeout is None else stop_timeout, log_max_size=logs.max_size,
-        log_max_file=logs.max_file, labels=labels)
+        log_max_file=logs.max_file, labels=labels, restart_policy=policy, restart_max=retries)
 
 
 def run(
@@ -90,6 +94,7 @@ def run(
     command: Optional[List[str]] = typer.Argument(None, help="Command and arguments (replace CMD)."),
     detach: bool = typer.Option(False, "-d", "--detach", help="Run in the background and print the container ID."),
     rm: bool = typer.Option(False, "--rm", help="Remove the container when it exits."),
+    restart: str = typer.Option("no", "--restart", help="no, on-failure[:N], always, unless-stopped"),
     name: Optional[str] = typer.Option(None, "--name"),
     env: List[str] = typer.Option([], "-e", "--env", help="K=V"),
     workdir: Optional[str] = typer.Option(None, "-w", "--workdir"),
@@ -127,8 +132,10 @@ def run(
                          hostname=hostname, memory=memory, memory_swap=memory_swap, cpus=cpus, cpu_shares=cpu_shares,
                          pids_limit=pids_limit, network=network, read_only=read_only, volume=volume, mount=mount,
                          publish=publish, publish_all=publish_all, tty=tty, interactive=interactive, rm=rm,
-                         log_opt=log_opt, stop_signal=stop_signal, stop_timeout=stop_timeout, label=label)
+                         log_opt=log_opt, stop_signal=stop_signal, stop_timeout=stop_timeout, label=label,
+                         restart=restart)
     from imgtool.containers import lifecycle, monitor
+    from imgtool.containers.restart import Manager
     from imgtool.runtime.tty import Streams
 
     rec = lifecycle.create(store, cfg)
@@ -138,7 +145,11 @@ def run(
         return
     # docker: without -i the container reads nothing; without -t it never gets our terminal
     stdin_fd = 0 if interactive else os.open(os.devnull, os.O_RDONLY)
-    status = monitor.run(store, rec, Streams((stdin_fd, 1, 2), interpose=True), None, pdeathsig=True, image=img)
+    restarts = Manager(cfg.restart_policy, cfg.restart_max)
+    status = monitor.run(store, rec, Streams((stdin_fd, 1, 2), interpose=True), None, pdeathsig=True, image=img,
+                         restarts=restarts)
+    if status is not None:
+        monitor.hand_over(store, rec, restarts, status)
     if status is not None and status.oom_killed:
         print("imgtool: container was OOMKilled", file=sys.stderr)
     raise typer.Exit(status.code if status is not None else 125)
@@ -241,8 +252,22 @@ def logs(container: str, follow: bool = typer.Option(False, "-f", "--follow"),
             emit(e)
 
 
+def attach(container: str, no_stdin: bool = typer.Option(False, "--no-stdin", help="Do not attach stdin"),
+           sig_proxy: str = typer.Option("true", "--sig-proxy", help="Forward received signals (non-TTY only)")) -> None:
+    """Attach to a running container's output (and input, if it was run with -i)."""
+    from imgtool.containers import attach as attaching
+    from imgtool.containers import record
+    from imgtool.store import Store
+
+    if sig_proxy.lower() not in ("true", "false", "1", "0"):
+        raise UsageError(f'invalid argument "{sig_proxy}" for "--sig-proxy" flag: strconv.ParseBool: parsing '
+                         f'"{sig_proxy}": invalid syntax')
+    rec = record.find(Store.open(), container)
+    raise typer.Exit(attaching.attach(rec, stdin=not no_stdin, sig_proxy=sig_proxy.lower() in ("true", "1")))
+
+
 def register(app: typer.Typer) -> None:
     """Add the container verbs to the top-level app."""
     app.command("run", context_settings={"allow_interspersed_args": False})(run)
-    for fn in (start, stop, kill, rm, restart, wait, logs):
+    for fn in (start, stop, kill, rm, restart, wait, logs, attach):
         app.command(fn.__name__)(fn)

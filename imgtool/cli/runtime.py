@@ -26,12 +26,18 @@ def run_with_runtime(runtime: str, image: str, command, env, workdir, user, entr
 
 
 def unpack(ref: str = typer.Argument(..., help="Image reference in the store."),
-           bundle: Path = typer.Argument(..., help="Bundle directory to create (must not exist or be empty).")) -> None:
+           bundle: Path = typer.Argument(..., help="Bundle directory to create (must not exist or be empty)."),
+           quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output.")) -> None:
     """Write an OCI runtime bundle: rootfs/ plus config.json (for runc, crun or `imgtool runtime`)."""
+    from imgtool.runtime.progress import for_terminal
     from imgtool.runtime.unpack import unpack_image
     from imgtool.store import Store
 
-    unpack_image(Store.open(), ref, bundle)
+    progress = for_terminal(quiet)
+    try:
+        unpack_image(Store.open(), ref, bundle, progress=progress)
+    finally:
+        progress.close()
 
 
 def runtime(ctx: typer.Context) -> None:

@@ -17,7 +17,10 @@ from .record import Record
 
 def run(rec: Record, argv: list[str], env: list[str], user: str | None, workdir: str | None, tty: bool) -> int:
     """Run argv in the running container; its exit code."""
-    if rec.live_status() != "running":
+    status = rec.live_status()
+    if status == "restarting":
+        raise StateError(f"Container {rec.id} is restarting, wait until the container is running")
+    if status != "running":
         raise StateError(f"container {rec.id} is not running")
     ctr = rt.Container.load(rec.id)
     proc = process_from_flags(ctr, {"env": [e for e in env if "=" in e], "cwd": workdir, "tty": tty}, argv)

@@ -21,14 +21,15 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def status_text(rec: Record, now: float | None = None) -> str:
-    """ps's STATUS: `Up 5 minutes`, `Exited (137) 2 seconds ago`, `Created`, `Dead`."""
+    """ps's STATUS: `Up 5 minutes`, `Exited (137) 2 seconds ago`, `Restarting (1) 1 second ago`,
+    `Created`, `Dead`."""
     now = time.time() if now is None else now
     state = rec.live_status()
     if state == "running":
         return f"Up {human_duration(now - rec.state.started_at)}"
-    if state == "exited":
+    if state in ("exited", "restarting"):
         finished = rec.state.finished_at or rec.state.started_at
-        return f"Exited ({rec.exit_code()}) {human_duration(now - finished)} ago"
+        return f"{state.capitalize()} ({rec.exit_code()}) {human_duration(now - finished)} ago"
     return state.capitalize()
 
 
@@ -64,6 +65,8 @@ def ps_row(rec: Record, now: float | None = None) -> dict[str, str]:
 
 def document(rec: Record) -> dict[str, Any]:
     """docker inspect's container object (the keys imgtool can fill, in docker's order)."""
+    from .network import run_dir  # not at module level: `ps` would pay for ctypes
+
     c, s = rec.config, rec.state
     status = rec.live_status()
     running = status == "running"
@@ -76,13 +79,15 @@ def document(rec: Record) -> dict[str, Any]:
     res = c.resources
     return {
         "Id": c.id, "Created": _time(c.created), "Path": s.path, "Args": s.args,
-        "State": {"Status": status, "Running": running, "Paused": False, "Restarting": False,
+        "State": {"Status": status, "Running": running or status == "restarting", "Paused": False,
+                  "Restarting": status == "restarting",
                   "OOMKilled": s.oom_killed, "Dead": status == "dead", "Pid": s.pid if running else 0,
                   "ExitCode": rec.exit_code(), "Error": s.error, "StartedAt": _time(s.started_at),
                   "FinishedAt": _time(s.finished_at)},
         "Image": c.image_id, "LogPath": str(rec.log_path), "Name": f"/{c.name}", "RestartCount": s.restart_count,
         "Driver": "overlay",
         "HostConfig": {"NetworkMode": c.network, "AutoRemove": c.auto_remove, "ReadonlyRootfs": c.read_only,
+                       "RestartPolicy": {"Name": c.restart_policy, "MaximumRetryCount": c.restart_max},
                        "Memory": res.get("memory") or 0, "MemorySwap": res.get("memory_swap") or 0,
                        "CpuShares": res.get("cpu_shares") or 0, "CpuQuota": res.get("cpu_quota") or 0,
                        "CpuPeriod": res.get("cpu_period") or 0,
@@ -101,7 +106,7 @@ def document(rec: Record) -> dict[str, Any]:
                    "Entrypoint": c.entrypoint, "Labels": c.labels, "StopSignal": c.stop_signal,
                    "StopTimeout": c.stop_timeout, "ExposedPorts": {e: {} for e in c.exposed}},
         "NetworkSettings": {"Ports": port_map if running else {},
-                            "SandboxKey": f"/run/imgtool-containers/{c.id}/netns" if running and c.network == "bridge" else ""},
+                            "SandboxKey": str(run_dir(c.id) / "netns") if running and c.network == "bridge" else ""},
     }
 
 

@@ -49,12 +49,17 @@ def create(store: Store, config: Config) -> Record:
 
 
 def start(store: Store, rec: Record, image: Image | None = None) -> int:
-    """Start a created or exited container detached; returns the init's pid (`image`: already loaded)."""
+    """Start a created or exited container detached; returns the init's pid (`image`: already loaded).
+
+    A start is the user's: the restart policy applies again (docker resets ExitOnNext).
+    """
     status = rec.live_status()
-    if status == "running":
+    if status in ("running", "restarting"):
         return rec.state.pid
-    if status == "exited" and rec.state.status == "running":
+    if status == "exited" and rec.state.status in ("running", "restarting"):
         reap(rec)  # a run nobody saw end: release its leftovers first
+    with rec.locked() as r:
+        r.state.manually_stopped = False
     return monitor.start_detached(store, rec, image)
 
 
@@ -80,22 +85,45 @@ def _settled(rec: Record) -> bool:
     return not fresh.init_alive() and (fresh.state.status != "running" or not fresh.monitor_alive())
 
 
-def _await_exit(rec: Record, sent: int) -> None:
-    """After the init is gone: the monitor records the exit; without one, record it here."""
+def _await_exit(rec: Record, code: int) -> None:
+    """After the init is gone: the monitor records the exit; without one, record it here as `code`."""
     _wait_until(lambda: _settled(rec), 10)
     fresh = record.load_dir(rec.dir)
     if fresh.state.status == "running":
-        reap(fresh, 128 + sent)
+        reap(fresh, code)
+
+
+def _cancel_restarts(rec: Record) -> None:
+    """Mark the container manually stopped: its monitor restarts it no more (moby's ExitOnNext)."""
+    with rec.locked() as r:
+        r.state.manually_stopped = True
+
+
+def _not_restarting(rec: Record) -> bool:
+    """Wait for a monitor between two runs to notice a stop (it looks every 50 ms)."""
+    return _wait_until(lambda: record.load_dir(rec.dir).live_status() != "restarting", 10)
 
 
 def stop(rec: Record, timeout: int | None = None, sig: str | None = None) -> None:
-    """docker stop: the stop signal, `timeout` seconds (the container's, default 10), then SIGKILL."""
-    if rec.live_status() != "running":
-        if rec.state.status == "running":
-            reap(rec)
-        return
+    """docker stop: the stop signal, `timeout` seconds (the container's, default 10), then SIGKILL.
+
+    The restart policy is cancelled first; a run its monitor was starting meanwhile is stopped too.
+    """
+    _cancel_restarts(rec)
     first = parse_signal(sig or rec.config.stop_signal)
     timeout = rec.config.stop_timeout if timeout is None else timeout
+    while True:
+        status = record.load_dir(rec.dir).live_status()
+        if status == "running":
+            _stop_running(rec, first, timeout)
+            if record.load_dir(rec.dir).live_status() == "running":
+                break  # it survived SIGKILL (a process stuck in the kernel): nothing more to do here
+        elif status != "restarting" or not _not_restarting(rec):
+            break
+    _await_exit(rec, record.EXIT_UNKNOWN)
+
+
+def _stop_running(rec: Record, first: int, timeout: int) -> None:
     ctr = _runtime(rec)
     sent = first
     if ctr is not None:
@@ -104,7 +132,7 @@ def stop(rec: Record, timeout: int | None = None, sig: str | None = None) -> Non
             sent = signal.SIGKILL
             ctr.cgroup.kill()
             _wait_until(lambda: not rec.init_alive(), 10)
-    _await_exit(rec, sent)
+    _await_exit(rec, 128 + sent)
 
 
 def _signal(ctr: rt.Container, sig: int) -> None:
@@ -115,24 +143,28 @@ def _signal(ctr: rt.Container, sig: int) -> None:
 
 
 def kill(rec: Record, sig: str = "KILL") -> None:
-    """docker kill: deliver a signal; SIGKILL waits for the exit to be recorded."""
-    if rec.live_status() != "running":
+    """docker kill: deliver a signal; SIGKILL waits for the exit to be recorded. SIGKILL and the stop
+    signal cancel the restart policy; a container between two runs only gets that."""
+    status = rec.live_status()
+    if status not in ("running", "restarting"):
         raise StateError(f"cannot kill container: {rec.id}: container {rec.id} is not running")
     num = parse_signal(sig)
-    ctr = _runtime(rec)
+    if num in (signal.SIGKILL, parse_signal(rec.config.stop_signal)):
+        _cancel_restarts(rec)
+    ctr = _runtime(rec) if status == "running" else None
     if ctr is None:
         return
     if num == signal.SIGKILL:
         ctr.cgroup.kill()
         _wait_until(lambda: not rec.init_alive(), 10)
-        _await_exit(rec, num)
+        _await_exit(rec, 128 + num)
     else:
         _signal(ctr, num)
 
 
 def wait(rec: Record) -> int:
-    """docker wait: block until the container is not running; its exit code."""
-    _wait_until(lambda: record.load_dir(rec.dir).live_status() != "running" and _settled(rec), None)
+    """docker wait: block until the container is not running (nor restarting); its exit code."""
+    _wait_until(lambda: not record.load_dir(rec.dir).active() and _settled(rec), None)
     return record.load_dir(rec.dir).exit_code()
 
 
@@ -157,14 +189,19 @@ def reap(rec: Record, code: int = record.EXIT_UNKNOWN) -> None:
         if r.state.status == "running":
             r.state.status, r.state.exit_code, r.state.pid = "exited", code, 0
             r.state.finished_at = record.now()
+        elif r.state.status == "restarting":  # its last exit is recorded already
+            r.state.status = "exited"
 
 
 def remove(store: Store, rec: Record, force: bool = False, volumes_too: bool = False) -> None:
-    """docker rm: a running container only with `force` (killed first); every leftover removed."""
-    if rec.live_status() == "running":
+    """docker rm: a running (or restarting) container only with `force` (killed first); every
+    leftover removed."""
+    status = rec.live_status()
+    if status in ("running", "restarting"):
         if not force:
-            raise StateError(f'cannot remove container "/{rec.config.name}": container is running: '
+            raise StateError(f'cannot remove container "/{rec.config.name}": container is {status}: '
                              "stop the container before removing or force remove")
+        _cancel_restarts(rec)
         ctr = _runtime(rec)
         if ctr is not None:
             ctr.cgroup.kill()
@@ -195,7 +232,7 @@ def prune(store: Store) -> list[str]:
     container; the IDs removed."""
     removed = []
     for rec in record.all_records(store):
-        if rec.live_status() != "running":
+        if not rec.active():
             remove(store, rec)
             removed.append(rec.id)
     return removed

@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 import traceback
 from pathlib import Path
+from typing import Callable
 
 from imgtool.errors import ImgtoolError
 from imgtool.runtime import container as rt
@@ -28,9 +30,13 @@ from imgtool.runtime.tty import Streams
 from imgtool.store import Image, Store
 
 from . import mounts, network, record
+from .attach import Hub
 from .logs import JsonFileWriter, LogOptions
 from .ports import PortMapping
 from .record import Record
+from .restart import Manager
+
+_STOP_POLL = 0.05  # how often a monitor waiting to restart looks for a stop
 
 
 def rootfs_dirs(store: Store, container_id: str) -> Path:
@@ -84,16 +90,17 @@ def _init_pid(container_id: str) -> int:
 
 
 def run(store: Store, rec: Record, streams: Streams, report: int | None, pdeathsig: bool,
-        image: Image | None = None) -> rt.ExitStatus | None:
+        image: Image | None = None, restarts: Manager | None = None) -> rt.ExitStatus | None:
     """Start the container and monitor it to the end; None if it never started (error reported).
 
     `report` gets one JSON line, {"started": pid} or {"error": ..., "code": ...}, then is closed;
     without it (attached) a start failure is raised. `image`: the record's image if the caller has
-    it loaded already (`run` resolved it to check the flags), else it is loaded by ID.
+    it loaded already (`run` resolved it to check the flags), else it is loaded by ID. `restarts`:
+    the detached monitor's restart policy, consulted when the container exits (`finish`).
     """
     cfg = rec.config
     writer = JsonFileWriter(rec.log_path, LogOptions(cfg.log_max_size, cfg.log_max_file))
-    streams.tee = writer.write
+    streams.tee = writer.write if streams.hub is None else _both(writer, streams.hub)
     container = None
     try:
         try:
@@ -119,6 +126,7 @@ def run(store: Store, rec: Record, streams: Streams, report: int | None, pdeaths
                 r.state = record.State(status="running", pid=container.pid, monitor_pid=os.getpid(),
                                        monitor_start=record.start_time(os.getpid()), started_at=record.now(),
                                        restart_count=r.state.restart_count, cgroup=container.cgroup_doc,
+                                       manually_stopped=r.state.manually_stopped,
                                        path=spec["process"]["args"][0], args=spec["process"]["args"][1:])
             container.start()
             rt.confirm_exec(container)
@@ -130,14 +138,28 @@ def run(store: Store, rec: Record, streams: Streams, report: int | None, pdeaths
         if report is not None:
             _send(report, {"started": container.pid})
             report = None
+        if not cfg.auto_remove:
+            try:
+                rec.persist()
+            except OSError:
+                pass  # the record stays readable; only its crash safety is lost, not the container
         status = rt.wait(container, streams.relay)
     finally:
         streams.close()
         writer.close()
         if report is not None:
             os.close(report)
-    finish(store, rec, status)
+    finish(store, rec, status, restarts)
     return status
+
+
+def _both(writer: JsonFileWriter, hub: Hub):
+    """Output goes to the log and to the attached clients."""
+    def tee(stream: str, data: bytes) -> None:
+        writer.write(stream, data)
+        hub.send(stream, data)
+
+    return tee
 
 
 def _failed(store: Store, rec: Record, container, exc: BaseException, report: int | None) -> None:
@@ -152,7 +174,8 @@ def _failed(store: Store, rec: Record, container, exc: BaseException, report: in
     else:
         message, code = f"container start failed: {type(exc).__name__}: {exc}", 125
     with rec.locked() as r:
-        r.state = record.State(status="created", error=message, exit_code=code, restart_count=r.state.restart_count)
+        r.state = record.State(status="created", error=message, exit_code=code, restart_count=r.state.restart_count,
+                               manually_stopped=r.state.manually_stopped)
     if report is not None:
         _send(report, {"error": message, "code": code})
     if rec.config.auto_remove:
@@ -166,9 +189,9 @@ def _send(fd: int, msg: dict) -> None:
         os.close(fd)
 
 
-def finish(store: Store, rec: Record, status: rt.ExitStatus) -> None:
+def finish(store: Store, rec: Record, status: rt.ExitStatus, restarts: Manager | None = None) -> None:
     """After the init exited: release cgroup and ports first (a next `run -p` may reuse them), then
-    record the exit; `--rm` removes everything."""
+    record the exit, or `restarting` if the policy starts it again; `--rm` removes everything."""
     from . import lifecycle
 
     lifecycle.release(rec)
@@ -176,13 +199,50 @@ def finish(store: Store, rec: Record, status: rt.ExitStatus) -> None:
         if r.state.status == "running":
             r.state.status, r.state.exit_code, r.state.oom_killed = "exited", status.code, status.oom_killed
             r.state.finished_at, r.state.pid = record.now(), 0
+            if restarts is not None and restarts.should_restart(status.code, r.state.restart_count,
+                                                                r.state.manually_stopped,
+                                                                r.state.finished_at - r.state.started_at):
+                r.state.status = "restarting"
     if rec.config.auto_remove:
         lifecycle.remove_files(store, rec)
 
 
-def start_detached(store: Store, rec: Record, image: Image | None = None) -> int:
-    """Fork the monitor into its own session; returns the container's pid once it runs, or raises
-    the start error (with its exit code) the monitor reported."""
+def _restart_loop(store: Store, rec: Record, restarts: Manager, status: rt.ExitStatus | None,
+                  hub: Hub | None = None) -> None:
+    """The detached monitor after the first run: wait the back-off, start again, while the policy says
+    so; a stop meanwhile (manually_stopped) ends it, recording the last exit."""
+    while status is not None and record.load_dir(rec.dir).state.status == "restarting":
+        deadline = time.monotonic() + restarts.delay
+        while time.monotonic() < deadline and not record.load_dir(rec.dir).state.manually_stopped:
+            time.sleep(min(_STOP_POLL, max(0.0, deadline - time.monotonic())))
+        with rec.locked() as r:
+            if r.state.status != "restarting":
+                return
+            if r.state.manually_stopped:
+                r.state.status = "exited"
+                return
+            r.state.restart_count += 1
+        try:
+            status = run(store, rec, _detached_streams(hub), None, pdeathsig=False, restarts=restarts)
+        except ImgtoolError:
+            return  # recorded by `_failed`: the container stays, with the start error
+        finally:
+            if hub is not None:
+                hub.end_run()
+
+
+def _detached_streams(hub: Hub | None) -> Streams:
+    """A detached container's stdio: the log and attached clients get its output, input comes from
+    those clients only (the monitor's own 0, 1, 2 are /dev/null: real fds, as -t's pty needs)."""
+    streams = Streams(host=(0, 1, 2))
+    streams.hub = hub
+    return streams
+
+
+def _fork_monitor(rec: Record, body: Callable[[int], None]) -> int:
+    """Run container `rec`'s monitor `body(w)` in a new session of its own (double fork, stdio on /dev/null), so it outlives
+    the CLI and the shell that ran it; returns the read end of the pipe `w`, once the middle
+    process is gone."""
     r, w = os.pipe()
     child = os.fork()
     if child == 0:
@@ -195,16 +255,30 @@ def start_detached(store: Store, rec: Record, image: Image | None = None) -> int
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
             os.close(null)
-            sink = os.open(os.devnull, os.O_WRONLY)  # the log is the output; -t's pty needs real fds
-            streams = Streams(host=(os.open(os.devnull, os.O_RDONLY), sink, sink))
-            run(store, rec, streams, w, pdeathsig=False, image=image)
+            body(w)
         except BaseException:
             _log_crash(rec)
         finally:
             os._exit(0)
     os.close(w)
     os.waitpid(child, 0)
-    with os.fdopen(r, "rb") as f:
+    return r
+
+
+def start_detached(store: Store, rec: Record, image: Image | None = None) -> int:
+    """Fork the monitor; returns the container's pid once it runs, or raises the start error (with
+    its exit code) the monitor reported."""
+    def body(w: int) -> None:
+        restarts = Manager(rec.config.restart_policy, rec.config.restart_max)
+        hub = Hub(rec)
+        try:
+            status = run(store, rec, _detached_streams(hub), w, pdeathsig=False, image=image, restarts=restarts)
+            hub.end_run()
+            _restart_loop(store, rec, restarts, status, hub)
+        finally:
+            hub.close()
+
+    with os.fdopen(_fork_monitor(rec, body), "rb") as f:
         line = f.readline()
     try:
         msg = json.loads(line)
@@ -215,6 +289,27 @@ def start_detached(store: Store, rec: Record, image: Image | None = None) -> int
         err.exit_code = msg.get("code", 125)
         raise err
     return int(msg["started"])
+
+
+def hand_over(store: Store, rec: Record, restarts: Manager, status: rt.ExitStatus) -> None:
+    """An attached run whose policy restarts it: a detached monitor takes the restarts over, so the
+    CLI returns the first run's exit code, as docker's does (the container goes on without it)."""
+    if rec.config.restart_policy == "no" or record.load_dir(rec.dir).state.status != "restarting":
+        return
+
+    def body(w: int) -> None:
+        with rec.locked() as r:
+            r.state.monitor_pid, r.state.monitor_start = os.getpid(), record.start_time(os.getpid())
+        os.close(w)
+        hub = Hub(rec)
+        try:
+            _restart_loop(store, rec, restarts, status, hub)
+        finally:
+            hub.close()
+
+    r = _fork_monitor(rec, body)
+    os.read(r, 1)  # EOF once the new monitor is recorded: `ps` never sees the container orphaned
+    os.close(r)
 
 
 def _log_crash(rec: Record) -> None:

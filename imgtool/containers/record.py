@@ -57,13 +57,15 @@ class Config:
     log_max_size: int = 10_000_000
     log_max_file: int = 3
     labels: dict[str, str] = field(default_factory=dict)
+    restart_policy: str = "no"  # restart.POLICIES
+    restart_max: int = 0  # on-failure's maximum retry count (0: unlimited)
 
 
 @dataclass
 class State:
     """What happened to it; written by the CLI and the monitor under the record's lock."""
 
-    status: str = "created"  # created | running | exited | dead
+    status: str = "created"  # created | running | restarting (the monitor waits to start it again) | exited | dead
     pid: int = 0
     monitor_pid: int = 0
     monitor_start: str = ""
@@ -73,6 +75,7 @@ class State:
     oom_killed: bool = False
     error: str = ""
     restart_count: int = 0
+    manually_stopped: bool = False  # stop/kill asked: the restart policy no longer applies
     cgroup: dict[str, Any] | None = None
     path: str = ""
     args: list[str] = field(default_factory=list)
@@ -103,6 +106,8 @@ class Record:
         """docker's State.Status, with liveness checked: a "running" record whose init is gone is exited."""
         if self.state.status == "running" and not self.init_alive():
             return "exited"
+        if self.state.status == "restarting" and not self.monitor_alive():
+            return "exited"  # the monitor that was to restart it is gone
         return self.state.status
 
     def init_alive(self) -> bool:
@@ -117,11 +122,31 @@ class Record:
         pid = self.state.monitor_pid
         return pid > 0 and start_time(pid) == self.state.monitor_start
 
+    def active(self) -> bool:
+        """Running, or between two runs of its restart policy (docker counts both as running)."""
+        return self.live_status() in ("running", "restarting")
+
     def exit_code(self) -> int:
         """The recorded code, or 255 when the record still claims a run nobody saw end."""
         if self.state.status == "running" and self.live_status() == "exited":
             return EXIT_UNKNOWN
         return self.state.exit_code
+
+    def persist(self) -> None:
+        """fsync the config and its directory entries, so the container survives a host crash.
+
+        Called by the monitor once the container runs, not at create: nobody waits for it there,
+        while at create it sat on the path of every `run`; a `--rm` container skips it (its record
+        goes with it), and a crash before it leaves at worst a torn record, loaded as `dead` and
+        removable like any other.
+        """
+        fd = os.open(self.dir / "config.json", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        atomicfile.fsync_dir(self.dir)
+        atomicfile.fsync_dir(self.dir.parent)
 
     @contextmanager
     def locked(self) -> Iterator["Record"]:
@@ -136,10 +161,10 @@ class Record:
             os.close(fd)
 
 
-def _write_json(path: Path, doc: dict, durable: bool = False) -> None:
-    """Atomically; only config.json is fsynced (state is rewritten on every change and rechecked
-    against the processes anyway)."""
-    atomicfile.write_bytes(path, json.dumps(doc).encode(), durable=durable)
+def _write_json(path: Path, doc: dict) -> None:
+    """Atomically, without fsync: state is rewritten on every change and rechecked against the
+    processes anyway; config.json is made durable by `Record.persist`."""
+    atomicfile.write_bytes(path, json.dumps(doc).encode(), durable=False)
 
 
 def _load_state(d: Path) -> State:
@@ -153,7 +178,7 @@ def create(store: Store, config: Config) -> Record:
     """Write a new container's directory (the name was checked free under `names_lock`)."""
     d = containers_dir(store) / config.id
     d.mkdir(parents=True, mode=0o700)
-    _write_json(d / "config.json", asdict(config), durable=True)
+    _write_json(d / "config.json", asdict(config))
     _write_json(d / "state.json", asdict(State()))
     return Record(d, config, State())
 

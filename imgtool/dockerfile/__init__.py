@@ -86,22 +86,19 @@ def parse(text: str, filename: str = "Dockerfile") -> Dockerfile:
     """
     parsed = parse_nodes(text, filename)
     meta_args: list[instructions.Arg] = []
-    stages: list[Stage] = []
-    current: list[instructions.Instruction] = []
+    froms: list[tuple[instructions.From, list[instructions.Instruction]]] = []
     for node in parsed.nodes:
         instruction = to_instruction(node, filename)
         if isinstance(instruction, instructions.From):
-            stages.append(Stage(len(stages), instruction, ()))
-            current = []
-            continue
-        if not stages:
-            if isinstance(instruction, instructions.Arg):
-                meta_args.append(instruction)
-                continue
+            froms.append((instruction, []))
+        elif froms:
+            froms[-1][1].append(instruction)
+        elif isinstance(instruction, instructions.Arg):
+            meta_args.append(instruction)
+        else:
             raise DockerfileError("no build stage in current context", node.start_line, filename)
-        current.append(instruction)
-        stages[-1] = Stage(stages[-1].index, stages[-1].from_, tuple(current))
-    return Dockerfile(filename, parsed, tuple(meta_args), tuple(stages))
+    stages = tuple(Stage(i, from_, tuple(body)) for i, (from_, body) in enumerate(froms))
+    return Dockerfile(filename, parsed, tuple(meta_args), stages)
 
 
 def parse_file(path: str) -> Dockerfile:

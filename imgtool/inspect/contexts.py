@@ -13,7 +13,7 @@ import json
 import re
 from typing import Iterator
 
-from . import filters, keys
+from . import filters, keyformats, keys
 from .match import Match, Where
 
 _SSH_HOME = re.compile(r"^((root|home/[^/]+)/\.ssh/[^/]+|etc/ssh/ssh_host_[^/]*_key)$")
@@ -22,9 +22,11 @@ _TLS_PATH = re.compile(r"(^|/)(etc/(ssl|pki|nginx|apache2|httpd|letsencrypt)/|[^
 
 def private_keys(text: str, where: Where) -> Iterator[Match]:
     """PEM and PuTTY keys; named for where they sit (an SSH identity, a TLS key, or just a key)."""
-    for km in [*keys.find_pem(text), *keys.find_putty(text)]:
+    for km in [*keys.find_pem(text), *keys.find_putty(text), *keyformats.find_other(text)]:
         if km.info.kind == "putty":
             rule = "putty-private-key"
+        elif km.info.kind == "openvpn":
+            rule = "openvpn-static-key"
         elif _SSH_HOME.match(where.path) and not where.path.endswith(".pub"):
             rule = "ssh-private-key"
         elif where.kind == "file" and _TLS_PATH.search(where.path):
@@ -32,10 +34,17 @@ def private_keys(text: str, where: Where) -> Iterator[Match]:
         else:
             rule = "private-key"
         severity = "medium" if km.info.encrypted else "critical"
-        label = km.label if km.label != "PuTTY" else "PuTTY-User-Key-File"
-        yield Match(rule, "private-key", severity, km.start, km.end, text[km.start:km.end],
-                    f"-----BEGIN {label}-----" if label != "PuTTY-User-Key-File" else label + ":",
+        yield Match(rule, "private-key", severity, km.start, km.end, text[km.start:km.end], _key_prefix(km),
                     km.info.confidence, 80, km.start)
+
+
+def _key_prefix(km: keys.KeyMatch) -> str:
+    """What redaction keeps of a key: its marker line, never key material."""
+    if km.label == "PuTTY":
+        return "PuTTY-User-Key-File:"
+    if km.info.kind in ("pem", "rsa", "ec", "dsa", "pkcs8", "openssh", "pgp", "encrypted", "openvpn"):
+        return f"-----BEGIN {km.label}-----"
+    return {"ssh2": "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----", "xml": f"<{km.label}>", "gnupg": "(private-key"}.get(km.info.kind, "")
 
 
 _GCP_TYPE = re.compile(r'"type"\s*:\s*"service_account"')
@@ -159,7 +168,7 @@ def kubeconfig(text: str, where: Where) -> Iterator[Match]:
         yield Match("kubeconfig-credential", "kubeconfig", "critical", m.start(2), m.end(2), value, "", "high", 90)
 
 
-_URL = re.compile(r"(?<![\w+.-])([a-zA-Z][a-zA-Z0-9+.-]{1,24})://([^\s:/@'\"`<>(){}\[\]]{1,128}):"
+_URL = re.compile(r"(?<![\w+.-])([a-zA-Z][a-zA-Z0-9+.-]{1,24})://([^\s:/@'\"`<>(){}\[\]]{0,128}):"
                   r"([^\s@/'\"`<>]{1,256})@([A-Za-z0-9_.-]+|\[[0-9a-fA-F:]+\])")
 _DB_SCHEMES = re.compile(r"^(postgres(ql)?|mysql|mariadb|mongodb(\+srv)?|redis|rediss|amqps?|mssql|sqlserver|"
                          r"oracle|cockroachdb|clickhouse|couchdb|cassandra|neo4j|jdbc:.*|[a-z]+\+[a-z]+)$", re.I)
@@ -186,11 +195,19 @@ _USER_FLAG = re.compile(r"\s(?:-u|--user)[ =]?[\"']?([^\s:'\"]{1,64}):([^\s'\"]{
 _CURL = re.compile(r"\b(?:curl|wget)\b")
 _SECRET_FLAG = re.compile(r"(?<![\w-])(?:--password|--passwd|--http-password|--token|--api-key|--access-token|--secret)"
                           r"[= ][\"']?([^\s'\"]{8,128})")
+_LOGIN_FLAG = re.compile(r"\b(?:(?:docker|podman|buildah|skopeo|nerdctl|oras)\s+login|helm\s+registry\s+login)\b"
+                         r"[^\n|;&]*?\s(?:-p|--password)[= ]?[\"']?([^\s\"'$%][^\s\"']{5,127})|"
+                         r"\bsshpass\s+-p\s*[\"']?([^\s\"'$%][^\s\"']{5,127})")
+_MYSQL_FLAG = re.compile(r"\bmysql(?:dump|admin|sh|import|check)?\b[^\n|;&]*?\s-p([^\s\"'$%-][^\s\"']{5,127})")
+_HEADER = re.compile(r"(?i)(?:authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|token)\s+|"
+                     r"\b(?:x-api-key|api-key|apikey|x-auth-token|private-token|x-access-token|x-apikey|x-token)[\"']?\s*:\s*[\"']?)"
+                     r"([A-Za-z0-9._~+/=-]{16,512})")
 _BASIC = re.compile(r"(?:[Aa]uthorization|AUTHORIZATION)[\"']?\s*[:=]\s*[\"']?[Bb]asic\s+([A-Za-z0-9+/]{8,}={0,2})")
 
 
 def command_line(text: str, where: Where) -> Iterator[Match]:
-    """Credentials given to a command: `curl -u user:pass`, `--password X`, `Authorization: Basic ...`."""
+    """Credentials given to a command: `curl -u user:pass`, `--password X`, `docker login -p X`,
+    `mysql -pX`, and HTTP auth headers (`Authorization: Basic/Bearer ...`, `X-API-Key: ...`)."""
     for m in _USER_FLAG.finditer(text):
         line_start = text.rfind("\n", 0, m.start()) + 1
         if not _CURL.search(text, line_start, m.start()):
@@ -201,13 +218,22 @@ def command_line(text: str, where: Where) -> Iterator[Match]:
         value = m.group(1)
         if filters.generic_rejects(value) is None and not value.startswith(("%", "-")):
             yield Match("command-line-credential", "cli", "high", m.start(1), m.end(1), value, "", "medium", 85)
+    for pattern in (_LOGIN_FLAG, _MYSQL_FLAG):
+        for m in pattern.finditer(text):
+            group = m.lastindex or 1
+            value = m.group(group)
+            if not filters.placeholder(value) and not filters.word_placeholder(value):
+                yield Match("command-line-credential", "cli", "high", m.start(group), m.end(group), value, "", "high", 85)
+    for m in _HEADER.finditer(text):
+        if filters.generic_rejects(m.group(1)) is None:
+            yield Match("http-auth-header", "http", "high", m.start(1), m.end(1), m.group(1), "", "medium", 60)
     for m in _BASIC.finditer(text):
         if _docker_auth_ok("auth", m.group(1)):
             yield Match("basic-auth-header", "http", "high", m.start(1), m.end(1), m.group(1), "", "high", 85)
 
 
 CONTEXT_RULES = (
-    (("-----begin", "putty-user-key-file"), private_keys),
+    (("-----begin", "putty-user-key-file", *keyformats.KEYWORDS), private_keys),
     (("service_account",), gcp_service_account),
     (("auth", "identitytoken", ".dockerconfigjson"), docker_config),
     (("machine", "password"), netrc),
@@ -215,5 +241,6 @@ CONTEXT_RULES = (
     (("password",), pypirc),
     (("kind",), kubeconfig),
     (("://",), url_credentials),
-    (("curl", "wget", "--pass", "--http-pass", "--token", "--api-key", "--access-token", "--secret", "authorization"), command_line),
+    (("curl", "wget", "--pass", "--http-pass", "--token", "--api-key", "--access-token", "--secret", "authorization",
+      "login", "sshpass", "mysql", "api-key", "apikey", "-token"), command_line),
 )

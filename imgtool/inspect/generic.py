@@ -14,7 +14,7 @@ from . import filters
 from .match import Match, Where
 
 KEYWORD = (r"(?:passw(?:or)?d|passwd|pwd|passphrase|secret|api[_.-]?key|apikey|access[_.-]?key|secret[_.-]?key|"
-           r"private[_.-]?key|auth[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|"
+           r"private[_.-]?key|auth[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|license[_.-]?key|"
            r"(?:auth|access|refresh|api|bearer|session|bot|app|oauth|personal)?[_.-]?token|credentials?|client[_.-]?secret|"
            r"(?<![a-z])pass)(?:[_.-]?(?:base|value|string))?")
 _KEY = re.compile(r"(?i)^(?P<prefix>[A-Za-z0-9_.-]*?)" + KEYWORD + r"$")
@@ -24,7 +24,7 @@ _NOT_SECRET_KEY = re.compile(r"(?i)(^|[_.-])(csrf|xsrf|next|page|continuation|sy
 # Found by the keyword and the operator first (cheap), then the key is extended backwards and the
 # value read forwards: a pattern that starts with `[A-Za-z0-9_.-]*` is tried at every position.
 _BASE_KEYWORD = (r"(?:pass(?:w(?:or)?d|phrase)?|pwd|secret(?:[_.-]?key)?|api[_.-]?key|apikey|access[_.-]?key|"
-                 r"private[_.-]?key|auth[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|token|"
+                 r"private[_.-]?key|auth[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|license[_.-]?key|token|"
                  r"credentials?)(?:[_.-]?(?:base|value|string))?")   # factored by first letters: 5x faster
 _OPERATOR = r"[\"']?[ \t]*(?::=|=>|=|:)[ \t]*"
 _CANDIDATE = re.compile(_BASE_KEYWORD + _OPERATOR)            # run over the lower-cased text: 9x faster than re.I
@@ -32,6 +32,9 @@ _CANDIDATE_I = re.compile(_BASE_KEYWORD + _OPERATOR, re.I)    # for texts whose 
 _KEY_CHARS = re.compile(r"[A-Za-z0-9_.-]*$")
 _VALUE = re.compile(r"\"(?P<dq>[^\"\n]{1,200})\"|'(?P<sq>[^'\n]{1,200})'|(?P<bare>[^\s\"'`,;#&]{1,200})")
 _XML = re.compile(r"(?i)<(?P<key>[\w:.-]*" + KEYWORD + r")>\s*(?P<bare>[^<\s]{1,200})\s*</")
+_DIRECTIVE = re.compile(r"(?m)^[ \t]*(?P<key>[A-Za-z][\w.-]{1,60})[ \t]+(?:\"(?P<dq>[^\"\n]{1,200})\"|"
+                        r"(?P<bare>[^\s\"'=:#]{1,200}))[ \t]*\r?$")
+_DIRECTIVE_FILE = re.compile(r"\.(conf|cfg|cnf)$|^etc/[^.]*$")
 _MAX_LINE = 400   # minified or generated text is not configuration
 
 
@@ -41,9 +44,25 @@ def key_is_secret(key: str) -> bool:
     return m is not None and not _NOT_SECRET_KEY.search(m.group("prefix"))
 
 
-def value_ok(value: str) -> bool:
-    """Does the value survive every false-positive filter?"""
-    return filters.generic_rejects(value) is None
+# vendors whose API keys are hex or UUIDs (Datadog, Twilio, New Relic, Snyk, Consul, legacy npm...)
+_VENDOR = (r"^(dd|datadog|twilio|newrelic|new_relic|nr|mailgun|sendgrid|github|gh|heroku|sentry|pagerduty|segment|"
+           r"mixpanel|algolia|rollbar|bugsnag|honeycomb|circleci|travis|codecov|snyk|sonar|sonarqube|cloudflare|cf|"
+           r"okta|jira|slack|stripe|twitch|npm|consul|nomad|octopus|launchdarkly|ld|logdna|loggly|mapbox|pusher)[_.-]")
+# keys whose hex values are credentials, not digests: `*_API_KEY`, secrets, passwords, license keys and
+# the vendors above; a bare `auth_token: <sha1>` stays a hash, a bare `session_token: <uuid>` an id
+_HEX_KEY = re.compile(r"(?i)(api[_.-]?key|apikey|secret|passw|license[_.-]?key|" + _VENDOR + ")")
+_UUID_KEY = re.compile(r"(?i)" + _VENDOR)
+
+
+def value_ok(value: str, key: str = "") -> bool:
+    """Does the value survive every false-positive filter (hex and UUIDs pass where the key says
+    credential)?"""
+    why = filters.generic_rejects(value)
+    if why == "hash" and _HEX_KEY.search(key) and filters.is_hex(value):
+        return filters.entropy(value) >= 3.0 and not filters.sequential(value)
+    if why == "uuid" and _UUID_KEY.search(key):
+        return not filters.repeated(value.replace("-", ""))
+    return why is None
 
 
 def generic(text: str, where: Where) -> Iterator[Match]:
@@ -51,22 +70,23 @@ def generic(text: str, where: Where) -> Iterator[Match]:
     if not (where.config_like or where.source_code):
         return
     quoted_only = where.source_code and not where.config_like
-    for key, start, end, group, value in _assignments(text):
+    for key, start, end, group, value in _assignments(text, _DIRECTIVE_FILE.search(where.path) is not None):
         line_start = text.rfind("\n", 0, start) + 1
         line_end = text.find("\n", end)
         if (line_end if line_end >= 0 else len(text)) - line_start > _MAX_LINE:
             continue
         if quoted_only and group == "bare":
             continue
-        if not key_is_secret(key) or not value_ok(value):
+        if not key_is_secret(key) or not value_ok(value, key):
             continue
         if quoted_only and filters.entropy(value) < 3.5:
             continue
         yield Match("generic-secret-assignment", "generic", "high", start, end, value, "", "medium", 10)
 
 
-def _assignments(text: str) -> Iterator[tuple[str, int, int, str, str]]:
-    """(key, value start, value end, how it was quoted, value) for `key OP value` and `<key>value</key>`."""
+def _assignments(text: str, directives: bool) -> Iterator[tuple[str, int, int, str, str]]:
+    """(key, value start, value end, how it was quoted, value) for `key OP value`, `<key>value</key>`
+    and, in server configuration (`directives`), the Apache/nginx/squid style `Key value` line."""
     low = text.lower()
     candidates = _CANDIDATE.finditer(low) if len(low) == len(text) else _CANDIDATE_I.finditer(text)
     for m in candidates:
@@ -79,6 +99,9 @@ def _assignments(text: str) -> Iterator[tuple[str, int, int, str, str]]:
         yield (key, *_trimmed(v))
     for m in _XML.finditer(text):
         yield (m.group("key"), *_trimmed(m))
+    if directives:
+        for m in _DIRECTIVE.finditer(text):
+            yield (m.group("key"), *_trimmed(m))
 
 
 def _trimmed(m: re.Match[str]) -> tuple[int, int, str, str]:
@@ -91,6 +114,6 @@ def _trimmed(m: re.Match[str]) -> tuple[int, int, str, str]:
 
 def assignment(key: str, value: str, offset: int) -> Iterator[Match]:
     """One K=V from Env, Labels or a build argument, judged by the same key and value tests."""
-    if key_is_secret(key) and value_ok(value):
+    if key_is_secret(key) and value_ok(value, key):
         yield Match("generic-secret-assignment", "generic", "high", offset, offset + len(value), value,
                     "", "medium", 10)

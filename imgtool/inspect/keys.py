@@ -23,7 +23,6 @@ PEM = re.compile(
 PUTTY = re.compile(r"PuTTY-User-Key-File-[1-3]: [\w@.-]+\r?\n[\s\S]{0,4096}?Private-Lines: (\d+)\r?\n((?:[A-Za-z0-9+/=]+(?:\r?\n|$))+)"
                    r"(?:(?:Private-MAC|Private-Hash): [0-9a-fA-F]+)?")
 _ESCAPES = re.compile(r"\\r|\\n|\\t|\"\s*\+\s*\"|'\s*\+\s*'")
-_KEY_PATH = re.compile(r"(^|/)(\.ssh/id_[^/.]+|[^/]*_key|[^/]+\.(key|der|p8|pk8))$")
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,8 @@ def _der_complete(data: bytes) -> bool:
     return 2 + width + int.from_bytes(data[2:2 + width], "big") == len(data)
 
 
-def _pgp_secret(data: bytes) -> bool:
+def pgp_secret(data: bytes) -> bool:
+    """The data starts with an OpenPGP secret-key (or secret-subkey) packet."""
     if not data:
         return False
     first = data[0]
@@ -78,7 +78,7 @@ def classify_pem(label: str, body: str) -> KeyInfo | None:
             return None
         return KeyInfo("openssh", b"bcrypt" in raw[:64], "high")
     if label.startswith("PGP"):
-        return KeyInfo("pgp", False, "high") if _pgp_secret(raw) else None
+        return KeyInfo("pgp", False, "high") if pgp_secret(raw) else None
     if label.startswith("SSH2"):
         return KeyInfo("ssh2", True, "medium")
     pem = f"-----BEGIN {label}-----\n" + _ESCAPES.sub("\n", body).strip() + f"\n-----END {label}-----\n"
@@ -119,13 +119,8 @@ def find_putty(text: str) -> Iterator[KeyMatch]:
             yield KeyMatch(m.start(), m.end(), "PuTTY", KeyInfo("putty", encrypted, "high"))
 
 
-def key_path(path: str) -> bool:
-    """Paths where a binary (DER) private key is worth parsing."""
-    return bool(_KEY_PATH.search(path))
-
-
 def der_key(data: bytes) -> KeyInfo | None:
-    """A binary DER private key (PKCS#1/#8/SEC1), as found at key paths."""
+    """A binary DER private key (PKCS#1/#8/SEC1): one DER SEQUENCE that cryptography loads."""
     if not _der_complete(data) or len(data) > 1 << 16:
         return None
     try:

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 FILE, ENV, LABEL, HISTORY, COMMAND = "file", "env", "label", "history", "command"
+BINARY = "binary"   # the printable strings of a binary file: self-validating shapes only
 
 # where the generic key=value rule runs (research/inspect.md §4.4: config-like files only)
 _CONFIG_EXT = re.compile(r"\.(env(\.[\w.-]+)?|ini|cfg|conf|config|cnf|properties|props|ya?ml|toml|json|xml|"

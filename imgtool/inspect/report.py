@@ -63,6 +63,7 @@ def finding_dict(f: Finding, image: ImageSource, show: bool, secrets: list[tuple
         "match_redacted": redact(m.secret, m.prefix), "secret_sha256": f.secret_sha256, "entropy": f.entropy,
         "status": f.status, "removed_in_layer": f.removed_in_layer, "example_key": m.example,
         "suppressed": f.suppressed, "suppression_reason": f.suppression_reason, "config_field": f.config_field,
+        "archive_member": f.member,
     }
     if show:
         out["secret"] = m.secret
@@ -103,7 +104,8 @@ def at_least(findings: list[Finding], severity: str) -> bool:
 
 def _where(d: dict[str, Any]) -> str:
     if d["source"] == "layer":
-        return f"layer {d['layer_index']}: {d['path']}" + (f":{d['line']}" if d["line"] else "")
+        member = f"!/{d['archive_member']}" if d.get("archive_member") else ""
+        return f"layer {d['layer_index']}: {d['path']}{member}" + (f":{d['line']}" if d["line"] else "")
     if d["source"] == "history":
         return f"history[{d['history_index']}]" + (f" (layer {d['layer_index']})" if d["layer_index"] is not None else "")
     return f"config {d['config_field']}"
@@ -151,7 +153,8 @@ def to_sarif(doc: dict[str, Any], version: str) -> dict[str, Any]:
             "locations": [location],
             "partialFingerprints": {"secretSha256": d["secret_sha256"], "fingerprint": d["fingerprint"]},
             "properties": {k: d[k] for k in ("source", "layer_index", "layer_diff_id", "status", "removed_in_layer",
-                                             "history_index", "config_field", "example_key", "suppressed")},
+                                             "history_index", "config_field", "example_key", "suppressed",
+                                             "archive_member")},
         })
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",

@@ -12,16 +12,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from . import keys
+from . import content
 from .filters import allowlisted_path, entropy
 from .generic import assignment
 from .match import COMMAND, ENV, FILE, HISTORY, LABEL, Match, Where
 from .replay import LayerChanges
 from .rules import detect, resolve
 from .source import ImageSource
+from .tokens import verified
 
 MAX_FILE = 10 << 20
-_BINARY_PROBE = 8192
 
 
 @dataclass
@@ -40,6 +40,7 @@ class Finding:
     removed_in_layer: int | None = None
     suppressed: bool = False
     suppression_reason: str | None = None
+    member: str | None = None        # the path inside an archive file (`a.tar!/b` when nested)
 
     @property
     def secret_sha256(self) -> str:
@@ -74,7 +75,8 @@ def _line_col(text: str, pos: int) -> tuple[int, int]:
 
 @dataclass
 class LayerScanner:
-    """The walk's file hook: scans each regular file's content, binary files only at key paths."""
+    """The walk's file hook: scans each regular file's content (text, archive members, binary key
+    containers, binaries' strings; see content.py)."""
 
     max_file: int = MAX_FILE
     findings: list[Finding] = field(default_factory=list)
@@ -88,17 +90,18 @@ class LayerScanner:
         data = read(size)
         self.stats.files += 1
         self.stats.bytes += len(data)
-        if b"\0" in data[:_BINARY_PROBE]:
+        if b"\0" in data[:content.PROBE]:
             self.stats.binary_skipped += 1
-            if keys.key_path(path) and (info := keys.der_key(data)) is not None:
-                m = Match("private-key", "private-key", "medium" if info.encrypted else "critical", 0, len(data),
-                          data.hex(), "DER", info.confidence, 80)
-                self.findings.append(Finding(m, "layer", "/" + path, None, None, layer))
-            return
-        text = data.decode("utf-8", "surrogateescape")
-        for m in detect(text, Where(FILE, path)):
-            line, column = _line_col(text, m.line_pos)
-            self.findings.append(Finding(m, "layer", "/" + path, line, column, layer))
+        for piece in content.pieces(path, data, self.max_file):
+            if piece.key is not None:
+                info = piece.key
+                m = Match("private-key", "private-key", "medium" if info.encrypted else "critical", 0, len(piece.data),
+                          piece.data.hex(), info.kind.upper(), info.confidence, 80)
+                self.findings.append(Finding(m, "layer", "/" + path, None, None, layer, member=piece.member))
+                continue
+            for m in detect(piece.text or "", piece.where):
+                line, column = (None, None) if piece.binary else _line_col(piece.text or "", m.line_pos)
+                self.findings.append(Finding(m, "layer", "/" + path, line, column, layer, member=piece.member))
 
 
 def apply_status(findings: list[Finding], changes: list[LayerChanges]) -> None:
@@ -201,7 +204,8 @@ def suppress(findings: list[Finding], allow: Allowlist) -> None:
             reason = "hash allowlisted"
         elif f.match.example:
             reason = "documented example value"
-        elif f.path and (why := allowlisted_path(f.path[1:])):
+        elif f.path and (why := allowlisted_path(f.path[1:], verified(f.match.secret))
+                         or (f.member and allowlisted_path(f.member, verified(f.match.secret)))):
             reason = why
         f.suppressed, f.suppression_reason = reason is not None, reason
 

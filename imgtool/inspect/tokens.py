@@ -36,7 +36,16 @@ def crc32_checksum(body: str) -> str:
     return _base62(zlib.crc32(body.encode()))
 
 
-def _checksummed(prefix_len: int) -> Callable[[str], str | None]:
+def verified(secret: str) -> bool:
+    """A GitHub or npm token whose CRC32 suffix is right: the issuer's format, not a lookalike."""
+    prefix = secret[:4]
+    if prefix not in ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "npm_") or len(secret) != 40:
+        return False
+    return crc32_checksum(secret[4:-6]) == secret[-6:]
+
+
+def checksummed(prefix_len: int) -> Callable[[str], str | None]:
+    """Validator for tokens ending in a CRC32: a right checksum is proof, a wrong one still a likely token."""
     def check(token: str) -> str | None:
         body = token[prefix_len:]
         if filters.token_placeholder(body):
@@ -45,7 +54,8 @@ def _checksummed(prefix_len: int) -> Callable[[str], str | None]:
     return check
 
 
-def _random_after(prefix_len: int) -> Callable[[str], str | None]:
+def random_after(prefix_len: int) -> Callable[[str], str | None]:
+    """Validator for prefixed tokens: whatever follows the prefix must look like random output."""
     def check(token: str) -> str | None:
         return None if filters.token_placeholder(token[prefix_len:]) else "high"
     return check
@@ -63,6 +73,8 @@ def _jwt(token: str) -> str | None:
         return None
     if not isinstance(head, dict) or not isinstance(head.get("alg"), str) or not isinstance(body, dict):
         return None
+    if not token.split(".", 2)[2]:   # unsigned (alg none): still a bearer credential for lax verifiers
+        return "medium" if head["alg"].lower() == "none" and body else None
     return "high"
 
 
@@ -119,55 +131,58 @@ class TokenRule:
     validate: Callable[[str], str | None]
 
 
-def _rule(rule_id: str, category: str, severity: str, regex: str, keywords: tuple[str, ...],
+def rule(rule_id: str, category: str, severity: str, regex: str, keywords: tuple[str, ...],
           prefix: Callable[[str], str], validate: Callable[[str], str | None], flags: int = 0) -> TokenRule:
+    """A family from its regex (group 1 is the secret), gating keywords, redaction prefix and validator."""
     return TokenRule(rule_id, category, severity, re.compile(regex, flags), keywords, prefix, validate)
 
 
-def _upto(sep: str) -> Callable[[str], str]:
+def upto(sep: str) -> Callable[[str], str]:
+    """Redaction prefix: the token up to and including `sep`."""
     return lambda s: s[: s.index(sep) + len(sep)] if sep in s else s[:4]
 
 
-def _fixed(n: int) -> Callable[[str], str]:
+def fixed(n: int) -> Callable[[str], str]:
+    """Redaction prefix: the first `n` characters (the vendor's fixed prefix)."""
     return lambda s: s[:n]
 
 
 TOKEN_RULES: tuple[TokenRule, ...] = (
-    _rule("github-token", "github", "critical", _B + r"(gh[pousr]_[A-Za-z0-9]{36})" + _E,
-          ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), _fixed(4), _checksummed(4)),
-    _rule("github-token", "github", "critical", _B + r"(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})" + _E,
-          ("github_pat_",), _fixed(11), _random_after(11)),
-    _rule("gitlab-token", "gitlab", "critical",
+    rule("github-token", "github", "critical", _B + r"(gh[pousr]_[A-Za-z0-9]{36})" + _E,
+          ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), fixed(4), checksummed(4)),
+    rule("github-token", "github", "critical", _B + r"(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})" + _E,
+          ("github_pat_",), fixed(11), random_after(11)),
+    rule("gitlab-token", "gitlab", "critical",
           _B + r"((?:glpat|gldt|glrt|glptt|glft|glsoat|gloas|glcbt|glimt|glagent)-[A-Za-z0-9_-]{20,})" + _E,
           ("glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glsoat-", "gloas-", "glcbt-", "glimt-", "glagent-"),
-          _upto("-"), lambda t: None if filters.token_placeholder(t.split("-", 1)[1]) else "high"),
-    _rule("slack-token", "slack", "high", _B + r"(xox[abposr]-(?:[0-9]+-)+[0-9A-Za-z]{8,})" + _E,
-          ("xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-"), _fixed(5),
+          upto("-"), lambda t: None if filters.token_placeholder(t.split("-", 1)[1]) else "high"),
+    rule("slack-token", "slack", "high", _B + r"(xox[abposr]-(?:[0-9]+-)+[0-9A-Za-z]{8,})" + _E,
+          ("xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-"), fixed(5),
           lambda t: None if filters.token_placeholder(t.rsplit("-", 1)[1]) else "high"),
-    _rule("slack-webhook", "slack", "high",
+    rule("slack-webhook", "slack", "high",
           r"(https://hooks\.slack\.com/(?:services|workflows)/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]{20,})",
           ("hooks.slack.com",), lambda s: "https://hooks.slack.com/services/", _slack_webhook),
-    _rule("stripe-secret-key", "stripe", "critical", _B + r"((?:sk|rk)_(?:live|test)_[0-9A-Za-z]{20,247})" + _E,
-          ("sk_live_", "sk_test_", "rk_live_", "rk_test_"), _fixed(8), _random_after(8)),
-    _rule("npm-token", "npm", "critical", _B + r"(npm_[A-Za-z0-9]{36})" + _E, ("npm_",), _fixed(4), _checksummed(4)),
-    _rule("pypi-token", "pypi", "critical",
+    rule("stripe-secret-key", "stripe", "critical", _B + r"((?:sk|rk)_(?:live|test)_[0-9A-Za-z]{20,247})" + _E,
+          ("sk_live_", "sk_test_", "rk_live_", "rk_test_"), fixed(8), random_after(8)),
+    rule("npm-token", "npm", "critical", _B + r"(npm_[A-Za-z0-9]{36})" + _E, ("npm_",), fixed(4), checksummed(4)),
+    rule("pypi-token", "pypi", "critical",
           _B + r"(pypi-(?:AgEIcHlwaS5vcmc|AgENdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,})" + _E,
-          ("pypi-ag",), _fixed(5), _random_after(24)),
-    _rule("dockerhub-token", "docker", "critical", _B + r"(dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,})" + _E,
-          ("dckr_pat_", "dckr_oat_"), _fixed(9), _random_after(9)),
-    _rule("aws-access-key-id", "aws", "critical", r"(?<![A-Za-z0-9])((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})(?![A-Za-z0-9])",
-          ("akia", "asia", "abia", "acca"), _fixed(4), _aws_id),
-    _rule("aws-secret-access-key", "aws", "critical",
+          ("pypi-ag",), fixed(5), random_after(24)),
+    rule("dockerhub-token", "docker", "critical", _B + r"(dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,})" + _E,
+          ("dckr_pat_", "dckr_oat_"), fixed(9), random_after(9)),
+    rule("aws-access-key-id", "aws", "critical", r"(?<![A-Za-z0-9])((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})(?![A-Za-z0-9])",
+          ("akia", "asia", "abia", "acca"), fixed(4), _aws_id),
+    rule("aws-secret-access-key", "aws", "critical",
           r"(?i:aws[\w.-]{0,24}?secret[\w.-]{0,20}|secret[_.-]?access[_.-]?key)[\"']?\s*(?::=|=>|=|:)\s*[\"']?"
           r"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
           ("secret",), lambda s: "", _aws_secret),
-    _rule("azure-storage-key", "azure", "critical", r"(?i:AccountKey)=([A-Za-z0-9+/]{86}==)",
+    rule("azure-storage-key", "azure", "critical", r"(?i:AccountKey)=([A-Za-z0-9+/]{86}==)",
           ("accountkey=",), lambda s: "", _azure),
-    _rule("azure-storage-key", "azure", "critical", r"(?i:SharedAccessKey)=([A-Za-z0-9+/]{43}=)",
+    rule("azure-storage-key", "azure", "critical", r"(?i:SharedAccessKey)=([A-Za-z0-9+/]{43}=)",
           ("sharedaccesskey=",), lambda s: "", lambda s: _azure(s, 32)),
-    _rule("azure-storage-key", "azure", "critical",
+    rule("azure-storage-key", "azure", "critical",
           r"(?i:azure[\w.-]{0,30}?(?:key|secret))[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9+/]{86}==)",
           ("azure",), lambda s: "", _azure),
-    _rule("jwt", "jwt", "medium", _B + r"(eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})" + _E,
+    rule("jwt", "jwt", "medium", _B + r"(eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.(?:[A-Za-z0-9_-]{10,}" + _E + r")?)",
           ("eyj",), lambda s: "eyJ", _jwt),
 )

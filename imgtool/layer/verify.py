@@ -18,6 +18,7 @@ sum (research/runtime.md §5.2: 92 MB/s serial). The consumer sees a plain reada
 from __future__ import annotations
 
 import io
+import os
 import queue
 import threading
 from typing import BinaryIO
@@ -54,6 +55,15 @@ def check_blob(descriptor: Descriptor, size: int, digest: Digest) -> None:
         raise LayerError(f"blob {descriptor.digest}: size mismatch: descriptor says {descriptor.size}, blob has {size}")
     if digest != descriptor.digest:
         raise LayerError(f"blob digest mismatch: expected {descriptor.digest}, got {digest}")
+
+
+def _read_ahead(blob: BinaryIO) -> None:
+    """A blob in a file is read whole, once: have the kernel fetch all of it now (POSIX_FADV_WILLNEED),
+    so a blob that is not in the page cache streams from disk while it is inflated, not chunk by chunk."""
+    try:
+        os.posix_fadvise(blob.fileno(), 0, 0, os.POSIX_FADV_WILLNEED)
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+        pass  # not a file (a socket, memory): nothing to read ahead
 
 
 class VerifiedBlob(io.RawIOBase):
@@ -109,6 +119,7 @@ class VerifiedLayer(io.RawIOBase):
         self._thread.start()
 
     def _produce(self) -> None:
+        _read_ahead(self._source)
         try:
             tar_stream = compression.open_decompressed(self._buffered)  # type: ignore[arg-type]
             while not self._stop.is_set():
@@ -126,25 +137,39 @@ class VerifiedLayer(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readview(self, limit: int) -> memoryview:
+        """Up to `limit` next bytes as a view of the producer's chunk, nothing copied (empty at the end).
+
+        Why: the applier writes file content straight from these views; chunks are immutable, so a
+        view stays valid after later reads.
+        """
         while not self._pending:
             if self._eof:
-                return 0
+                return self._pending
             item = self._queue.get()
             if item is None:
                 self._eof = True
                 self.verify()
-                return 0
+                return self._pending
             if isinstance(item, BaseException):
                 self._eof = True
                 if isinstance(item, ImgtoolError):
                     raise item
                 raise LayerError(f"cannot read layer: {item}") from item
             self._pending = memoryview(item)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
+        view = self._pending[:limit]
+        self._pending = self._pending[len(view):]
+        return view
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        view = self.readview(len(buffer))
+        buffer[:len(view)] = view
+        return len(view)
+
+    @property
+    def blob_read(self) -> int:
+        """Bytes of the blob consumed so far (progress displays poll it from their own thread)."""
+        return self._counted.count
 
     def drain(self) -> None:
         """Consume what the tar reader left (padding, trailing junk): it is part of the DiffID."""

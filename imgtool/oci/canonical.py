@@ -13,9 +13,27 @@ from typing import Any
 from imgtool.errors import SchemaError
 
 
+def go_string(text: str) -> str:
+    """`text` as Go's encoding/json writes it: each byte that was not UTF-8 becomes U+FFFD.
+
+    Why: Dockerfiles and tar names are read with `surrogateescape`, so bytes that are not UTF-8
+    survive as lone surrogates, which cannot be encoded; BuildKit's documents (configs, history,
+    the runtime spec of a RUN) carry U+FFFD in their place, and so do imgtool's.
+    """
+    try:
+        text.encode()
+        return text
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:  # a surrogate that is no escaped byte (from a JSON \ud800)
+            return text.encode("utf-8", "replace").decode()
+
+
 def dumps(obj: Any) -> bytes:
-    """Serialise to canonical JSON bytes."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """Serialise to canonical JSON bytes (UTF-8; undecodable input bytes as U+FFFD, see go_string)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return go_string(text).encode()
 
 
 def loads(data: bytes | str, what: str = "document") -> Any:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from imgtool import atomicfile
 from imgtool.errors import ImgtoolError, LayerError
 from imgtool.layer.layer import Layer
 from imgtool.oci.config import chain_ids
@@ -73,21 +74,50 @@ def in_private_mounts(fn: Callable[[], Any]) -> Any:
 
 
 _overlay_ok: bool | None = None
+PROBE_FILE = ".overlay-probe"  # in the snapshots root: the probe's answer for this boot
 
 
-def overlay_supported(scratch: Path) -> bool:
-    """Whether overlayfs can be mounted here (probed once per process, in a throwaway namespace)."""
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def overlay_supported(scratch: Path, remember: Path | None = None) -> bool:
+    """Whether overlayfs can be mounted here (probed in a throwaway namespace, once per process).
+
+    `remember`: a file keeping the answer for this boot and this scratch filesystem, so that each
+    `imgtool run` does not pay for the probe again: forking a mount namespace and tearing it down
+    costs 5-80 ms on a loaded host, on the path of every container start. A new boot (another
+    kernel, other modules) or a store moved to another filesystem probes afresh.
+    """
     global _overlay_ok
-    if _overlay_ok is None:
-        with tempfile.TemporaryDirectory(dir=scratch) as tmp:
-            for sub in ("l", "u", "w", "m"):
-                os.mkdir(os.path.join(tmp, sub))
-            try:
-                in_private_mounts(lambda: mount_overlay([Path(tmp, "l")], Path(tmp, "u"), Path(tmp, "w"),
-                                                        Path(tmp, "m")))
-                _overlay_ok = True
-            except ImgtoolError:
-                _overlay_ok = False
+    if _overlay_ok is not None:
+        return _overlay_ok
+    key = f"{_boot_id()} {os.stat(scratch).st_dev}"
+    if remember is not None:
+        try:
+            seen, _, answer = remember.read_text().rpartition(" ")
+            if seen == key and answer in ("yes", "no"):
+                _overlay_ok = answer == "yes"
+                return _overlay_ok
+        except OSError:
+            pass
+    with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+        for sub in ("l", "u", "w", "m"):
+            os.mkdir(os.path.join(tmp, sub))
+        try:
+            in_private_mounts(lambda: mount_overlay([Path(tmp, "l")], Path(tmp, "u"), Path(tmp, "w"),
+                                                    Path(tmp, "m")))
+            _overlay_ok = True
+        except ImgtoolError:
+            _overlay_ok = False
+    if remember is not None:
+        try:
+            atomicfile.write_bytes(remember, f"{key} {'yes' if _overlay_ok else 'no'}".encode(), durable=False)
+        except OSError:
+            pass  # a read-only store probes every time
     return _overlay_ok
 
 
@@ -135,7 +165,7 @@ class Snapshots:
         Without overlayfs it returns one directory: the flattened rootfs for the whole stack.
         """
         chains = chain_ids([layer.diff_id for layer in layers])
-        if not overlay_supported(self.scratch):
+        if not overlay_supported(self.scratch, self.root / PROBE_FILE):
             return [self._full(layers, chains)] if layers else []
         dirs: list[Path] = []
         for layer, chain in zip(layers, chains):

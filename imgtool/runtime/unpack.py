@@ -15,25 +15,30 @@ from pathlib import Path
 from imgtool.errors import ImgtoolError
 from imgtool.store import Store
 
-from .applier import apply
+from .applier import apply_layer
 from .bundle import Overrides, runtime_config, write_config
-from .runner import image_layers
+from .progress import Silent
 
 
-def unpack_image(store: Store, ref: str, bundle: Path, ov: Overrides | None = None) -> None:
-    """Unpack `ref` from the store into a new bundle directory."""
+def unpack_image(store: Store, ref: str, bundle: Path, ov: Overrides | None = None,
+                 progress: Silent | None = None) -> None:
+    """Unpack `ref` from the store into a new bundle directory, reporting each layer to `progress`."""
+    progress = progress or Silent()
     bundle = Path(bundle)
     if bundle.exists() and (not bundle.is_dir() or any(bundle.iterdir())):
         raise ImgtoolError(f"{bundle} already exists and is not an empty directory")
-    config, layers = image_layers(store, ref)
+    image = store.resolve(ref)  # not runner.image_layers: that module pulls in the whole container runtime
     bundle.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{bundle.name}.", dir=bundle.parent))
     try:
         rootfs = staging / "rootfs"
         rootfs.mkdir(mode=0o755)
-        for layer in layers:
-            apply(layer, rootfs)
-        write_config(runtime_config(config, rootfs, ov or Overrides(network="none")), staging)
+        for layer in image.layers:
+            with layer.open_uncompressed() as stream:
+                progress.start(layer, lambda stream=stream: stream.blob_read)
+                apply_layer(stream, rootfs)
+            progress.done(layer)
+        write_config(runtime_config(image.config, rootfs, ov or Overrides(network="none")), staging)
         os.chmod(staging, 0o700)  # unprivileged users must not reach setuid binaries in rootfs
         if bundle.exists():
             bundle.rmdir()

@@ -54,6 +54,26 @@ class Upload:
     offset: int = 0
 
 
+class FileWindow:
+    """At most `remaining` bytes of an open local file from `start` (a blob, or a Range of it).
+
+    A local backend returns this from `open_blob`, which tells the blob handler it may hand the
+    kernel the file descriptor (zero-copy) instead of reading the bytes into Python."""
+
+    def __init__(self, file: BinaryIO, start: int, remaining: int):
+        self.file, self.start, self.remaining = file, start, remaining
+
+    def read(self, size: int) -> bytes:
+        """Up to `size` bytes, then b"" once the window is used up."""
+        data = self.file.read(min(size, self.remaining)) if self.remaining > 0 else b""
+        self.remaining -= len(data)
+        return data
+
+    def close(self) -> None:
+        """Close the file."""
+        self.file.close()
+
+
 class Storage(abc.ABC):
     """A registry's content: CAS blobs linked into repositories, manifests, tags, referrers."""
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import named, write_context
+from .conftest import config_of, named, write_context
 
 
 def _one_line_error(r, *needles: str) -> str:
@@ -122,3 +122,14 @@ def test_ctrl_c_leaves_nothing_behind(busybox_store, store_root, tmp_path):
     assert "Traceback" not in err
     assert not named(busybox_store, "int:1")
     assert _leftovers(store_root, ids) == []
+
+
+def test_dockerfile_bytes_that_are_not_utf8_become_u_fffd_as_in_docker(build, busybox_store, imgtool):
+    # docker 20.10 builds this; its RUN writes U+FFFD for each bad byte (Go's JSON of the spec)
+    for quiet in ((), ("-q",)):
+        r = build({"Dockerfile": b"FROM busybox\nRUN printf '%s' \xff\xfe > /x\nLABEL k=\xff\n"}, *quiet, "-t", "bytes:1")
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r
+    assert imgtool("run", "--rm", "--network", "none", "bytes:1", "cat", "/x").stdout == "\ufffd\ufffd"
+    config = config_of(busybox_store, "bytes:1")
+    assert config["config"]["Labels"] == {"k": "\ufffd"}
+    assert "\ufffd\ufffd" in config["history"][-2]["created_by"]

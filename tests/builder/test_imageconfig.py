@@ -32,7 +32,8 @@ def test_docker_semantics_of_each_instruction():
         "VOLUME /data\nSTOPSIGNAL SIGINT\nONBUILD RUN make\n"
         "HEALTHCHECK --interval=5s --retries=2 CMD true\n"
     )
-    assert config.env == ("B=2", "A=3", "C=1")  # ENV sees values from before the instruction
+    # ENV sees values from before the instruction; an existing key is replaced where it stands (addEnv)
+    assert config.env == ("A=3", "B=2", "C=1")
     assert config.labels == {"x": "1", "y z": "2"}
     assert config.entrypoint == ("/entry",)
     assert config.cmd == ("/bin/bash", "-ec", "echo $HOME")  # shell form behind SHELL, not expanded

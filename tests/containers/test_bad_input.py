@@ -42,6 +42,12 @@ BAD = [
     (["--log-opt", "max-file=0"], "max-file cannot be less than 1"),
     (["--network", "bogus"], "network bogus not found"),
     (["--stop-signal", "FOO"], "FOO"),
+    (["--restart", "sometimes"], "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', "
+                                 "'on-failure', or 'unless-stopped'"),
+    (["--restart", "on-failure:x"], "invalid restart policy format: maximum retry count must be an integer"),
+    (["--restart", "always:3"], "invalid restart policy: maximum retry count can only be used with 'on-failure'"),
+    (["--restart", "on-failure:-1"], "invalid restart policy: maximum retry count cannot be negative"),
+    (["--rm", "--restart", "always"], "conflicting options: cannot specify both --restart and --rm"),
 ]
 
 

@@ -192,6 +192,39 @@ def test_stalled_manifest_uploads_bounded_memory_and_dropped(spawn, tmp_path):
 
 # --- ranges ------------------------------------------------------------------------------------------
 
+def test_stalled_blob_readers_are_dropped_and_others_still_served(make_registry):
+    """33 clients GET an 8 MB blob and read nothing: they fill every zero-copy send thread, yet a
+    normal pull is served at once (by the streaming path), and after `client_timeout` the stalled
+    ones are dropped, cut short, instead of holding a thread each forever."""
+    reg = make_registry(client_timeout=1.0)
+    blob = os.urandom(8 << 20)
+    digest = push_blob(reg.url, "big", blob)
+    stalled = []
+    for _ in range(33):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 10)
+        sock.connect(("127.0.0.1", reg.port))
+        sock.sendall(f"GET /v2/big/blobs/{digest} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        stalled.append(sock)
+    time.sleep(0.5)
+    started = time.monotonic()
+    assert requests.get(f"{reg.url}/v2/big/blobs/{digest}", timeout=30).content == blob
+    assert time.monotonic() - started < 10
+    time.sleep(2.5)
+    cut_short = 0
+    for sock in stalled:
+        sock.settimeout(5)
+        received = 0
+        try:
+            while data := sock.recv(1 << 20):
+                received += len(data)
+        except (ConnectionResetError, TimeoutError):
+            pass
+        sock.close()
+        cut_short += received < len(blob)
+    assert cut_short >= 32  # all but (at most) the one that streamed
+
+
 def test_patch_chunked_body_longer_than_content_range_416(registry, repo):
     r = requests.post(f"{registry.url}/v2/{repo}/blobs/uploads/")
     location = registry.url + r.headers["Location"]

@@ -103,8 +103,14 @@ def _leftovers(store) -> tuple[set, set, set]:
     """
     mounts = {line for line in Path("/proc/self/mountinfo").read_text().splitlines() if str(store.path) in line}
     states = set(Path(rt_state.STATE_ROOT).iterdir()) if Path(rt_state.STATE_ROOT).exists() else set()
-    cgroups = {p for h in Path("/sys/fs/cgroup").iterdir() for p in h.rglob("imgtool/*") if p.is_dir()}
-    return mounts, states, cgroups
+    return mounts, states, _imgtool_cgroups()
+
+
+def _imgtool_cgroups() -> set[str]:
+    """Every cgroup directly under a cgroup named `imgtool`, in any hierarchy. os.walk, not rglob:
+    other tests' containers come and go, and rglob fails on a directory that vanishes mid-walk."""
+    return {os.path.join(top, name) for top, names, _ in os.walk("/sys/fs/cgroup")
+            if os.path.basename(top) == "imgtool" for name in names}
 
 
 @pytest.fixture

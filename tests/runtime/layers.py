@@ -112,3 +112,16 @@ def layer_of(blob: bytes, diff_id: Digest | None = None, **descriptor) -> Layer:
     (media_type, digest, size), and the DiffID is the given one or sha256 of an uncompressed blob."""
     fields = {"media_type": detect(blob[:4]).media_type(), "digest": sha(blob), "size": len(blob), **descriptor}
     return Layer(Descriptor(**fields), diff_id or sha(blob), lambda: io.BytesIO(blob))
+
+
+def content(view: dict[str, tuple], path: str):
+    """The payload `tree` recorded for `path` (file bytes, link target, device numbers)."""
+    return view[path][4]
+
+
+def gnu_tar(info: tarfile.TarInfo) -> bytes:
+    """A GNU-format tar of one raw header (for headers `tar_bytes` cannot express: sparse, huge devices)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        tar.addfile(info)
+    return buf.getvalue()

@@ -1,0 +1,120 @@
+"""Credentials in the syntaxes of particular programs, where the generic `key = value` rule cannot see
+them: .pgpass lines, PHP `define()`, SQL `CREATE USER ... PASSWORD`, redis `requirepass`, Rails'
+master.key and secret_key_base, a Vault token file, and connection strings (`...;Password=...;`).
+
+Each names the program's own syntax, so a match is evidence by itself; values still pass the
+placeholder filter (`password_here`, `${APP_PASSWORD}`, redis's documented `foobared`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from . import filters
+from .generic import key_is_secret
+from .match import Match, Where
+
+
+def _ok(value: str) -> bool:
+    return len(value) >= 4 and not filters.placeholder(value) and not filters.word_placeholder(value)
+
+
+def _match(rule: str, category: str, start: int, value: str) -> Match:
+    return Match(rule, category, "high", start, start + len(value), value, "", "high", 85)
+
+
+def pgpass(text: str, where: Where) -> Iterator[Match]:
+    """`hostname:port:database:username:password` lines of a .pgpass file."""
+    if where.name not in (".pgpass", "pgpass", "pgpass.conf"):
+        return
+    for m in re.finditer(r"(?m)^(?:(?:\\.|[^:\n\\])*:){4}((?:\\.|[^\n\\])+?)\r?$", text):
+        value = m.group(1)
+        if not m.group(0).startswith("#") and _ok(value) and value != "password":
+            yield _match("pgpass-password", "database", m.start(1), value)
+
+
+_DEFINE = re.compile(r"define\(\s*['\"]([A-Za-z_][A-Za-z0-9_]*)['\"]\s*,\s*(['\"])([^'\"\n]{4,200})\2\s*\)")
+
+
+def php_define(text: str, where: Where) -> Iterator[Match]:
+    """`define('DB_PASSWORD', '...')` (wp-config.php and other PHP configuration)."""
+    for m in _DEFINE.finditer(text):
+        if key_is_secret(m.group(1)) and filters.generic_rejects(m.group(3)) is None:
+            yield _match("php-define-secret", "generic", m.start(3), m.group(3))
+
+
+_SQL = re.compile(r"(?i)\b(?:(?:CREATE|ALTER)\s+(?:USER|ROLE|LOGIN)\b[^;]{0,200}?\bPASSWORD\s*=?\s*|"
+                  r"IDENTIFIED\s+(?:WITH\s+\w+\s+)?BY\s+)(?:E?')([^'\n]{4,128})'")
+
+
+def sql_password(text: str, where: Where) -> Iterator[Match]:
+    """Passwords set by SQL (init scripts in /docker-entrypoint-initdb.d and migrations)."""
+    for m in _SQL.finditer(text):
+        if _ok(m.group(1)):
+            yield _match("sql-password", "database", m.start(1), m.group(1))
+
+
+_REDIS = re.compile(r"(?m)^[ \t]*(?:requirepass|masterauth)[ \t]+(\"?)([^\s\"]{4,})\1[ \t]*\r?$")
+
+
+def redis_conf(text: str, where: Where) -> Iterator[Match]:
+    """redis.conf `requirepass` / `masterauth` (commented-out defaults are not set)."""
+    for m in _REDIS.finditer(text):
+        if _ok(m.group(2)) and m.group(2) != "foobared":
+            yield _match("redis-password", "database", m.start(2), m.group(2))
+
+
+_MASTER_KEY = re.compile(r"(^|/)config/(master|credentials/[\w.-]+)\.key$")
+_KEY_BASE = re.compile(r"(?i)secret_key_base[\"']?\s*(?::|=>|=)\s*[\"']?([0-9a-f]{64,256})(?![0-9a-zA-Z])")
+
+
+def rails_master_key(text: str, where: Where) -> Iterator[Match]:
+    """Rails' config/master.key (it decrypts credentials.yml.enc): a file of 32 hex digits."""
+    value = text.strip()
+    if _MASTER_KEY.search(where.path) and re.fullmatch(r"[0-9a-f]{32}", value) and not filters.repeated(value):
+        yield Match("rails-master-key", "rails", "critical", text.index(value), text.index(value) + 32, value, "", "high", 85)
+
+
+def rails_key_base(text: str, where: Where) -> Iterator[Match]:
+    """A literal secret_key_base (secrets.yml, an initializer): hex, so the generic rule calls it a hash."""
+    for m in _KEY_BASE.finditer(text):
+        if not filters.repeated(m.group(1)) and not filters.sequential(m.group(1)):
+            yield Match("rails-secret-key-base", "rails", "critical", m.start(1), m.end(1), m.group(1), "", "high", 85)
+
+
+def vault_token_file(text: str, where: Where) -> Iterator[Match]:
+    """~/.vault-token: the CLI's login token, legacy `s.` tokens included."""
+    value = text.strip()
+    if where.name == ".vault-token" and re.fullmatch(r"(?:[sbr]|hv[sbr])\.[A-Za-z0-9_-]{20,}", value):
+        if not filters.token_placeholder(value.split(".", 1)[1]):
+            yield Match("vault-token", "vault", "critical", text.index(value), text.index(value) + len(value), value,
+                        value.split(".", 1)[0] + ".", "high", 85)
+
+
+_CONN = re.compile(r"(?i)(?:^|[;\"'\s])(?:password|pwd)\s*=\s*([^;\"'\s]{4,128})(?=;|[\"'\s]|$)")
+_CONN_CONTEXT = re.compile(r"(?i)(?:server|data source|host|user id|uid|database|initial catalog)\s*=")
+
+
+def connection_string(text: str, where: Where) -> Iterator[Match]:
+    """ADO.NET / ODBC connection strings: `Server=...;User Id=...;Password=...;` in any file."""
+    for m in _CONN.finditer(text):
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        line_end = text.find("\n", m.end())
+        line = text[line_start:line_end if line_end >= 0 else len(text)]
+        if _CONN_CONTEXT.search(line) and ";" in line and filters.generic_rejects(m.group(1)) is None \
+                and not filters.word_placeholder(m.group(1)):
+            yield _match("connection-string-password", "database", m.start(1), m.group(1))
+
+
+CONFIG_RULES = (
+    ((":",), pgpass),
+    (("define",), php_define),
+    (("password", "identified"), sql_password),
+    (("requirepass", "masterauth"), redis_conf),
+    (("secret_key_base",), rails_key_base),
+    (("",), rails_master_key),      # path-gated: the file is nothing but the key
+    (("",), vault_token_file),
+    (("password", "pwd"), connection_string),
+)
+

@@ -131,11 +131,12 @@ def bench_runc_calls(store: Store, work: Path, runs: int) -> list[tuple[str, str
     spec = json.loads((bundle / "config.json").read_text())
     spec["process"]["args"] = ["/bin/true"]
     (bundle / "config.json").write_text(json.dumps(spec))
-    fast = launcher.write(str(work / "imgtool-runc"))
-    tools = {"imgtool-runc (-IS launcher)": lambda *a: [fast, *a]}
     installed = shutil.which("imgtool-runc")
-    if installed:
-        tools["imgtool-runc (pip console script)"] = lambda *a: [installed, *a]
+    if installed is None:  # no install on the PATH: the launcher scripts/setup.sh would install
+        installed = launcher.write(str(work / "imgtool-runc"))
+    with open(installed) as f:
+        kind = "-IS launcher" if f.readline().rstrip().endswith(" -IS") else "pip console script"
+    tools = {f"imgtool-runc ({kind}: {installed})": lambda *a: [installed, *a]}
     for name in ("runc", "crun"):
         if shutil.which(name):
             tools[name] = lambda *a, n=name: command(n, *a)

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Secret scanning, side by side: imgtool (from the image) vs detect-secrets (on the extracted layers).
 
-    python3 bench/secret_scan.py [--workdir DIR] [--noise 1500] [--runs 1]
+    python3 bench/secret_scan.py [--workdir DIR] [--noise 1500] [--runs 1] [--corpus planted|wide|both]
 
 The image is the planted corpus of tests/inspect (every rule family, placed visible / overwritten /
-deleted / deleted-opaque / only in Env, Labels or history, plus decoys), with a layer of real text
+deleted / deleted-opaque / only in Env, Labels or history, plus decoys), with `--corpus both` (the
+default) also the wide corpus's files and decoys (tests/inspect/wide.py: ~150 plants of 60+
+families in the files, encodings, archives and key containers real images hold), and a layer of real text
 as noise: `--noise` source files of this Python's standard library, under /srv/lib (a path no
 allowlist knows), so every finding there counts against the scanner's precision.
 
@@ -18,7 +20,9 @@ allowlist knows), so every finding there counts against the scanner's precision.
   secret --input ARCHIVE`); Debian 12 has no package and this machine no network, so usually skipped.
 
 Scoring is by location, one per (layer, path, line) or (config field) or (history line): a
-reported location is a true positive if a planted secret is there, else a false positive.
+reported location is a true positive if a planted secret is there, else a false positive (a binary
+file's or key container's location has no line). With `--runs N` the two scanners alternate
+(imgtool, detect-secrets, imgtool, ...) and the medians are reported, with the load average.
 Prints a markdown table for docs/benchmarks.md.
 """
 
@@ -34,6 +38,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sysconfig
 import tarfile
@@ -44,7 +49,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from imgtool.store import Store  # noqa: E402
-from tests.inspect import corpus, imagespec  # noqa: E402
+from tests.inspect import corpus, imagespec, wide  # noqa: E402
+from tests.inspect.values import Gen  # noqa: E402
+from tests.inspect.wide_decoys import decoy_files  # noqa: E402
 from tests.inspect.imagespec import file  # noqa: E402
 
 
@@ -76,6 +83,14 @@ def truth_locations(spec, truth) -> set[tuple]:
         else:
             out.add((t.source, t.config_field))
     return out
+
+
+def add_wide(spec) -> set[tuple]:
+    """The wide corpus's decoys and plants as two more layers; returns the plants' locations."""
+    spec.layer("COPY base-files / # wide decoys", *[file(p, d) for p, d in decoy_files(Gen(79))])
+    plants = wide.file_plants()
+    index = spec.layer("COPY . / # wide plants", *[file(p.path, p.data) for p in plants])
+    return {("layer", index, p.path, p.line) for p in plants}
 
 
 def imgtool_locations(doc) -> set[tuple]:
@@ -145,38 +160,41 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path)
     ap.add_argument("--noise", type=int, default=1500)
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--corpus", choices=("planted", "wide", "both"), default="both")
     ap.add_argument("--venv", type=Path, default=Path(tempfile.gettempdir()) / "imgtool-bench-detect-secrets")
     args = ap.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="imgtool-bench-inspect-"))
     root = work / "store"
     store = Store.open(root)
     spec, truth, _ = corpus.make()
+    expected = truth_locations(spec, truth) if args.corpus != "wide" else set()
+    if args.corpus == "wide":
+        spec = imagespec.Spec()
+    if args.corpus != "planted":
+        expected |= add_wide(spec)
     spec.layer("COPY lib /srv/lib", *noise_files(args.noise))
     imagespec.build(store, spec, "bench:corpus")
-    expected = truth_locations(spec, truth)
     env = dict(os.environ, IMGTOOL_ROOT=str(root), PYTHONPATH=str(REPO))
-
-    times = []
-    for _ in range(args.runs):
-        t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "imgtool", "inspect", "--secrets", "--format", "json", "bench:corpus"],
-                              capture_output=True, text=True, env=env, check=True)
-        times.append(time.perf_counter() - t0)
-    ours_doc = json.loads(proc.stdout)
-    ours = score(imgtool_locations(ours_doc), expected)
-    ours["time"] = min(times)
-
     exe = detect_secrets(args.venv)
     base = work / "extracted"
     shutil.rmtree(base, ignore_errors=True)
     extract(store, "bench:corpus", base)
-    times = []
-    for _ in range(args.runs):
+
+    ours_times, ds_times, loads = [], [], []
+    for _ in range(args.runs):   # interleaved, so both see the same load
+        loads.append(os.getloadavg()[0])
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "imgtool", "inspect", "--secrets", "--format", "json", "bench:corpus"],
+                              capture_output=True, text=True, env=env, check=True)
+        ours_times.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         ds = subprocess.run([str(exe), "scan", "--all-files", "."], cwd=base, capture_output=True, text=True, check=True)
-        times.append(time.perf_counter() - t0)
+        ds_times.append(time.perf_counter() - t0)
+    ours_doc = json.loads(proc.stdout)
+    ours = score(imgtool_locations(ours_doc), expected)
+    ours["time"] = statistics.median(ours_times)
     theirs = score(ds_locations(json.loads(ds.stdout), store.resolve("bench:corpus")), expected)
-    theirs["time"] = min(times)
+    theirs["time"] = statistics.median(ds_times)
 
     rows = [("imgtool inspect --secrets (from the image)", ours), ("detect-secrets 1.5.0 --all-files (extracted layers)", theirs)]
     if shutil.which("trivy"):
@@ -184,8 +202,9 @@ def main() -> None:
     else:
         print("trivy: not installed (no Debian 12 package, no network here): skipped", file=sys.stderr)
     files = ours_doc["summary"]["files_scanned"]
-    print(f"corpus: {len(expected)} planted locations, {files} files in {len(store.resolve('bench:corpus').layers)} layers "
-          f"({args.noise} noise files), best of {args.runs}\n")
+    print(f"corpus ({args.corpus}): {len(expected)} planted locations, {files} files in "
+          f"{len(store.resolve('bench:corpus').layers)} layers ({args.noise} noise files), median of {args.runs}, "
+          f"load average {statistics.median(loads):.1f}\n")
     print("| scanner | TP | FP | FN | precision | recall | F1 | time |")
     print("|---|---|---|---|---|---|---|---|")
     for name, s in rows:

@@ -12,9 +12,33 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 from pathlib import Path
 from typing import BinaryIO, Iterator
+
+
+WRITEBACK_EVERY = 8 << 20  # writers of large files start writeback after each this many bytes
+
+
+@functools.cache
+def _sync_file_range():  # type: ignore[no-untyped-def]
+    import ctypes  # loaded on the first large write only: small commands never pay for it
+
+    return ctypes, getattr(ctypes.CDLL(None, use_errno=True), "sync_file_range", None)
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing a range of a file to disk now, without waiting (Linux's
+    sync_file_range(SYNC_FILE_RANGE_WRITE); nothing where there is none).
+
+    A writer that calls it every `WRITEBACK_EVERY` bytes makes its final fsync wait only for the
+    tail instead of the whole file: crash safety at nearly no latency cost (the registry's uploads,
+    the store's blobs).
+    """
+    ctypes, call = _sync_file_range()
+    if call is not None:
+        call(fd, ctypes.c_int64(offset), ctypes.c_int64(length), ctypes.c_uint(2))  # SYNC_FILE_RANGE_WRITE
 
 
 def fsync_dir(path: Path) -> None:

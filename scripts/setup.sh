@@ -73,3 +73,8 @@ fi
 # .pyc whose recorded source mtime and size differ from the file's is ignored and the source
 # compiled, so an edit is never shadowed by an old .pyc. Quick and silent when nothing changed.
 "$venv/bin/python" -m compileall -q --invalidation-mode timestamp imgtool registry
+# imgtool-runc as the `-I -S` launcher in place of pip's console script (docs/runtime.md "Start-up"):
+# containerd, podman and CRI-O start it several times per container, and pip's wrapper pays for
+# `site` and `re` on each call although imgtool's runtime needs only the standard library. The
+# launcher names this checkout itself, so it works without PYTHONPATH, from any directory.
+"$venv/bin/python" -I -m imgtool.runtime.launcher "$venv/bin/imgtool-runc" >/dev/null

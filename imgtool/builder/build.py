@@ -2,6 +2,9 @@
 write the image, name it.
 
 Stages run on threads: each waits for the stages it uses (FROM, COPY --from, RUN --mount from=).
+The stages the target reaches are scheduled up front; a stage only an ONBUILD trigger names (the
+base image's `COPY --from=helper`, known once the base is resolved) is scheduled when first asked
+for, and a wait that would close a cycle is an error instead of a hang.
 The main thread only waits, so Ctrl-C reaches it at once; it then kills every step container
 (`runtime.step.cancel_all`), waits for the stages to clean up, and reports one line. Nothing is
 named unless every stage succeeded; the whole build holds the store's writer lock, so a concurrent
@@ -17,7 +20,7 @@ import threading
 from collections.abc import Callable
 
 from imgtool import dockerfile as df
-from imgtool.errors import ImgtoolError, NotFoundError
+from imgtool.errors import ImgtoolError
 from imgtool.oci.descriptor import Descriptor
 from imgtool.store import Store
 
@@ -27,8 +30,6 @@ from .progress import Progress
 from .session import BuildError, Options, Session, State
 from .stage import StageRun
 
-
-_pull_lock = threading.Lock()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +60,9 @@ class Build:
         self.progress = progress or Progress(options.progress)
         self.on_image = on_image
         self.futures: dict[int, concurrent.futures.Future] = {}
+        self.waits: dict[int, int] = {}  # stage index -> the stage it is waiting for
+        self.lock = threading.Lock()
+        self.pool: concurrent.futures.ThreadPoolExecutor | None = None
 
     def parse(self) -> df.Dockerfile:
         """The Dockerfile, parsed (syntax errors are one line with the file and line)."""
@@ -70,7 +74,10 @@ class Build:
 
         options = self.options
         d = self.parse()
-        host = "linux/amd64"
+        from . import baseimage
+
+        host = baseimage.host()
+        baseimage.platform(options.platform)  # a malformed one fails before any step
         platform = options.platform or host
         globals_ = d.global_args(options.build_args, platform=platform, build_platform=host)
         stages = d.stages_for(options.target, globals_)
@@ -85,11 +92,13 @@ class Build:
         self.d, self.session, self.globals = d, session, globals_
         step.reset_cancel()
         with self.store.writing():
-            pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(stages)),
+            # a worker for every stage of the file: one scheduled late never waits for a free thread
+            pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(d.stages)),
                                                          thread_name_prefix="stage")
+            self.pool = pool
             try:
                 for stage in stages:
-                    self.futures[stage.index] = pool.submit(self._stage, stage, len(d.stages) == 1)
+                    self._schedule(stage)
                 state = self._wait(self.futures[target.index])
                 pool.shutdown(wait=True)
                 result = self._write(state)
@@ -108,7 +117,9 @@ class Build:
 
         try:
             while True:
-                done, _ = concurrent.futures.wait(list(self.futures.values()), timeout=0.25,
+                with self.lock:
+                    futures = list(self.futures.values())
+                done, _ = concurrent.futures.wait(futures, timeout=0.25,
                                                   return_when=concurrent.futures.FIRST_EXCEPTION)
                 failed = [f for f in done if f.exception() is not None]
                 if failed:
@@ -124,8 +135,21 @@ class Build:
             concurrent.futures.wait(list(self.futures.values()))
             raise step.Interrupted("build interrupted (Ctrl-C): nothing was tagged") from None
 
-    def _stage(self, stage: df.Stage, single: bool) -> State:
-        return StageRun(self.session, self.d, stage, self.globals, self.resolve, self.base, single).run()
+    def _schedule(self, stage: df.Stage) -> concurrent.futures.Future:
+        """The stage's future, submitting the stage first if nothing asked for it yet."""
+        with self.lock:
+            future = self.futures.get(stage.index)
+            if future is None:
+                assert self.pool is not None
+                future = self.futures[stage.index] = self.pool.submit(self._stage, stage)
+            return future
+
+    def _stage(self, stage: df.Stage) -> State:
+        index = stage.index
+        return StageRun(self.session, self.d, stage, self.globals,
+                        lambda name, line: self.resolve(name, line, index),
+                        lambda name, line, platform: self.base(name, line, index, platform),
+                        len(self.d.stages) == 1).run()
 
     def _find_stage(self, name: str) -> df.Stage | None:
         from imgtool.dockerfile.stages import find_stage
@@ -135,48 +159,57 @@ class Build:
             found = self.d.stages[int(name)]
         return found
 
-    def base(self, name: str, line: int) -> State | None:
-        """A stage's FROM: scratch (None), an earlier stage, or an image in the store."""
+    def base(self, name: str, line: int, waiter: int, platform: str | None) -> State | None:
+        """A stage's FROM: scratch (None), an earlier stage, or an image (for `platform`, the
+        stage's `FROM --platform` or the build's `--platform`; None: the host's)."""
         if name.lower() == "scratch":
             return None
         stage = self._find_stage(name)
         if stage is not None and self._stage_line(stage) < line:
-            return self._stage_result(stage)
-        return self._image(name, line)
+            return self._stage_result(stage, waiter, line)
+        return self._image(name, line, platform)
 
-    def resolve(self, name: str, line: int) -> State:
-        """COPY --from / RUN --mount from=: a stage (name or index) or an image."""
+    def resolve(self, name: str, line: int, waiter: int) -> State:
+        """COPY --from / RUN --mount from= of stage `waiter`: a stage (name or index) or an image."""
         stage = self._find_stage(name)
         if stage is not None:
-            return self._stage_result(stage)
+            return self._stage_result(stage, waiter, line)
         if name.lower() == "scratch":
             from .stage import empty_image
 
-            return State(empty_image(self.options.platform or "linux/amd64"))
-        return self._image(name, line)
+            from .baseimage import host
+
+            return State(empty_image(self.options.platform or host()))
+        return self._image(name, line, self.options.platform)
 
     @staticmethod
     def _stage_line(stage: df.Stage) -> int:
         return stage.from_.line
 
-    def _stage_result(self, stage: df.Stage) -> State:
-        future = self.futures.get(stage.index)
-        if future is None:
-            raise BuildError(f"{self.d.filename}: stage {stage.name or stage.index} was not scheduled")
-        return future.result()
+    def _stage_result(self, stage: df.Stage, waiter: int, line: int) -> State:
+        """Wait for `stage` on behalf of stage `waiter` (refused if that closes a cycle of waits)."""
+        with self.lock:
+            cursor: int | None = stage.index
+            while cursor is not None and cursor != waiter:
+                cursor = self.waits.get(cursor)
+            if cursor == waiter:
+                raise BuildError(f"{self.d.filename}:{line}: circular dependency detected on stage: "
+                                 f"{stage.name or stage.index}")
+            self.waits[waiter] = stage.index
+        try:
+            return self._schedule(stage).result()
+        finally:
+            with self.lock:
+                self.waits.pop(waiter, None)
 
-    def _image(self, name: str, line: int) -> State:
+    def _image(self, name: str, line: int, platform: str | None) -> State:
         from imgtool.runtime import step
 
+        from . import baseimage
+
+        want = baseimage.platform(platform, f"{self.d.filename}:{line}")
         try:
-            try:
-                image = self.store.resolve(name)
-            except NotFoundError:
-                with _pull_lock:  # two stages FROM the same missing image pull it once
-                    try:
-                        image = self.store.resolve(name)
-                    except NotFoundError:
-                        image = _pull(self.store, name)
+            image = baseimage.load(self.store, name, want)
         except ImgtoolError as exc:
             raise BuildError(f"{self.d.filename}:{line}: {name}: {exc}") from None
         step.check_cancelled()
@@ -217,12 +250,3 @@ def _keep_unnamed(store: Store, descriptor: Descriptor) -> None:
         return Index(index.manifests + (descriptor,), index.media_type, index.annotations)
 
     layout.update_index(store.path, change)
-
-
-def _pull(store: Store, name: str):  # noqa: ANN202 - store.Image
-    """FROM of an image that is not in the store: pull it with the registry client, as docker does."""
-    from imgtool import remote
-
-    remote.pull(store, name)
-    return store.resolve(name)
-

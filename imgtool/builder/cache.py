@@ -19,7 +19,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from imgtool import atomicfile
 from imgtool.layer.layer import Layer
@@ -99,6 +99,21 @@ class BuildCache:
             return existing
         atomicfile.write_bytes(dest, data, durable=False)  # the old record's blob is gone: ours replaces it
         return record
+
+    def remembered(self, k: str, compute: Callable[[], str]) -> str:
+        """A value derived from immutable inputs (what a snapshot holds), computed once per key
+        and kept beside the records (a lost or torn file is computed again)."""
+        path = self.root / "derived" / k[:2] / k
+        try:
+            value = path.read_text()
+            if value:
+                return value
+        except (OSError, UnicodeDecodeError):
+            pass
+        value = compute()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomicfile.write_bytes(path, value.encode(), durable=False)
+        return value
 
     def mount_dir(self, mount_id: str, uid: int = 0, gid: int = 0, mode: int = 0o755) -> Path:
         """The persistent directory of a cache mount id; a new one is made with this owner and mode."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,6 +213,14 @@ class _Held:
             yield node.member, node.st
 
 
+def excluded(excludes: PatternMatcher | None, member: str, source: str) -> bool:
+    """--exclude patterns match paths relative to the copied directory (or to the context)."""
+    if excludes is None:
+        return False
+    return excludes.matches_or_parent_matches(member) or \
+        bool(source and excludes.matches_or_parent_matches(posixpath.join(source, member)))
+
+
 class HashCache:
     """Content digests of context files remembered across builds, keyed by (inode, size, mtime,
     ctime): an unchanged file is not read again, a touched one is re-read (and still hits the
@@ -258,26 +267,35 @@ def _file_digest(path: str) -> str:
 
 
 def _record(h: "hashlib._Hash", root: str, hashes: "HashCache | None", name: str, full: str,
-            st: os.stat_result) -> None:
+            st: os.stat_result, links: dict[tuple[int, int], str]) -> None:
     mode = st.st_mode
     if stat.S_ISREG(mode):
+        if st.st_nlink > 1:  # the copy keeps hardlinks within a source: so does the checksum
+            first = links.setdefault((st.st_dev, st.st_ino), name)
+            if first != name:
+                h.update(f"{name}\0{mode:o}\0link\0{first}\0".encode("utf-8", "surrogateescape"))
+                return
         digest = hashes.digest(root, full, st) if hashes else _file_digest(f"{root}/{full}")
         h.update(f"{name}\0{mode:o}\0{st.st_size}\0{digest}\0".encode("utf-8", "surrogateescape"))
     elif stat.S_ISLNK(mode):
         h.update(f"{name}\0{mode:o}\0{os.readlink(f'{root}/{full}')}\0".encode("utf-8", "surrogateescape"))
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        h.update(f"{name}\0{mode:o}\0{st.st_rdev}\0".encode("utf-8", "surrogateescape"))
     else:
         h.update(f"{name}\0{mode:o}\0".encode("utf-8", "surrogateescape"))
 
 
 def checksum_sources(tree: Tree, sources: list) -> str:
-    """Content checksum of selected sources (`files.Source`: rel, st, members), mtime- and owner-blind."""
+    """Content checksum of selected sources (`files.Source`: rel, st, members), mtime- and owner-blind
+    (COPY sets the owner), hardlinks within a source and device numbers included (the copy keeps them)."""
     h = hashlib.sha256()
     root, hashes = str(tree.root), tree.hashes
     for src in sources:
-        _record(h, root, hashes, src.rel or ".", src.rel or ".", src.st)
+        links: dict[tuple[int, int], str] = {}
+        _record(h, root, hashes, src.rel or ".", src.rel or ".", src.st, links)
         prefix = src.rel + "/" if src.rel else ""
         for member, st in src.members:
-            _record(h, root, hashes, member, prefix + member, st)
+            _record(h, root, hashes, member, prefix + member, st, links)
         h.update(b"\1")
     return h.hexdigest()
 

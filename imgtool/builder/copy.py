@@ -21,8 +21,8 @@ from imgtool.dockerfile import instructions as ins
 from imgtool.dockerfile.dockerignore import go_clean
 from imgtool.errors import ImgtoolError
 
-from . import cache, files
-from .context import ContextError, Tree, checksum_sources, has_magic
+from . import cache, files, fromstage
+from .context import ContextError, Tree, checksum_sources, excluded, has_magic
 from .session import BuildError, Session, State
 
 _FAKE_FILE = os.stat_result((stat.S_IFREG | 0o644, 0, 0, 1, 0, 0, 0, 0, 0, 0))
@@ -105,7 +105,7 @@ class CopyStep:
                 members: tuple = ()
                 if sel.is_dir:
                     members = tuple((m, st) for m, st in tree.walk(sel.rel)
-                                    if not _excluded(excludes, m, sel.rel))
+                                    if not excluded(excludes, m, sel.rel))
                 out.append(files.Source(sel.rel, sel.st, members, name=posixpath.basename(sel.named),
                                         extract=extract and not sel.is_dir))
             if not selected and not (pattern and has_magic(pattern)):
@@ -132,7 +132,7 @@ class CopyStep:
         parents = isinstance(instr, ins.Copy) and instr.parents
         if isinstance(instr, ins.Copy) and instr.from_:
             from_state = self.resolve(instr.from_, instr.line)
-            identity = ["from", from_state.chain, list(instr.sources)]
+            identity = ["from-content", self._from_checksum(from_state, excludes), list(instr.sources)]
         else:
             if any(not is_url(s) for s in instr.sources):
                 if session.tree is None:
@@ -163,6 +163,16 @@ class CopyStep:
 
         return session.layer_step(state, vertex, k, history_text(instr), produce)
 
+    def _from_what(self) -> str:
+        return f"{self.where()}: {self.instr.NAME} --from={self.instr.from_}"
+
+    def _from_checksum(self, from_state: State, excludes: PatternMatcher | None) -> str:
+        """What COPY --from selects, by content (fromstage.py): remembered per ChainID and selection."""
+        session, instr = self.session, self.instr
+        memo = cache.key("from-content", from_state.chain, list(instr.sources), list(instr.excludes))
+        return session.cache.remembered(memo, lambda: fromstage.checksum(
+            session.lowers(from_state), instr.sources, excludes, self._from_what(), session.store.tmp_dir))
+
     def _write(self, plan: files.CopyPlan, src_root: Path, from_lowers, excludes) -> object:
         session, state = self.session, self.state
         lowers = session.lowers(state)
@@ -171,42 +181,15 @@ class CopyStep:
         def job(merged: Path) -> None:
             root = src_root
             if from_lowers is not None:
-                root = _mount_source(from_lowers, merged.parent)
-                tree = Tree(root, None, confine_links=False)
-                plan.sources = []
-                for pattern in instr.sources:
-                    for sel in tree.select(pattern, f"{self.where()}: {instr.NAME} --from={instr.from_} {pattern}"):
-                        if excludes is not None and excludes.matches_or_parent_matches(sel.rel):
-                            continue
-                        members = tuple((m, st) for m, st in tree.walk(sel.rel)
-                                        if not _excluded(excludes, m, sel.rel)) if sel.is_dir else ()
-                        plan.sources.append(files.Source(sel.rel, sel.st, members))
+                root = fromstage.mount(from_lowers, merged.parent)
+                plan.sources = fromstage.select(Tree(root, None, confine_links=False), instr.sources, excludes,
+                                                self._from_what())
             src_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             os.chroot(merged)
             os.chdir("/")
             files.Copier(src_fd, plan).run()
 
         return run_file_step(session, state, lowers, job, self.where())
-
-
-def _excluded(excludes: PatternMatcher | None, member: str, source: str) -> bool:
-    """--exclude patterns match paths relative to the copied directory (or to the context)."""
-    if excludes is None:
-        return False
-    return excludes.matches_or_parent_matches(member) or \
-        bool(source and excludes.matches_or_parent_matches(posixpath.join(source, member)))
-
-
-def _mount_source(lowers: list[Path], scratch: Path) -> Path:
-    """Mount another stage's filesystem read-only for a COPY --from (inside the step's namespace)."""
-    from imgtool.runtime import step
-
-    target = scratch / "from"
-    target.mkdir(exist_ok=True)
-    if not lowers:
-        return target
-    step.mount_readonly(lowers, target)
-    return target
 
 
 def run_file_step(session: Session, state: State, lowers: list[Path], job, where: str):

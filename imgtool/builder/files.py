@@ -346,6 +346,22 @@ def _copy_fd(src: int, dst: int, size: int) -> None:
 
 
 def make_workdir(path: str, user: str | None) -> None:
-    """WORKDIR: create the directory (and parents) owned by the stage's USER, as BuildKit's mkdir."""
-    uid, gid = resolve_owner(user, "WORKDIR as USER") if user else (0, 0)
+    """WORKDIR: create the directory (and parents) owned by the stage's USER, as BuildKit's mkdir.
+
+    Unlike --chown, a USER name that passwd or group does not have is no error here: BuildKit's
+    mkdir keeps uid 0 (or the user's own group) for it, and the RUN that follows reports the name.
+    """
+    uid = gid = 0
+    name, _, group = (user or "").partition(":")
+    for part, is_group in ((name, False), (group, True)):
+        if not part:
+            continue
+        try:
+            owner = resolve_owner(f"0:{part}" if is_group else part, "WORKDIR as USER")
+        except FileStepError:
+            continue
+        if is_group:
+            gid = owner[1]
+        else:
+            uid, gid = owner
     _mkdirs(path, uid, gid)

@@ -34,7 +34,10 @@ def command_line(run: ins.Run, state: State) -> tuple[list[str], list[tuple[str,
     scripts: list[tuple[str, bytes]] = []
     if run.files:
         first = run.files[0]
-        if len(args) == 1 and _HEREDOC.match(args[0]):
+        match = _HEREDOC.match(args[0]) if len(args) == 1 else None
+        # BuildKit's ParseHeredoc: only `<<WORD` alone is a script; `<<EOF sh -s -- x` is a command
+        # whose stdin is the heredoc, so the whole text goes to the shell
+        if match and len(match.group(3).split()) == 1:
             body = first.body()
             if body.startswith("#!"):
                 scripts.append((first.name, body.encode()))

@@ -86,7 +86,7 @@ class StageRun:
     """Builds one stage; `resolve(name, line)` returns the State of another stage or an image."""
 
     def __init__(self, session: Session, d: df.Dockerfile, stage: df.Stage, globals_: dict[str, str],
-                 resolve: Callable[[str, int], State], base: Callable[[str, int], State | None], single: bool):
+                 resolve: Callable[[str, int], State], base: Callable[[str, int, str | None], State | None], single: bool):
         self.session, self.d, self.stage, self.globals = session, d, stage, globals_
         self.resolve, self.base = resolve, base
         self.label = "" if single else (stage.name or f"stage-{stage.index}") + " "
@@ -101,10 +101,13 @@ class StageRun:
     def run(self) -> State:
         """Dispatch every instruction; returns the stage's final image state."""
         session, stage = self.session, self.stage
-        base_name, _platform = df.resolve_from(stage, self.globals, self.d.escape)
-        state = self.base(base_name, stage.from_.line)
+        base_name, from_platform = df.resolve_from(stage, self.globals, self.d.escape)
+        platform = from_platform or session.options.platform  # None: the host's
+        state = self.base(base_name, stage.from_.line, platform)
         if state is None:
-            state = State(empty_image(self.platform()))
+            from .baseimage import host
+
+            state = State(empty_image(platform or host()))
         triggers = self.triggers(state)
         if triggers:
             state = state.with_config(on_build=None)
@@ -130,9 +133,6 @@ class StageRun:
                 cmd_set = True
             state = self.step(state, expanded, scope, prefix, cmd_set)
         return state
-
-    def platform(self) -> str:
-        return self.session.options.platform or "linux/amd64"
 
     @staticmethod
     def display(name: str) -> str:

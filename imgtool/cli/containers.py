@@ -1,4 +1,4 @@
-"""CLI for containers: `run`, `create`, `start`, `stop`, `kill`, `rm`, `wait`, `restart`, `logs`.
+"""CLI for containers: `run`, `create`, `start`, `stop`, `kill`, `rm`, `wait`, `restart`, `logs`, `attach`.
 
 docker's flag names, output and exit codes: `run` errors before the container starts exit 125
 (126/127 when the command cannot be executed), an attached run exits with the container's code;
@@ -252,8 +252,22 @@ def logs(container: str, follow: bool = typer.Option(False, "-f", "--follow"),
             emit(e)
 
 
+def attach(container: str, no_stdin: bool = typer.Option(False, "--no-stdin", help="Do not attach stdin"),
+           sig_proxy: str = typer.Option("true", "--sig-proxy", help="Forward received signals (non-TTY only)")) -> None:
+    """Attach to a running container's output (and input, if it was run with -i)."""
+    from imgtool.containers import attach as attaching
+    from imgtool.containers import record
+    from imgtool.store import Store
+
+    if sig_proxy.lower() not in ("true", "false", "1", "0"):
+        raise UsageError(f'invalid argument "{sig_proxy}" for "--sig-proxy" flag: strconv.ParseBool: parsing '
+                         f'"{sig_proxy}": invalid syntax')
+    rec = record.find(Store.open(), container)
+    raise typer.Exit(attaching.attach(rec, stdin=not no_stdin, sig_proxy=sig_proxy.lower() in ("true", "1")))
+
+
 def register(app: typer.Typer) -> None:
     """Add the container verbs to the top-level app."""
     app.command("run", context_settings={"allow_interspersed_args": False})(run)
-    for fn in (start, stop, kill, rm, restart, wait, logs):
+    for fn in (start, stop, kill, rm, restart, wait, logs, attach):
         app.command(fn.__name__)(fn)

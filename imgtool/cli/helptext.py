@@ -103,6 +103,7 @@ EXAMPLES = {
     "kill": "imgtool kill -s HUP kuard",
     "rm": "imgtool rm -f kuard",
     "restart": "imgtool restart kuard",
+    "attach": "imgtool attach --sig-proxy=false kuard",
     "wait": "imgtool wait kuard",
     "top": "imgtool top kuard",
     "stats": "imgtool stats --no-stream kuard",

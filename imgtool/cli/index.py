@@ -29,6 +29,7 @@ COMMANDS = {
     'restart': ('imgtool.cli.containers', 'Stop, then start containers again', False),
     'wait': ('imgtool.cli.containers', 'Block until containers stop, then print their exit codes', False),
     'logs': ('imgtool.cli.containers', "Print a container's log", False),
+    'attach': ('imgtool.cli.containers', "Attach to a running container's output", False),
     'ps': ('imgtool.cli.container_views', 'List containers, newest first', False),
     'top': ('imgtool.cli.container_views', "The container's processes, from the host's ps", False),
     'stats': ('imgtool.cli.container_views', "CPU %, memory, block I/O and pids from each running container's cgroup", False),

@@ -30,6 +30,7 @@ from imgtool.runtime.tty import Streams
 from imgtool.store import Image, Store
 
 from . import mounts, network, record
+from .attach import Hub
 from .logs import JsonFileWriter, LogOptions
 from .ports import PortMapping
 from .record import Record
@@ -99,7 +100,7 @@ def run(store: Store, rec: Record, streams: Streams, report: int | None, pdeaths
     """
     cfg = rec.config
     writer = JsonFileWriter(rec.log_path, LogOptions(cfg.log_max_size, cfg.log_max_file))
-    streams.tee = writer.write
+    streams.tee = writer.write if streams.hub is None else _both(writer, streams.hub)
     container = None
     try:
         try:
@@ -152,6 +153,15 @@ def run(store: Store, rec: Record, streams: Streams, report: int | None, pdeaths
     return status
 
 
+def _both(writer: JsonFileWriter, hub: Hub):
+    """Output goes to the log and to the attached clients."""
+    def tee(stream: str, data: bytes) -> None:
+        writer.write(stream, data)
+        hub.send(stream, data)
+
+    return tee
+
+
 def _failed(store: Store, rec: Record, container, exc: BaseException, report: int | None) -> None:
     """A start that failed: nothing left running, the record says why (docker keeps it "created")."""
     from . import lifecycle
@@ -197,7 +207,8 @@ def finish(store: Store, rec: Record, status: rt.ExitStatus, restarts: Manager |
         lifecycle.remove_files(store, rec)
 
 
-def _restart_loop(store: Store, rec: Record, restarts: Manager, status: rt.ExitStatus | None) -> None:
+def _restart_loop(store: Store, rec: Record, restarts: Manager, status: rt.ExitStatus | None,
+                  hub: Hub | None = None) -> None:
     """The detached monitor after the first run: wait the back-off, start again, while the policy says
     so; a stop meanwhile (manually_stopped) ends it, recording the last exit."""
     while status is not None and record.load_dir(rec.dir).state.status == "restarting":
@@ -212,15 +223,20 @@ def _restart_loop(store: Store, rec: Record, restarts: Manager, status: rt.ExitS
                 return
             r.state.restart_count += 1
         try:
-            status = run(store, rec, _detached_streams(), None, pdeathsig=False, restarts=restarts)
+            status = run(store, rec, _detached_streams(hub), None, pdeathsig=False, restarts=restarts)
         except ImgtoolError:
             return  # recorded by `_failed`: the container stays, with the start error
+        finally:
+            if hub is not None:
+                hub.end_run()
 
 
-def _detached_streams() -> Streams:
-    """A detached container's stdio: the log is its output, no input (the monitor's own 0, 1, 2
-    are /dev/null: real fds, as -t's pty needs)."""
-    return Streams(host=(0, 1, 2))
+def _detached_streams(hub: Hub | None) -> Streams:
+    """A detached container's stdio: the log and attached clients get its output, input comes from
+    those clients only (the monitor's own 0, 1, 2 are /dev/null: real fds, as -t's pty needs)."""
+    streams = Streams(host=(0, 1, 2))
+    streams.hub = hub
+    return streams
 
 
 def _fork_monitor(rec: Record, body: Callable[[int], None]) -> int:
@@ -254,8 +270,13 @@ def start_detached(store: Store, rec: Record, image: Image | None = None) -> int
     its exit code) the monitor reported."""
     def body(w: int) -> None:
         restarts = Manager(rec.config.restart_policy, rec.config.restart_max)
-        status = run(store, rec, _detached_streams(), w, pdeathsig=False, image=image, restarts=restarts)
-        _restart_loop(store, rec, restarts, status)
+        hub = Hub(rec)
+        try:
+            status = run(store, rec, _detached_streams(hub), w, pdeathsig=False, image=image, restarts=restarts)
+            hub.end_run()
+            _restart_loop(store, rec, restarts, status, hub)
+        finally:
+            hub.close()
 
     with os.fdopen(_fork_monitor(rec, body), "rb") as f:
         line = f.readline()
@@ -280,7 +301,11 @@ def hand_over(store: Store, rec: Record, restarts: Manager, status: rt.ExitStatu
         with rec.locked() as r:
             r.state.monitor_pid, r.state.monitor_start = os.getpid(), record.start_time(os.getpid())
         os.close(w)
-        _restart_loop(store, rec, restarts, status)
+        hub = Hub(rec)
+        try:
+            _restart_loop(store, rec, restarts, status, hub)
+        finally:
+            hub.close()
 
     r = _fork_monitor(rec, body)
     os.read(r, 1)  # EOF once the new monitor is recorded: `ps` never sees the container orphaned

@@ -149,6 +149,7 @@ _EXAMPLE_SHA256 = {
     "f2d6ca16515033e5dce14eba840b979d27b5cbae24bb3e5bf484339667f86397",  # Stripe docs test key (older)
     "3543c50b0cb9cea8e55eb1f529b79f043cb250d485fde7b66cabbb5183add7da",  # GitHub docs example token
     "7f75367e7881255134e1375e723d1dea8ad5f6a4fdb79d938df1f1754a830606",  # jwt.io default HS256 token
+    "f0386f9be1fe905fb2f97a8daff11a9baa9988ceca7c2ecae4aec8db182db1b4",  # gcloud SDK's published OAuth client secret
 }
 
 
@@ -163,11 +164,18 @@ def example_value(secret: str) -> bool:
     return _sha(secret) in _EXAMPLE_SHA256
 
 
-_ALLOW_PATHS = re.compile(
+# published code: what a package registry shipped is public, its keys are test keys (but see below)
+_VENDORED = re.compile(
     r"(^|/)(node_modules|bower_components|vendor|site-packages|dist-packages|\.?venv/lib)/"
-    r"|(^|/)(test|tests|__tests__|spec)/(fixtures?|data|certdata)/|(^|/)testdata/|(^|/)__fixtures__/"
+    r"|^usr/(local/)?lib/python[0-9.]+/|^usr/local/go/|^usr/(share|lib)/go(-[0-9.]+)?/")
+# generated in the image itself, not published: a build cache can inline the build's environment
+_LOCAL_CACHE = re.compile(r"(^|/)node_modules/\.cache/")
+_VENDORED_TEST = re.compile(r"(?i)/(?:[^/]*test[^/]*|spec|specs|fixtures?|__fixtures__|__mocks__|mocks?|examples?|"
+                            r"samples?|demos?|docs?)/")
+_ALLOW_PATHS = re.compile(
+    r"(^|/)(test|tests|__tests__|spec)/(fixtures?|data|certdata)/|(^|/)testdata/|(^|/)__fixtures__/"
     r"|^usr/share/(doc|man|info|locale|licenses|common-licenses|help)/|^usr/include/"
-    r"|^usr/(local/)?lib/python[0-9.]+/|^usr/local/go/|^usr/(share|lib)/go(-[0-9.]+)?/|^usr/share/(zsh|bash-completion|fish)/"
+    r"|^usr/share/(zsh|bash-completion|fish)/"
     r"|\.md$|\.rst$|\.dist-info/|\.egg-info/|\.(example|sample|template|tmpl|dist)$"
     r"|(^|/)(package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|Pipfile\.lock|poetry\.lock"
     r"|go\.sum|Cargo\.lock|composer\.lock|Gemfile\.lock|uv\.lock)$")
@@ -181,10 +189,17 @@ def credential_file(path: str) -> bool:
     return bool(_CREDENTIAL_FILES.search(path))
 
 
-def allowlisted_path(path: str) -> str | None:
-    """Why a path's findings are vendored/test/doc material (suppressed by default), or None."""
+def allowlisted_path(path: str, verified: bool = False) -> str | None:
+    """Why a path's findings are vendored/test/doc material (suppressed by default), or None.
+
+    A package's files are published, so a key in them is a test key; `verified` findings (a token
+    whose checksum proves the issuer's format) are still reported there unless the package keeps
+    them in a test, example or docs directory: a live token in node_modules is a leak."""
     if credential_file(path):
         return None
+    m = _VENDORED.search(path)
+    if m and not _LOCAL_CACHE.search(path) and not (verified and not _VENDORED_TEST.search(path[m.end() - 1:])):
+        return f"path matches {m.group(0).strip('/')!r}"
     m = _ALLOW_PATHS.search(path)
     return f"path matches {m.group(0).strip('/')!r}" if m else None
 

@@ -44,18 +44,24 @@ def key_is_secret(key: str) -> bool:
     return m is not None and not _NOT_SECRET_KEY.search(m.group("prefix"))
 
 
-# keys whose hex values are credentials, not digests: `*_API_KEY`, secrets, passwords, license keys,
-# and vendors whose keys are hex (Datadog, Twilio, New Relic, ...); a bare `auth_token: <sha1>` stays a hash
-_HEX_KEY = re.compile(r"(?i)(api[_.-]?key|apikey|secret|passw|license[_.-]?key|^(dd|datadog|twilio|newrelic|new_relic|nr|"
-                      r"mailgun|sendgrid|github|gh|heroku|sentry|pagerduty|segment|mixpanel|algolia|rollbar|bugsnag|"
-                      r"honeycomb|circleci|travis|codecov|snyk|sonar|cloudflare|cf|okta|jira|slack|stripe|twitch)[_.-])")
+# vendors whose API keys are hex or UUIDs (Datadog, Twilio, New Relic, Snyk, Consul, legacy npm...)
+_VENDOR = (r"^(dd|datadog|twilio|newrelic|new_relic|nr|mailgun|sendgrid|github|gh|heroku|sentry|pagerduty|segment|"
+           r"mixpanel|algolia|rollbar|bugsnag|honeycomb|circleci|travis|codecov|snyk|sonar|sonarqube|cloudflare|cf|"
+           r"okta|jira|slack|stripe|twitch|npm|consul|nomad|octopus|launchdarkly|ld|logdna|loggly|mapbox|pusher)[_.-]")
+# keys whose hex values are credentials, not digests: `*_API_KEY`, secrets, passwords, license keys and
+# the vendors above; a bare `auth_token: <sha1>` stays a hash, a bare `session_token: <uuid>` an id
+_HEX_KEY = re.compile(r"(?i)(api[_.-]?key|apikey|secret|passw|license[_.-]?key|" + _VENDOR + ")")
+_UUID_KEY = re.compile(r"(?i)" + _VENDOR)
 
 
 def value_ok(value: str, key: str = "") -> bool:
-    """Does the value survive every false-positive filter (hex passes where the key says credential)?"""
+    """Does the value survive every false-positive filter (hex and UUIDs pass where the key says
+    credential)?"""
     why = filters.generic_rejects(value)
     if why == "hash" and _HEX_KEY.search(key) and filters.is_hex(value):
         return filters.entropy(value) >= 3.0 and not filters.sequential(value)
+    if why == "uuid" and _UUID_KEY.search(key):
+        return not filters.repeated(value.replace("-", ""))
     return why is None
 
 

@@ -188,9 +188,13 @@ class Template:
         if word.startswith("."):
             value = dot
             for part in word[1:].split("."):
-                if not isinstance(value, dict) or part not in value:
+                # Go on docker's decoded JSON (map[string]interface{}): a missing key is nil, which
+                # prints `<no value>` and is `null` to json; only a field of nil or of a scalar fails
+                if value is None:
+                    raise TemplateError(f"template {self.source!r}: nil pointer evaluating interface {{}}.{part}")
+                if not isinstance(value, dict):
                     raise TemplateError(f"template {self.source!r}: can't evaluate field {part}")
-                value = value[part]
+                value = value.get(part)
             return value
         if re.fullmatch(r"-?[0-9]+", word):
             return int(word)

@@ -19,6 +19,7 @@ from .match import COMMAND, ENV, FILE, HISTORY, LABEL, Match, Where
 from .replay import LayerChanges
 from .rules import detect, resolve
 from .source import ImageSource
+from .tokens import verified
 
 MAX_FILE = 10 << 20
 
@@ -203,7 +204,8 @@ def suppress(findings: list[Finding], allow: Allowlist) -> None:
             reason = "hash allowlisted"
         elif f.match.example:
             reason = "documented example value"
-        elif f.path and (why := allowlisted_path(f.path[1:]) or (f.member and allowlisted_path(f.member))):
+        elif f.path and (why := allowlisted_path(f.path[1:], verified(f.match.secret))
+                         or (f.member and allowlisted_path(f.member, verified(f.match.secret)))):
             reason = why
         f.suppressed, f.suppression_reason = reason is not None, reason
 

@@ -78,6 +78,7 @@ SERVICE_RULES: tuple[TokenRule, ...] = (
          _both_cases),
     rule("google-api-key", "google", "high", _BU + r"(AIza[0-9A-Za-z_-]{35})" + _EU, ("aiza",), fixed(4), random_after(4)),
     _p("google-oauth-client-secret", "google", _BU + r"(GOCSPX-[A-Za-z0-9_-]{28})" + _EU, ("gocspx-",), 7),
+    _p("google-oauth-refresh-token", "google", r"(?<![A-Za-z0-9_/-])(1//0[0-9A-Za-z_-]{40,})" + _EU, ("1//0",), 4),
     _p("google-oauth-access-token", "google", _B + r"(ya29\.[0-9A-Za-z_-]{30,})" + _EU, ("ya29.",), 5, "high"),
     rule("telegram-bot-token", "telegram", "high", r"(?<![0-9])([0-9]{8,10}:AA[0-9A-Za-z_-]{33})" + _EU, (":aa",),
          upto(":"), _after(":")),

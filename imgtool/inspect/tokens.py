@@ -36,6 +36,14 @@ def crc32_checksum(body: str) -> str:
     return _base62(zlib.crc32(body.encode()))
 
 
+def verified(secret: str) -> bool:
+    """A GitHub or npm token whose CRC32 suffix is right: the issuer's format, not a lookalike."""
+    prefix = secret[:4]
+    if prefix not in ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "npm_") or len(secret) != 40:
+        return False
+    return crc32_checksum(secret[4:-6]) == secret[-6:]
+
+
 def checksummed(prefix_len: int) -> Callable[[str], str | None]:
     """Validator for tokens ending in a CRC32: a right checksum is proof, a wrong one still a likely token."""
     def check(token: str) -> str | None:

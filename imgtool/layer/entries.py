@@ -77,10 +77,11 @@ def _xattrs(path: str) -> dict[str, bytes]:
     return out
 
 
-def from_path(path: str | Path, name: str) -> Entry:
-    """An entry for a file on disk (lstat: symlinks are stored as links, never followed)."""
+def from_path(path: str | Path, name: str, st: os.stat_result | None = None) -> Entry:
+    """An entry for a file on disk (lstat: symlinks are stored as links, never followed); `st`: its
+    lstat when the caller has it already."""
     path = os.fspath(path)
-    st = os.lstat(path)
+    st = st if st is not None else os.lstat(path)
     info = Header(name, mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid, mtime=int(st.st_mtime))
     link_key = None
     if stat.S_ISREG(st.st_mode):

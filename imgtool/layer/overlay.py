@@ -103,13 +103,17 @@ def changes_from_upper(upper: str | Path, lowers: list[Path] | None = None) -> I
     """Entries for a layer holding exactly what changed in an overlay upper dir.
 
     With `lowers` (the snapshot dirs under it, top first) regular files and symlinks that are
-    byte-for-byte and metadata-identical to the lower copy are skipped (unchanged copy-ups).
+    byte-for-byte and metadata-identical to the lower copy are skipped (unchanged copy-ups). Below a
+    directory that no lower has (or an opaque one) nothing can be a copy-up, so the lowers are not
+    asked again there: a RUN that writes 2,000 new files costs no lookups in the image beneath.
     """
     upper = os.fspath(upper)
     lower_dirs = [os.fspath(p) for p in lowers or ()]
     opaque = functools.lru_cache(maxsize=4096)(_is_opaque)
+    fresh: set[str] = set()  # upper dirs (relative) whose whole subtree is new
     for dirpath, dirnames, filenames in os.walk(upper):
         rel = os.path.relpath(dirpath, upper)
+        in_fresh = rel in fresh
         for name in dirnames + filenames:
             member = name if rel == "." else posixpath.join(rel, name)
             path = os.path.join(dirpath, name)
@@ -118,10 +122,16 @@ def changes_from_upper(upper: str | Path, lowers: list[Path] | None = None) -> I
                 yield entries.whiteout_entry(member)
                 continue
             _guard(path)
-            if lower_dirs and (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and st.st_nlink == 1:
-                lower = _lower_of(lower_dirs, member, opaque)
-                if lower is not None and _same_file(path, st, lower):
-                    continue
-            yield entries.from_path(path, member)
-            if stat.S_ISDIR(st.st_mode) and _is_opaque(path):
+            is_dir = stat.S_ISDIR(st.st_mode)
+            if lower_dirs and not in_fresh:
+                if (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and st.st_nlink == 1:
+                    lower = _lower_of(lower_dirs, member, opaque)
+                    if lower is not None and _same_file(path, st, lower):
+                        continue
+                elif is_dir and (opaque(path) or _lower_of(lower_dirs, member, opaque) is None):
+                    fresh.add(member)
+            elif is_dir:
+                fresh.add(member)
+            yield entries.from_path(path, member, st)
+            if is_dir and opaque(path):
                 yield entries.opaque_entry(member)

@@ -28,7 +28,7 @@ def pull(store: Store, ref: str, options: Options | None = None, choice: Platfor
     parsed = reference.parse(ref)
     src = RegistrySource(parsed, options)
     try:
-        dst = LayoutDestination(store, [str(parsed)], what=str(store.path))
+        dst = LayoutDestination(store, [str(parsed)], what=str(store.path), is_store=True)
         try:
             root = copy(src, dst, choice, progress, options.parallel)
         finally:
@@ -47,7 +47,7 @@ def push(store: Store, name: str, dest: str | None = None, options: Options | No
 
     options = options or Options()
     target = reference.parse(dest or name)
-    src = LayoutSource(store, name, what=name)
+    src = LayoutSource(store, name, what=name, is_store=True)
     dst = RegistryDestination(target, options)
     try:
         root = copy(src, dst, PlatformChoice(all=True), progress, options.parallel)
@@ -109,7 +109,8 @@ def save(store: Store, images: list[tuple[Descriptor, list[str]]], out, fmt: str
     choice = PlatformChoice(all=fmt == tarball.OCI)
     try:
         for descriptor, names in images:
-            source = LayoutSource(store, None, what=", ".join(names) or str(descriptor.digest), descriptor=descriptor)
+            source = LayoutSource(store, None, what=", ".join(names) or str(descriptor.digest), descriptor=descriptor,
+                                  is_store=True)
             copy(source, archive.for_image(names), choice, progress)
     except BaseException:
         archive.abort()
@@ -128,7 +129,7 @@ def load(store: Store, stream, what: str) -> list[str]:
     with store.writing():  # prune waits for the scratch layout and the staged blobs
         archive = ArchiveImages(stream, what, tmp_dir=store.tmp_dir)
         try:
-            dst = LayoutDestination(store, [], what=str(store.path), deferred=True)
+            dst = LayoutDestination(store, [], what=str(store.path), deferred=True, is_store=True)
             try:
                 plan = []
                 for descriptor, names in archive.images():
@@ -153,7 +154,7 @@ def export(store: Store, descriptor: Descriptor, names: list[str], kind: str, de
     from .layouts import LayoutDestination, LayoutSource, open_layout
 
     if kind == "oci-layout":
-        source = LayoutSource(store, None, what=str(descriptor.digest), descriptor=descriptor)
+        source = LayoutSource(store, None, what=str(descriptor.digest), descriptor=descriptor, is_store=True)
         target = LayoutDestination(open_layout(dest, create=True), names, what=dest)
         try:
             copy(source, target, PlatformChoice(all=True))

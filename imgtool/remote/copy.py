@@ -14,10 +14,12 @@ import concurrent.futures
 import threading
 from dataclasses import dataclass, field
 
-from imgtool.errors import DigestMismatchError, LayerError, NotFoundError, SchemaError
+from imgtool.errors import DigestMismatchError, LayerError, SchemaError
 from imgtool.oci import mediatype
 from imgtool.oci.descriptor import Descriptor, Platform
 from imgtool.oci.manifest import descriptor_of, parse_index, parse_manifest
+from imgtool.oci.schema import Memo
+from imgtool.store.image import parse_platform, pick_platform as pick  # noqa: F401 - the one platform choice
 
 from .endpoint import ImageDestination, ImageSource, verified
 from .progress import Progress, Silent
@@ -31,43 +33,22 @@ class PlatformChoice:
     all: bool = False
 
 
-def parse_platform(text: str) -> Platform:
-    """`os/arch[/variant]` (docker's --platform) -> Platform."""
-    parts = text.split("/")
-    if len(parts) not in (2, 3) or not all(parts):
-        raise SchemaError(f"--platform {text!r}: expected os/arch[/variant], e.g. linux/amd64")
-    return Platform(architecture=parts[1], os=parts[0], variant=parts[2] if len(parts) == 3 else None)
-
-
 def _host() -> Platform:
     from imgtool.store.image import host_platform
 
     return host_platform()
 
 
-def pick(manifests: tuple[Descriptor, ...], want: Platform, what: str) -> Descriptor:
-    """The index entry for a platform (variant matched when asked for; sole unlabelled entry else)."""
-    images = [m for m in manifests if mediatype.is_manifest(m.media_type) or mediatype.is_index(m.media_type)]
-    for m in images:
-        p = m.platform
-        if p and p.os == want.os and p.architecture == want.architecture and (not want.variant or p.variant == want.variant):
-            return m
-    unlabelled = [m for m in images if m.platform is None]
-    if len(unlabelled) == 1 and want.variant is None:
-        return unlabelled[0]
-    have = ", ".join(sorted({str(m.platform) for m in images if m.platform})) or "none"
-    raise NotFoundError(f"{what}: no image for platform {want} (the index has: {have})")
-
-
 @dataclass
 class _Plan:
     """What a copy moves: blobs (unique by digest), then manifests children first, then the root."""
 
+    memo: Memo | None = None  # documents the store saw pass their schema are not validated again
     blobs: dict[str, Descriptor] = field(default_factory=dict)
     children: list[tuple[bytes, Descriptor]] = field(default_factory=list)
 
     def add_manifest(self, data: bytes, d: Descriptor, what: str) -> None:
-        m = parse_manifest(data, f"{what}: manifest {d.digest}")
+        m = parse_manifest(data, f"{what}: manifest {d.digest}", self.memo)
         for blob in (m.config, *m.layers):
             if not blob.urls:  # foreign layers stay where their urls say
                 self.blobs.setdefault(str(blob.digest), blob)
@@ -88,7 +69,7 @@ def _walk(src: ImageSource, data: bytes, d: Descriptor, choice: PlatformChoice, 
         return data, d
     if not mediatype.is_index(d.media_type):
         raise SchemaError(f"{src.what}: {d.media_type!r} is neither an image manifest nor an index")
-    index = parse_index(data, f"{src.what}: index {d.digest}")
+    index = parse_index(data, f"{src.what}: index {d.digest}", plan.memo)
     if not choice.all:
         chosen = pick(index.manifests, choice.platform or _host(), src.what)
         return _walk(src, _child(src, chosen), chosen, choice, plan)
@@ -110,7 +91,9 @@ def copy(src: ImageSource, dst: ImageDestination, choice: PlatformChoice = Platf
     progress = progress or Silent()
     data, media_type = src.root()
     root = descriptor_of(data, media_type)
-    plan = _Plan()
+    # a store on either end: its memo (keyed by the bytes' own hash, so sound for any source) spares
+    # jsonschema for documents it has seen pass, and records the ones it sees pass now
+    plan = _Plan(src.memo or dst.memo)
     data, root = _walk(src, data, root, choice, plan)
     lock = threading.Lock()
     stop = threading.Event()  # set on the first failure (or Ctrl-C): the other transfers end at their next chunk

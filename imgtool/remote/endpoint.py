@@ -17,6 +17,7 @@ from typing import BinaryIO, Callable, Protocol
 
 from imgtool.layer.verify import VerifiedBlob
 from imgtool.oci.descriptor import Descriptor
+from imgtool.oci.schema import Memo
 
 Opener = Callable[[], BinaryIO]
 OnBytes = Callable[[int], None]
@@ -26,6 +27,7 @@ class ImageSource(Protocol):
     """Where an image comes from."""
 
     what: str  # how the user named it, for messages
+    memo: Memo | None  # the store's schema memo when the source is the store (its documents passed)
 
     def root(self) -> tuple[bytes, str]:
         """The manifest or index the source names: exact bytes and media type."""
@@ -45,6 +47,7 @@ class ImageDestination(Protocol):
 
     what: str
     verifies: bool  # True: put_blob checks digest and size itself (and gets the raw stream)
+    memo: Memo | None  # the store's schema memo when the destination is the store
 
     def has_blob(self, descriptor: Descriptor) -> bool:
         """True when the blob need not be sent."""

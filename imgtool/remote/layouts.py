@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from imgtool.atomicfile import fsync_dir
 from imgtool.errors import ImgtoolError, NotFoundError
-from imgtool.oci import reference
+from imgtool.oci import reference, schema
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.digest import Digest
 from imgtool.oci.manifest import ANNOTATION_REF_NAME, Index
@@ -47,10 +47,11 @@ class LayoutSource:
     """An image in the store or in any OCI layout directory."""
 
     def __init__(self, store: Store, name: str | None, what: str | None = None,
-                 descriptor: Descriptor | None = None):
+                 descriptor: Descriptor | None = None, is_store: bool = False):
         self.store = store
         self.what = what or f"oci:{store.path}:{name or ''}"
         self.descriptor = descriptor or _find(store, name)
+        self.memo = store.validated if is_store else None  # a peer's layout gets no markers written
 
     def root(self) -> tuple[bytes, str]:
         return self.store.read_blob(self.descriptor.digest), self.descriptor.media_type
@@ -68,6 +69,26 @@ class LayoutSource:
         pass
 
 
+class _StagedMemo:
+    """The store's schema memo for a copy into it: lookups go to the store, passes are recorded
+    only when the copy publishes (a failed pull leaves no marker of the documents it saw)."""
+
+    def __init__(self, memo: schema.Memo):
+        self.memo = memo
+        self.pending: list[tuple[str, str]] = []
+
+    def seen(self, schema_name: str, sha256_hex: str) -> bool:
+        return self.memo.seen(schema_name, sha256_hex)
+
+    def remember(self, schema_name: str, sha256_hex: str) -> None:
+        self.pending.append((schema_name, sha256_hex))
+
+    def publish(self) -> None:
+        pending, self.pending = self.pending, []
+        for schema_name, key in pending:
+            self.memo.remember(schema_name, key)
+
+
 class LayoutDestination:
     """The store (names normalised as docker does) or a peer's layout (`raw_tag`: kept verbatim).
 
@@ -75,8 +96,9 @@ class LayoutDestination:
     `name_all` publishes everything and names every image in one index.json update, or none."""
 
     def __init__(self, store: Store, names: list[str], raw_tag: str | None = None, what: str | None = None,
-                 deferred: bool = False):
+                 deferred: bool = False, is_store: bool = False):
         self.store = store
+        self.memo = _StagedMemo(store.validated) if is_store else None
         self.names = names
         self.raw_tag = raw_tag
         self.deferred = deferred
@@ -167,6 +189,8 @@ class LayoutDestination:
                 writer.abort()
         for d in dirs:
             fsync_dir(d)
+        if self.memo is not None:
+            self.memo.publish()
 
     def _tag_verbatim(self, root: Descriptor, tag: str | None) -> None:
         entry = dataclasses.replace(root, annotations={ANNOTATION_REF_NAME: tag} if tag else {})

@@ -22,6 +22,8 @@ from .transport import Client
 class RegistrySource:
     """An image by tag or digest in a registry repository."""
 
+    memo = None  # what a registry sends is validated
+
     def __init__(self, ref: reference.Reference, options: Options | None = None,
                  locations: BlobLocations | None = None, client: Client | None = None):
         self.ref = ref
@@ -57,6 +59,7 @@ class RegistryDestination:
         self.locations = locations or BlobLocations()
 
     verifies = False  # uploads read the verified stream (and the registry checks the digest too)
+    memo = None
 
     def _seen(self, descriptor: Descriptor) -> None:
         self.locations.add(self.ref.registry, self.ref.repository, str(descriptor.digest))

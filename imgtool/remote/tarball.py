@@ -63,6 +63,7 @@ class ImageInArchive:
         self.names = names
         self.what = writer.what
         self.verifies = writer.verifies
+        self.memo = None
 
     def has_blob(self, descriptor: Descriptor) -> bool:
         return self.writer.has_blob(descriptor)

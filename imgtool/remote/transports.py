@@ -36,13 +36,13 @@ def _path_and_name(rest: str) -> tuple[str, str | None]:
 
 
 def source(text: str, store: Store | None = None, options: Options | None = None) -> ImageSource:
-    """The image a transport string names, as a source."""
-    from .registryimage import RegistrySource
-
+    """The image a transport string names, as a source (requests is imported for `docker://` only)."""
     kind, rest = _split(text)
     if kind is None:
-        return LayoutSource(store or Store.open(), text, what=text)
+        return LayoutSource(store or Store.open(), text, what=text, is_store=True)
     if kind == "docker":
+        from .registryimage import RegistrySource
+
         return RegistrySource(reference.parse(rest.lstrip("/")), options)
     if kind == "oci":
         path, name = _path_and_name(rest)
@@ -55,13 +55,13 @@ def source(text: str, store: Store | None = None, options: Options | None = None
 
 def destination(text: str, store: Store | None = None, options: Options | None = None) -> ImageDestination:
     """Where a transport string says to write an image, as a destination."""
-    from .registryimage import RegistryDestination
-
     kind, rest = _split(text)
     if kind is None:
         reference.parse(text)
-        return LayoutDestination(store or Store.open(), [text])
+        return LayoutDestination(store or Store.open(), [text], is_store=True)
     if kind == "docker":
+        from .registryimage import RegistryDestination
+
         return RegistryDestination(reference.parse(rest.lstrip("/")), options)
     if kind == "oci":
         path, name = _path_and_name(rest)

@@ -45,7 +45,7 @@ def spawn(container_id: str, spec: dict, plan: Plan, bundle: str = "",
         raise RuntimeError_("invalid container ID format", 1)
     try:
         speccheck.check(spec)
-        ns = namespaces.from_spec((spec.get("linux") or {}).get("namespaces"))
+        ns = namespaces.from_spec(spec.get("linux") or {})
     except (speccheck.Unsupported, namespaces.NamespaceError) as exc:
         raise RuntimeError_(str(exc), 1) from None
     os.makedirs(state.STATE_ROOT, mode=0o700, exist_ok=True)
@@ -59,6 +59,7 @@ def spawn(container_id: str, spec: dict, plan: Plan, bundle: str = "",
     try:
         if plan.exec_fifo:
             os.mkfifo(plan.exec_fifo, 0o622)
+            os.chmod(plan.exec_fifo, 0o622)  # whatever the umask: a user-namespaced init is not its owner
         with open(f"{state_dir}/config.json", "w") as f:  # `exec` takes its defaults from here
             f.write(jsonfast.dumps(spec))
         linux = spec.get("linux") or {}
@@ -69,20 +70,12 @@ def spawn(container_id: str, spec: dict, plan: Plan, bundle: str = "",
                       "annotations": dict(spec.get("annotations") or {})}
         go_r, go_w = os.pipe()
         rep_r, rep_w = os.pipe()
-        if ns.new & syscalls.CLONE_NEWPID or ns.pid_fd is not None:
+        if not ns.has_user and (ns.new & syscalls.CLONE_NEWPID or ns.pid_fd is not None):
             pid = syscalls.fork_in_pid_namespace(ns.pid_fd)
-        else:
+        else:  # with a user namespace the init makes its PID namespace itself (namespaces.py)
             pid = os.fork()
         if pid == 0:
-            os.close(go_w)
-            os.close(rep_r)
-            if stdio is not None:
-                for i, fd in enumerate(stdio):
-                    os.dup2(fd, i)
-            keep = {go_r, rep_w, *(fd for _, fd in ns.joins)}
-            close_inherited(keep | ({plan.console_socket} if plan.console_socket is not None else set()),
-                            plan.preserve_fds)
-            run_init(spec, plan, go_r, rep_w, ns)
+            _child(spec, plan, go_r, go_w, rep_r, rep_w, ns, stdio)
         ns.close()
         os.close(go_r)
         os.close(rep_w)
@@ -92,7 +85,13 @@ def spawn(container_id: str, spec: dict, plan: Plan, bundle: str = "",
         report = os.fdopen(rep_r, "rb")
         try:
             cgroup.add(pid)
-            os.write(go_w, b"1")
+            try:
+                os.write(go_w, b"1")
+            except BrokenPipeError:  # the child is gone already; its report says why
+                pass
+            if ns.has_user:
+                _await(container, report, "init", lambda p: _map_user_namespace(p, ns.user_maps, go_w))
+            pid = container.pid
             if plan.hook_sync:
                 _await(container, report, "namespaces")
                 _run_hooks(spec, ("prestart", "createRuntime"), dict(plan.state, status="creating", pid=pid))
@@ -115,6 +114,39 @@ def spawn(container_id: str, spec: dict, plan: Plan, bundle: str = "",
         raise
 
 
+def _child(spec: dict, plan: Plan, go_r: int, go_w: int, rep_r: int, rep_w: int, ns, stdio) -> None:
+    """The forked child up to `run_init` (which never returns). Any exception here ends the child
+    with EXIT_SETUP: it must never unwind into the caller's stack, which would then run on in two
+    processes (the parent's except/finally clauses, a test runner, the CLI)."""
+    try:
+        os.close(go_w)
+        os.close(rep_r)
+        if stdio is not None:
+            for i, fd in enumerate(stdio):
+                os.dup2(fd, i)
+        keep = {go_r, rep_w, *(fd for _, fd in ns.joins)}
+        close_inherited(keep | ({plan.console_socket} if plan.console_socket is not None else set()),
+                        plan.preserve_fds)
+    except BaseException as exc:
+        try:
+            os.write(rep_w, (jsonfast.dumps({"error": f"container init: {exc}"}) + "\n").encode())
+        finally:
+            os._exit(EXIT_SETUP)
+    run_init(spec, plan, go_r, rep_w, ns)
+    os._exit(EXIT_SETUP)  # not reached: run_init execs or exits
+
+
+def _map_user_namespace(pid: int, maps, go_w: int) -> None:
+    """The init asked for its uid/gid maps (userns.py): write them, then let it go on."""
+    from . import userns
+
+    try:
+        userns.write_maps(pid, maps)
+    except userns.MappingError as exc:
+        raise RuntimeError_(str(exc), 1) from None
+    os.write(go_w, b"u")
+
+
 def _run_hooks(spec: dict, kinds: tuple[str, ...], doc: dict) -> None:
     try:
         for kind in kinds:
@@ -123,13 +155,21 @@ def _run_hooks(spec: dict, kinds: tuple[str, ...], doc: dict) -> None:
         raise RuntimeError_(str(exc), 1) from None
 
 
-def _await(container: Container, report, until: str) -> None:
-    """Read the init's reports up to `until`; an error (or silent death) becomes RuntimeError_."""
+def _await(container: Container, report, until: str, on_userns=None) -> None:
+    """Read the init's reports up to `until`; an error (or silent death) becomes RuntimeError_.
+
+    With a user namespace the first stage asks for its maps ("userns", answered by `on_userns`)
+    and names the real init ("init": its host pid), which the container then tracks."""
     for line in report:
         msg = jsonfast.loads(line)
         if "stubs" in msg:
             container.stubs = msg["stubs"]
-        elif until in msg:
+        elif "userns" in msg and on_userns is not None:
+            on_userns(msg["userns"])
+        elif "init" in msg and msg["init"] != container.pid:
+            os.waitpid(container.pid, 0)  # the first stage, which exits once it has named the init
+            container.pid, container.start_time = msg["init"], state.proc_stat(msg["init"])[19]
+        if until in msg:
             return
         elif "error" in msg:
             _, status = os.waitpid(container.pid, 0)

@@ -17,7 +17,9 @@ import os
 from imgtool.errors import ImgtoolError
 
 from . import jsonfast, namespaces, syscalls
-from .init import SetupError, chdir, close_fds, close_inherited, compile_seccomp, console, exec_process, lookpath, preload, prepare_process
+from .init import close_inherited, console, preload
+from .process import (SetupError, chdir, close_fds, compile_seccomp, exec_process, go_strerror, lookpath,
+                      prepare_process, set_rlimits)
 from .state import Container, write_pid_file
 
 
@@ -70,7 +72,7 @@ def _check_terminal(terminal: bool, detach: bool, console_socket: str | None) ->
 
 
 def _child(container: Container, proc: dict, ns, go: int, report: int, console_fd: int | None,
-           preserve_fds: int, seccomp_profile: dict | None) -> None:
+           preserve_fds: int, seccomp_profile: dict | None, raw_newlines: bool = False) -> None:
     """In the forked child: join, set up, exec. Never returns."""
     code = 255
     try:
@@ -80,11 +82,12 @@ def _child(container: Container, proc: dict, ns, go: int, report: int, console_f
         os.close(go)
         preload(proc, False)
         flt = compile_seccomp(seccomp_profile)
+        set_rlimits(proc)
         ns.enter()
         ns.close()
         if proc.get("terminal"):
             os.setsid()
-            console(proc, console_fd, bind_console=False)
+            console(proc, console_fd, bind_console=False, raw_newlines=raw_newlines)
         entered = chdir(proc.get("cwd") or "/", retry_later=True)
         flt = prepare_process(proc, flt)
         if not entered:
@@ -95,7 +98,7 @@ def _child(container: Container, proc: dict, ns, go: int, report: int, console_f
     except SetupError as exc:
         os.write(report, (jsonfast.dumps({"error": str(exc), "code": exc.code}) + "\n").encode())
     except OSError as exc:
-        os.write(report, (jsonfast.dumps({"error": f"exec {proc['args'][0]}: {exc.strerror}", "code": 126}) + "\n").encode())
+        os.write(report, (jsonfast.dumps({"error": f"exec {proc['args'][0]}: {go_strerror(exc)}", "code": 126}) + "\n").encode())
     except BaseException as exc:  # a forked child must never unwind into the parent's code
         try:
             os.write(report, (jsonfast.dumps({"error": f"{type(exc).__name__}: {exc}", "code": 255}) + "\n").encode())
@@ -106,7 +109,8 @@ def _child(container: Container, proc: dict, ns, go: int, report: int, console_f
 
 
 def exec_in(container: Container, proc: dict, pid_file: str | None = None, detach: bool = False,
-            console_socket: str | None = None, preserve_fds: int = 0, ignore_paused: bool = False) -> int:
+            console_socket: str | None = None, preserve_fds: int = 0, ignore_paused: bool = False,
+            clear_onlcr: bool = False) -> int:
     """Run `proc` (a runtime-spec process) in the container; 0 once running with `detach`, else its
     exit status (128+signal when killed)."""
     status = container.status()
@@ -123,7 +127,7 @@ def exec_in(container: Container, proc: dict, pid_file: str | None = None, detac
     if terminal and not detach:
         from .tty import Streams
 
-        streams = Streams()
+        streams = Streams(clear_onlcr=clear_onlcr)  # runc: True; docker exec -t keeps "\r\n"
         console_fd = streams.setup({"process": proc})
     elif console_socket:
         import socket
@@ -152,7 +156,8 @@ def exec_in(container: Container, proc: dict, pid_file: str | None = None, detac
             os.close(rep_r)
             keep = {go_r, rep_w, *(fd for _, fd in ns.joins)} | ({console_fd} if console_fd is not None else set())
             close_inherited(keep, preserve_fds)
-            _child(container, proc, ns, go_r, rep_w, console_fd, preserve_fds, seccomp_profile)
+            _child(container, proc, ns, go_r, rep_w, console_fd, preserve_fds, seccomp_profile,
+                   streams is not None and streams.raw_newlines())
         os.close(go_r)
         os.close(rep_w)
         ns.close()
@@ -170,7 +175,12 @@ def exec_in(container: Container, proc: dict, pid_file: str | None = None, detac
             sock.close()
             sock = None
         if pid_file:
-            write_pid_file(pid_file, pid)
+            try:
+                write_pid_file(pid_file, pid)
+            except ImgtoolError:
+                _kill(pid, 9)  # runc: a process nobody can find is not left running
+                os.waitpid(pid, 0)
+                raise
         if detach:
             return 0
         if streams is not None:

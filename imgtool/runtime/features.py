@@ -25,7 +25,7 @@ def document() -> dict:
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": sorted(MOUNT_OPTIONS),
         "linux": {
-            "namespaces": sorted(k for k in FLAGS if k != "user"),
+            "namespaces": sorted(FLAGS),
             "capabilities": list(capabilities.NAMES),
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": False},
             "seccomp": {"enabled": bool(libseccomp), "actions": list(seccomp.ACTIONS),

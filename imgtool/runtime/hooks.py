@@ -15,25 +15,27 @@ class HookError(Exception):
     """A hook that failed, timed out or could not be run (message names it)."""
 
 
-def run(spec: dict, kind: str, state: dict) -> None:
-    """Run `spec.hooks[kind]` in order; HookError on the first failure."""
+def run(spec: dict, kind: str, state: dict, default_env: list[str] | None = None) -> None:
+    """Run `spec.hooks[kind]` in order; HookError on the first failure, in runc's wording
+    ("error running KIND hook #N: ...", which its callers and tests match). A hook without `env`
+    gets `default_env` (startContainer: the process's, as runc has always done)."""
     import subprocess
 
     payload = jsonfast.dumps(state).encode()
     for i, hook in enumerate((spec.get("hooks") or {}).get(kind) or []):
-        where = f"hooks.{kind}[{i}] ({hook.get('path')})"
+        where = f"error running {kind} hook #{i}: {hook.get('path')}"
         args = hook.get("args") or [hook["path"]]
-        env = dict(e.partition("=")[::2] for e in hook.get("env") or [])
+        env = dict(e.partition("=")[::2] for e in (hook["env"] if "env" in hook else default_env) or [])
         try:
             proc = subprocess.run(args, executable=hook["path"], input=payload, env=env, capture_output=True,
                                   timeout=hook.get("timeout") or None, close_fds=True)
         except subprocess.TimeoutExpired:
-            raise HookError(f"{where} did not finish within {hook.get('timeout')}s") from None
+            raise HookError(f"{where}: did not finish within {hook.get('timeout')}s") from None
         except OSError as exc:
             raise HookError(f"{where}: {exc.strerror}") from None
         if proc.returncode != 0:
             detail = proc.stderr.decode(errors="replace").strip().splitlines()
-            raise HookError(f"{where} exited with {proc.returncode}" + (f": {detail[-1]}" if detail else ""))
+            raise HookError(f"{where}: exited with {proc.returncode}" + (f": {detail[-1]}" if detail else ""))
 
 
 def has(spec: dict, *kinds: str) -> bool:

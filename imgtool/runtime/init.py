@@ -1,29 +1,25 @@
 """The container init: runs in the forked child, sets up the rootfs and execs the container process.
 
-Order (runc's): namespaces, [createRuntime hooks in the parent], private propagation, rootfs
+Order (runc's): rlimits, namespaces, [createRuntime hooks in the parent], private propagation, rootfs
 mount, spec mounts, /dev, createContainer hooks, pivot_root, console, sysctl, masked and read-only
-paths, read-only root, hostname, rlimits, user + capabilities, no_new_privs, cwd, [wait for start],
+paths, read-only root, hostname, HOME, user + capabilities, no_new_privs, cwd, [wait for start],
 startContainer hooks, seccomp, exec. Nothing here returns: the child execs or `os._exit`s,
-reporting failures on the report pipe. `prepare_process` and `exec_process` are shared with
-`exec`, which runs a further process in a running container.
+reporting failures on the report pipe. The process steps (process.py) are shared with `exec`,
+which runs a further process in a running container.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import resource
 
 from imgtool.errors import ImgtoolError
 
-from . import capabilities, jsonfast, seccomp, syscalls
-from .mounts import PROPAGATION, Filesystem, MountError
+from . import jsonfast, syscalls
+from .mounts import PROPAGATION, Filesystem, MountError, remount
+from .process import (EXIT_NOEXEC, EXIT_NOTFOUND, EXIT_SETUP, SetupError, chdir, close_fds,
+                      compile_seccomp, exec_process, go_strerror, lookpath, prepare_process, set_rlimits)
 from .resolve import Root
-
-EXIT_SETUP = 125
-EXIT_NOEXEC = 126
-EXIT_NOTFOUND = 127
-
 
 class Plan:
     """Where the rootfs comes from (a bundle directory, or overlay layers plus a writable upper) and
@@ -32,7 +28,7 @@ class Plan:
     def __init__(self, rootfs: str, lowers: list[str] | None = None, upper: str | None = None,
                  work: str | None = None, exec_fifo: str | None = None, pdeathsig: bool = False,
                  user: str | None = None, console_socket: int | None = None, hook_sync: bool = False,
-                 state: dict | None = None, preserve_fds: int = 0):
+                 state: dict | None = None, preserve_fds: int = 0, raw_newlines: bool = False):
         self.rootfs = rootfs  # the mount point (overlay) or the bundle rootfs directory
         self.lowers, self.upper, self.work = lowers, upper, work
         self.exec_fifo = exec_fifo  # create/start split: block on this FIFO before exec
@@ -42,22 +38,15 @@ class Plan:
         self.hook_sync = hook_sync  # stop after entering the namespaces until the parent ran createRuntime hooks
         self.state = state or {}  # the runtime-spec state given to in-container hooks
         self.preserve_fds = preserve_fds  # fds 3 .. 3+n-1 stay open in the container (runc's --preserve-fds)
+        self.raw_newlines = raw_newlines  # the pty keeps "\n" (tty.Streams.raw_newlines)
 
 
-class SetupError(Exception):
-    """A failure before exec, carrying the exit code docker would use."""
-
-    def __init__(self, message: str, code: int = EXIT_SETUP):
-        super().__init__(message)
-        self.code = code
-
-
-def _hooks(spec: dict, kind: str, state: dict) -> None:
+def _hooks(spec: dict, kind: str, state: dict, default_env: list[str] | None = None) -> None:
     if (spec.get("hooks") or {}).get(kind):
         from . import hooks  # imported before pivot_root by run_init: the host's sys.path is gone after
 
         try:
-            hooks.run(spec, kind, state)
+            hooks.run(spec, kind, state, default_env)
         except hooks.HookError as exc:
             raise SetupError(str(exc)) from None
 
@@ -124,7 +113,7 @@ class _Setup:
                 raise SetupError(f"linux.sysctl: cannot set {key}: {exc.strerror}") from None
         Filesystem.mask_and_protect(linux)
         if (self.spec.get("root") or {}).get("readonly"):
-            syscalls.mount(None, "/", None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY)
+            remount("/", syscalls.MS_RDONLY)
         uts = "uts" in [n.get("type") for n in linux.get("namespaces") or []]
         for key, setter in (("hostname", syscalls.sethostname), ("domainname", syscalls.setdomainname)):
             if self.spec.get(key):
@@ -133,7 +122,7 @@ class _Setup:
                 setter(self.spec[key])
 
 
-def console(proc: dict, console_socket: int | None, bind_console: bool) -> None:
+def console(proc: dict, console_socket: int | None, bind_console: bool, raw_newlines: bool = False) -> None:
     """runc's `terminal: true`, after pivot_root (or setns for exec) while mounts are allowed.
 
     A pty from the container's devpts; the slave becomes /dev/console (`bind_console`: the init),
@@ -160,6 +149,10 @@ def console(proc: dict, console_socket: int | None, bind_console: bool) -> None:
     size = proc.get("consoleSize") or {}
     if size.get("height") and size.get("width"):
         tty.set_size(slave, size["height"], size["width"])
+    if raw_newlines:  # runc's ClearONLCR (tty.Streams.raw_newlines)
+        attrs = termios.tcgetattr(slave)
+        attrs[1] &= ~termios.ONLCR
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
     os.fchown(slave, (proc.get("user") or {}).get("uid", 0), -1)
     for i in range(3):
         os.dup2(slave, i)
@@ -183,105 +176,6 @@ def preload(proc: dict, hooks: bool) -> None:
         from . import hooks as _hooks  # noqa: F401
 
 
-def compile_seccomp(profile: dict | None):
-    """linux.seccomp compiled now, while libseccomp can still be loaded from the host's root
-    (before pivot_root or setns into the container's mounts); None without a profile."""
-    try:
-        return seccomp.compile(profile) if profile else None
-    except seccomp.SeccompError as exc:
-        raise SetupError(str(exc)) from None
-
-
-def prepare_process(proc: dict, flt):
-    """rlimits, oom_score_adj, user, capabilities, no_new_privs, umask; returns the compiled
-    seccomp filter (`compile_seccomp`) still to load, or None if it was loaded here.
-
-    Without no_new_privs the filter is loaded here, while CAP_SYS_ADMIN is still held (the kernel
-    requires one or the other); with it, as late as possible (runc's order).
-    """
-    for rl in proc.get("rlimits") or []:
-        kind = getattr(resource, rl.get("type", ""), None) if rl.get("type", "").startswith("RLIMIT_") else None
-        if kind is None:
-            raise SetupError(f"wrong rlimit value: {rl.get('type')}")
-        _, hard_now = resource.getrlimit(kind)
-        hard = rl["hard"] if hard_now == resource.RLIM_INFINITY else min(rl["hard"], hard_now)
-        resource.setrlimit(kind, (min(rl["soft"], hard), hard))
-    if "oomScoreAdj" in proc:
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(proc["oomScoreAdj"]))
-    if proc.get("apparmorProfile"):
-        with open("/proc/self/attr/apparmor/exec" if os.path.exists("/proc/self/attr/apparmor") else
-                  "/proc/self/attr/exec", "w") as f:
-            f.write(f"exec {proc['apparmorProfile']}")
-    if flt is not None and not proc.get("noNewPrivileges"):
-        flt.load()
-        flt = None
-    user = proc.get("user") or {}
-    caps = proc.get("capabilities") or {}
-    capabilities.drop_bounding(capabilities.mask(caps.get("bounding")))
-    os.setgroups(list(user.get("additionalGids") or []))
-    syscalls.prctl(syscalls.PR_SET_KEEPCAPS, 1)
-    gid, uid = user.get("gid", 0), user.get("uid", 0)
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)
-    syscalls.prctl(syscalls.PR_SET_KEEPCAPS, 0)
-    capabilities.apply(caps)
-    if proc.get("noNewPrivileges"):
-        syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
-    if "umask" in user:
-        os.umask(user["umask"])
-    return flt
-
-
-def chdir(cwd: str, retry_later: bool = False) -> bool:
-    """Enter process.cwd (made if missing, as runc does) and check it is inside the root.
-
-    runc's order: first as root, before the user is set up (a directory only root can reach), and
-    again as the user if that was refused (`retry_later`: return False instead of failing).
-    """
-    try:
-        os.makedirs(cwd, exist_ok=True)
-        os.chdir(cwd)
-    except PermissionError as exc:
-        if retry_later:
-            return False
-        raise SetupError(f"cannot change to working directory {cwd}: {exc.strerror}") from None
-    except OSError as exc:
-        raise SetupError(f"cannot change to working directory {cwd}: {exc.strerror}") from None
-    here = os.getcwd()
-    if not here.startswith("/") or "(unreachable)" in here:  # runc's verifyCwd (CVE-2024-21626)
-        raise SetupError(f"working directory {cwd} is outside the container")
-    return True
-
-
-def lookpath(name: str, env: list[str]) -> str:
-    """args[0] resolved on the container's PATH: a create-time error when missing, as runc's."""
-    if "/" in name:
-        if not os.path.exists(name):
-            raise SetupError(f"exec: {name!r}: no such file or directory", EXIT_NOTFOUND)
-        return name
-    path = next((e[5:] for e in env if e.startswith("PATH=")), "/usr/bin:/bin")
-    for d in path.split(":"):
-        candidate = os.path.join(d or ".", name)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    raise SetupError(f"exec: {name!r}: executable file not found in $PATH", EXIT_NOTFOUND)
-
-
-def close_fds(keep: set[int], preserve: int = 0) -> None:
-    """Mark every fd but stdio and `keep` close-on-exec (CVE-2024-21626: no host fd may leak);
-    fds 3 .. 3+preserve-1 are passed on (runc's --preserve-fds)."""
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if 3 <= fd < 3 + preserve:
-            os.set_inheritable(fd, True)
-        elif fd > 2 and fd not in keep:
-            try:
-                os.set_inheritable(fd, False)
-            except OSError:
-                pass
-
-
 def close_inherited(keep: set[int], preserve: int = 0) -> None:
     """Close every fd the caller left open but stdio, `keep` and the preserved ones, right after
     fork: the created init waits for `start` for as long as the caller likes, and must not hold the
@@ -293,18 +187,6 @@ def close_inherited(keep: set[int], preserve: int = 0) -> None:
                 os.close(fd)
             except OSError:
                 pass
-
-
-def exec_process(exe: str, proc: dict, flt) -> None:
-    """Load the pending seccomp filter and execve: the last two steps, nothing in between."""
-    env = dict(e.partition("=")[::2] for e in proc.get("env") or [])
-    import _signal  # built in: importable after pivot_root, unlike signal.py
-
-    for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):  # Python ignores these, and exec keeps "ignored"
-        _signal.signal(sig, _signal.SIG_DFL)
-    if flt is not None:
-        flt.load()
-    os.execve(exe, proc["args"], env)
 
 
 def run_init(spec: dict, plan: Plan, go: int, report: int, namespaces) -> None:
@@ -322,7 +204,19 @@ def run_init(spec: dict, plan: Plan, go: int, report: int, namespaces) -> None:
             os._exit(EXIT_SETUP)
         preload(spec["process"], bool(spec.get("hooks")))
         flt = compile_seccomp((spec.get("linux") or {}).get("seccomp"))
-        namespaces.enter()
+        fifo = os.open(plan.exec_fifo, os.O_PATH | os.O_CLOEXEC) if plan.exec_fifo else -1  # before any userns
+        set_rlimits(spec["process"])
+        if namespaces.has_user:
+            from . import userns
+
+            try:
+                userns.enter(setup.fs, setup.send, namespaces, go, plan.pdeathsig)
+            except MountError as exc:
+                raise SetupError(str(exc)) from None
+            except OSError as exc:
+                raise SetupError(f"cannot enter the user namespace: {exc.strerror}") from None
+        else:
+            namespaces.enter()
         namespaces.close()
         if plan.hook_sync:
             setup.send("namespaces", os.getpid())
@@ -330,11 +224,10 @@ def run_init(spec: dict, plan: Plan, go: int, report: int, namespaces) -> None:
                 os._exit(EXIT_SETUP)
         os.close(go)
         os.setsid()
-        fifo = os.open(plan.exec_fifo, os.O_PATH | os.O_CLOEXEC) if plan.exec_fifo else -1
         setup.rootfs()
         proc = spec["process"]
         if proc.get("terminal"):
-            console(proc, plan.console_socket, bind_console=True)
+            console(proc, plan.console_socket, bind_console=True, raw_newlines=plan.raw_newlines)
         setup.kernel_settings()
         entered = chdir(proc.get("cwd") or "/", retry_later=True)
         flt = prepare_process(proc, flt)
@@ -348,7 +241,7 @@ def run_init(spec: dict, plan: Plan, go: int, report: int, namespaces) -> None:
             wfd = os.open(f"/proc/self/fd/{fifo}", os.O_WRONLY | os.O_CLOEXEC)  # blocks until `start`
             os.write(wfd, b"0")
             os.close(wfd)
-        _hooks(spec, "startContainer", dict(plan.state, status="created", pid=os.getpid()))
+        _hooks(spec, "startContainer", dict(plan.state, status="created", pid=os.getpid()), proc.get("env"))
         execing = True
         exec_process(exe, proc, flt)
     except (SetupError, ImgtoolError) as exc:  # ImgtoolError: users.UserError
@@ -357,7 +250,7 @@ def run_init(spec: dict, plan: Plan, go: int, report: int, namespaces) -> None:
     except OSError as exc:
         if execing:
             code = EXIT_NOTFOUND if exc.errno == errno.ENOENT else EXIT_NOEXEC
-        setup.send("error", f"exec {spec['process']['args'][0]}: {exc.strerror}" if execing else f"container init: {exc}")
+        setup.send("error", f"exec {spec['process']['args'][0]}: {go_strerror(exc)}" if execing else f"container init: {exc}")
     except BaseException as exc:  # a forked child must never unwind into the parent's code
         try:
             setup.send("error", f"container init: {type(exc).__name__}: {exc}")

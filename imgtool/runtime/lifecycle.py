@@ -82,9 +82,10 @@ def run(container_id: str, bundle: str | os.PathLike, pid_file: str | os.PathLik
     from .tty import Streams
 
     bundle, spec, rootfs = _load_bundle(bundle)
-    streams = Streams()
+    streams = Streams(clear_onlcr=True)
     try:
         plan = Plan(rootfs=rootfs, pdeathsig=True, console_socket=streams.setup(spec), preserve_fds=preserve_fds)
+        plan.raw_newlines = streams.raw_newlines()
         container = spawn(container_id, spec, plan, bundle=bundle, stdio=streams.child, systemd=systemd)
         try:
             streams.started()

@@ -5,6 +5,13 @@ swapped in by the image or a racing process cannot redirect a mount to the host 
 R6); a mount is re-resolved after it is made before it is remounted or given a propagation, because
 the old fd still names the covered directory, not the new mount. /dev/null is checked to be the
 real 1:3 device before it masks anything (CVE-2025-31133, R5).
+
+In a user namespace the container's root may not be able to reach a bind source at all (a 0700
+host directory), so the sources are cloned with the host's privileges before the init enters it
+(`open_bind_sources`, runc's mount fds) and attached with move_mount; device nodes cannot be made
+there (mknod needs CAP_MKNOD in the host's namespace), so the host's nodes are bind-mounted, as
+runc does, after checking each is the device it claims to be. Remounts keep the flags the kernel
+locked on mounts inherited from the host (nosuid, nodev, ...), else it refuses them with EPERM.
 """
 
 from __future__ import annotations
@@ -64,6 +71,17 @@ class Filesystem:
     def __init__(self, spec: dict):
         self.spec = spec
         self.stubs: list[str] = []
+        self.sources: dict[int, int] = {}  # mounts[i] -> detached copy of its bind source (user namespace)
+
+    def open_bind_sources(self) -> None:
+        """Clone every bind source now (still privileged on the host), for the user-namespaced init."""
+        for i, m in enumerate(self.spec.get("mounts") or []):
+            flags, _, _ = parse_options(m.get("options") or [])
+            if flags & syscalls.MS_BIND or m.get("type") == "bind":
+                try:
+                    self.sources[i] = syscalls.open_tree_clone(m.get("source") or "", bool(flags & syscalls.MS_REC))
+                except OSError as exc:
+                    raise MountError(f"mount {m.get('destination')}: source {m.get('source')}: {exc.strerror}") from None
 
     def target(self, root: Root, dest: str, want_dir: bool) -> int:
         """O_PATH fd of a mount destination resolved in-root, created (and recorded) if missing."""
@@ -90,27 +108,30 @@ class Filesystem:
         fd = self.target(root, dest, want_dir)  # re-resolved: now the new mount's root
         try:
             if flags:
-                syscalls.mount(None, f"/proc/self/fd/{fd}", None, syscalls.MS_BIND | syscalls.MS_REMOUNT | flags)
+                remount(f"/proc/self/fd/{fd}", flags)
             if propagation:
                 syscalls.mount(None, f"/proc/self/fd/{fd}", None, propagation)
         finally:
             os.close(fd)
 
-    def mount_one(self, root: Root, m: dict) -> None:
-        """One entry of `mounts`, onto its in-root destination."""
+    def mount_one(self, root: Root, m: dict, tree: int | None = None) -> None:
+        """One entry of `mounts`, onto its in-root destination (`tree`: its cloned bind source)."""
         mtype, source = m.get("type") or "", m.get("source") or ""
         flags, propagation, data = parse_options(m.get("options") or [])
         is_bind = bool(flags & syscalls.MS_BIND) or mtype == "bind"
         if is_bind and data:
             raise MountError(f"mount {m['destination']}: bind mount with filesystem options {data!r}")
-        want_dir = not is_bind or os.path.isdir(source)
+        want_dir = not is_bind or (stat.S_ISDIR(os.fstat(tree).st_mode) if tree is not None else os.path.isdir(source))
         fd = self.target(root, m["destination"], want_dir)
         try:
             st, rst = os.fstat(fd), os.fstat(root.fd)
             if (st.st_dev, st.st_ino) == (rst.st_dev, rst.st_ino):
                 raise MountError(f"mount destination {m['destination']} resolves to the container's root")
             path = f"/proc/self/fd/{fd}"
-            if is_bind:
+            if tree is not None:
+                syscalls.move_mount(tree, fd)
+                flags &= ~(syscalls.MS_BIND | syscalls.MS_REC)
+            elif is_bind:
                 syscalls.mount(source, path, None, syscalls.MS_BIND | (flags & syscalls.MS_REC))
                 flags &= ~(syscalls.MS_BIND | syscalls.MS_REC)
             elif mtype == "cgroup":
@@ -130,11 +151,14 @@ class Filesystem:
     def mount_all(self, root: Root) -> None:
         """Every spec mount in order, then /dev's nodes when /dev is a fresh tmpfs, then linux.devices."""
         mounts = self.spec.get("mounts") or []
-        for m in mounts:
+        for i, m in enumerate(mounts):
             try:
-                self.mount_one(root, m)
+                self.mount_one(root, m, self.sources.get(i))
             except OSError as exc:
                 raise MountError(f"mount {m.get('type')} on {m.get('destination')}: {exc.strerror}") from None
+            finally:
+                if i in self.sources:
+                    os.close(self.sources.pop(i))
         if any(clean(m["destination"]) == "dev" and m.get("type") == "tmpfs" for m in mounts):
             self.make_dev(root)
         for i, dev in enumerate((self.spec.get("linux") or {}).get("devices") or []):
@@ -151,6 +175,8 @@ class Filesystem:
                     os.chmod(f"/proc/self/fd/{real}/{name}", 0o666)
                 except FileExistsError:
                     pass
+                except PermissionError:  # a user namespace: the host's node
+                    _bind_host_node(real, name, f"/dev/{name}", stat.S_IFCHR, os.makedev(major, minor))
             for name, target in _DEV_LINKS:
                 try:
                     os.symlink(target, name, dir_fd=real)
@@ -172,6 +198,9 @@ class Filesystem:
             try:
                 try:
                     os.mknod(base, kind | (dev.get("fileMode", 0o666) & 0o7777), rdev, dir_fd=real)
+                except PermissionError:  # a user namespace: the host's node, which owns its own mode
+                    _bind_host_node(real, base, dev["path"], kind, rdev)
+                    return
                 except FileExistsError:
                     st = os.stat(base, dir_fd=real, follow_symlinks=False)
                     if stat.S_IFMT(st.st_mode) != kind or st.st_rdev != rdev:
@@ -209,6 +238,46 @@ class Filesystem:
                                    | syscalls.MS_RDONLY | syscalls.MS_REC | syscalls.MS_NOSUID
                                    | syscalls.MS_NODEV | syscalls.MS_NOEXEC)
             os.close(null)
+
+
+_LOCKABLE = ((os.ST_RDONLY, syscalls.MS_RDONLY), (os.ST_NOSUID, syscalls.MS_NOSUID), (os.ST_NODEV, syscalls.MS_NODEV),
+             (os.ST_NOEXEC, syscalls.MS_NOEXEC), (os.ST_NOATIME, syscalls.MS_NOATIME),
+             (os.ST_NODIRATIME, syscalls.MS_NODIRATIME), (os.ST_RELATIME, syscalls.MS_RELATIME))
+
+
+def remount(target: str, flags: int) -> None:
+    """MS_BIND|MS_REMOUNT with `flags`; on EPERM again with the mount's lockable flags kept (runc's
+    "remount with locked flags re-applied"): a user namespace may add flags, never clear the host's."""
+    try:
+        syscalls.mount(None, target, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | flags)
+    except PermissionError:
+        have = os.statvfs(target).f_flag
+        kept = 0
+        for st_flag, ms_flag in _LOCKABLE:
+            if have & st_flag:
+                kept |= ms_flag
+        if flags & (syscalls.MS_NOATIME | syscalls.MS_RELATIME | syscalls.MS_STRICTATIME):
+            kept &= ~(syscalls.MS_NOATIME | syscalls.MS_RELATIME)  # asked for explicitly: the kernel judges it
+        syscalls.mount(None, target, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | flags | kept)
+
+
+def _bind_host_node(dir_fd: int, name: str, host_path: str, kind: int, rdev: int) -> None:
+    """Bind the host's device node onto a new empty file `name` (below `dir_fd`), only if it is the
+    device asked for: a config cannot bind an arbitrary host file in under a device's name."""
+    st = os.stat(host_path)
+    if stat.S_IFMT(st.st_mode) != kind or (kind != stat.S_IFIFO and st.st_rdev != rdev):
+        raise MountError(f"device {host_path}: the host's node is not the device asked for")
+    try:
+        os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o000, dir_fd=dir_fd))
+    except FileExistsError:
+        pass
+    target = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        if not stat.S_ISREG(os.fstat(target).st_mode):
+            raise MountError(f"device {host_path}: the container's {name} is not a plain file")
+        syscalls.mount(host_path, f"/proc/self/fd/{target}", None, syscalls.MS_BIND)
+    finally:
+        os.close(target)
 
 
 def _opened(root: Root, paths: list[str] | None):

@@ -5,6 +5,11 @@ path, so it is opened before the child changes anything; the child joins with se
 user namespace first (the others are owned by it), mount namespace last (nothing is resolved by
 path after it). A PID namespace only applies to children, so the parent joins (or creates) it
 around its fork, and the child is born inside (`syscalls.fork_in_pid_namespace`).
+
+With a user namespace (new or joined) that order would leave the PID namespace owned by the host's
+user namespace, where the container's root is nobody: /proc could not be mounted. So then the init
+makes every namespace itself, user first (runc's nsexec stage 1), and a CLONE_PARENT clone of it
+becomes PID 1 (`enter_owned`).
 """
 
 from __future__ import annotations
@@ -30,8 +35,15 @@ class NamespaceError(Exception):
 class Namespaces:
     """The container's namespaces: `new` CLONE_* flags to unshare, `joins` (type, fd) to setns."""
 
-    def __init__(self, new: int, joins: list[tuple[str, int]], kinds: list[str]):
+    def __init__(self, new: int, joins: list[tuple[str, int]], kinds: list[str],
+                 user_maps: tuple[str, str] | None = None):
         self.new, self.joins, self.kinds = new, joins, kinds
+        self.user_maps = user_maps  # (uid_map, gid_map) for a new user namespace, written by the parent
+
+    @property
+    def has_user(self) -> bool:
+        """Whether the container gets a user namespace (new or joined): the init then makes the rest."""
+        return "user" in self.kinds
 
     @property
     def pid_fd(self) -> int | None:
@@ -46,6 +58,26 @@ class Namespaces:
         if self.new & ~syscalls.CLONE_NEWPID:
             syscalls.unshare(self.new & ~syscalls.CLONE_NEWPID)
 
+    def enter_owned(self, request_maps) -> bool:
+        """In the init, with a user namespace: join the given namespaces (user first, with host
+        privileges), unshare the new user namespace and have the parent map it (`request_maps()`
+        returns once it has), become root of the new or joined one, then unshare the rest. Returns whether a PID
+        namespace is involved, so that only a child of ours can be the container's PID 1 (the
+        caller clones it with CLONE_PARENT, as runc's stage 2)."""
+        for kind, fd in sorted(self.joins, key=lambda j: _JOIN_ORDER.index(j[0])):
+            syscalls.setns(fd, FLAGS[kind])
+        if self.new & syscalls.CLONE_NEWUSER:
+            syscalls.unshare(syscalls.CLONE_NEWUSER)
+            syscalls.prctl(syscalls.PR_SET_DUMPABLE, 1)  # the parent writes our /proc/PID/uid_map
+            request_maps()
+            syscalls.prctl(syscalls.PR_SET_DUMPABLE, 0)
+        os.setresgid(0, 0, 0)  # root of the (new or joined) namespace: host root is unmapped there
+        os.setresuid(0, 0, 0)
+        rest = self.new & ~syscalls.CLONE_NEWUSER
+        if rest:
+            syscalls.unshare(rest)
+        return bool(rest & syscalls.CLONE_NEWPID) or self.pid_fd is not None
+
     def close(self) -> None:
         """Close the namespace fds (the parent, once the child has them)."""
         for _, fd in self.joins:
@@ -53,9 +85,13 @@ class Namespaces:
         self.joins = []
 
 
-def from_spec(entries: list[dict] | None) -> Namespaces:
-    """Validate linux.namespaces and open the paths to join (runtime-spec config-linux.md)."""
+def from_spec(linux: dict) -> Namespaces:
+    """Validate linux.namespaces (and the user namespace's mappings) and open the paths to join
+    (runtime-spec config-linux.md)."""
+    from . import userns
+
     new, joins, kinds = 0, [], []
+    entries = linux.get("namespaces")
     try:
         for i, ns in enumerate(entries or []):
             kind, path = ns.get("type"), ns.get("path")
@@ -65,8 +101,6 @@ def from_spec(entries: list[dict] | None) -> Namespaces:
             if kind in kinds:
                 raise NamespaceError(f"linux.namespaces[{i}]: malformed spec file: duplicated ns {kind!r}")
             kinds.append(kind)
-            if kind == "user":
-                raise NamespaceError(f"linux.namespaces[{i}]: user namespaces are not supported by imgtool's runtime")
             if not path:
                 new |= FLAGS[kind]
                 continue
@@ -81,10 +115,15 @@ def from_spec(entries: list[dict] | None) -> Namespaces:
                 actual = -1
             if actual != FLAGS[kind]:
                 raise NamespaceError(f"linux.namespaces[{i}]: {path} is not a {kind} namespace")
+        user_path = next((ns.get("path") for ns in entries or [] if ns.get("type") == "user"), None)
+        try:
+            maps = userns.parse(linux, "user" in kinds, user_path)
+        except (userns.MappingError, OSError) as exc:
+            raise NamespaceError(str(exc)) from None
     except BaseException:
         Namespaces(0, joins, kinds).close()
         raise
-    return Namespaces(new, joins, kinds)
+    return Namespaces(new, joins, kinds, maps)
 
 
 def of_process(pid: int, kinds: list[str]) -> Namespaces:

@@ -63,12 +63,15 @@ def write_pid_file(path: str, pid: int) -> None:
     `.name` in the same directory and renamed, so a reader never sees it half-written."""
     directory, name = os.path.split(os.path.abspath(path))
     tmp = os.path.join(directory, "." + name)
-    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY | os.O_SYNC | os.O_CLOEXEC, 0o644)
     try:
-        os.write(fd, str(pid).encode())
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY | os.O_SYNC | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, str(pid).encode())
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise RuntimeError_(f"--pid-file {path}: {exc.strerror}", 1) from None
 
 
 def rfc3339(ts: float) -> str:
@@ -190,9 +193,27 @@ class Container:
         if status != "created":
             raise RuntimeError_("cannot start a container that has stopped" if status == "stopped"
                                 else f"cannot start an already {status} container", 1)
-        fd = os.open(self.fifo, os.O_RDONLY | os.O_CLOEXEC)
+        import select  # built in: costs `start` nothing measurable
+
+        fd = os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
-            os.read(fd, 1)
+            # wait for the init's byte or its death (runc's awaitFifoOpen): a blocking open would
+            # hang for ever on an init that died before reaching the FIFO
+            init = os.pidfd_open(self.pid)
+            try:
+                poller = select.poll()
+                poller.register(fd, select.POLLIN)
+                poller.register(init, select.POLLIN)
+                while True:
+                    ready = dict(poller.poll())
+                    if fd in ready:
+                        if os.read(fd, 1):
+                            break
+                        poller.unregister(fd)  # opened and closed without its byte: wait for its end
+                    if init in ready:
+                        raise RuntimeError_("container process is already dead", 1)
+            finally:
+                os.close(init)
         finally:
             os.close(fd)
             try:

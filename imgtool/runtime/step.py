@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets as _secrets
+import resource
 import shutil
 import stat
 import tempfile
@@ -203,11 +204,17 @@ def _spec_mounts(mounts: tuple[Mount, ...], scratch: Path) -> tuple[list[dict], 
     return out, temps
 
 
-def _name_service_files() -> list[tuple[str, str, bool]]:
-    """The host's /etc/resolv.conf and /etc/hosts, read-only, as BuildKit gives every RUN step:
-    images rarely carry their own (a base made with mmdebstrap must not), and apt or npm in a RUN
-    needs DNS. The init's empty mount-point files are removed from the layer like any stub."""
-    return [(path, path, True) for path in ("/etc/resolv.conf", "/etc/hosts") if os.path.isfile(path)]
+def _name_service_files(base: Path, hostname: str) -> list[tuple[str, str, bool]]:
+    """The host's /etc/resolv.conf and BuildKit's own /etc/hosts, read-only, as BuildKit gives
+    every RUN step: images rarely carry their own (a base made with mmdebstrap must not), and apt
+    or npm in a RUN needs DNS. The hosts file is BuildKit's text, not the host's, so a RUN that
+    reads or copies it sees what it sees under docker. The init's empty mount-point files are
+    removed from the layer like any stub."""
+    hosts = base / "hosts"
+    hosts.write_text(f"127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+    hosts.chmod(0o644)
+    files = [("/etc/resolv.conf", "/etc/resolv.conf", True)] if os.path.isfile("/etc/resolv.conf") else []
+    return [*files, (str(hosts), "/etc/hosts", True)]
 
 
 def _extract(lowers: list[Path], source: str, dest: Path) -> Path:
@@ -259,9 +266,13 @@ def run_step(store: Store, image: ImageConfig, lowers: list[Path], step: Step,
     bare = dataclasses.replace(image, config=dataclasses.replace(image.config, volumes=None))
     ov = Overrides(args=step.args, entrypoint=[], env=[], workdir=step.cwd, user=step.user,
                    hostname=step.hostname, network=step.network, resources=step.resources,
-                   volumes=_name_service_files())
+                   volumes=_name_service_files(base, step.hostname))
     spec = runtime_config(bare, None, ov)
     spec["process"]["env"] = list(step.env)
+    # BuildKit drops the spec's rlimits, so a RUN inherits the daemon's, which Go raised to the
+    # hard limit at start: `ulimit -n` in a RUN is the hard limit (npm and friends open many files)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    spec["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": hard, "hard": hard}]
     temps: list[Path] = []
     read_fd, write_fd = os.pipe()
     reader = threading.Thread(target=_pump, args=(read_fd, on_output), daemon=True)

@@ -14,11 +14,14 @@ _libc = ctypes.CDLL("libc.so.6", use_errno=True)  # ctypes.util.find_library run
 
 _ARCH = os.uname().machine
 _SYSCALL_NR = {
-    "x86_64": {"pivot_root": 155, "openat2": 437, "capset": 126, "capget": 125},
-    "aarch64": {"pivot_root": 41, "openat2": 437, "capset": 91, "capget": 90},
+    "x86_64": {"pivot_root": 155, "openat2": 437, "capset": 126, "capget": 125, "clone": 56,
+               "open_tree": 428, "move_mount": 429},
+    "aarch64": {"pivot_root": 41, "openat2": 437, "capset": 91, "capget": 90, "clone": 220,
+                "open_tree": 428, "move_mount": 429},
 }[_ARCH]
 
 # clone / unshare flags
+CLONE_PARENT = 0x00008000
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
 CLONE_NEWUTS = 0x04000000
@@ -175,6 +178,41 @@ def fork_in_pid_namespace(join: int | None = None) -> int:
         return pid
     finally:
         os.close(own)
+
+
+_OPEN_TREE_CLONE = 1
+_AT_RECURSIVE = 0x8000
+_MOVE_MOUNT_F_EMPTY_PATH = 0x04
+_MOVE_MOUNT_T_EMPTY_PATH = 0x40
+
+
+def open_tree_clone(path: str, recursive: bool) -> int:
+    """open_tree(OPEN_TREE_CLONE): an fd holding a detached bind copy of `path` (with its submounts
+    when `recursive`), made with our privileges now and attachable later with `move_mount`."""
+    flags = _OPEN_TREE_CLONE | os.O_CLOEXEC | (_AT_RECURSIVE if recursive else 0)
+    return _check(_libc.syscall(ctypes.c_long(_SYSCALL_NR["open_tree"]), ctypes.c_int(-100), _b(path),
+                                ctypes.c_uint(flags)), "open_tree", path)
+
+
+def move_mount(tree: int, target: int) -> None:
+    """Attach the detached mount `tree` (from `open_tree_clone`) onto the directory or file `target` (an fd)."""
+    _check(_libc.syscall(ctypes.c_long(_SYSCALL_NR["move_mount"]), ctypes.c_int(tree), b"", ctypes.c_int(target),
+                         b"", ctypes.c_uint(_MOVE_MOUNT_F_EMPTY_PATH | _MOVE_MOUNT_T_EMPTY_PATH)), "move_mount")
+
+
+def clone_parent() -> int:
+    """clone(CLONE_PARENT | SIGCHLD): a fork whose child is our parent's child (0 in the child).
+
+    Only for a single-threaded process (a forked init): the raw syscall skips glibc's and CPython's
+    fork handlers, which is harmless with no other thread whose locks the child could inherit (the
+    hang `fork_in_pid_namespace` avoids). Why: the init that unshared a user and a PID namespace
+    cannot itself be PID 1, and the runtime must be able to wait for the one that is (runc's
+    nsexec clones its stage 2 the same way). Both arguments past the flags (stack, ptid) are zero on
+    every architecture: the child runs on a copy of our stack, as after fork.
+    """
+    return _check(_libc.syscall(ctypes.c_long(_SYSCALL_NR["clone"]), ctypes.c_ulong(CLONE_PARENT | 17),
+                                ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)),
+                  "clone")
 
 
 # --- capabilities -------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import socket
 import stat
 import termios
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 from tty import setraw
 
@@ -73,7 +73,7 @@ def receive_master(sock: socket.socket) -> int:
 
 
 @contextmanager
-def _raw(fd: int | None) -> Iterator[None]:
+def raw_mode(fd: int | None) -> Iterator[None]:
     """Raw mode on a host terminal for the duration (every key, ^C included, goes to the container).
 
     Restored on any exit from the block; the signals that would otherwise end this process are
@@ -113,6 +113,21 @@ def _write_all(fd: int, data: bytes) -> int:
     return fd
 
 
+class Hub(Protocol):
+    """Further peers of the relay loop: `readers`/`writers` are polled with the container's fds,
+    `read(fd)` returns input for the container (b"" for none), `flush` gets the writable fds."""
+
+    stdin: bool  # whether the container gets an input pipe fed from `read`
+
+    def readers(self) -> list[int]: ...
+
+    def writers(self) -> list[int]: ...
+
+    def read(self, fd: int) -> bytes: ...
+
+    def flush(self, writable: list[int]) -> None: ...
+
+
 class Streams:
     """How the container's stdin/stdout/stderr meet the caller's `host` fds.
 
@@ -123,10 +138,14 @@ class Streams:
     """
 
     def __init__(self, host: tuple[int, int, int] = (0, 1, 2), interpose: bool = False,
-                 tee: Callable[[str, bytes], None] | None = None):
+                 tee: Callable[[str, bytes], None] | None = None, clear_onlcr: bool = False):
         self.host = host
+        # runc's recvtty: the pty's "\n" stays "\n" for a caller reading a pipe or file (docker keeps
+        # "\r\n"); on a host terminal, in raw mode meanwhile, "\r\n" is what displays right
+        self.clear_onlcr = clear_onlcr
         self.interpose = interpose
         self.tee = tee  # also gets every output chunk ("stdout"/"stderr"): outputs are then always piped
+        self.hub: Hub | None = None  # more peers served by the relay loop (a monitor's attach clients)
         self.names: dict[int, str] = {}  # our read end -> "stdout" / "stderr"
         self.child: tuple[int, int, int] = host  # the fds the init puts on 0, 1, 2
         self.outputs: dict[int, int] = {}  # our read end -> host fd
@@ -162,8 +181,18 @@ class Streams:
                     else:
                         self.outputs[r] = fd
                         self.names[r] = ("stdout", "stderr")[i - 1]
+            if self.hub is not None and self.hub.stdin and self.input is None:  # input from the hub only
+                r, w = os.pipe()
+                child[0] = r
+                self._ours += [r, w]
+                self.input = (-1, w)
             self.child = (child[0], child[1], child[2])
         return None
+
+    def raw_newlines(self) -> bool:
+        """Whether the container's pty must not turn "\n" into "\r\n" (`clear_onlcr` and our stdout
+        is no terminal); applied by the init before exec, so no early output escapes it."""
+        return self.clear_onlcr and self.terminal and not os.isatty(self.host[1])
 
     def started(self) -> None:
         """After spawn: drop the container's ends here (so EOF can happen), take the pty master."""
@@ -195,7 +224,7 @@ class Streams:
         previous = signal.signal(signal.SIGWINCH, resize)
         try:
             resize()  # it may have changed since spawn
-            with _raw(self.host[0] if os.isatty(self.host[0]) else None):
+            with raw_mode(self.host[0] if os.isatty(self.host[0]) else None):
                 self._copy(pid)
         finally:
             signal.signal(signal.SIGWINCH, previous)
@@ -212,11 +241,14 @@ class Streams:
             os.set_blocking(dst, False)
         exited = os.pidfd_open(pid)
         pending = b""
+        hub = self.hub
         try:
             while outputs or src >= 0 or pending:
                 want_read = list(outputs) + ([src] if src >= 0 and not pending else [])
                 want_read += [exited] if src >= 0 or pending else []
-                readable, writable, _ = select.select(want_read, [dst] if pending else [], [])
+                want_read += hub.readers() if hub is not None and not pending else []
+                want_write = ([dst] if pending else []) + (hub.writers() if hub is not None else [])
+                readable, writable, _ = select.select(want_read, want_write, [])
                 if exited in readable:
                     src, pending, writable = -1, b"", []
                 for fd in readable:
@@ -236,7 +268,12 @@ class Streams:
                                 self._close(dst)
                         elif data:
                             pending = data
-                if writable:
+                    elif hub is not None and fd != exited:
+                        data = hub.read(fd)
+                        pending += data if dst >= 0 else b""
+                if hub is not None:
+                    hub.flush(writable)
+                if dst in writable:
                     try:
                         pending = pending[os.write(dst, pending):]
                     except BlockingIOError:

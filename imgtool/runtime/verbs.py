@@ -262,6 +262,6 @@ def exec_(opts: dict, args: list[str], gopts: dict, log) -> int:
             proc = process_from_flags(container, opts, args[1:])
         return exec_in(container, proc, pid_file=opts.get("pid-file"), detach=bool(opts.get("detach")),
                        console_socket=opts.get("console-socket"), preserve_fds=opts.get("preserve-fds", 0),
-                       ignore_paused=bool(opts.get("ignore-paused")))
+                       ignore_paused=bool(opts.get("ignore-paused")), clear_onlcr=True)
     except (ExecError, RuntimeError_) as exc:
         raise ExecError(str(exc)) from None

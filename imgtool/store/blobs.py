@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from imgtool.atomicfile import publish
+from imgtool.atomicfile import WRITEBACK_EVERY, publish, start_writeback
 from imgtool.errors import DigestMismatchError, StoreError
 from imgtool.oci.digest import CANONICAL, Digest, new_hasher
 
@@ -43,6 +43,7 @@ class BlobWriter:
         self._file: BinaryIO | None = os.fdopen(fd, "wb")
         self.size = 0
         self._synced = False  # nothing written since the last sync()
+        self._written_back = 0  # offset up to which the kernel was asked to start writeback
 
     def write(self, data: bytes) -> int:
         """Append bytes (hashed as they pass)."""
@@ -51,6 +52,10 @@ class BlobWriter:
         self._hasher.update(data)
         self.size += len(data)
         self._synced = False
+        if self.size - self._written_back >= WRITEBACK_EVERY:  # the final fsync then waits for the tail only
+            self._file.flush()
+            start_writeback(self._file.fileno(), self._written_back, self.size - self._written_back)
+            self._written_back = self.size
         return len(data)
 
     def copy_from(self, stream: BinaryIO) -> int:

@@ -50,7 +50,7 @@ def load_image(root: Path, descriptor: Descriptor, want: Platform | None = None)
     data = layout.read_blob(root, descriptor.digest)
     if mediatype.is_index(descriptor.media_type):
         index = parse_index(data, what, memo)
-        descriptor = _pick_platform(index.manifests, want or host_platform(), what)
+        descriptor = pick_platform(index.manifests, want or host_platform(), what)
         return load_image(root, descriptor, want)
     manifest = parse_manifest(data, what, memo)
     config_bytes = layout.read_blob(root, manifest.config.digest)
@@ -61,13 +61,24 @@ def load_image(root: Path, descriptor: Descriptor, want: Platform | None = None)
     return Image(descriptor, data, manifest, config_bytes, config, layers)
 
 
-def _pick_platform(manifests: tuple[Descriptor, ...], want: Platform, what: str) -> Descriptor:
-    candidates = [m for m in manifests if mediatype.is_manifest(m.media_type) or mediatype.is_index(m.media_type)]
-    for m in candidates:
+def parse_platform(text: str) -> Platform:
+    """`os/arch[/variant]` (docker's --platform) -> Platform."""
+    parts = text.split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise SchemaError(f"--platform {text!r}: expected os/arch[/variant], e.g. linux/amd64")
+    return Platform(architecture=parts[1], os=parts[0], variant=parts[2] if len(parts) == 3 else None)
+
+
+def pick_platform(manifests: tuple[Descriptor, ...], want: Platform, what: str) -> Descriptor:
+    """The index entry for a platform (variant matched when asked for; sole unlabelled entry else):
+    the one choice behind pull, inspect, run and build FROM of a multi-platform image."""
+    images = [m for m in manifests if mediatype.is_manifest(m.media_type) or mediatype.is_index(m.media_type)]
+    for m in images:
         p = m.platform
-        if p and p.os == want.os and p.architecture == want.architecture:
+        if p and p.os == want.os and p.architecture == want.architecture and (not want.variant or p.variant == want.variant):
             return m
-    untagged = [m for m in candidates if m.platform is None]
-    if len(untagged) == 1:
-        return untagged[0]
-    raise NotFoundError(f"{what}: no image for platform {want}")
+    unlabelled = [m for m in images if m.platform is None]
+    if len(unlabelled) == 1 and want.variant is None:
+        return unlabelled[0]
+    have = ", ".join(sorted({str(m.platform) for m in images if m.platform})) or "none"
+    raise NotFoundError(f"{what}: no image for platform {want} (the index has: {have})")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterable, Sequence
 from imgtool.errors import ImgtoolError, InvalidReferenceError, NotFoundError
 from imgtool.layer.layer import Layer
 from imgtool.oci import reference
-from imgtool.oci.descriptor import Descriptor
+from imgtool.oci.descriptor import Descriptor, Platform
 from imgtool.oci.digest import Digest
 from imgtool.oci import mediatype
 from imgtool.oci.manifest import (
@@ -200,13 +200,13 @@ class Store:
             raise InvalidReferenceError(f"image ID prefix {prefix!r} is ambiguous")
         return next(iter(matches.values()), None)
 
-    def resolve(self, ref: str) -> Image:
-        """Load the image a reference names (the host platform's, if it is an index)."""
-        return self.load(self.find(ref).descriptor)
+    def resolve(self, ref: str, platform: Platform | None = None) -> Image:
+        """Load the image a reference names (`platform`'s, default the host's, if it is an index)."""
+        return self.load(self.find(ref).descriptor, platform)
 
-    def load(self, descriptor: Descriptor) -> Image:
-        """Load the image an index entry points to (the host platform's, if it is an index)."""
-        return load_image(self.path, descriptor)
+    def load(self, descriptor: Descriptor, platform: Platform | None = None) -> Image:
+        """Load the image an index entry points to (`platform`'s, default the host's, if it is an index)."""
+        return load_image(self.path, descriptor, platform)
 
     def tag(self, descriptor: Descriptor, name: str) -> reference.Reference:
         """Point `name` at `descriptor`, replacing what it named before."""

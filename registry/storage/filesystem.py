@@ -1,11 +1,5 @@
-"""Filesystem backend: a global content-addressed blob store, repositories made of link files.
-
-    blobs/<alg>/<hex>                                   committed content (manifests included)
-    repositories/<name>/_layers/<alg>/<hex>             blob linked into the repository
-    repositories/<name>/_manifests/revisions/<alg>/<hex>  "<media type>\\n<subject digest>"
-    repositories/<name>/_manifests/tags/<tag>           "<digest>"
-    repositories/<name>/_referrers/<alg>/<hex>/<alg>-<hex>  referrer descriptor (JSON)
-    uploads/<id>/                                       sessions (see fsuploads)
+"""Filesystem backend: a global content-addressed blob store, repositories made of link files,
+in the layout of `layout` below the root (plus `uploads/<id>/`, the sessions of `fsuploads`).
 
 Blobs are published by hard link (`imgtool.store.blobs.publish`) and never rewritten; small files are
 replaced atomically (write, fsync, rename). A file's mtime is its "last used" time: every writer that
@@ -17,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -28,8 +21,9 @@ from imgtool.store.blobs import blob_path, publish
 
 from ..errors import RegistryError
 from ..names import new_upload_id
-from .base import BlobInfo, BlobStat, FileWindow, ManifestInfo, Storage, Upload
+from .base import BlobInfo, BlobStat, FileWindow, Upload
 from .fsuploads import UploadDir
+from .layout import LayoutStorage, link_key, repo_key
 from .locks import GcLock
 
 
@@ -40,7 +34,7 @@ def storage_error(exc: OSError) -> RegistryError:
     return RegistryError("UNKNOWN", f"storage error: {exc.strerror}")
 
 
-def _remove(path: Path) -> bool:
+def _unlink(path: Path) -> bool:
     """Delete a file; False if it was not there."""
     try:
         path.unlink()
@@ -49,7 +43,7 @@ def _remove(path: Path) -> bool:
         return False
 
 
-class FilesystemStorage(Storage):
+class FilesystemStorage(LayoutStorage):
     """The `Storage` interface on a local directory tree."""
 
     def __init__(self, root: Path, fsync: bool = True):
@@ -62,21 +56,37 @@ class FilesystemStorage(Storage):
         self.uploads = UploadDir(self.root / "uploads", fsync)
         self.lock = GcLock(self.root / "gc.lock")
 
-    # --- paths ---------------------------------------------------------------------------------
-    def _repo(self, repository: str) -> Path:
-        return self.repos_root / repository
+    # --- the layout's primitives ---------------------------------------------------------------
+    def _path(self, key: str) -> Path:
+        return self.root / key
 
     def _link(self, repository: str, digest: Digest) -> Path:
-        return self._repo(repository) / "_layers" / digest.algorithm / digest.encoded
+        return self._path(link_key(repository, digest))
 
-    def _revision(self, repository: str, digest: Digest) -> Path:
-        return self._repo(repository) / "_manifests" / "revisions" / digest.algorithm / digest.encoded
+    def _read(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
 
-    def _tag(self, repository: str, tag: str) -> Path:
-        return self._repo(repository) / "_manifests" / "tags" / tag
+    def _write(self, key: str, data: bytes) -> None:
+        self._write_small(self._path(key), data)
 
-    def _referrers_dir(self, repository: str, subject: Digest) -> Path:
-        return self._repo(repository) / "_referrers" / subject.algorithm / subject.encoded
+    def _remove(self, key: str) -> bool:
+        return _unlink(self._path(key))
+
+    def _names(self, folder: str) -> list[str]:
+        try:  # dot-files are atomic writes in progress
+            return sorted(n for n in os.listdir(self._path(folder)) if not n.startswith("."))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def _folders(self, folder: str) -> list[str]:
+        try:
+            with os.scandir(self._path(folder)) as entries:
+                return [e.name for e in entries if e.is_dir()]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
 
     def _write_small(self, path: Path, data: bytes) -> None:
         """Replace a small file atomically (readers see the old or the new content, never a mix)."""
@@ -124,7 +134,7 @@ class FilesystemStorage(Storage):
 
     def unlink_blob(self, repository: str, digest: Digest) -> bool:
         """See Storage.unlink_blob."""
-        return _remove(self._link(repository, digest))
+        return _unlink(self._link(repository, digest))
 
     # --- uploads -------------------------------------------------------------------------------
     def start_upload(self, repository: str, user: str, algorithm: str) -> Upload:
@@ -133,10 +143,6 @@ class FilesystemStorage(Storage):
             return self.uploads.start(new_upload_id(), repository, user, algorithm)
         except OSError as exc:
             raise storage_error(exc) from None
-
-    def upload(self, upload_id: str, repository: str, user: str) -> Upload:
-        """See Storage.upload."""
-        return self.uploads.get(upload_id, repository, user)
 
     def append(self, upload: Upload, data: bytes) -> None:
         """See Storage.append. A write that fails (disk full) ends the session and frees its bytes."""
@@ -172,14 +178,6 @@ class FilesystemStorage(Storage):
         self.uploads.remove(upload.id)
         return BlobInfo(digest, size)
 
-    def cancel_upload(self, upload: Upload) -> None:
-        """See Storage.cancel_upload."""
-        self.uploads.remove(upload.id)
-
-    def expire_uploads(self, older_than: float) -> int:
-        """See Storage.expire_uploads."""
-        return self.uploads.expire(older_than)
-
     # --- manifests -----------------------------------------------------------------------------
     def put_manifest(
         self, repository: str, digest: Digest, media_type: str, data: bytes,
@@ -204,100 +202,12 @@ class FilesystemStorage(Storage):
                 os.utime(path)
             else:
                 self._write_small(path, data)
-            record = f"{media_type}\n{subject or ''}".encode()
-            self._write_small(self._revision(repository, digest), record)
-            for tag in tags:
-                self._write_small(self._tag(repository, tag), str(digest).encode())
-            if subject is not None and referrer is not None:
-                entry = self._referrers_dir(repository, subject) / f"{digest.algorithm}-{digest.encoded}"
-                self._write_small(entry, json.dumps(referrer).encode())
+            self._write_records(repository, digest, media_type, tags, subject, referrer)
         return []
 
     def _touch_existing_link(self, repository: str, digest: Digest) -> bool:
         """Refresh a blob the repository already has; False if it has not (or the blob is gone)."""
         return self._link(repository, digest).exists() and self._touch_linked(repository, digest)
-
-    def _revision_record(self, repository: str, digest: Digest) -> tuple[str, str] | None:
-        try:
-            media_type, _, subject = self._revision(repository, digest).read_text().partition("\n")
-        except FileNotFoundError:
-            return None
-        return media_type, subject
-
-    def manifest(self, repository: str, digest: Digest) -> ManifestInfo | None:
-        """See Storage.manifest."""
-        record = self._revision_record(repository, digest)
-        if record is None:
-            return None
-        try:
-            data = blob_path(self.blobs_root, digest).read_bytes()
-        except FileNotFoundError:
-            return None
-        return ManifestInfo(digest, record[0], data)
-
-    def resolve_tag(self, repository: str, tag: str) -> Digest | None:
-        """See Storage.resolve_tag."""
-        try:
-            return Digest.parse(self._tag(repository, tag).read_text())
-        except FileNotFoundError:
-            return None
-
-    def delete_manifest(self, repository: str, digest: Digest) -> bool:
-        """See Storage.delete_manifest."""
-        record = self._revision_record(repository, digest)
-        if record is None:
-            return False
-        for tag in self.tags(repository) or []:
-            if self.resolve_tag(repository, tag) == digest:
-                self._tag(repository, tag).unlink(missing_ok=True)
-        if record[1]:
-            subject = Digest.parse(record[1])
-            entry = self._referrers_dir(repository, subject) / f"{digest.algorithm}-{digest.encoded}"
-            entry.unlink(missing_ok=True)
-        self._revision(repository, digest).unlink(missing_ok=True)
-        return True
-
-    def delete_tag(self, repository: str, tag: str) -> bool:
-        """See Storage.delete_tag."""
-        return _remove(self._tag(repository, tag))
-
-    def tags(self, repository: str) -> list[str] | None:
-        """See Storage.tags."""
-        repo = self._repo(repository)
-        if not (repo / "_manifests").is_dir() and not (repo / "_layers").is_dir():
-            return None
-        try:
-            return sorted(n for n in os.listdir(repo / "_manifests" / "tags") if not n.startswith("."))
-        except FileNotFoundError:
-            return []
-
-    def repositories(self) -> list[str]:
-        """See Storage.repositories."""
-        names: list[str] = []
-        stack = [self.repos_root]
-        while stack:
-            current = stack.pop()
-            with os.scandir(current) as entries:
-                children = [e.name for e in entries if e.is_dir()]
-            if "_manifests" in children or "_layers" in children:
-                names.append(current.relative_to(self.repos_root).as_posix())
-            stack.extend(current / c for c in children if not c.startswith("_"))
-        return sorted(names)
-
-    def referrers(self, repository: str, subject: Digest) -> list[dict]:
-        """See Storage.referrers."""
-        folder = self._referrers_dir(repository, subject)
-        try:
-            names = sorted(n for n in os.listdir(folder) if not n.startswith("."))
-        except FileNotFoundError:
-            return []
-        out = []
-        for name in names:
-            try:
-                out.append(json.loads((folder / name).read_bytes()))
-            except FileNotFoundError:
-                continue  # deleted while listing
-        return out
 
     # --- GC primitives -------------------------------------------------------------------------
     @staticmethod
@@ -320,12 +230,12 @@ class FilesystemStorage(Storage):
 
     def revisions(self, repository: str) -> Iterator[Digest]:
         """See Storage.revisions."""
-        for digest, _ in self._digests_under(self._repo(repository) / "_manifests" / "revisions"):
+        for digest, _ in self._digests_under(self._path(repo_key(repository)) / "_manifests" / "revisions"):
             yield digest
 
     def layer_links(self, repository: str) -> Iterator[tuple[Digest, float]]:
         """See Storage.layer_links."""
-        return self._digests_under(self._repo(repository) / "_layers")
+        return self._digests_under(self._path(repo_key(repository)) / "_layers")
 
     def all_blobs(self) -> Iterator[BlobStat]:
         """See Storage.all_blobs."""

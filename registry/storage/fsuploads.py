@@ -8,7 +8,6 @@ file is later hard-linked into the CAS, so a committed blob is never copied.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import shutil
@@ -18,25 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from imgtool.atomicfile import WRITEBACK_EVERY, start_writeback
 from imgtool.oci.digest import new_hasher
 
 from ..errors import RegistryError
 from .base import Upload
 
 _CHUNK = 1 << 20
-_WRITEBACK_EVERY = 8 << 20
-_SYNC_FILE_RANGE_WRITE = 2
-_sync_file_range = getattr(ctypes.CDLL(None, use_errno=True), "sync_file_range", None)
-
-
-def _start_writeback(fd: int, offset: int, length: int) -> None:
-    """Ask the kernel to start writing a range to disk now, without waiting (Linux only).
-
-    The commit's fsync then only waits for the tail, instead of the whole blob at the very end:
-    crash safety at nearly no latency cost.
-    """
-    if _sync_file_range is not None:
-        _sync_file_range(fd, ctypes.c_int64(offset), ctypes.c_int64(length), ctypes.c_uint(_SYNC_FILE_RANGE_WRITE))
 
 
 @dataclass
@@ -120,9 +107,9 @@ class UploadDir:
         hasher.update(data)  # type: ignore[attr-defined]
         live.upload.offset += len(data)
         upload.offset = live.upload.offset
-        if self.fsync and live.upload.offset - live.synced >= _WRITEBACK_EVERY:
+        if self.fsync and live.upload.offset - live.synced >= WRITEBACK_EVERY:
             live.file.flush()
-            _start_writeback(live.file.fileno(), live.synced, live.upload.offset - live.synced)
+            start_writeback(live.file.fileno(), live.synced, live.upload.offset - live.synced)
             live.synced = live.upload.offset
 
     def truncate(self, upload: Upload, offset: int) -> None:

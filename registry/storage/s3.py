@@ -1,11 +1,7 @@
-"""S3 backend: the filesystem layout as object keys, so N stateless instances share one bucket.
+"""S3 backend: the filesystem's layout (`layout`) as object keys, so N stateless instances share
+one bucket. Beside the layout's keys (a link's body is the blob's size here):
 
-    blobs/<alg>/<hex>                                       content (manifests included)
     used/<alg>/<hex>                                        empty; rewritten whenever a blob is reused
-    repositories/<name>/_layers/<alg>/<hex>                 link; body: the blob's size
-    repositories/<name>/_manifests/revisions/<alg>/<hex>    "<media type>\\n<subject digest>"
-    repositories/<name>/_manifests/tags/<tag>               "<digest>"
-    repositories/<name>/_referrers/<alg>/<hex>/<alg>-<hex>  referrer descriptor (JSON)
     uploads/<id>/...                                        sessions (s3uploads)
     _gc/lease, _gc/tombstones/<key>                         online GC's coordination (below)
 
@@ -37,8 +33,9 @@ from imgtool.oci.digest import Digest, new_hasher
 
 from ..errors import RegistryError
 from ..names import new_upload_id
-from .base import BlobInfo, BlobStat, ManifestInfo, Storage, Upload
+from .base import BlobInfo, BlobStat, Upload
 from .bucket import Bucket
+from .layout import LayoutStorage, blob_key, link_key, repo_key
 from .s3uploads import S3Uploads
 
 if TYPE_CHECKING:
@@ -49,32 +46,8 @@ _LEASE_TTL = 6 * 3600.0  # a crashed GC's lease is taken over after this long
 _READ = 8 << 20
 
 
-def _blob(d: Digest) -> str:
-    return f"blobs/{d.algorithm}/{d.encoded}"
-
-
 def _used(d: Digest) -> str:
     return f"used/{d.algorithm}/{d.encoded}"
-
-
-def _repo(name: str) -> str:
-    return f"repositories/{name}/"
-
-
-def _link(name: str, d: Digest) -> str:
-    return f"{_repo(name)}_layers/{d.algorithm}/{d.encoded}"
-
-
-def _revision(name: str, d: Digest) -> str:
-    return f"{_repo(name)}_manifests/revisions/{d.algorithm}/{d.encoded}"
-
-
-def _tag(name: str, tag: str) -> str:
-    return f"{_repo(name)}_manifests/tags/{tag}"
-
-
-def _referrer(name: str, subject: Digest, d: Digest) -> str:
-    return f"{_repo(name)}_referrers/{subject.algorithm}/{subject.encoded}/{d.algorithm}-{d.encoded}"
 
 
 def _tombstone(key: str) -> str:
@@ -89,7 +62,7 @@ def _digests(entries: Iterator, under: str) -> Iterator[tuple[Digest, object]]:
             continue
 
 
-class S3Storage(Storage):
+class S3Storage(LayoutStorage):
     """The `Storage` interface on one S3 bucket (AWS, MinIO, GCS interop, moto)."""
 
     remote = True
@@ -109,20 +82,20 @@ class S3Storage(Storage):
     # --- blobs ---------------------------------------------------------------------------------
     def blob(self, repository: str, digest: Digest) -> BlobInfo | None:
         """See Storage.blob: one GET of the link, which records the size."""
-        body = self.bucket.get(_link(repository, digest))
+        body = self.bucket.get(link_key(repository, digest))
         if body is None:
             return None
         try:
             return BlobInfo(digest, int(body))
         except ValueError:
-            head = self.bucket.head(_blob(digest))
+            head = self.bucket.head(blob_key(digest))
             return BlobInfo(digest, head.size) if head else None
 
     def open_blob(self, digest: Digest, first: int, last: int) -> BinaryIO:
         """See Storage.open_blob."""
         if last < first:
             return io.BytesIO(b"")
-        body = self.bucket.stream(_blob(digest), first, last)
+        body = self.bucket.stream(blob_key(digest), first, last)
         if body is None:
             raise RegistryError("BLOB_UNKNOWN", f"blob {digest} is gone")
         return body
@@ -137,7 +110,7 @@ class S3Storage(Storage):
         Touch (marker and link), then look for tombstones, then check both still exist: in that
         order, each step a round trip of parallel calls (module docstring: the handshake with GC).
         """
-        blob, link = _blob(digest), _link(repository, digest)
+        blob, link = blob_key(digest), link_key(repository, digest)
         for _ in range(3):
             self._each(lambda: self.bucket.put(_used(digest), b""), lambda: self.bucket.put(link, str(size).encode()))
             if any(self._each(lambda: self.bucket.head(_tombstone(blob)), lambda: self.bucket.head(_tombstone(link)))):
@@ -153,28 +126,24 @@ class S3Storage(Storage):
 
     def link_blob(self, repository: str, digest: Digest) -> bool:
         """See Storage.link_blob."""
-        head = self.bucket.head(_blob(digest))
+        head = self.bucket.head(blob_key(digest))
         return head is not None and self._touch(repository, digest, head.size)
 
     def unlink_blob(self, repository: str, digest: Digest) -> bool:
         """See Storage.unlink_blob."""
-        if self.bucket.head(_link(repository, digest)) is None:
+        if self.bucket.head(link_key(repository, digest)) is None:
             return False
-        self.bucket.delete(_link(repository, digest))
+        self.bucket.delete(link_key(repository, digest))
         return True
 
     def repositories_with(self, digest: Digest) -> list[str]:
         """See Storage.repositories_with."""
-        return [r for r in self.repositories() if self.bucket.head(_link(r, digest)) is not None]
+        return [r for r in self.repositories() if self.bucket.head(link_key(r, digest)) is not None]
 
     # --- uploads -------------------------------------------------------------------------------
     def start_upload(self, repository: str, user: str, algorithm: str) -> Upload:
         """See Storage.start_upload."""
         return self.uploads.start(new_upload_id(), repository, user, algorithm)
-
-    def upload(self, upload_id: str, repository: str, user: str) -> Upload:
-        """See Storage.upload."""
-        return self.uploads.get(upload_id, repository, user)
 
     def append(self, upload: Upload, data: bytes) -> None:
         """See Storage.append."""
@@ -207,11 +176,11 @@ class S3Storage(Storage):
             if actual != digest.encoded:
                 raise RegistryError("DIGEST_INVALID", f"uploaded content is {digest.algorithm}:{actual}, not {digest}")
             for _ in range(3):
-                if self.bucket.head(_blob(digest)) is None:
+                if self.bucket.head(blob_key(digest)) is None:
                     if small is not None:
-                        self.bucket.put(_blob(digest), small)
+                        self.bucket.put(blob_key(digest), small)
                     else:
-                        self.bucket.copy(assembled, _blob(digest))
+                        self.bucket.copy(assembled, blob_key(digest))
                 if self._touch(upload.repository, digest, size):
                     return BlobInfo(digest, size)
             raise RegistryError("UNKNOWN", f"blob {digest} was collected while being committed; retry", status=503)
@@ -227,14 +196,6 @@ class S3Storage(Storage):
                 hasher.update(chunk)
         return hasher.hexdigest()
 
-    def cancel_upload(self, upload: Upload) -> None:
-        """See Storage.cancel_upload."""
-        self.uploads.remove(upload.id)
-
-    def expire_uploads(self, older_than: float) -> int:
-        """See Storage.expire_uploads."""
-        return self.uploads.expire(older_than)
-
     # --- manifests -----------------------------------------------------------------------------
     def put_manifest(
         self, repository: str, digest: Digest, media_type: str, data: bytes,
@@ -242,7 +203,7 @@ class S3Storage(Storage):
     ) -> list[Digest]:
         """See Storage.put_manifest: every referenced blob is touched (in parallel) first."""
         def keep(d: Digest) -> bool:
-            size = self.bucket.get(_link(repository, d))
+            size = self.bucket.get(link_key(repository, d))
             return size is not None and size.isdigit() and self._touch(repository, d, int(size))
 
         unique = list(dict.fromkeys(blobs))
@@ -250,91 +211,39 @@ class S3Storage(Storage):
         if missing:
             return missing
         self.bucket.put(_used(digest), b"")
-        self.bucket.put(_blob(digest), data)
-        self.bucket.put(_revision(repository, digest), f"{media_type}\n{subject or ''}".encode())
-        for tag in tags:
-            self.bucket.put(_tag(repository, tag), str(digest).encode())
-        if subject is not None and referrer is not None:
-            self.bucket.put(_referrer(repository, subject, digest), json.dumps(referrer).encode())
+        self.bucket.put(blob_key(digest), data)
+        self._write_records(repository, digest, media_type, tags, subject, referrer)
         return []
 
-    def _record(self, repository: str, digest: Digest) -> tuple[str, str] | None:
-        raw = self.bucket.get(_revision(repository, digest))
-        if raw is None:
-            return None
-        media_type, _, subject = raw.decode().partition("\n")
-        return media_type, subject
+    # --- the layout's primitives ---------------------------------------------------------------
+    def _read(self, key: str) -> bytes | None:
+        return self.bucket.get(key)
 
-    def manifest(self, repository: str, digest: Digest) -> ManifestInfo | None:
-        """See Storage.manifest."""
-        record = self._record(repository, digest)
-        data = self.bucket.get(_blob(digest)) if record else None
-        return ManifestInfo(digest, record[0], data) if record and data is not None else None
+    def _write(self, key: str, data: bytes) -> None:
+        self.bucket.put(key, data)
 
-    def resolve_tag(self, repository: str, tag: str) -> Digest | None:
-        """See Storage.resolve_tag."""
-        raw = self.bucket.get(_tag(repository, tag))
-        return Digest.parse(raw.decode()) if raw else None
-
-    def delete_manifest(self, repository: str, digest: Digest) -> bool:
-        """See Storage.delete_manifest."""
-        record = self._record(repository, digest)
-        if record is None:
+    def _remove(self, key: str) -> bool:
+        if self.bucket.head(key) is None:
             return False
-        for tag in self.tags(repository) or []:
-            if self.resolve_tag(repository, tag) == digest:
-                self.bucket.delete(_tag(repository, tag))
-        if record[1]:
-            self.bucket.delete(_referrer(repository, Digest.parse(record[1]), digest))
-        self.bucket.delete(_revision(repository, digest))
+        self.bucket.delete(key)
         return True
 
-    def delete_tag(self, repository: str, tag: str) -> bool:
-        """See Storage.delete_tag."""
-        if self.bucket.head(_tag(repository, tag)) is None:
-            return False
-        self.bucket.delete(_tag(repository, tag))
-        return True
+    def _names(self, folder: str) -> list[str]:
+        return sorted(e.key[len(folder):] for e in self.bucket.list(folder))
 
-    def tags(self, repository: str) -> list[str] | None:
-        """See Storage.tags."""
-        under = f"{_repo(repository)}_manifests/tags/"
-        found = sorted(e.key[len(under):] for e in self.bucket.list(under))
-        if found:
-            return found
-        return [] if self.bucket.folders(_repo(repository)) else None
-
-    def repositories(self) -> list[str]:
-        """See Storage.repositories: walk the key "folders", a repository is one with `_` children."""
-        names, stack = [], [""]
-        while stack:
-            current = stack.pop()
-            children = self.bucket.folders(f"repositories/{current}")
-            if "_manifests" in children or "_layers" in children:
-                names.append(current.rstrip("/"))
-            stack.extend(f"{current}{c}/" for c in children if not c.startswith("_"))
-        return sorted(names)
-
-    def referrers(self, repository: str, subject: Digest) -> list[dict]:
-        """See Storage.referrers."""
-        under = f"{_repo(repository)}_referrers/{subject.algorithm}/{subject.encoded}/"
-        out = []
-        for entry in self.bucket.list(under):
-            raw = self.bucket.get(entry.key)
-            if raw is not None:
-                out.append(json.loads(raw))
-        return out
+    def _folders(self, folder: str) -> list[str]:
+        return self.bucket.folders(folder)
 
     # --- GC primitives -------------------------------------------------------------------------
     def revisions(self, repository: str) -> Iterator[Digest]:
         """See Storage.revisions."""
-        under = f"{_repo(repository)}_manifests/revisions/"
+        under = f"{repo_key(repository)}_manifests/revisions/"
         for digest, _ in _digests(self.bucket.list(under), under):
             yield digest
 
     def layer_links(self, repository: str) -> Iterator[tuple[Digest, float]]:
         """See Storage.layer_links."""
-        under = f"{_repo(repository)}_layers/"
+        under = f"{repo_key(repository)}_layers/"
         for digest, entry in _digests(self.bucket.list(under), under):
             yield digest, entry.modified  # type: ignore[attr-defined]
 
@@ -345,7 +254,7 @@ class S3Storage(Storage):
             yield BlobStat(digest, max(entry.modified, touched.get(digest, 0.0)), entry.size)  # type: ignore[attr-defined]
 
     def _last_used(self, digest: Digest) -> float | None:
-        blob = self.bucket.head(_blob(digest))
+        blob = self.bucket.head(blob_key(digest))
         if blob is None:
             return None
         used = self.bucket.head(_used(digest))
@@ -367,15 +276,15 @@ class S3Storage(Storage):
             last = self._last_used(digest)
             return last is not None and last < cutoff
 
-        return self._delete_if_stale(_blob(digest), stale, [_used(digest)])
+        return self._delete_if_stale(blob_key(digest), stale, [_used(digest)])
 
     def unlink_blob_if_stale(self, repository: str, digest: Digest, cutoff: float) -> bool:
         """See Storage.unlink_blob_if_stale."""
         def stale() -> bool:
-            link = self.bucket.head(_link(repository, digest))
+            link = self.bucket.head(link_key(repository, digest))
             return link is not None and link.modified < cutoff
 
-        return self._delete_if_stale(_link(repository, digest), stale, [])
+        return self._delete_if_stale(link_key(repository, digest), stale, [])
 
     def clock(self) -> float:
         """See Storage.clock: the bucket's time, since object times are in it."""

@@ -147,6 +147,31 @@ def test_onbuild_triggers_run_in_the_child(build, imgtool):
     assert imgtool("run", "child", "cat", "/t").stdout == "triggered\n"
 
 
+def test_onbuild_copy_from_schedules_the_childs_stage(build, busybox_store):
+    """A trigger's `COPY --from=helper` names a stage of the child's Dockerfile that nothing else
+    uses: it is built when the trigger needs it (BuildKit), not reported as unscheduled."""
+    r = build({"Dockerfile": "FROM busybox\nONBUILD COPY --from=helper /made /from-helper\n"}, "-t", "ob-parent")
+    assert r.returncode == 0, r
+    r = build({"Dockerfile": "FROM busybox AS helper\nRUN echo helped > /made\n\nFROM ob-parent\n"}, "-t", "ob-child")
+    assert r.returncode == 0, r
+    assert "ONBUILD COPY --from=helper /made /from-helper" in r.stderr
+    layer = busybox_store.resolve("ob-child").layers[-1]
+    import tarfile
+
+    with layer.open_uncompressed() as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+        found = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}
+    assert found == {"from-helper": b"helped\n"}
+
+
+def test_onbuild_copy_from_its_own_stage_is_a_cycle(build):
+    r = build({"Dockerfile": "FROM busybox\nONBUILD COPY --from=me /etc/passwd /p\n"}, "-t", "cyc-parent")
+    assert r.returncode == 0, r
+    r = build({"Dockerfile": "FROM cyc-parent AS me\n"}, "-t", "cyc-child")
+    assert r.returncode != 0
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("imgtool: ") and "circular dependency" in last and "me" in last, r.stderr
+
+
 def test_quiet_prints_the_image_id_and_iidfile(build, tmp_path):
     iid = tmp_path / "iid"
     r = build({"Dockerfile": "FROM busybox\nLABEL a=b\n"}, "-q", "--iidfile", str(iid))

@@ -135,3 +135,32 @@ def test_builder_prune_keeps_what_a_running_container_uses(build, imgtool, busyb
         imgtool("rm", "-f", cid)
     assert imgtool("builder", "prune", "-f").returncode == 0
     assert not snapshot.exists(), "the snapshot outlived its last user"
+
+
+def _cached(result, step: str) -> bool:
+    """Whether the step whose progress name ends with `step` printed CACHED."""
+    m = re.search(rf"^#(\d+) \[[^\]]*\] {re.escape(step)}$", result.stderr, re.M)
+    assert m, result.stderr
+    return re.search(rf"^#{m.group(1)} CACHED$", result.stderr, re.M) is not None
+
+
+def test_copy_from_is_keyed_by_the_content_it_copies(build, busybox_store, tmp_path):
+    """BuildKit keys COPY --from by what it selects: a stage that re-ran and made the same files
+    leaves the final stage cached (and the image unchanged); different files miss."""
+    dockerfile = "FROM busybox AS gen\nCOPY gen.sh /gen.sh\nRUN sh /gen.sh\n\nFROM busybox\nCOPY --from=gen /out /data\n"
+    ctx = write_context(tmp_path / "f", {"Dockerfile": dockerfile,
+                                         "gen.sh": "echo gen-ran; mkdir -p /out/sub; echo one > /out/sub/a\n"})
+    first = build({}, "-t", "cf:1", context=ctx)
+    assert first.returncode == 0, first
+    with open(ctx / "gen.sh", "a") as f:
+        f.write("# a comment: the script changes, what it makes does not\n")
+    again = build({}, "-t", "cf:2", context=ctx)
+    assert again.returncode == 0, again
+    assert _output(again, "gen-ran"), again.stderr
+    assert _cached(again, "COPY --from=gen /out /data"), again.stderr
+    assert busybox_store.find("cf:1").descriptor.digest == busybox_store.find("cf:2").descriptor.digest
+    (ctx / "gen.sh").write_text("echo gen-ran; mkdir -p /out/sub; echo two > /out/sub/a\n")
+    changed = build({}, "-t", "cf:3", context=ctx)
+    assert changed.returncode == 0, changed
+    assert not _cached(changed, "COPY --from=gen /out /data"), changed.stderr
+    assert busybox_store.find("cf:3").descriptor.digest != busybox_store.find("cf:1").descriptor.digest

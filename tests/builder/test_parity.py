@@ -104,6 +104,27 @@ def test_quiet_build_skips_the_image_summary(busybox_store):
         hooks.after_build(busybox_store, missing, report=print)
 
 
+def test_image_summary_is_remembered_per_image(build, busybox_store, monkeypatch):
+    """The summary scans every layer once per image: a rebuild to the same manifest (a cached
+    build) reports the remembered line without reading a layer again."""
+    from types import SimpleNamespace
+
+    from imgtool.builder import hooks
+
+    r = build({"Dockerfile": "FROM busybox\nRUN echo x > /x\n"}, "-t", "summed")
+    assert r.returncode == 0, r
+    entry = busybox_store.find("summed")
+    result = SimpleNamespace(descriptor=entry.descriptor, image_id=busybox_store.load(entry.descriptor).id)
+    monkeypatch.setenv("IMGTOOL_ROOT", str(busybox_store.path))
+    lines: list[str] = []
+    hooks.after_build(busybox_store, result, report=lines.append)  # remembered by the build already
+    layer = busybox_store.load(entry.descriptor).layers[-1]
+    busybox_store.blob_path(layer.digest).unlink()  # a scan would now fail to read the layer
+    hooks.after_build(busybox_store, result, report=lines.append)
+    assert len(lines) == 2 and lines[0] == lines[1] and lines[0].startswith("2 layers, "), lines
+    assert lines[0] in r.stderr, r.stderr
+
+
 def test_hardlinks_kept_within_a_copied_directory_not_across_sources(build, imgtool, tmp_path):
     ctx = write_context(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nCOPY d /d\nCOPY *.txt /g/\n",
                                             "d/f": "f\n", "a.txt": "a\n"})

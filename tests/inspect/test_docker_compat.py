@@ -115,3 +115,16 @@ def test_history_matches_dockers_rows(loaded):
             assert mine.splitlines()[0] == rows(flags).splitlines()[0]
         else:
             assert mine == rows(flags)
+
+
+@pytest.mark.parametrize("template", [
+    "{{json .Config.Healthcheck}}", "{{.Config.User}}|{{json .Config.Env}}", "{{.Os}}/{{.Architecture}}",
+    "{{range .RootFS.Layers}}{{.}} {{end}}", '{{index .Config.Labels "org.example.team"}}',
+    "{{json .Config.Volumes}}", "{{if .Config.Entrypoint}}entry{{else}}none{{end}}", "{{len .RootFS.Layers}}",
+])
+def test_format_templates_print_what_docker_prints(loaded, template):
+    root, docker_cli = loaded
+    theirs = subprocess.run([*docker_cli, "inspect", "--format", template, "compat:1"],
+                            capture_output=True, text=True, check=True).stdout
+    ours = run_cli("inspect", "--format", template, "compat:1", root=root).stdout
+    assert ours == theirs

@@ -64,7 +64,11 @@ def test_packaged_test_keys_are_suppressed_and_shown_on_request(wide_store):
     doc = cli_json("inspect", "--secrets", "--show-suppressed", "--format", "json", "wide:1", root=wide_store)
     suppressed = {f["path"] for f in doc["findings"] if f["suppressed"]}
     assert {"/app/node_modules/jsonwebtoken/test/priv.pem", "/app/vendor/github.com/corp/tls/testdata/key.pem",
-            "/usr/local/lib/python3.11/site-packages/tornado/test/test.key"} <= suppressed
+            "/usr/local/lib/python3.11/site-packages/tornado/test/test.key",
+            "/app/node_modules/@octokit/auth-token/test/tokens.js",       # a checksum-valid token, but a test's
+            "/usr/lib/python3/dist-packages/awsclient/defaults.py"} <= suppressed
+    shown = {f["path"] for f in doc["findings"] if not f["suppressed"]}
+    assert {"/app/node_modules/@corp/deploy-config/index.js", "/app/node_modules/.cache/babel-loader/3f2a.json"} <= shown
 
 
 def test_nothing_leaks_from_the_new_families(wide_store, wide_doc):

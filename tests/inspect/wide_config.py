@@ -110,6 +110,12 @@ def config_plants(sh: Shapes):
     yield text("newrelic", "/app/newrelic.ini", f"[newrelic]\nlicense_key = {v}\napp_name = corpus\n", v)
     v = sh.password(18)
     yield text("generic", "/app/config/app.env", f"SMTP_HOST=smtp.corpus.test\nSMTP_PASSWORD={v}\n", v, crlf=True)
+    v = "1//0" + sh.s(99, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+    adc = json.dumps({"client_id": "32555940559.apps.googleusercontent.com", "client_secret": "d-FL95Q19q7MQmFpd7hHD0Ty",
+                      "refresh_token": v, "type": "authorized_user"}, indent=2)
+    yield text("google", "/root/.config/gcloud/application_default_credentials.json", adc, v)
+    v = sh.uuid()
+    yield text("generic", "/app/ci/snyk.env", f"SNYK_TOKEN={v}\nCORRELATION_TOKEN={sh.uuid()}\n", v)
     v = sh.alnum(24)
     yield text("generic", "/app/config/config.toml", f"[auth]\nclient_secret = \"{v}\"\n", v)
     v = sh.alnum(32)

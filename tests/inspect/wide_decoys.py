@@ -93,6 +93,8 @@ def decoy_files(g: Gen) -> list[tuple[str, bytes]]:
         "/usr/local/lib/python3.11/site-packages/tornado/test/test.key": fixture,
         "/app/vendor/github.com/corp/tls/testdata/key.pem": fixture,
     }
+    text_files["/app/node_modules/@octokit/auth-token/test/tokens.js"] = f"const t = '{g.crc_token('ghp_')}';\n"
+    text_files["/usr/lib/python3/dist-packages/awsclient/defaults.py"] = f"KEY = 'AKIA{g.s(16, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567')}'\n"
     files = [(p, t.encode()) for p, t in text_files.items()]
     cert_der = cert.public_bytes(serialization.Encoding.DER)
     files += [

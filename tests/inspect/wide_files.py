@@ -275,5 +275,9 @@ def token_plants(sh: Shapes):
     big = "".join(f"2026-01-01T00:00:{i % 60:02d}Z INFO request served in {i % 97} ms\n" for i in range(190_000))
     big += f"2026-01-01T01:00:00Z DEBUG slack client token={v}\n"
     yield text("slack", "/var/log/app/big.log", big, v)
+    v = sh.github()   # a live-format token in a package the image's own build put there is a leak
+    yield text("vendored-live-token", "/app/node_modules/@corp/deploy-config/index.js", f"module.exports = {{ token: '{v}' }};\n", v)
+    v = sh.password(18)
+    yield text("vendored-live-token", "/app/node_modules/.cache/babel-loader/3f2a.json", json.dumps({"env": {"DB_PASSWORD": v}}), v)
     cred = sh.github()
     yield text("git-credentials", "/var/tmp/leak/.git-credentials", f"https://ci:{cred}@github.com\n", cred)

@@ -9,92 +9,16 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from imgtool.runtime import launcher
-from imgtool.runtime.unpack import unpack_image
+
+from .runc_fixtures import SLEEPER, Runc, bundle, cid, runc, runc_bin  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, cgroups)")
-
-
-@pytest.fixture(scope="session")
-def runc_bin(tmp_path_factory) -> str:
-    """The -IS launcher for this checkout (what `command -v imgtool-runc` would be, minus site)."""
-    return launcher.write(str(tmp_path_factory.mktemp("bin") / "imgtool-runc"))
-
-
-class Runc:
-    """imgtool-runc with a private --root (and optionally --log FILE --log-format json)."""
-
-    def __init__(self, binary: str, root: Path, log: Path | None = None):
-        self.binary, self.root, self.log = binary, root, log
-
-    def argv(self, *args: str) -> list[str]:
-        extra = ["--log", str(self.log), "--log-format", "json"] if self.log else []
-        return [self.binary, "--root", str(self.root), *extra, *map(str, args)]
-
-    def __call__(self, *args: str, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-        """Output goes to files, not pipes: a created container keeps the caller's stdio (runc's
-        detached mode), so a pipe would not see EOF until the container exits."""
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            proc = subprocess.run(self.argv(*args), input=input, stdout=out, stderr=err, timeout=timeout,
-                                  stdin=None if input is not None else subprocess.DEVNULL)
-            out.seek(0)
-            err.seek(0)
-            proc.stdout, proc.stderr = out.read(), err.read()
-        return proc
-
-    def ok(self, *args: str, **kw) -> str:
-        proc = self(*args, **kw)
-        assert proc.returncode == 0, (args, proc.returncode, proc.stderr.decode())
-        return proc.stdout.decode()
-
-    def state(self, cid: str) -> dict:
-        return json.loads(self.ok("state", cid))
-
-    def wait_status(self, cid: str, status: str, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while self.state(cid)["status"] != status:
-            assert time.monotonic() < deadline, f"{cid} never became {status}: {self.state(cid)}"
-            time.sleep(0.02)
-
-
-@pytest.fixture
-def runc(runc_bin, tmp_path) -> Runc:
-    r = Runc(runc_bin, tmp_path / "state")
-    yield r
-    for cid in (r.root.iterdir() if r.root.exists() else []):
-        r("delete", "--force", cid.name)
-
-
-@pytest.fixture
-def bundle(busybox_store, tmp_path):
-    """A busybox bundle; `make(args, **spec changes)` rewrites its config.json."""
-    path = tmp_path / "bundle"
-    unpack_image(busybox_store, "busybox", path)
-    pristine = (path / "config.json").read_text()
-
-    def make(args: list[str], edit=None) -> Path:
-        spec = json.loads(pristine)
-        spec["process"]["args"] = args
-        if edit:
-            edit(spec)
-        (path / "config.json").write_text(json.dumps(spec))
-        return path
-
-    return make
-
-
-def cid() -> str:
-    return f"t-{uuid.uuid4().hex[:12]}"
-
-
-SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.05; done"]
 
 
 def test_version_and_features(runc):
@@ -102,7 +26,7 @@ def test_version_and_features(runc):
     assert out[0].startswith("runc version ") and out[1].startswith("commit: ") and out[2] == "spec: 1.0.2"
     features = json.loads(runc.ok("features"))
     assert features["ociVersionMin"] == "1.0.0" and features["ociVersionMax"]
-    assert "user" not in features["linux"]["namespaces"]  # not implemented, so not advertised
+    assert "user" in features["linux"]["namespaces"]  # implemented (test_runc_userns.py), so advertised
     assert features["linux"]["mountExtensions"]["idmap"]["enabled"] is False
     assert "SCMP_ACT_ERRNO" in features["linux"]["seccomp"]["actions"]
 
@@ -271,7 +195,7 @@ def test_unsupported_fields_are_refused_at_create(runc, bundle):
                         ("mounts[0].uidMappings", lambda s: s["mounts"][0].update(
                             uidMappings=[{"containerID": 0, "hostID": 1000, "size": 1}])),
                         ("process.selinuxLabel", lambda s: s["process"].update(selinuxLabel="system_u:x")),
-                        ("linux.namespaces", lambda s: s["linux"]["namespaces"].append({"type": "user"}))):
+                        ("linux.namespaces", lambda s: s["linux"]["namespaces"].append({"type": "time"}))):
         proc = runc("create", "--bundle", bundle(["true"], edit), c)
         assert proc.returncode == 1 and field.encode() in proc.stderr, (field, proc.stderr)
         assert not (runc.root / c).exists()
@@ -336,3 +260,20 @@ def test_entry_point_imports_no_typer_registry_or_builder(runc_bin):
     assert out.strip() == "[]"
     pyproject = (Path(launcher.__file__).parents[2] / "pyproject.toml").read_text()
     assert 'imgtool-runc = "imgtool.runtime.runc:entry"' in pyproject
+
+
+def test_spawn_child_failing_before_init_exits_instead_of_unwinding(bundle, tmp_path, monkeypatch):
+    """The forked child must end with one error line whatever fails before run_init (here: dup2 of
+    a closed stdio fd); unwinding would run the caller's code (this test, pytest) in two processes."""
+    from imgtool.runtime import container as ctr
+    from imgtool.runtime import state
+    from imgtool.runtime.init import Plan
+
+    monkeypatch.setattr(state, "STATE_ROOT", str(tmp_path / "root"))
+    b = bundle(["true"])
+    closed = 1000 + max(map(int, os.listdir("/proc/self/fd")))  # above any fd spawn's pipes could take
+    with pytest.raises(ctr.RuntimeError_, match="container init: .*Bad file descriptor") as err:
+        ctr.spawn("t-bad-stdio", json.loads((b / "config.json").read_text()), Plan(rootfs=str(b / "rootfs")),
+                  bundle=str(b), stdio=(closed, closed, closed))
+    assert err.value.exit_code == 125
+    assert not (tmp_path / "root" / "t-bad-stdio").exists()

@@ -1,0 +1,126 @@
+"""The process runc starts, as runc documents it and its own integration tests check (rlimits.bats,
+hooks.bats, exec.bats): rlimits exactly as configured, HOME from the container's passwd, hooks'
+environment and runc's error wording, pid-file errors as one line, and "\\n" output from a pty."""
+
+from __future__ import annotations
+
+import os
+import resource
+
+import pytest
+
+from .runc_fixtures import SLEEPER, Runc, bundle, cid, runc, runc_bin  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, cgroups)")
+
+
+def _nofile(spec: dict, soft: int, hard: int) -> None:
+    spec["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": soft, "hard": hard}]
+
+
+def _cap_sys_resource() -> bool:
+    eff = next(line for line in open("/proc/self/status") if line.startswith("CapEff:"))
+    return bool(int(eff.split()[1], 16) >> 24 & 1)
+
+
+def test_rlimits_are_set_exactly_as_configured(runc, bundle):
+    check = ["sh", "-c", "ulimit -n; ulimit -H -n"]
+    assert runc.ok("run", "--bundle", bundle(check, lambda s: _nofile(s, 512, 1000)), cid()).split() == ["512", "1000"]
+    c = cid()
+    runc.ok("run", "-d", "--bundle", bundle(SLEEPER, lambda s: _nofile(s, 256, 900)), c)
+    assert runc.ok("exec", c, *check).split() == ["256", "900"]  # exec applies the process's too
+    runc.ok("kill", c, "KILL")
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    above = hard + 1  # root with CAP_SYS_RESOURCE may raise it (runc does); without, one clear line
+    proc = runc("run", "--bundle", bundle(check, lambda s: _nofile(s, above, above)), cid())
+    if _cap_sys_resource():
+        assert proc.returncode == 0 and proc.stdout.split() == [str(above).encode()] * 2
+    else:
+        assert proc.returncode == 1 and proc.stderr == b"imgtool-runc: error setting rlimit type 7: operation not permitted\n"
+
+
+def test_home_defaults_from_passwd_and_start_container_hook_gets_process_env(runc, bundle, tmp_path):
+    def edit(spec):
+        spec["process"]["env"] = ["PATH=/bin:/usr/bin", "ONE=two"]
+        spec["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "echo $ONE $HOME > /hook.out"]}]}
+
+    b = bundle(["sh", "-c", "echo $HOME; cat /hook.out"], edit)
+    assert runc.ok("run", "--bundle", b, cid()).split() == ["/root", "two", "/root"]
+    c = cid()
+    runc.ok("run", "-d", "--bundle", bundle(SLEEPER, lambda s: s["process"].update(env=["PATH=/bin"])), c)
+    assert runc.ok("exec", "--user", "4242", c, "sh", "-c", "echo $HOME").strip() == "/"  # no passwd entry
+    runc.ok("kill", c, "KILL")
+
+
+def test_failing_hook_is_named_in_runcs_words(runc, bundle):
+    def edit(spec):
+        spec["hooks"] = {"createRuntime": [{"path": "/bin/true"}, {"path": "/bin/false"}]}
+
+    c = cid()
+    proc = runc("create", "--bundle", bundle(["true"], edit), c)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "error running createRuntime hook #1: /bin/false: exited with 1" in err, err
+    assert err.count("\n") == 1 and not (runc.root / c).exists()
+
+
+def test_exec_pid_file_in_missing_directory_is_one_line(runc, bundle):
+    c = cid()
+    runc.ok("run", "-d", "--bundle", bundle(SLEEPER), c)
+    proc = runc("exec", "--pid-file", "/nonexistent/dir/pid", c, "sleep", "31.25")
+    err = proc.stderr.decode()
+    assert proc.returncode == 255 and err.count("\n") == 1 and "/nonexistent/dir/pid" in err, err
+    assert "Traceback" not in err
+    left = [p for p in runc.ok("ps", "--format", "json", c).strip("[]\n").split(",")
+            if _cmdline(p) == b"sleep\x0031.25\x00"]
+    assert not left  # the exec'd process was not left behind
+    runc.ok("kill", c, "KILL")
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def test_exec_error_uses_go_errno_text(runc, bundle):
+    c = cid()
+    runc.ok("run", "-d", "--bundle", bundle(SLEEPER), c)
+    proc = runc("exec", c, "/nonexistent")
+    assert proc.returncode == 255 and b"no such file or directory" in proc.stderr, proc.stderr
+    runc.ok("kill", c, "KILL")
+
+
+def test_empty_home_is_replaced_and_last_env_entry_wins(runc, bundle):
+    b = bundle(["sh", "-c", "echo $HOME $ONE"],
+               lambda s: s["process"].update(env=["PATH=/bin", "HOME=/override", "HOME=", "ONE=two", "ONE=three"]))
+    assert runc.ok("run", "--bundle", b, cid()).split() == ["/root", "three"]
+
+
+@pytest.mark.skipif(os.path.exists("/sys/fs/cgroup/cgroup.controllers") or not os.path.isdir("/sys/fs/cgroup/cpuset"),
+                    reason="cgroup v1 cpuset only")
+def test_container_below_a_pod_cgroup_with_empty_cpuset(runc, bundle):
+    """A pod cgroup made by someone else has empty cpuset.cpus/mems on v1: they are filled from its
+    parent (runc's ensureParent), else nothing could join the container's cgroup (ENOSPC)."""
+    pod = f"imgtool-test-pod-{os.getpid()}"
+    os.mkdir(f"/sys/fs/cgroup/cpuset/{pod}")
+    try:
+        assert open(f"/sys/fs/cgroup/cpuset/{pod}/cpuset.cpus").read().strip() == ""
+        b = bundle(["true"], lambda s: s["linux"].update(cgroupsPath=f"/{pod}/ctr"))
+        runc.ok("run", "--bundle", b, cid())
+    finally:
+        for d in (f"/sys/fs/cgroup/cpuset/{pod}/ctr", f"/sys/fs/cgroup/cpuset/{pod}"):
+            if os.path.isdir(d):
+                os.rmdir(d)
+
+
+def test_pty_output_to_a_pipe_has_no_carriage_returns(runc, bundle):
+    """runc clears ONLCR on the pty it relays (its tty.go recvtty): a caller reading a pipe or file
+    gets the container's "\\n" as written, even for output made before the relay starts."""
+    b = bundle(["sh", "-c", "echo a; echo b"], lambda s: s["process"].update(terminal=True))
+    assert runc.ok("run", "--bundle", b, cid()) == "a\nb\n"
+    c = cid()
+    runc.ok("run", "-d", "--bundle", bundle(SLEEPER), c)
+    assert runc.ok("exec", "-t", c, "echo", "x") == "x\n"
+    runc.ok("kill", c, "KILL")

@@ -1,5 +1,5 @@
 """`python -m imgtool` is the same as the `imgtool` console script."""
 
-from imgtool.cli.main import run
+from imgtool.cli.entry import run
 
 run()

@@ -146,11 +146,26 @@ def tag(source: str = typer.Argument(..., metavar="SOURCE"), target: str = typer
 
 def rmi(names: list[str] = typer.Argument(..., metavar="IMAGE..."),
         force: bool = typer.Option(False, "--force", "-f", help="Remove every name of an image given by ID.")) -> None:
-    """Remove image names (run `imgtool prune` to free the blobs no name reaches any more)."""
+    """Remove image names (run `imgtool prune` to free the blobs no name reaches any more).
+
+    docker's rule for an image a container was made from: its last name goes only with -f, and the
+    image then stays, as `<none>`, until the container is removed.
+    """
+    from imgtool.containers.record import users_of
+
     store = _store()
     for name in names:
-        for entry in store.untag(name, force):
-            typer.echo(f"Untagged: {entry.shown}")
+        entry = store.find(name)
+        image_id = store.resolve(name).id
+        names_left = [e for e in store.images() if e.name is not None and e.descriptor.digest == entry.descriptor.digest]
+        users = users_of(store, image_id) if len(names_left) <= 1 or entry.name is None or force else []
+        if users and not force:
+            raise ImgtoolError(f'conflict: unable to remove repository reference "{name}" (must force) - container '
+                               f"{users[0][:12]} is using its referenced image {image_id.removeprefix('sha256:')[:12]}")
+        for removed in store.untag(name, force):
+            typer.echo(f"Untagged: {removed.shown}")
+        if users:
+            store.name([(entry.descriptor, [])])  # kept as <none> while a container uses it
 
 
 def save(

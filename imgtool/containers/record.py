@@ -237,6 +237,11 @@ def now() -> float:
     return time.time()
 
 
+def users_of(store: Store, image_id: str) -> list[str]:
+    """IDs of the containers (any state) made from image `image_id`: `rmi` must not orphan them."""
+    return [r.id for r in all_records(store) if r.config.image_id == image_id]
+
+
 def _gc_roots(store: Store) -> list:
     """The images of every container, running or stopped: docker keeps them until `rm`."""
     out = []

@@ -13,7 +13,7 @@ from typing import Iterator
 
 from . import filters
 from .generic import key_is_secret
-from .match import Match, Where
+from .match import Match, Where, near
 
 
 def _ok(value: str) -> bool:
@@ -107,6 +107,33 @@ def connection_string(text: str, where: Where) -> Iterator[Match]:
             yield _match("connection-string-password", "database", m.start(1), m.group(1))
 
 
+_IPSEC_WORDS = ("psk", "xauth", " eap", "ntlm")
+_IPSEC = re.compile(r"(?m)^[^#\n]*:\s*(?:PSK|XAUTH|EAP|NTLM)\s+\"([^\"\n]{4,})\"")
+
+
+def ipsec_secrets(text: str, where: Where) -> Iterator[Match]:
+    """strongSwan/libreswan ipsec.secrets: `: PSK "..."`, `user : XAUTH "..."`."""
+    for m in near(_IPSEC, text, _IPSEC_WORDS):
+        if _ok(m.group(1)):
+            yield _match("ipsec-secret", "vpn", m.start(1), m.group(1))
+
+
+def aws_credentials_csv(text: str, where: Where) -> Iterator[Match]:
+    """The console's `*_accessKeys.csv` download: `Access key ID,Secret access key` columns."""
+    head_end = text.find("\n")
+    header = [h.strip().lower() for h in text[:head_end if head_end >= 0 else len(text)].split(",")]
+    if "secret access key" not in header or head_end < 0:
+        return
+    column, pos = header.index("secret access key"), head_end + 1
+    for row in text[pos:].splitlines(keepends=True):
+        cells = row.rstrip("\r\n").split(",")
+        value = cells[column].strip() if column < len(cells) else ""
+        if re.fullmatch(r"[A-Za-z0-9/+]{40}", value) and not filters.token_placeholder(value):
+            start = pos + row.index(value)
+            yield Match("aws-secret-access-key", "aws", "critical", start, start + 40, value, "", "high", 85)
+        pos += len(row)
+
+
 CONFIG_RULES = (
     ((":",), pgpass),
     (("define",), php_define),
@@ -116,5 +143,7 @@ CONFIG_RULES = (
     (("",), rails_master_key),      # path-gated: the file is nothing but the key
     (("",), vault_token_file),
     (("password", "pwd"), connection_string),
+    (_IPSEC_WORDS, ipsec_secrets),
+    (("secret access key",), aws_credentials_csv),
 )
 

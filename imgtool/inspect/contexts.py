@@ -14,7 +14,7 @@ import re
 from typing import Iterator
 
 from . import filters, keyformats, keys
-from .match import Match, Where
+from .match import Match, Where, near
 
 _SSH_HOME = re.compile(r"^((root|home/[^/]+)/\.ssh/[^/]+|etc/ssh/ssh_host_[^/]*_key)$")
 _TLS_PATH = re.compile(r"(^|/)(etc/(ssl|pki|nginx|apache2|httpd|letsencrypt)/|[^/]*\.(key|pem)$)")
@@ -176,7 +176,7 @@ _DB_SCHEMES = re.compile(r"^(postgres(ql)?|mysql|mariadb|mongodb(\+srv)?|redis|r
 
 def url_credentials(text: str, where: Where) -> Iterator[Match]:
     """`scheme://user:password@host`: .git-credentials lines, database URLs, any URL with a password."""
-    for m in _URL.finditer(text):
+    for m in near(_URL, text, ("://",)):
         user, password = m.group(2), m.group(3)
         if len(password) < 6 or password == user or filters.word_placeholder(password) or filters.placeholder(user + password):
             continue
@@ -202,32 +202,33 @@ _MYSQL_FLAG = re.compile(r"\bmysql(?:dump|admin|sh|import|check)?\b[^\n|;&]*?\s-
 _HEADER = re.compile(r"(?i)(?:authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|token)\s+|"
                      r"\b(?:x-api-key|api-key|apikey|x-auth-token|private-token|x-access-token|x-apikey|x-token)[\"']?\s*:\s*[\"']?)"
                      r"([A-Za-z0-9._~+/=-]{16,512})")
+_SECRET_FLAG_WORDS = ("--pass", "--http-pass", "--token", "--api-key", "--access-token", "--secret")
 _BASIC = re.compile(r"(?:[Aa]uthorization|AUTHORIZATION)[\"']?\s*[:=]\s*[\"']?[Bb]asic\s+([A-Za-z0-9+/]{8,}={0,2})")
 
 
 def command_line(text: str, where: Where) -> Iterator[Match]:
     """Credentials given to a command: `curl -u user:pass`, `--password X`, `docker login -p X`,
     `mysql -pX`, and HTTP auth headers (`Authorization: Basic/Bearer ...`, `X-API-Key: ...`)."""
-    for m in _USER_FLAG.finditer(text):
+    for m in near(_USER_FLAG, text, ("curl", "wget")):
         line_start = text.rfind("\n", 0, m.start()) + 1
         if not _CURL.search(text, line_start, m.start()):
             continue
         if not filters.placeholder(m.group(2)) and not m.group(2).startswith(("$", "%")):
             yield Match("command-line-credential", "cli", "high", m.start(2), m.end(2), m.group(2), "", "high", 85)
-    for m in _SECRET_FLAG.finditer(text):
+    for m in near(_SECRET_FLAG, text, _SECRET_FLAG_WORDS):
         value = m.group(1)
         if filters.generic_rejects(value) is None and not value.startswith(("%", "-")):
             yield Match("command-line-credential", "cli", "high", m.start(1), m.end(1), value, "", "medium", 85)
-    for pattern in (_LOGIN_FLAG, _MYSQL_FLAG):
-        for m in pattern.finditer(text):
+    for pattern, words in ((_LOGIN_FLAG, ("login", "sshpass")), (_MYSQL_FLAG, ("mysql",))):
+        for m in near(pattern, text, words):
             group = m.lastindex or 1
             value = m.group(group)
             if not filters.placeholder(value) and not filters.word_placeholder(value):
                 yield Match("command-line-credential", "cli", "high", m.start(group), m.end(group), value, "", "high", 85)
-    for m in _HEADER.finditer(text):
+    for m in near(_HEADER, text, ("authorization", "api-key", "apikey", "-token")):
         if filters.generic_rejects(m.group(1)) is None:
-            yield Match("http-auth-header", "http", "high", m.start(1), m.end(1), m.group(1), "", "medium", 60)
-    for m in _BASIC.finditer(text):
+            yield Match("http-auth-header", "http", "high", m.start(1), m.end(1), m.group(1), "", "medium", 40)
+    for m in near(_BASIC, text, ("authorization",)):
         if _docker_auth_ok("auth", m.group(1)):
             yield Match("basic-auth-header", "http", "high", m.start(1), m.end(1), m.group(1), "", "high", 85)
 

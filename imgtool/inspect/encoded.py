@@ -15,7 +15,7 @@ from typing import Iterator
 
 from . import keys
 from .contexts import gcp_service_account
-from .match import Match, Where
+from .match import Match, Where, near
 
 _PEM_B64 = re.compile(r"(?<![A-Za-z0-9+/])(LS0tLS1CRUdJTi[A-Za-z0-9+/]{100,}={0,2})(?![A-Za-z0-9+/=])")
 # base64 of a JSON object: `{"` -> eyJ, `{\n` -> ewo, `{ "` -> eyAi, `{\r\n` -> ew0K
@@ -31,15 +31,17 @@ def _decode(blob: str) -> str | None:
 
 def encoded_keys(text: str, where: Where) -> Iterator[Match]:
     """Base64 blobs whose decoded text holds a parseable private key (or a service-account key)."""
-    for m in _PEM_B64.finditer(text):
+    for m in near(_PEM_B64, text, ("ls0tls1crudjti",)):
         decoded = _decode(m.group(1))
         if decoded is not None and next(keys.find_pem(decoded), None) is not None:
             yield Match("private-key", "private-key", "critical", m.start(1), m.end(1), m.group(1),
                         "LS0tLS1CRUdJTi", "high", 75)
-    for m in _JSON_B64.finditer(text):
+    for m in near(_JSON_B64, text, _JSON_WORDS):
         decoded = _decode(m.group(1))
         if decoded is not None and "service_account" in decoded and next(gcp_service_account(decoded, where), None):
             yield Match("gcp-service-account", "gcp", "critical", m.start(1), m.end(1), m.group(1), m.group(1)[:3], "high", 75)
 
 
-ENCODED_RULES = ((("ls0tls1crudjti", "eyj", "ewo", "eyai", "ew0k"), encoded_keys),)
+# `{"type": "service_account"` and its pretty-printed forms (Google writes `type` first), lower-cased
+_JSON_WORDS = ("eyj0exblijo", "ewogicj0exblijo", "ewogicaginr5cguio", "eyaidhlwzsi6", "ew0kicaidhlwzsi6")
+ENCODED_RULES = ((("ls0tls1crudjti", *_JSON_WORDS), encoded_keys),)

@@ -15,7 +15,7 @@ from .match import Match, Where
 
 KEYWORD = (r"(?:passw(?:or)?d|passwd|pwd|passphrase|secret|api[_.-]?key|apikey|access[_.-]?key|secret[_.-]?key|"
            r"private[_.-]?key|auth[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|license[_.-]?key|"
-           r"(?:auth|access|refresh|api|bearer|session|bot|app|oauth|personal)?[_.-]?token|credentials?|client[_.-]?secret|"
+           r"psk|pre[_.-]?shared[_.-]?key|(?:auth|access|refresh|api|bearer|session|bot|app|oauth|personal)?[_.-]?token|credentials?|client[_.-]?secret|"
            r"(?<![a-z])pass)(?:[_.-]?(?:base|value|string))?")
 _KEY = re.compile(r"(?i)^(?P<prefix>[A-Za-z0-9_.-]*?)" + KEYWORD + r"$")
 _NOT_SECRET_KEY = re.compile(r"(?i)(^|[_.-])(csrf|xsrf|next|page|continuation|sync|cancel(lation)?|max|min|num|"
@@ -24,7 +24,8 @@ _NOT_SECRET_KEY = re.compile(r"(?i)(^|[_.-])(csrf|xsrf|next|page|continuation|sy
 # Found by the keyword and the operator first (cheap), then the key is extended backwards and the
 # value read forwards: a pattern that starts with `[A-Za-z0-9_.-]*` is tried at every position.
 _BASE_KEYWORD = (r"(?:pass(?:w(?:or)?d|phrase)?|pwd|secret(?:[_.-]?key)?|api[_.-]?key|apikey|access[_.-]?key|"
-                 r"private[_.-]?key|auth[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|license[_.-]?key|token|"
+                 r"private[_.-]?key|auth[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|license[_.-]?key|"
+                 r"psk|pre[_.-]?shared[_.-]?key|token|"
                  r"credentials?)(?:[_.-]?(?:base|value|string))?")   # factored by first letters: 5x faster
 _OPERATOR = r"[\"']?[ \t]*(?::=|=>|=|:)[ \t]*"
 _CANDIDATE = re.compile(_BASE_KEYWORD + _OPERATOR)            # run over the lower-cased text: 9x faster than re.I
@@ -34,7 +35,7 @@ _VALUE = re.compile(r"\"(?P<dq>[^\"\n]{1,200})\"|'(?P<sq>[^'\n]{1,200})'|(?P<bar
 _XML = re.compile(r"(?i)<(?P<key>[\w:.-]*" + KEYWORD + r")>\s*(?P<bare>[^<\s]{1,200})\s*</")
 _DIRECTIVE = re.compile(r"(?m)^[ \t]*(?P<key>[A-Za-z][\w.-]{1,60})[ \t]+(?:\"(?P<dq>[^\"\n]{1,200})\"|"
                         r"(?P<bare>[^\s\"'=:#]{1,200}))[ \t]*\r?$")
-_DIRECTIVE_FILE = re.compile(r"\.(conf|cfg|cnf)$|^etc/[^.]*$")
+_DIRECTIVE_FILE = re.compile(r"\.(conf|cfg|cnf)$|^etc/[^.]*$|(^|/)\.[a-z]+rc$")
 _MAX_LINE = 400   # minified or generated text is not configuration
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
+from typing import Iterator
 
 FILE, ENV, LABEL, HISTORY, COMMAND = "file", "env", "label", "history", "command"
 BINARY = "binary"   # the printable strings of a binary file: self-validating shapes only
@@ -69,3 +70,20 @@ class Match:
     def line_pos(self) -> int:
         """The offset whose line is reported."""
         return self.start if self.anchor is None else self.anchor
+
+
+def near(pattern: re.Pattern[str], text: str, keywords: tuple[str, ...]) -> Iterator[re.Match[str]]:
+    """`pattern`'s matches on just the lines that hold a keyword (lower-case): a one-line pattern
+    that starts with a character class is tried at every position, so running it on the few lines
+    that can match is what keeps common keywords (`://`, `login`) cheap on large texts."""
+    low = text.lower()
+    spans = set()
+    for keyword in keywords:
+        at = low.find(keyword)
+        while at >= 0:
+            end = text.find("\n", at)
+            end = len(text) if end < 0 else end
+            spans.add((text.rfind("\n", 0, at) + 1, end))
+            at = low.find(keyword, end)
+    for start, end in sorted(spans):
+        yield from pattern.finditer(text, start, end)

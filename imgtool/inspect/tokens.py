@@ -173,7 +173,7 @@ TOKEN_RULES: tuple[TokenRule, ...] = (
     rule("aws-access-key-id", "aws", "critical", r"(?<![A-Za-z0-9])((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})(?![A-Za-z0-9])",
           ("akia", "asia", "abia", "acca"), fixed(4), _aws_id),
     rule("aws-secret-access-key", "aws", "critical",
-          r"(?i:aws[\w.-]{0,24}?secret[\w.-]{0,20}|secret[_.-]?access[_.-]?key)[\"']?\s*(?::=|=>|=|:)\s*[\"']?"
+          r"(?i:aws[\w.-]{0,24}?secret[\w.-]{0,20}|secret[_.-]?access[_.-]?key)[\"']?(?:\s*(?::=|=>|=|:)\s*|[ \t]+)[\"']?"
           r"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
           ("secret",), lambda s: "", _aws_secret),
     rule("azure-storage-key", "azure", "critical", r"(?i:AccountKey)=([A-Za-z0-9+/]{86}==)",

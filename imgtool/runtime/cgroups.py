@@ -186,14 +186,17 @@ def _read(path: str) -> str:
         return f.read()
 
 def _mkdir_cpuset(d: str) -> None:
-    """v1 cpuset children start with empty cpus/mems: copy them down, or no task can join."""
-    missing = []
+    """v1 cpuset children start with empty cpus/mems: copy them down, or no task can join. Levels
+    that exist but are empty (a pod cgroup someone else made) are filled too, as runc's
+    cpuset ensureParent does: up to the first level that has its own cpus."""
+    chain = []
     p = d
-    while not os.path.exists(p):
-        missing.append(p)
+    while not os.path.exists(p) or not _read(f"{p}/cpuset.cpus").strip():
+        chain.append(p)
         p = os.path.dirname(p)
-    for child in reversed(missing):
-        os.mkdir(child)
+    for child in reversed(chain):
+        if not os.path.exists(child):
+            os.mkdir(child)
         for key in ("cpuset.cpus", "cpuset.mems"):
             if not _read(f"{child}/{key}").strip():
                 write(f"{child}/{key}", _read(f"{os.path.dirname(child)}/{key}"))

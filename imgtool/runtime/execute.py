@@ -72,7 +72,7 @@ def _check_terminal(terminal: bool, detach: bool, console_socket: str | None) ->
 
 
 def _child(container: Container, proc: dict, ns, go: int, report: int, console_fd: int | None,
-           preserve_fds: int, seccomp_profile: dict | None) -> None:
+           preserve_fds: int, seccomp_profile: dict | None, raw_newlines: bool = False) -> None:
     """In the forked child: join, set up, exec. Never returns."""
     code = 255
     try:
@@ -87,7 +87,7 @@ def _child(container: Container, proc: dict, ns, go: int, report: int, console_f
         ns.close()
         if proc.get("terminal"):
             os.setsid()
-            console(proc, console_fd, bind_console=False)
+            console(proc, console_fd, bind_console=False, raw_newlines=raw_newlines)
         entered = chdir(proc.get("cwd") or "/", retry_later=True)
         flt = prepare_process(proc, flt)
         if not entered:
@@ -156,7 +156,8 @@ def exec_in(container: Container, proc: dict, pid_file: str | None = None, detac
             os.close(rep_r)
             keep = {go_r, rep_w, *(fd for _, fd in ns.joins)} | ({console_fd} if console_fd is not None else set())
             close_inherited(keep, preserve_fds)
-            _child(container, proc, ns, go_r, rep_w, console_fd, preserve_fds, seccomp_profile)
+            _child(container, proc, ns, go_r, rep_w, console_fd, preserve_fds, seccomp_profile,
+                   streams is not None and streams.raw_newlines())
         os.close(go_r)
         os.close(rep_w)
         ns.close()

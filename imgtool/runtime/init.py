@@ -28,7 +28,7 @@ class Plan:
     def __init__(self, rootfs: str, lowers: list[str] | None = None, upper: str | None = None,
                  work: str | None = None, exec_fifo: str | None = None, pdeathsig: bool = False,
                  user: str | None = None, console_socket: int | None = None, hook_sync: bool = False,
-                 state: dict | None = None, preserve_fds: int = 0):
+                 state: dict | None = None, preserve_fds: int = 0, raw_newlines: bool = False):
         self.rootfs = rootfs  # the mount point (overlay) or the bundle rootfs directory
         self.lowers, self.upper, self.work = lowers, upper, work
         self.exec_fifo = exec_fifo  # create/start split: block on this FIFO before exec
@@ -38,6 +38,7 @@ class Plan:
         self.hook_sync = hook_sync  # stop after entering the namespaces until the parent ran createRuntime hooks
         self.state = state or {}  # the runtime-spec state given to in-container hooks
         self.preserve_fds = preserve_fds  # fds 3 .. 3+n-1 stay open in the container (runc's --preserve-fds)
+        self.raw_newlines = raw_newlines  # the pty keeps "\n" (tty.Streams.raw_newlines)
 
 
 def _hooks(spec: dict, kind: str, state: dict, default_env: list[str] | None = None) -> None:
@@ -121,7 +122,7 @@ class _Setup:
                 setter(self.spec[key])
 
 
-def console(proc: dict, console_socket: int | None, bind_console: bool) -> None:
+def console(proc: dict, console_socket: int | None, bind_console: bool, raw_newlines: bool = False) -> None:
     """runc's `terminal: true`, after pivot_root (or setns for exec) while mounts are allowed.
 
     A pty from the container's devpts; the slave becomes /dev/console (`bind_console`: the init),
@@ -148,6 +149,10 @@ def console(proc: dict, console_socket: int | None, bind_console: bool) -> None:
     size = proc.get("consoleSize") or {}
     if size.get("height") and size.get("width"):
         tty.set_size(slave, size["height"], size["width"])
+    if raw_newlines:  # runc's ClearONLCR (tty.Streams.raw_newlines)
+        attrs = termios.tcgetattr(slave)
+        attrs[1] &= ~termios.ONLCR
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
     os.fchown(slave, (proc.get("user") or {}).get("uid", 0), -1)
     for i in range(3):
         os.dup2(slave, i)
@@ -222,7 +227,7 @@ def run_init(spec: dict, plan: Plan, go: int, report: int, namespaces) -> None:
         setup.rootfs()
         proc = spec["process"]
         if proc.get("terminal"):
-            console(proc, plan.console_socket, bind_console=True)
+            console(proc, plan.console_socket, bind_console=True, raw_newlines=plan.raw_newlines)
         setup.kernel_settings()
         entered = chdir(proc.get("cwd") or "/", retry_later=True)
         flt = prepare_process(proc, flt)

@@ -85,6 +85,7 @@ def run(container_id: str, bundle: str | os.PathLike, pid_file: str | os.PathLik
     streams = Streams(clear_onlcr=True)
     try:
         plan = Plan(rootfs=rootfs, pdeathsig=True, console_socket=streams.setup(spec), preserve_fds=preserve_fds)
+        plan.raw_newlines = streams.raw_newlines()
         container = spawn(container_id, spec, plan, bundle=bundle, stdio=streams.child, systemd=systemd)
         try:
             streams.started()

@@ -52,11 +52,11 @@ def set_rlimits(proc: dict) -> None:
 
 
 def default_home(proc: dict) -> None:
-    """HOME from the container's /etc/passwd for process.user.uid ("/" if none) when env has none,
-    as runc sets it. Runs inside the container's root: a FIFO or device there counts as no passwd,
+    """HOME from the container's /etc/passwd for process.user.uid ("/" if none) when env has none
+    or an empty one, as runc sets it. Runs inside the container's root: a FIFO or device there counts as no passwd,
     and only the first 4 MiB are read (users.py's rules, without its imports)."""
     env = proc.setdefault("env", [])
-    if any(e.startswith("HOME=") for e in env):
+    if [e for e in env if e.startswith("HOME=")][-1:] not in ([], ["HOME="]):  # the last one wins: set, not empty
         return
     uid, home = str((proc.get("user") or {}).get("uid", 0)), "/"
     try:

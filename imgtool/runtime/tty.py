@@ -189,6 +189,11 @@ class Streams:
             self.child = (child[0], child[1], child[2])
         return None
 
+    def raw_newlines(self) -> bool:
+        """Whether the container's pty must not turn "\n" into "\r\n" (`clear_onlcr` and our stdout
+        is no terminal); applied by the init before exec, so no early output escapes it."""
+        return self.clear_onlcr and self.terminal and not os.isatty(self.host[1])
+
     def started(self) -> None:
         """After spawn: drop the container's ends here (so EOF can happen), take the pty master."""
         for fd in self.child:
@@ -200,10 +205,6 @@ class Streams:
             theirs.close()
             master = receive_master(ours)
             ours.close()
-            if self.clear_onlcr and not os.isatty(self.host[1]):
-                attrs = termios.tcgetattr(master)
-                attrs[1] &= ~termios.ONLCR
-                termios.tcsetattr(master, termios.TCSANOW, attrs)
             self._console = None
             self._ours.append(master)
             self.outputs[master] = self.host[1]

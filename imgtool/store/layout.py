@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
 
 from imgtool.atomicfile import write_bytes
 from imgtool.errors import DigestMismatchError, NotFoundError, SchemaError, StoreError
 from imgtool.filelock import flock
-from imgtool.layer.layer import Layer
 from imgtool.oci import canonical, mediatype, schema
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.digest import Digest, of_bytes
@@ -22,6 +21,9 @@ from imgtool.oci.manifest import Index, parse_index
 
 from . import blobs
 from .validated import DIR as VALIDATED_DIR, ValidatedDigests
+
+if TYPE_CHECKING:
+    from imgtool.layer.layer import Layer
 
 OCI_LAYOUT_FILE = "oci-layout"
 INDEX_FILE = "index.json"
@@ -142,6 +144,8 @@ def open_blob(path: Path, digest: Digest) -> BinaryIO:
 
 def layer(path: Path, descriptor: Descriptor, diff_id: Digest) -> Layer:
     """A layer whose blob is (or will be) in this layout."""
+    from imgtool.layer.layer import Layer  # the layer codec: only commands that read layers import it
+
     return Layer(descriptor, diff_id, lambda: open_blob(path, descriptor.digest))
 
 

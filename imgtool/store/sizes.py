@@ -10,11 +10,16 @@ Hardlinks count once and whiteouts not at all, as in the inspector's per-layer s
 
 from __future__ import annotations
 
-from imgtool import atomicfile
-from imgtool.layer.layer import Layer
+from typing import TYPE_CHECKING
 
-from .image import Image
+from imgtool import atomicfile
+
 from .store import Store
+
+if TYPE_CHECKING:
+    from imgtool.layer.layer import Layer
+
+    from .image import Image
 
 
 def layer_content_size(store: Store, layer: Layer) -> int:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Sequence
 
 from imgtool.errors import ImgtoolError, InvalidReferenceError, NotFoundError
-from imgtool.layer.layer import Layer
 from imgtool.oci import reference
 from imgtool.oci.descriptor import Descriptor, Platform
 from imgtool.oci.digest import Digest
@@ -27,10 +26,12 @@ from imgtool.oci.manifest import (
 )
 
 from . import blobs, layout
-from .image import Image, load_image
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # images and layers are loaded on demand: listing names needs neither (start-up)
+    from imgtool.layer.layer import Layer
+
     from . import gc
+    from .image import Image
     from .validated import ValidatedDigests
 
 _ID_PREFIX = re.compile(r"^(sha256:)?[a-f0-9]{4,64}$")
@@ -206,6 +207,8 @@ class Store:
 
     def load(self, descriptor: Descriptor, platform: Platform | None = None) -> Image:
         """Load the image an index entry points to (`platform`'s, default the host's, if it is an index)."""
+        from .image import load_image
+
         return load_image(self.path, descriptor, platform)
 
     def tag(self, descriptor: Descriptor, name: str) -> reference.Reference:

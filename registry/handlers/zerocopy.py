@@ -9,7 +9,8 @@ path for the 10 x 5 MB pull (3-4 against 9-10 ticks), at the same or lower laten
 Sends run in a bounded pool of their own, so slow readers can never occupy the pool that hashes and
 fsyncs uploads; a client that reads nothing for `timeout` seconds is dropped (as slow uploaders
 are). Where this cannot apply (a remote backend, TLS, where the bytes must pass through the SSL
-object, output still buffered, the pool busy) `send` says so and the caller streams chunks.
+object, output still buffered, the pool busy, a blob under 1 MiB) `send` says so and the caller
+streams chunks.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from aiohttp.abc import AbstractStreamWriter
 from ..storage.base import FileWindow
 
 _THREADS = 32
+_SMALLEST = 1 << 20  # below this one read and one write cost no more than a thread and a poll
 _pool = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="registry-sendfile")
 _slots = threading.BoundedSemaphore(_THREADS)  # a send never waits for a thread: it streams instead
 
@@ -52,7 +54,7 @@ async def send(request: web.Request, writer: AbstractStreamWriter, body: object,
     this is; False, having sent nothing, when zero-copy does not apply here. A failure mid-way
     drops the connection (the response is cut short: a short read, never wrong bytes)."""
     transport = request.transport
-    if (not isinstance(body, FileWindow) or transport is None
+    if (not isinstance(body, FileWindow) or body.remaining < _SMALLEST or transport is None
             or transport.get_extra_info("sslcontext") is not None or transport.get_write_buffer_size()):
         return False
     sock = transport.get_extra_info("socket")

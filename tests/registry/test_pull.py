@@ -94,6 +94,17 @@ def test_end2_range_past_end_truncated_206(registry, repo):
     assert r.content == data[2000:]
 
 
+def test_end2_large_blob_whole_and_ranges_exact(registry, repo):
+    """Blobs over 1 MiB go out by sendfile(2) on the filesystem backend: same bytes, same ranges."""
+    data = os.urandom(3 << 20)
+    digest = push_blob(registry.url, repo, data)
+    url = f"{registry.url}/v2/{repo}/blobs/{digest}"
+    assert requests.get(url).content == data
+    r = requests.get(url, headers={"Range": "bytes=1048000-2200000"})
+    assert r.status_code == 206 and r.content == data[1048000:2200001]
+    assert requests.get(url, headers={"Range": "bytes=-1500000"}).content == data[-1500000:]
+
+
 def test_end2_range_reversed_416(registry, repo):
     r, _ = _range(registry, repo, "bytes=500-0")
     assert r.status_code == 416

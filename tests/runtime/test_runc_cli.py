@@ -277,3 +277,12 @@ def test_spawn_child_failing_before_init_exits_instead_of_unwinding(bundle, tmp_
                   bundle=str(b), stdio=(closed, closed, closed))
     assert err.value.exit_code == 125
     assert not (tmp_path / "root" / "t-bad-stdio").exists()
+
+
+def test_launcher_starts_without_site_or_pythonpath_from_any_directory(tmp_path):
+    """What scripts/setup.sh installs as imgtool-runc: containerd and podman exec it with their own
+    environment (no PYTHONPATH) and working directory."""
+    path = launcher.write(str(tmp_path / "imgtool-runc"))
+    assert open(path).readline().rstrip().endswith(" -IS")
+    proc = subprocess.run([path, "--version"], env={}, cwd="/", capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("runc version "), proc.stderr

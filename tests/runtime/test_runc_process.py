@@ -90,3 +90,37 @@ def test_exec_error_uses_go_errno_text(runc, bundle):
     proc = runc("exec", c, "/nonexistent")
     assert proc.returncode == 255 and b"no such file or directory" in proc.stderr, proc.stderr
     runc.ok("kill", c, "KILL")
+
+
+def test_empty_home_is_replaced_and_last_env_entry_wins(runc, bundle):
+    b = bundle(["sh", "-c", "echo $HOME $ONE"],
+               lambda s: s["process"].update(env=["PATH=/bin", "HOME=/override", "HOME=", "ONE=two", "ONE=three"]))
+    assert runc.ok("run", "--bundle", b, cid()).split() == ["/root", "three"]
+
+
+@pytest.mark.skipif(os.path.exists("/sys/fs/cgroup/cgroup.controllers") or not os.path.isdir("/sys/fs/cgroup/cpuset"),
+                    reason="cgroup v1 cpuset only")
+def test_container_below_a_pod_cgroup_with_empty_cpuset(runc, bundle):
+    """A pod cgroup made by someone else has empty cpuset.cpus/mems on v1: they are filled from its
+    parent (runc's ensureParent), else nothing could join the container's cgroup (ENOSPC)."""
+    pod = f"imgtool-test-pod-{os.getpid()}"
+    os.mkdir(f"/sys/fs/cgroup/cpuset/{pod}")
+    try:
+        assert open(f"/sys/fs/cgroup/cpuset/{pod}/cpuset.cpus").read().strip() == ""
+        b = bundle(["true"], lambda s: s["linux"].update(cgroupsPath=f"/{pod}/ctr"))
+        runc.ok("run", "--bundle", b, cid())
+    finally:
+        for d in (f"/sys/fs/cgroup/cpuset/{pod}/ctr", f"/sys/fs/cgroup/cpuset/{pod}"):
+            if os.path.isdir(d):
+                os.rmdir(d)
+
+
+def test_pty_output_to_a_pipe_has_no_carriage_returns(runc, bundle):
+    """runc clears ONLCR on the pty it relays (its tty.go recvtty): a caller reading a pipe or file
+    gets the container's "\\n" as written, even for output made before the relay starts."""
+    b = bundle(["sh", "-c", "echo a; echo b"], lambda s: s["process"].update(terminal=True))
+    assert runc.ok("run", "--bundle", b, cid()) == "a\nb\n"
+    c = cid()
+    runc.ok("run", "-d", "--bundle", bundle(SLEEPER), c)
+    assert runc.ok("exec", "-t", c, "echo", "x") == "x\n"
+    runc.ok("kill", c, "KILL")

@@ -168,7 +168,7 @@ def test_prune_keeps_what_a_running_container_mounts(busybox_store, tmp_path, im
         deadline = time.time() + 60
         while not (containers.is_dir() and any(containers.iterdir())) and time.time() < deadline:
             time.sleep(0.05)
-        imgtool("rmi", "busybox", check=True)
+        imgtool("rmi", "-f", "busybox", check=True)  # docker: -f for an image a container uses
         rows = {r["kind"]: r for r in json.loads(imgtool("system", "df", "--format", "json").stdout)}
         assert rows["Snapshots"]["active"] == 1 and rows["Snapshots"]["reclaimable"] == 0
         imgtool("prune", check=True)

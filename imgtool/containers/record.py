@@ -103,8 +103,10 @@ class Record:
         return self.dir / f"{self.id}-json.log"
 
     def live_status(self) -> str:
-        """docker's State.Status, with liveness checked: a "running" record whose init is gone is exited."""
-        if self.state.status == "running" and not self.init_alive():
+        """docker's State.Status, with liveness checked: a "running" record whose init is gone is exited,
+        once its monitor has had its say (while the monitor lives it is recording the exit or the
+        restart, as docker's daemon is between the exit event and the new state: still running)."""
+        if self.state.status == "running" and not self.init_alive() and not self.monitor_alive():
             return "exited"
         if self.state.status == "restarting" and not self.monitor_alive():
             return "exited"  # the monitor that was to restart it is gone

@@ -246,7 +246,8 @@ class Streams:
             while outputs or src >= 0 or pending:
                 want_read = list(outputs) + ([src] if src >= 0 and not pending else [])
                 want_read += [exited] if src >= 0 or pending else []
-                want_read += hub.readers() if hub is not None and not pending else []
+                hub_fds = hub.readers() if hub is not None and not pending else []
+                want_read += hub_fds
                 want_write = ([dst] if pending else []) + (hub.writers() if hub is not None else [])
                 readable, writable, _ = select.select(want_read, want_write, [])
                 if exited in readable:
@@ -268,7 +269,7 @@ class Streams:
                                 self._close(dst)
                         elif data:
                             pending = data
-                    elif hub is not None and fd != exited:
+                    elif fd in hub_fds:  # not `else`: the source fd may be readable still after `exited`
                         data = hub.read(fd)
                         pending += data if dst >= 0 else b""
                 if hub is not None:

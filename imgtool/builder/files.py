@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bz2  # noqa: F401 - loaded before the chroot: tarfile imports it lazily
 import concurrent.futures.thread  # loaded before the chroot, like bz2
+import contextlib
 import lzma
 import os
 import posixpath
@@ -107,7 +108,7 @@ def parse_chmod(text: str) -> object:
     return apply
 
 
-def resolve_owner(spec: str | None, what: str = "--chown") -> tuple[int, int]:
+def resolve_owner(spec: str | None) -> tuple[int, int]:
     """`user[:group]` for --chown, against the image's passwd/group (we are chrooted into it)."""
     if not spec:
         return 0, 0
@@ -121,7 +122,7 @@ def resolve_owner(spec: str | None, what: str = "--chown") -> tuple[int, int]:
         if group:
             gid = int(group) if group.isdigit() else users.lookup("/", f"0:{group}").gid
     except users.UserError as exc:
-        raise FileStepError(f"{what}={spec}: {exc}" if what.startswith("--") else f"{what} {spec}: {exc}") from None
+        raise FileStepError(f"--chown={spec}: {exc}") from None
     return uid, gid
 
 
@@ -353,15 +354,9 @@ def make_workdir(path: str, user: str | None) -> None:
     """
     uid = gid = 0
     name, _, group = (user or "").partition(":")
-    for part, is_group in ((name, False), (group, True)):
-        if not part:
-            continue
-        try:
-            owner = resolve_owner(f"0:{part}" if is_group else part, "WORKDIR as USER")
-        except FileStepError:
-            continue
-        if is_group:
-            gid = owner[1]
-        else:
-            uid, gid = owner
+    with contextlib.suppress(FileStepError):
+        uid, gid = resolve_owner(name)
+    if group:
+        with contextlib.suppress(FileStepError):
+            gid = resolve_owner(f"0:{group}")[1]
     _mkdirs(path, uid, gid)

@@ -33,7 +33,10 @@ def go_string(text: str) -> str:
 def dumps(obj: Any) -> bytes:
     """Serialise to canonical JSON bytes (UTF-8; undecodable input bytes as U+FFFD, see go_string)."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return go_string(text).encode()
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return go_string(text).encode()
 
 
 def loads(data: bytes | str, what: str = "document") -> Any:

@@ -92,6 +92,8 @@ class RunStep:
 
     def mounts(self, args_scripts: list[tuple[str, bytes]]) -> tuple[list, list]:
         """(typed runtime mounts, key parts) for the step's --mount flags and heredoc scripts."""
+        if not args_scripts and not self.run.mounts:
+            return [], []  # nothing to type: a cached RUN never loads the runtime
         from imgtool.runtime import step
 
         typed: list = []
@@ -165,8 +167,6 @@ class RunStep:
 
     def execute(self, vertex) -> State:
         """Key, lookup, run on a miss, commit."""
-        from imgtool.runtime import step
-
         session, state = self.session, self.state
         args, scripts = command_line(self.run, state)
         typed, key_parts = self.mounts(scripts)
@@ -184,6 +184,8 @@ class RunStep:
         created_by = history_text(args, self.declared)
 
         def produce():
+            from imgtool.runtime import step
+
             lowers = session.lowers(state)
             run_env = env + [f"{k}={v}" for k, v in self.secret_env.items()]
             spec = step.Step(args=[go_string(a) for a in args], env=[go_string(e) for e in run_env],

@@ -76,11 +76,12 @@ class RunStep:
     """One RUN of one stage."""
 
     def __init__(self, session: Session, state: State, run: ins.Run, scope_env: dict[str, str],
-                 declared: dict[str, str], stage_lowers, filename: str):
+                 declared: dict[str, str], stage_lowers, filename: str, proxy_env: dict[str, str]):
         self.session = session
         self.state = state
         self.run = run
         self.env = scope_env
+        self.proxy_env = proxy_env  # in the step, never in a key (BuildKit's ProxyEnv)
         self.secret_env: dict[str, str] = {}  # `--mount=type=secret,env=X`: in the step, never in a key
         self.locks: list[Path] = []  # cache mounts with sharing=locked: one step at a time per id
         self.declared = declared
@@ -187,7 +188,8 @@ class RunStep:
             from imgtool.runtime import step
 
             lowers = session.lowers(state)
-            run_env = env + [f"{k}={v}" for k, v in self.secret_env.items()]
+            run_env = {**self.proxy_env, **self.env, **self.secret_env}
+            run_env = [f"{k}={v}" for k, v in run_env.items()]
             spec = step.Step(args=[go_string(a) for a in args], env=[go_string(e) for e in run_env],
                              cwd=go_string(cwd), user=go_string(user), network=network, mounts=tuple(typed),
                              resources=session.options.resources)

@@ -5,7 +5,8 @@ sibling files relative to whatever `id` is in scope, so references are resolved 
 package, never over the network.
 
 A `Memo` lets a reader skip documents that already passed: the store keeps one (store/validated.py)
-so reading its own blobs does not import jsonschema (~60 ms) on every command.
+so reading its own blobs does not import jsonschema (~60 ms) on every command, and documents that
+pass a check compiled from the same files (schemacheck.py) do not import it either.
 """
 
 from __future__ import annotations
@@ -96,8 +97,21 @@ def schema_for(media_type: str) -> str:
         raise SchemaError(f"no schema for media type {media_type!r}") from None
 
 
+@functools.cache
+def _quick(name: str):  # type: ignore[no-untyped-def]
+    from .schemacheck import compile_file
+
+    return compile_file(name, _load)
+
+
 def validate(doc: Any, name: str, what: str) -> None:
-    """Raise a one-line SchemaError naming the first failing field of `doc` against schema `name`."""
+    """Raise a one-line SchemaError naming the first failing field of `doc` against schema `name`.
+
+    A document the jsonschema-free check (schemacheck.py) passes is valid; any other goes to
+    jsonschema, which names the field (and, should the two disagree, decides)."""
+    quick = _quick(name)
+    if quick is not None and quick(doc):
+        return
     from jsonschema.exceptions import best_match
 
     error = best_match(validator(name).iter_errors(doc))

@@ -221,8 +221,25 @@ class Container:
             except FileNotFoundError:
                 pass
 
+    def _private_pid_namespace(self) -> bool:
+        """Whether the container has a PID namespace of its own (not the host's, not joined)."""
+        entries = (self.saved_spec().get("linux") or {}).get("namespaces")
+        if entries is None:
+            return "pid" in self.namespaces
+        return any(ns.get("type") == "pid" and not ns.get("path") for ns in entries)
+
     def kill(self, sig: int = 15, all_processes: bool = False) -> None:
-        """Send a signal to the init (or, with `all_processes`, every process in the cgroup)."""
+        """Send a signal to the init (or, with `all_processes`, every process in the cgroup).
+
+        SIGKILL without a PID namespace of its own kills the whole cgroup, even once the init is
+        gone (runc's Signal): only a namespace's PID 1 takes the others down with it.
+        """
+        if sig == 9 and not self._private_pid_namespace():
+            cgroup = self.cgroup
+            if not any(os.path.isdir(d) for d in cgroup.dirs.values()) and not self.alive():
+                raise RuntimeError_("container not running", 1)
+            cgroup.kill()
+            return
         if self.status() == "stopped":
             if all_processes:
                 return  # runc: --all only turns "not running" into success

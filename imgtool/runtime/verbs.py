@@ -42,7 +42,7 @@ def run(opts: dict, args: list[str], gopts: dict, log) -> int:
         start({}, args, gopts, log)
         return 0
     return lifecycle.run(args[0], _bundle(opts), opts.get("pid-file"), systemd=bool(gopts.get("systemd-cgroup")),
-                         preserve_fds=opts.get("preserve-fds", 0)).code
+                         preserve_fds=opts.get("preserve-fds", 0), keep=bool(opts.get("keep"))).code
 
 
 def _bundle(opts: dict) -> str:
@@ -229,8 +229,15 @@ def spec(opts: dict, args: list[str], gopts: dict, log) -> None:
 
 
 def list_(opts: dict, args: list[str], gopts: dict, log) -> None:
-    """runc list: a table (ID PID STATUS BUNDLE CREATED OWNER), ids with -q, or --format json."""
-    from .state import list_containers
+    """runc list: a table (ID PID STATUS BUNDLE CREATED OWNER), ids with -q, or --format json.
+
+    A missing default root means no container yet; a missing `--root` given by the caller is an
+    error (runc's), so a mistyped root is not reported as an empty host.
+    """
+    from .state import STATE_ROOT, list_containers
+
+    if gopts.get("root") and not os.path.isdir(STATE_ROOT):
+        raise RuntimeError_(f"open {STATE_ROOT}: no such file or directory", 1)
 
     states = [c.state() for c in list_containers()]
     if opts.get("quiet"):

@@ -5,7 +5,8 @@ being built, never the host, and `--chown` names are read from the image's own /
 are read relative to a directory fd opened before the chroot (the context, or another stage's root).
 Docker's rules: a directory source copies its contents; a file goes to `dest` or, when `dest` ends
 in `/`, is an existing directory or there are several sources, into it; missing parents are made
-0755; owners are root unless `--chown`; hardlinks among the copied files stay hardlinks.
+0755; owners are root unless `--chown` (COPY --from keeps the source stage's owners, as BuildKit does);
+hardlinks among the copied files stay hardlinks.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class CopyPlan:
     chown: str | None = None
     chmod: str | None = None
     parents: bool = False
+    keep_owner: bool = False  # COPY --from without --chown: files keep the source stage's owners
     links: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
@@ -253,12 +255,13 @@ class Copier:
     def copy_one(self, src: str, st: os.stat_result, target: str) -> None:
         """One entry, as its lstat says: directory, file (hardlinks kept), symlink, fifo or device."""
         mode = self.mode(st)
+        uid, gid = (st.st_uid, st.st_gid) if self.plan.keep_owner else (self.uid, self.gid)
         if stat.S_ISDIR(st.st_mode):
             if os.path.lexists(target) and not os.path.isdir(target):
                 _remove(target)
             if not os.path.isdir(target):
                 os.mkdir(target, 0o700)
-            os.chown(target, self.uid, self.gid)
+            os.chown(target, uid, gid)
             os.chmod(target, mode)
             return
         if stat.S_ISREG(st.st_mode):
@@ -271,7 +274,7 @@ class Copier:
                 out = _replacing(lambda: os.open(target, _NEW_FILE, 0o600), target)
                 try:
                     _copy_fd(fd, out, st.st_size)
-                    os.fchown(out, self.uid, self.gid)
+                    os.fchown(out, uid, gid)
                     os.fchmod(out, mode)
                 finally:
                     os.close(out)
@@ -282,10 +285,10 @@ class Copier:
         elif stat.S_ISLNK(st.st_mode):
             link = os.readlink(src, dir_fd=self.src_fd)
             _replacing(lambda: os.symlink(link, target), target)
-            os.chown(target, self.uid, self.gid, follow_symlinks=False)
+            os.chown(target, uid, gid, follow_symlinks=False)
         elif stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
             _replacing(lambda: os.mknod(target, stat.S_IFMT(st.st_mode) | 0o600, st.st_rdev), target)
-            os.chown(target, self.uid, self.gid)
+            os.chown(target, uid, gid)
             os.chmod(target, mode)
 
     def write_data(self, target: str, source: Source) -> None:

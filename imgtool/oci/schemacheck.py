@@ -7,6 +7,10 @@ schemas use a small part of draft-04, so they compile here into plain predicates
 jsonschema's own semantics for that part (the Draft4Validator imgtool uses: `$ref` siblings
 ignored, `integer` excludes bool and float, `pattern` is `re.search`, no `format` checker).
 
+Why not a library: fastjsonschema, the one that compiles schemas into predicates, rewrites `$` in
+a `pattern` to `\\Z` (2.22.3): the spec's mediaType pattern, with `$` inside a character class,
+does not compile at all, and jsonschema's verdict on a value ending in a newline would differ.
+
 Only "valid" is final: a document this check refuses goes to jsonschema (`schema.validate`), which
 names the failing field and has the last word. A keyword or `$ref` form outside that part makes the
 whole schema uncompilable (`compile_file` returns None) and every document of it goes to jsonschema,

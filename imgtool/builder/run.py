@@ -93,6 +93,8 @@ class RunStep:
 
     def mounts(self, args_scripts: list[tuple[str, bytes]]) -> tuple[list, list]:
         """(typed runtime mounts, key parts) for the step's --mount flags and heredoc scripts."""
+        if not args_scripts and not self.run.mounts:
+            return [], []  # nothing to type: a cached RUN never loads the runtime
         from imgtool.runtime import step
 
         typed: list = []
@@ -166,8 +168,6 @@ class RunStep:
 
     def execute(self, vertex) -> State:
         """Key, lookup, run on a miss, commit."""
-        from imgtool.runtime import step
-
         session, state = self.session, self.state
         args, scripts = command_line(self.run, state)
         typed, key_parts = self.mounts(scripts)
@@ -185,6 +185,8 @@ class RunStep:
         created_by = history_text(args, self.declared)
 
         def produce():
+            from imgtool.runtime import step
+
             lowers = session.lowers(state)
             run_env = {**self.proxy_env, **self.env, **self.secret_env}
             run_env = [f"{k}={v}" for k, v in run_env.items()]

@@ -126,7 +126,7 @@ def run(store: Store, rec: Record, streams: Streams, report: int | None, pdeaths
             spec, ov = spec_for(store, rec, image_config)
             plan = Plan(rootfs=str(base / "rootfs"), lowers=[str(p) for p in lowers], upper=str(base / "upper"),
                         work=str(base / "work"), exec_fifo=f"{rstate.STATE_ROOT}/{cfg.id}/exec.fifo",
-                        pdeathsig=pdeathsig, user=user_spec(image_config, ov))
+                        pdeathsig=pdeathsig, user=user_spec(image_config, ov), docker_groups=True)
             plan.console_socket = streams.setup(spec)
             container = rt.spawn(cfg.id, spec, plan, bundle=str(rec.dir), stdio=streams.child, name=cfg.name)
             streams.started()

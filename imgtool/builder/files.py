@@ -18,8 +18,9 @@ import posixpath
 import re
 import shutil
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from imgtool.errors import ImgtoolError
 from imgtool.layer import compression
@@ -61,6 +62,8 @@ class CopyPlan:
 
 _THREADS = 4
 _PARALLEL_MIN = 256  # below this, threads cost more than they save
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+_T = TypeVar("_T")
 _SYMBOLIC = re.compile(r"^([ugoa]*)([-+=])([rwxXst]*)$")
 
 
@@ -173,6 +176,20 @@ def _remove(path: str) -> None:
         os.unlink(path)
 
 
+def _replacing(make: Callable[[], _T], target: str) -> _T:
+    """`make()` a new node at `target`, replacing whatever is there (a COPY overwrites).
+
+    Why create first and clear only on EEXIST: every create here is exclusive (O_EXCL, symlink,
+    link, mknod), so the outcome is the same as clearing first, and a new path (nearly every entry
+    of a COPY) costs no lookup before it; on the overlay a failed lookup asks every lower dir.
+    """
+    try:
+        return make()
+    except FileExistsError:
+        _remove(target)
+        return make()
+
+
 class Copier:
     """Writes sources from `src_fd` into the chrooted image."""
 
@@ -264,16 +281,14 @@ class Copier:
             os.chown(target, uid, gid)
             os.chmod(target, mode)
             return
-        if os.path.lexists(target):
-            _remove(target)
         if stat.S_ISREG(st.st_mode):
             key = (st.st_dev, st.st_ino)
             if st.st_nlink > 1 and key in self.links:
-                os.link(self.links[key], target)
+                _replacing(lambda: os.link(self.links[key], target), target)
                 return
             fd = os.open(src or ".", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.src_fd)
             try:
-                out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+                out = _replacing(lambda: os.open(target, _NEW_FILE, 0o600), target)
                 try:
                     _copy_fd(fd, out, st.st_size)
                     os.fchown(out, uid, gid)
@@ -285,18 +300,17 @@ class Copier:
             if st.st_nlink > 1:
                 self.links[key] = target
         elif stat.S_ISLNK(st.st_mode):
-            os.symlink(os.readlink(src, dir_fd=self.src_fd), target)
+            link = os.readlink(src, dir_fd=self.src_fd)
+            _replacing(lambda: os.symlink(link, target), target)
             os.chown(target, uid, gid, follow_symlinks=False)
         elif stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-            os.mknod(target, stat.S_IFMT(st.st_mode) | 0o600, st.st_rdev)
+            _replacing(lambda: os.mknod(target, stat.S_IFMT(st.st_mode) | 0o600, st.st_rdev), target)
             os.chown(target, uid, gid)
             os.chmod(target, mode)
 
     def write_data(self, target: str, source: Source) -> None:
         _mkdirs(posixpath.dirname(target) or "/", self.uid, self.gid)
-        if os.path.lexists(target):
-            _remove(target)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        fd = _replacing(lambda: os.open(target, _NEW_FILE, 0o600), target)
         try:
             os.write(fd, source.data or b"")
             os.fchown(fd, self.uid, self.gid)

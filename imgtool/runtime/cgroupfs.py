@@ -150,27 +150,29 @@ class Cgroup:
             _kill_pids(procs)
 
     def destroy(self) -> None:
-        """Kill, then remove every directory; retries EBUSY while the dying processes exit."""
-        for attempt in range(500):
-            busy = False
+        """Remove every directory, killing what keeps them busy; waits for the dying processes
+        with short, growing sleeps (an exiting /bin/true is usually gone within a millisecond,
+        and `delete` is on every container's path), up to 5 s."""
+        deadline = time.monotonic() + 5.0
+        delay = 0.0005
+        while True:
             try:
-                if attempt:
-                    self.kill()
                 for d in self.dirs.values():
                     _rmdir_tree(d)
+                break
             except OSError as exc:
                 if exc.errno not in (errno.EBUSY, errno.ENOTEMPTY):
                     raise CgroupError(f"cannot remove cgroup: {exc}") from None
-                busy = True
-            if not busy:
-                for parent in sorted(self.parents, key=lambda p: p.count("/"), reverse=True):
-                    try:
-                        os.rmdir(parent)
-                    except OSError:
-                        pass  # shared with another container, or already gone
-                return
-            time.sleep(0.01)
-        raise CgroupError(f"cgroup {next(iter(self.dirs.values()))} still busy after killing its processes")
+            if time.monotonic() > deadline:
+                raise CgroupError(f"cgroup {next(iter(self.dirs.values()))} still busy after killing its processes")
+            self.kill()
+            time.sleep(delay)
+            delay = min(delay * 2, 0.01)
+        for parent in sorted(self.parents, key=lambda p: p.count("/"), reverse=True):
+            try:
+                os.rmdir(parent)
+            except OSError:
+                pass  # shared with another container, or already gone
 
     def to_dict(self) -> dict:
         """For the state file, so `delete` can clean up from another process."""

@@ -275,12 +275,12 @@ class Container:
 
     def destroy(self) -> None:
         """Kill what is left, then remove cgroup, writable layer and state (idempotent)."""
-        import shutil
-
         self.cgroup.destroy()
         if self.upper_root:
+            import shutil  # only imgtool run's containers have one: runc's `delete` stays without it
+
             shutil.rmtree(self.upper_root, ignore_errors=True)
-        shutil.rmtree(self.state_dir, ignore_errors=True)
+        remove_state_dir(self.state_dir)
 
     def remove_stubs(self) -> None:
         """Remove mount points the init had to create from the upper dir, so a RUN diff lacks them.
@@ -310,6 +310,28 @@ class Container:
                     pass
                 finally:
                     os.close(fd)
+
+
+def remove_state_dir(path: str) -> None:
+    """Remove a state directory: flat (state.json, config.json, exec.fifo), so plain unlinks do;
+    shutil (whose imports cost `delete` several milliseconds) only for anything else found."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for name in names:
+        try:
+            os.unlink(f"{path}/{name}")
+        except IsADirectoryError:
+            import shutil
+
+            shutil.rmtree(f"{path}/{name}", ignore_errors=True)
+        except OSError:
+            pass  # as rmtree(ignore_errors=True): removal is best effort and idempotent
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def list_containers() -> list[Container]:

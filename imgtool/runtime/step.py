@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets as _secrets
-import resource
 import shutil
 import stat
 import tempfile
@@ -252,10 +251,6 @@ def run_step(store: Store, image: ImageConfig, lowers: list[Path], step: Step,
                    volumes=_name_service_files(base, step.hostname))
     spec = runtime_config(bare, None, ov)
     spec["process"]["env"] = list(step.env)
-    # BuildKit drops the spec's rlimits, so a RUN inherits the daemon's, which Go raised to the
-    # hard limit at start: `ulimit -n` in a RUN is the hard limit (npm and friends open many files)
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    spec["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": hard, "hard": hard}]
     temps: list[Path] = []
     read_fd, write_fd = os.pipe()
     reader = threading.Thread(target=_pump, args=(read_fd, on_output), daemon=True)

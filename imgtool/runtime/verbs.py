@@ -101,12 +101,10 @@ def delete(opts: dict, args: list[str], gopts: dict, log) -> None:
 
 
 def _remove_stale(container_id: str) -> None:
-    import shutil
-
     from . import state as st
 
     if st.valid_id(container_id):
-        shutil.rmtree(f"{st.STATE_ROOT}/{container_id}", ignore_errors=True)
+        st.remove_state_dir(f"{st.STATE_ROOT}/{container_id}")
 
 
 def pause(opts: dict, args: list[str], gopts: dict, log) -> None:

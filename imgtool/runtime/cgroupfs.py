@@ -73,10 +73,29 @@ class Cgroup:
         self.unified = unified
         self.parents = parents  # directories made for it (e.g. `imgtool/`), removed when left empty
 
-    def add(self, pid: int) -> None:
-        """Move a process (the container init, or an exec'd process, before it execs) into every hierarchy."""
-        for d in self.dirs.values():
-            write(f"{d}/cgroup.procs", str(pid))
+    def add(self, pid: int, sub: dict[str, str] | None = None) -> None:
+        """Move a process (the container init, or an exec'd process, before it execs) into every hierarchy.
+
+        `sub` is runc exec's --cgroup: {controller: existing sub-cgroup} per v1 controller, or
+        {"": path} for all of them (v2: the one directory); it may not climb out of the container's.
+        """
+        dirs = dict(self.dirs)
+        for ctrl, rel in (sub or {}).items():
+            for key in (dirs if ctrl == "" else [ctrl]):
+                if key not in self.dirs:
+                    raise CgroupError(f"unknown controller {ctrl} in SubCgroupPaths")
+                base = self.dirs[key]
+                path = os.path.normpath(f"{base}/{rel}")
+                if path != base and not path.startswith(base + "/"):
+                    raise CgroupError(f"bad sub cgroup path: {rel}")
+                dirs[key] = path
+        for d in dirs.values():
+            try:
+                with open(f"{d}/cgroup.procs", "w") as f:
+                    f.write(str(pid))
+            except OSError as exc:
+                raise CgroupError(f"error adding pid {pid} to cgroups: open {d}/cgroup.procs: "
+                                  f"{(exc.strerror or str(exc)).lower()}") from None
 
     def freeze(self, frozen: bool) -> None:
         """pause/resume: v1 freezer.state (waiting out FREEZING), v2 cgroup.freeze."""

@@ -249,6 +249,24 @@ def list_(opts: dict, args: list[str], gopts: dict, log) -> None:
         sys.stdout.write("".join("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n" for r in rows))
 
 
+def _sub_cgroups(args: list[str]) -> dict[str, str]:
+    """runc exec's --cgroup values: `ctrl[,ctrl...]:path` (v1, repeatable) or one bare `path`."""
+    paths: dict[str, str] = {}
+    for arg in args:
+        ctrls, sep, path = arg.partition(":")
+        if not sep:
+            if len(args) != 1:
+                raise RuntimeError_(f"invalid --cgroup argument: {arg} (missing <controller>: prefix)", 1)
+            return {"": arg}
+        for ctrl in ctrls.split(","):
+            if not ctrl:
+                raise RuntimeError_(f"invalid --cgroup argument: {arg} (empty <controller> prefix)", 1)
+            if ctrl in paths:
+                raise RuntimeError_(f"invalid --cgroup argument(s): controller {ctrl} specified multiple times", 1)
+            paths[ctrl] = path
+    return paths
+
+
 def exec_(opts: dict, args: list[str], gopts: dict, log) -> int:
     """runc exec: another process in a running container (detached: exit 0 once it runs)."""
     from .execute import ExecError, exec_in, process_from_flags
@@ -267,6 +285,7 @@ def exec_(opts: dict, args: list[str], gopts: dict, log) -> int:
             proc = process_from_flags(container, opts, args[1:])
         return exec_in(container, proc, pid_file=opts.get("pid-file"), detach=bool(opts.get("detach")),
                        console_socket=opts.get("console-socket"), preserve_fds=opts.get("preserve-fds", 0),
-                       ignore_paused=bool(opts.get("ignore-paused")), clear_onlcr=True)
+                       ignore_paused=bool(opts.get("ignore-paused")), clear_onlcr=True,
+                       sub_cgroups=_sub_cgroups(opts.get("cgroup") or []))
     except (ExecError, RuntimeError_) as exc:
         raise ExecError(str(exc)) from None

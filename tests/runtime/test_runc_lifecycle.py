@@ -106,3 +106,26 @@ def test_sigkill_without_a_pid_namespace_kills_the_whole_cgroup(runc, bundle, in
     runc.ok("delete", c)
     # no cgroup and no init: nothing left to kill
     assert runc("kill", c, "KILL").returncode == 1
+
+
+@pytest.mark.skipif(is_unified(), reason="per-controller sub-cgroups are cgroup v1's")
+def test_exec_cgroup_joins_existing_sub_cgroups_of_the_container_only(runc, bundle):
+    c = cid()
+    runc.ok("run", "--detach", "--bundle", bundle(SLEEPER), c)
+    dirs = json.loads((runc.root / c / "state.json").read_text())["cgroup"]["dirs"]
+    for flag, words in (("..", b"bad sub cgroup path: .."), ("memory:../..", b"bad sub cgroup path"),
+                        ("nonexistent", b"error adding pid"), ("whaaat:/", b"unknown controller whaaat")):
+        proc = runc("exec", "--cgroup", flag, c, "true")
+        assert proc.returncode == 255 and words in proc.stderr, (flag, proc.stderr)
+    proc = runc("exec", "--cgroup", "memory:a", "--cgroup", "memory,pids:b", c, "true")
+    assert proc.returncode != 0 and b"controller memory specified multiple times" in proc.stderr
+    os.mkdir(f"{dirs['memory']}/submem")
+    os.mkdir(f"{dirs['pids']}/subpids")
+    lines = runc.ok("exec", "--cgroup", "memory:submem", "--cgroup", "pids:/subpids", c,
+                    "cat", "/proc/self/cgroup").splitlines()
+    by_ctrl = {line.split(":")[1]: line.split(":", 2)[2] for line in lines}
+    assert by_ctrl["memory"].endswith("/submem") and by_ctrl["pids"].endswith("/subpids")
+    assert not by_ctrl["cpu"].endswith(("/submem", "/subpids"))  # other controllers: the container's own
+    # without --cgroup: the container's own cgroup in every hierarchy
+    plain = runc.ok("exec", c, "cat", "/proc/self/cgroup")
+    assert "submem" not in plain and "subpids" not in plain

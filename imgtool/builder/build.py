@@ -6,7 +6,7 @@ The stages the target reaches are scheduled up front; a stage only an ONBUILD tr
 base image's `COPY --from=helper`, known once the base is resolved) is scheduled when first asked
 for, and a wait that would close a cycle is an error instead of a hang.
 The main thread only waits, so Ctrl-C reaches it at once; it then kills every step container
-(`runtime.step.cancel_all`), waits for the stages to clean up, and reports one line. Nothing is
+(`runtime.cancel.cancel_all`), waits for the stages to clean up, and reports one line. Nothing is
 named unless every stage succeeded; the whole build holds the store's writer lock, so a concurrent
 prune cannot take blobs between being written and being named.
 """
@@ -63,14 +63,18 @@ class Build:
         self.waits: dict[int, int] = {}  # stage index -> the stage it is waiting for
         self.lock = threading.Lock()
         self.pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._parsed: df.Dockerfile | None = None
 
     def parse(self) -> df.Dockerfile:
-        """The Dockerfile, parsed (syntax errors are one line with the file and line)."""
-        return df.parse(self.options.dockerfile, self.options.dockerfile_name)
+        """The Dockerfile, parsed (syntax errors are one line with the file and line); parsed once,
+        since the CLI's checks and `run` both ask (a frozen value: sharing it is safe)."""
+        if self._parsed is None:
+            self._parsed = df.parse(self.options.dockerfile, self.options.dockerfile_name)
+        return self._parsed
 
     def run(self) -> Result:
         """Build the target; raises ImgtoolError (Interrupted on Ctrl-C) with nothing named."""
-        from imgtool.runtime import step
+        from imgtool.runtime import cancel
 
         options = self.options
         d = self.parse()
@@ -90,7 +94,7 @@ class Build:
             session.tree = Tree(options.context, df.PatternMatcher(patterns) if patterns else None,
                                 hashes=HashCache(table))
         self.d, self.session, self.globals = d, session, globals_
-        step.reset_cancel()
+        cancel.reset_cancel()
         with self.store.writing():
             # a worker for every stage of the file: one scheduled late never waits for a free thread
             pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(d.stages)),
@@ -113,7 +117,7 @@ class Build:
 
     def _wait(self, future: concurrent.futures.Future) -> State:
         """Wait for the target; Ctrl-C cancels every stage, a failure in any stage fails the build."""
-        from imgtool.runtime import step
+        from imgtool.runtime import cancel
 
         try:
             while True:
@@ -123,17 +127,17 @@ class Build:
                                                   return_when=concurrent.futures.FIRST_EXCEPTION)
                 failed = [f for f in done if f.exception() is not None]
                 if failed:
-                    step.cancel_all()
+                    cancel.cancel_all()
                     concurrent.futures.wait(list(self.futures.values()))
                     errors = [f.exception() for f in self.futures.values() if f.exception() is not None]
-                    real = [e for e in errors if not isinstance(e, step.Interrupted)]
+                    real = [e for e in errors if not isinstance(e, cancel.Interrupted)]
                     raise (real or errors)[0]
                 if future.done():
                     return future.result()
         except KeyboardInterrupt:
-            step.cancel_all()
+            cancel.cancel_all()
             concurrent.futures.wait(list(self.futures.values()))
-            raise step.Interrupted("build interrupted (Ctrl-C): nothing was tagged") from None
+            raise cancel.Interrupted("build interrupted (Ctrl-C): nothing was tagged") from None
 
     def _schedule(self, stage: df.Stage) -> concurrent.futures.Future:
         """The stage's future, submitting the stage first if nothing asked for it yet."""
@@ -203,7 +207,7 @@ class Build:
                 self.waits.pop(waiter, None)
 
     def _image(self, name: str, line: int, platform: str | None) -> State:
-        from imgtool.runtime import step
+        from imgtool.runtime.cancel import check_cancelled
 
         from . import baseimage
 
@@ -212,7 +216,7 @@ class Build:
             image = baseimage.load(self.store, name, want)
         except ImgtoolError as exc:
             raise BuildError(f"{self.d.filename}:{line}: {name}: {exc}") from None
-        step.check_cancelled()
+        check_cancelled()
         return State(image.config, tuple(image.layers))
 
     def _write(self, state: State) -> Result:

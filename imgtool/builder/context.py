@@ -285,17 +285,22 @@ def _record(h: "hashlib._Hash", root: str, hashes: "HashCache | None", name: str
         h.update(f"{name}\0{mode:o}\0".encode("utf-8", "surrogateescape"))
 
 
-def checksum_sources(tree: Tree, sources: list) -> str:
-    """Content checksum of selected sources (`files.Source`: rel, st, members), mtime- and owner-blind
-    (COPY sets the owner), hardlinks within a source and device numbers included (the copy keeps them)."""
+def checksum_sources(tree: Tree, sources: list, owners: bool = False) -> str:
+    """Content checksum of selected sources (`files.Source`: rel, st, members), mtime-blind,
+    hardlinks within a source and device numbers included (the copy keeps them). Owner-blind for
+    the context (COPY makes its files root's or --chown's); with `owners`, for COPY --from, which
+    keeps the source stage's owners, uid and gid count too (as in BuildKit's contenthash)."""
     h = hashlib.sha256()
     root, hashes = str(tree.root), tree.hashes
     for src in sources:
         links: dict[tuple[int, int], str] = {}
-        _record(h, root, hashes, src.rel or ".", src.rel or ".", src.st, links)
+        entries = [(src.rel or ".", src.rel or ".", src.st)]
         prefix = src.rel + "/" if src.rel else ""
-        for member, st in src.members:
-            _record(h, root, hashes, member, prefix + member, st, links)
+        entries += [(member, prefix + member, st) for member, st in src.members]
+        for name, full, st in entries:
+            if owners:
+                h.update(f"{st.st_uid}:{st.st_gid}\0".encode())
+            _record(h, root, hashes, name, full, st, links)
         h.update(b"\1")
     return h.hexdigest()
 

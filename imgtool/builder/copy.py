@@ -154,7 +154,8 @@ class CopyStep:
         k = cache.key(instr.NAME, base, dest, instr.chown, instr.chmod, parents, list(instr.excludes), identity,
                       session.options.compression, session.file_mtime())
         many = count > 1 or any(has_magic(s) for s in instr.sources)
-        plan = files.CopyPlan(sources, dest, many, instr.chown, instr.chmod, parents)
+        plan = files.CopyPlan(sources, dest, many, instr.chown, instr.chmod, parents,
+                              keep_owner=from_state is not None and instr.chown is None)
         src_root = session.tree.root if session.tree is not None else Path("/")
 
         def produce():  # only on a miss: a hit never unpacks or mounts anything
@@ -169,7 +170,7 @@ class CopyStep:
     def _from_checksum(self, from_state: State, excludes: PatternMatcher | None) -> str:
         """What COPY --from selects, by content (fromstage.py): remembered per ChainID and selection."""
         session, instr = self.session, self.instr
-        memo = cache.key("from-content", from_state.chain, list(instr.sources), list(instr.excludes))
+        memo = cache.key("from-content-owners", from_state.chain, list(instr.sources), list(instr.excludes))
         return session.cache.remembered(memo, lambda: fromstage.checksum(
             session.lowers(from_state), instr.sources, excludes, self._from_what(), session.store.tmp_dir))
 
@@ -196,6 +197,7 @@ def run_file_step(session: Session, state: State, lowers: list[Path], job, where
     """Run `job(merged)` in a private namespace over the stage + a fresh upper; commit the result."""
     from imgtool.runtime import step
 
+    files.load_before_chroot()
     upper, work, release = step.new_upper(session.store)
     try:
         try:

@@ -5,30 +5,28 @@ being built, never the host, and `--chown` names are read from the image's own /
 are read relative to a directory fd opened before the chroot (the context, or another stage's root).
 Docker's rules: a directory source copies its contents; a file goes to `dest` or, when `dest` ends
 in `/`, is an existing directory or there are several sources, into it; missing parents are made
-0755; owners are root unless `--chown`; hardlinks among the copied files stay hardlinks.
+0755; owners are root unless `--chown` (COPY --from keeps the source stage's owners, as BuildKit does);
+hardlinks among the copied files stay hardlinks.
 """
 
 from __future__ import annotations
 
-import bz2  # noqa: F401 - loaded before the chroot: tarfile imports it lazily
-import concurrent.futures.thread  # loaded before the chroot, like bz2
+import concurrent.futures
 import contextlib
-import lzma
 import os
 import posixpath
 import re
 import shutil
 import stat
-import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import isal.igzip  # noqa: F401 - loaded before the chroot: layer.compression imports its codecs lazily
-import isal.isal_zlib  # noqa: F401
-import zstandard  # noqa: F401
+from typing import TYPE_CHECKING, TypeVar
 
 from imgtool.errors import ImgtoolError
 from imgtool.layer import compression
-from imgtool.runtime import users
+
+if TYPE_CHECKING:
+    import tarfile
 
 
 class FileStepError(ImgtoolError):
@@ -58,11 +56,14 @@ class CopyPlan:
     chown: str | None = None
     chmod: str | None = None
     parents: bool = False
+    keep_owner: bool = False  # COPY --from without --chown: files keep the source stage's owners
     links: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
 _THREADS = 4
 _PARALLEL_MIN = 256  # below this, threads cost more than they save
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+_T = TypeVar("_T")
 _SYMBOLIC = re.compile(r"^([ugoa]*)([-+=])([rwxXst]*)$")
 
 
@@ -108,8 +109,30 @@ def parse_chmod(text: str) -> object:
     return apply
 
 
+def load_before_chroot() -> None:
+    """Import everything the chrooted copy may use: once chrooted, no module file can be found.
+
+    Why here and not at the top: a COPY's cache key is worked out with this module too (`Source`),
+    and a cached step never chroots; tar with its bzip2/xz codecs, isal and zstandard (which
+    layer.compression imports lazily), the thread pool and the passwd reader were ~4 ms of every
+    cached build's imports. The functions below import them by name, found in sys.modules.
+    """
+    import bz2  # noqa: F401 - tarfile imports it lazily
+    import concurrent.futures.thread  # noqa: F401 - ThreadPoolExecutor is loaded on first use
+    import lzma  # noqa: F401
+    import tarfile  # noqa: F401
+
+    import isal.igzip  # noqa: F401
+    import isal.isal_zlib  # noqa: F401
+    import zstandard  # noqa: F401
+
+    from imgtool.runtime import users  # noqa: F401
+
+
 def resolve_owner(spec: str | None) -> tuple[int, int]:
     """`user[:group]` for --chown, against the image's passwd/group (we are chrooted into it)."""
+    from imgtool.runtime import users
+
     if not spec:
         return 0, 0
     user, _, group = spec.partition(":")
@@ -151,6 +174,20 @@ def _remove(path: str) -> None:
         shutil.rmtree(path)
     else:
         os.unlink(path)
+
+
+def _replacing(make: Callable[[], _T], target: str) -> _T:
+    """`make()` a new node at `target`, replacing whatever is there (a COPY overwrites).
+
+    Why create first and clear only on EEXIST: every create here is exclusive (O_EXCL, symlink,
+    link, mknod), so the outcome is the same as clearing first, and a new path (nearly every entry
+    of a COPY) costs no lookup before it; on the overlay a failed lookup asks every lower dir.
+    """
+    try:
+        return make()
+    except FileExistsError:
+        _remove(target)
+        return make()
 
 
 class Copier:
@@ -235,27 +272,26 @@ class Copier:
     def copy_one(self, src: str, st: os.stat_result, target: str) -> None:
         """One entry, as its lstat says: directory, file (hardlinks kept), symlink, fifo or device."""
         mode = self.mode(st)
+        uid, gid = (st.st_uid, st.st_gid) if self.plan.keep_owner else (self.uid, self.gid)
         if stat.S_ISDIR(st.st_mode):
             if os.path.lexists(target) and not os.path.isdir(target):
                 _remove(target)
             if not os.path.isdir(target):
                 os.mkdir(target, 0o700)
-            os.chown(target, self.uid, self.gid)
+            os.chown(target, uid, gid)
             os.chmod(target, mode)
             return
-        if os.path.lexists(target):
-            _remove(target)
         if stat.S_ISREG(st.st_mode):
             key = (st.st_dev, st.st_ino)
             if st.st_nlink > 1 and key in self.links:
-                os.link(self.links[key], target)
+                _replacing(lambda: os.link(self.links[key], target), target)
                 return
             fd = os.open(src or ".", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.src_fd)
             try:
-                out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+                out = _replacing(lambda: os.open(target, _NEW_FILE, 0o600), target)
                 try:
                     _copy_fd(fd, out, st.st_size)
-                    os.fchown(out, self.uid, self.gid)
+                    os.fchown(out, uid, gid)
                     os.fchmod(out, mode)
                 finally:
                     os.close(out)
@@ -264,18 +300,17 @@ class Copier:
             if st.st_nlink > 1:
                 self.links[key] = target
         elif stat.S_ISLNK(st.st_mode):
-            os.symlink(os.readlink(src, dir_fd=self.src_fd), target)
-            os.chown(target, self.uid, self.gid, follow_symlinks=False)
+            link = os.readlink(src, dir_fd=self.src_fd)
+            _replacing(lambda: os.symlink(link, target), target)
+            os.chown(target, uid, gid, follow_symlinks=False)
         elif stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-            os.mknod(target, stat.S_IFMT(st.st_mode) | 0o600, st.st_rdev)
-            os.chown(target, self.uid, self.gid)
+            _replacing(lambda: os.mknod(target, stat.S_IFMT(st.st_mode) | 0o600, st.st_rdev), target)
+            os.chown(target, uid, gid)
             os.chmod(target, mode)
 
     def write_data(self, target: str, source: Source) -> None:
         _mkdirs(posixpath.dirname(target) or "/", self.uid, self.gid)
-        if os.path.lexists(target):
-            _remove(target)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        fd = _replacing(lambda: os.open(target, _NEW_FILE, 0o600), target)
         try:
             os.write(fd, source.data or b"")
             os.fchown(fd, self.uid, self.gid)
@@ -292,13 +327,18 @@ class Copier:
             kind = _archive_kind(head)
             if kind is None:
                 return False
+            import lzma
+            import tarfile
+
             stream = compression.open_decompressed(raw) if kind in ("gzip", "zstd") else raw
             mode = {"bzip2": "r|bz2", "xz": "r|xz"}.get(kind, "r|")
             try:
                 with tarfile.open(fileobj=stream, mode=mode) as tar:
                     _mkdirs(dest, self.uid, self.gid)
                     # names confined by hand: Debian 12's Python (3.11.2) has no extraction filters
-                    tar.extractall(dest, members=(_confined(m) for m in tar), numeric_owner=True, **_TRUSTED)
+                    # where PEP 706 filters exist, say the members are already vetted (and silence 3.12's warning)
+                    trusted = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+                    tar.extractall(dest, members=(_confined(m) for m in tar), numeric_owner=True, **trusted)
                     return True
             except (tarfile.ReadError, EOFError, lzma.LZMAError, OSError):
                 return False
@@ -318,10 +358,6 @@ def _archive_kind(head: bytes) -> str | None:
 
 def _is_tar(head: bytes) -> bool:
     return len(head) >= 262 and head[257:262] == b"ustar"
-
-
-# where PEP 706 filters exist, say that the members are already vetted (and silence 3.12's warning)
-_TRUSTED = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
 
 
 def _confined(member: tarfile.TarInfo) -> tarfile.TarInfo:

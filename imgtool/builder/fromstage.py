@@ -9,6 +9,7 @@ changes, so it is remembered in the build cache and a rebuilt stage costs one wa
 
 from __future__ import annotations
 
+import posixpath
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -31,7 +32,8 @@ def select(tree: Tree, patterns: Sequence[str], excludes: PatternMatcher | None,
                 continue
             members = tuple((m, st) for m, st in tree.walk(sel.rel)
                             if not excluded(excludes, m, sel.rel)) if sel.is_dir else ()
-            out.append(files.Source(sel.rel, sel.st, members))
+            # a symlinked source is copied as what it points to, under its own name (BuildKit)
+            out.append(files.Source(sel.rel, sel.st, members, name=posixpath.basename(sel.named)))
     return out
 
 
@@ -48,15 +50,15 @@ def mount(lowers: list[Path], scratch: Path) -> Path:
 
 def checksum(lowers: list[Path], patterns: Sequence[str], excludes: PatternMatcher | None, what: str,
              scratch_dir: Path) -> str:
-    """The content checksum (builder/context.py's, mtime- and owner-blind) of what the patterns
-    select in the filesystem of snapshot dirs `lowers` (top first)."""
+    """The content checksum (builder/context.py's, mtime-blind, owners included: the copy keeps
+    them) of what the patterns select in the filesystem of snapshot dirs `lowers` (top first)."""
     from imgtool.runtime.snapshots import in_private_mounts
 
     scratch = Path(tempfile.mkdtemp(prefix="from-", dir=scratch_dir))
 
     def job() -> str:
         tree = Tree(mount(lowers, scratch), None, confine_links=False)
-        return checksum_sources(tree, select(tree, patterns, excludes, what))
+        return checksum_sources(tree, select(tree, patterns, excludes, what), owners=True)
 
     try:
         return in_private_mounts(job)

@@ -76,11 +76,12 @@ class RunStep:
     """One RUN of one stage."""
 
     def __init__(self, session: Session, state: State, run: ins.Run, scope_env: dict[str, str],
-                 declared: dict[str, str], stage_lowers, filename: str):
+                 declared: dict[str, str], stage_lowers, filename: str, proxy_env: dict[str, str]):
         self.session = session
         self.state = state
         self.run = run
         self.env = scope_env
+        self.proxy_env = proxy_env  # in the step, never in a key (BuildKit's ProxyEnv)
         self.secret_env: dict[str, str] = {}  # `--mount=type=secret,env=X`: in the step, never in a key
         self.locks: list[Path] = []  # cache mounts with sharing=locked: one step at a time per id
         self.declared = declared
@@ -92,6 +93,8 @@ class RunStep:
 
     def mounts(self, args_scripts: list[tuple[str, bytes]]) -> tuple[list, list]:
         """(typed runtime mounts, key parts) for the step's --mount flags and heredoc scripts."""
+        if not args_scripts and not self.run.mounts:
+            return [], []  # nothing to type: a cached RUN never loads the runtime
         from imgtool.runtime import step
 
         typed: list = []
@@ -165,8 +168,6 @@ class RunStep:
 
     def execute(self, vertex) -> State:
         """Key, lookup, run on a miss, commit."""
-        from imgtool.runtime import step
-
         session, state = self.session, self.state
         args, scripts = command_line(self.run, state)
         typed, key_parts = self.mounts(scripts)
@@ -184,8 +185,11 @@ class RunStep:
         created_by = history_text(args, self.declared)
 
         def produce():
+            from imgtool.runtime import step
+
             lowers = session.lowers(state)
-            run_env = env + [f"{k}={v}" for k, v in self.secret_env.items()]
+            run_env = {**self.proxy_env, **self.env, **self.secret_env}
+            run_env = [f"{k}={v}" for k, v in run_env.items()]
             spec = step.Step(args=[go_string(a) for a in args], env=[go_string(e) for e in run_env],
                              cwd=go_string(cwd), user=go_string(user), network=network, mounts=tuple(typed),
                              resources=session.options.resources)

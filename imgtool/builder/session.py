@@ -64,7 +64,7 @@ class State:
     @property
     def chain(self) -> str:
         """The filesystem's identity for cache keys: the ChainID of its layers ('' when empty)."""
-        from imgtool.runtime.snapshots import chain_ids
+        from imgtool.oci.config import chain_ids
 
         return str(chain_ids(list(self.image.diff_ids))[-1]) if self.image.diff_ids else ""
 
@@ -130,9 +130,9 @@ class Session:
     def layer_step(self, state: State, vertex: Vertex, key: str, created_by: str,
                    produce: Callable[[], Record]) -> State:
         """Cache lookup first; on a miss `produce()` (which commits a layer); then history."""
-        from imgtool.runtime import step
+        from imgtool.runtime.cancel import check_cancelled
 
-        step.check_cancelled()
+        check_cancelled()
         record = None if self.options.no_cache else self.cache.get(key)
         if record is not None:
             vertex.set_cached()
@@ -153,7 +153,7 @@ class Session:
         """The upper dir of a step -> a layer blob in the store + the snapshot of the new ChainID."""
         from imgtool.layer.overlay import changes_from_upper
         from imgtool.runtime import step
-        from imgtool.runtime.snapshots import chain_ids
+        from imgtool.oci.config import chain_ids
         from imgtool.store import mutate
 
         if normalise_mtime:

@@ -161,7 +161,8 @@ class StageRun:
         text = prefix + (instr.original or instr.NAME).strip()
         if isinstance(instr, ins.Run):
             v = self.vertex(text)
-            step = RunStep(session, state, instr, scope.run_env(), scope.declared_args(), self.resolve, self.d.filename)
+            step = RunStep(session, state, instr, scope.run_env(), scope.declared_args(), self.resolve,
+                           self.d.filename, scope.proxy_env())
             return step.execute(v)
         if isinstance(instr, (ins.Copy, ins.Add)):
             v = self.vertex(text)

@@ -40,11 +40,15 @@ def _options(tls_verify: str, insecure: bool, cert_dir: Optional[Path], authfile
 
 
 def _choice(platform: Optional[str], all_platforms: bool):
-    from imgtool.remote import PlatformChoice, parse_platform
+    from imgtool.remote import PlatformChoice
 
     if platform and all_platforms:
         raise ImgtoolError("--platform and --all-platforms exclude each other")
-    return PlatformChoice(parse_platform(platform) if platform else None, all_platforms)
+    if not platform:
+        return PlatformChoice(None, all_platforms)
+    from imgtool.store.image import parse_platform  # the config model, ~4 ms: only for --platform
+
+    return PlatformChoice(parse_platform(platform), all_platforms)
 
 
 def _store():

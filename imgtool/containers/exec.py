@@ -25,7 +25,7 @@ def run(rec: Record, argv: list[str], env: list[str], user: str | None, workdir:
     ctr = rt.Container.load(rec.id)
     proc = process_from_flags(ctr, {"env": [e for e in env if "=" in e], "cwd": workdir, "tty": tty}, argv)
     found = users.lookup(f"/proc/{ctr.pid}/root", user if user is not None else (rec.config.user or "0"))
-    proc["user"] = {"uid": found.uid, "gid": found.gid, "additionalGids": list(found.additional_gids)}
+    proc["user"] = {"uid": found.uid, "gid": found.gid, "additionalGids": list(users.docker_groups(found))}
     proc["env"] = [e for e in proc.get("env") or [] if not e.startswith("HOME=")] + [f"HOME={found.home}"]
     try:
         return exec_in(ctr, proc)

@@ -122,6 +122,21 @@ def _int(path: Path) -> int:
     return int(text) if text.lstrip("-").isdigit() else 0
 
 
+def _machine_memory() -> int:
+    """MemTotal in bytes (0 if /proc/meminfo cannot say)."""
+    for line in _read(Path("/proc/meminfo")).splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _memory_limit(limit: int) -> int:
+    """What `docker stats` shows as LIMIT: the cgroup's, or the machine's memory when that is lower
+    (no limit: v1's huge number, v2's "max"), as dockerd's stats collector caps it."""
+    machine = _machine_memory()
+    return machine if machine and (limit <= 0 or limit > machine) else limit
+
+
 def cgroup_figures(dirs: dict[str, str]) -> dict[str, int]:
     """Memory usage/limit, CPU ns, pids and block I/O from a container's cgroup (v1 or v2)."""
     if "" in dirs:  # v2
@@ -136,7 +151,7 @@ def cgroup_figures(dirs: dict[str, str]) -> dict[str, int]:
                 rbytes += int(v) if k == "rbytes" else 0
                 wbytes += int(v) if k == "wbytes" else 0
         return {"mem": _int(d / "memory.current") - int(stat.get("inactive_file", 0)),
-                "limit": int(limit) if limit.isdigit() else 0, "cpu_ns": int(cpu.get("usage_usec", 0)) * 1000,
+                "limit": _memory_limit(int(limit) if limit.isdigit() else 0), "cpu_ns": int(cpu.get("usage_usec", 0)) * 1000,
                 "pids": _int(d / "pids.current"), "read": rbytes, "write": wbytes}
     mem = Path(dirs.get("memory", "/nonexistent"))
     stat = dict(line.split() for line in _read(mem / "memory.stat").splitlines() if " " in line)
@@ -147,7 +162,7 @@ def cgroup_figures(dirs: dict[str, str]) -> dict[str, int]:
             rbytes += int(parts[2]) if parts[1] == "Read" else 0
             wbytes += int(parts[2]) if parts[1] == "Write" else 0
     return {"mem": _int(mem / "memory.usage_in_bytes") - int(stat.get("total_inactive_file", 0)),
-            "limit": _int(mem / "memory.limit_in_bytes"), "cpu_ns": _int(Path(dirs.get("cpuacct", "/x")) / "cpuacct.usage"),
+            "limit": _memory_limit(_int(mem / "memory.limit_in_bytes")), "cpu_ns": _int(Path(dirs.get("cpuacct", "/x")) / "cpuacct.usage"),
             "pids": _int(Path(dirs.get("pids", "/nonexistent")) / "pids.current"), "read": rbytes, "write": wbytes}
 
 

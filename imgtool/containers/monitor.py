@@ -53,13 +53,23 @@ def spec_for(store: Store, rec: Record, image_config) -> tuple[dict, Overrides]:
                    cgroups_path=f"imgtool/{cfg.id}")
     spec = runtime_config(image_config, None, ov)
     spec["mounts"] += mounts.to_spec(store, cfg.mounts) + _etc_files(rec)
-    if cfg.network.startswith("container:"):  # join that container's namespace (held by its netns file)
-        other = cfg.network.partition(":")[2]
+    netns = _netns_to_join(cfg)
+    if netns is not None:
         for ns in spec["linux"]["namespaces"]:
             if ns["type"] == "network":
-                ns["path"] = str(network.run_dir(other) / "netns") if (network.run_dir(other) / "netns").exists() \
-                    else f"/proc/{_init_pid(other)}/ns/net"
+                ns["path"] = netns
     return spec, ov
+
+
+def _netns_to_join(cfg: record.Config) -> str | None:
+    """The network namespace the container joins by path: its own (made by `network.begin`) or,
+    with --network container:X, X's (held by its netns file); None: the runtime's default."""
+    if cfg.network == "bridge":
+        return str(network.netns_path(cfg.id))
+    if cfg.network.startswith("container:"):
+        other = cfg.network.partition(":")[2]
+        return str(network.netns_path(other)) if network.netns_path(other).exists() else f"/proc/{_init_pid(other)}/ns/net"
+    return None
 
 
 def _etc_files(rec: Record) -> list[dict]:
@@ -101,7 +111,7 @@ def run(store: Store, rec: Record, streams: Streams, report: int | None, pdeaths
     cfg = rec.config
     writer = JsonFileWriter(rec.log_path, LogOptions(cfg.log_max_size, cfg.log_max_file))
     streams.tee = writer.write if streams.hub is None else _both(writer, streams.hub)
-    container = None
+    container = stack = None
     try:
         try:
             image = image or store.resolve(cfg.image_id)
@@ -111,15 +121,17 @@ def run(store: Store, rec: Record, streams: Streams, report: int | None, pdeaths
             if not lowers:
                 (base / "empty").mkdir(exist_ok=True)
                 lowers = [base / "empty"]
+            if cfg.network == "bridge":
+                stack = network.begin(cfg.id)
             spec, ov = spec_for(store, rec, image_config)
             plan = Plan(rootfs=str(base / "rootfs"), lowers=[str(p) for p in lowers], upper=str(base / "upper"),
                         work=str(base / "work"), exec_fifo=f"{rstate.STATE_ROOT}/{cfg.id}/exec.fifo",
-                        pdeathsig=pdeathsig, user=user_spec(image_config, ov))
+                        pdeathsig=pdeathsig, user=user_spec(image_config, ov), docker_groups=True)
             plan.console_socket = streams.setup(spec)
             container = rt.spawn(cfg.id, spec, plan, bundle=str(rec.dir), stdio=streams.child, name=cfg.name)
             streams.started()
-            if cfg.network == "bridge":
-                network.setup(cfg.id, container.pid, [PortMapping(**p) for p in cfg.ports])
+            if stack is not None:
+                stack.complete([PortMapping(**p) for p in cfg.ports])
             elif cfg.network == "none":
                 network.loopback_up(container.pid)
             with rec.locked() as r:
@@ -145,6 +157,8 @@ def run(store: Store, rec: Record, streams: Streams, report: int | None, pdeaths
                 pass  # the record stays readable; only its crash safety is lost, not the container
         status = rt.wait(container, streams.relay)
     finally:
+        if stack is not None:
+            stack.close()
         streams.close()
         writer.close()
         if report is not None:

@@ -7,9 +7,10 @@ faster and forwards faster, but there a connection the container opens never see
 (busybox `nc` to a host server hangs after the reply), which breaks ordinary clients; an in-netns
 forwarder handles inbound only, so it would need one of the two anyway.
 
-The namespace itself is made by the container's init (the runtime's `network` namespace); the
-monitor bind-mounts `/proc/PID/ns/net` to a file under the run dir, so slirp4netns, `teardown` and
-the test checks name it by path and it outlives neither the container nor `rm`. slirp4netns runs in
+The monitor makes the namespace itself, bind-mounted on a file under the run dir, and starts
+slirp4netns in it before the container exists (`begin`); the runtime joins it by path, as podman's
+does, and slirp4netns' start-up overlaps the container's. slirp4netns, `teardown` and the test
+checks name the namespace by that path; it outlives neither the container nor `rm`. slirp4netns runs in
 a session of its own (a killed monitor does not take the network with it); `teardown` kills it by
 its pid file, checked by name.
 """
@@ -26,6 +27,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from imgtool.errors import ImgtoolError
 from imgtool.runtime import syscalls
@@ -51,35 +53,93 @@ def run_dir(container_id: str) -> Path:
     return RUN_ROOT / container_id
 
 
-def setup(container_id: str, pid: int, ports: list[PortMapping]) -> None:
-    """Give the (new, empty) network namespace of `pid` loopback, outbound access and `ports`."""
+class Stack:
+    """slirp4netns starting up for a container's namespace (`begin`); `complete` waits for it."""
+
+    def __init__(self, rundir: Path, ready_fd: int) -> None:
+        self.rundir, self.ready_fd = rundir, ready_fd
+
+    def complete(self, ports: list[PortMapping]) -> None:
+        """Wait until slirp4netns has configured the namespace, then publish `ports`."""
+        try:
+            ready = select.select([self.ready_fd], [], [], _READY_TIMEOUT)[0] and os.read(self.ready_fd, 1) == b"1"
+        finally:
+            self.close()
+        if not ready:
+            lines = (self.rundir / "slirp.log").read_text(errors="replace").strip().splitlines()
+            raise NetworkError(f"cannot set up the container network: {lines[-1] if lines else 'slirp4netns failed'}")
+        for m in ports:
+            _hostfwd(self.rundir / "slirp.sock", m)
+
+    def close(self) -> None:
+        """Stop listening for readiness (idempotent); slirp4netns itself goes with `teardown`."""
+        if self.ready_fd >= 0:
+            os.close(self.ready_fd)
+            self.ready_fd = -1
+
+
+def netns_path(container_id: str) -> Path:
+    """The file holding a container's own network namespace (the runtime joins it by path)."""
+    return run_dir(container_id) / "netns"
+
+
+def begin(container_id: str) -> Stack:
+    """Make the container's network namespace and start slirp4netns in it, without waiting.
+
+    Why before the container exists: slirp4netns' start-up (exec, namespace configuration) then
+    runs while the runtime builds the container, which joins the namespace by path, instead of
+    after it on the path of every `run -p`.
+    """
     rundir = run_dir(container_id)
     rundir.mkdir(parents=True, exist_ok=True)
-    nsfile = rundir / "netns"
+    nsfile = netns_path(container_id)
     nsfile.touch()
-    syscalls.mount(f"/proc/{pid}/ns/net", str(nsfile), None, syscalls.MS_BIND)
+    _new_namespace(nsfile)
     ready_r, ready_w = os.pipe()
-    api = rundir / "slirp.sock"
     try:
         with open(rundir / "slirp.log", "wb") as log:
             proc = subprocess.Popen(
-                ["slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback", "--api-socket", str(api),
-                 "--ready-fd", str(ready_w), "--netns-type=path", str(nsfile), "tap0"],
+                ["slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback", "--api-socket",
+                 str(rundir / "slirp.sock"), "--ready-fd", str(ready_w), "--netns-type=path", str(nsfile), "tap0"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(ready_w,), start_new_session=True)
     except FileNotFoundError:
+        os.close(ready_r)
         raise NetworkError("slirp4netns is not installed: use --network host or none") from None
     finally:
         os.close(ready_w)
     (rundir / "slirp.pid").write_text(str(proc.pid))
-    try:
-        ready = select.select([ready_r], [], [], _READY_TIMEOUT)[0] and os.read(ready_r, 1) == b"1"
-    finally:
-        os.close(ready_r)
-    if not ready:
-        lines = (rundir / "slirp.log").read_text(errors="replace").strip().splitlines()
-        raise NetworkError(f"cannot set up the container network: {lines[-1] if lines else 'slirp4netns failed'}")
-    for m in ports:
-        _hostfwd(api, m)
+    return Stack(rundir, ready_r)
+
+
+def _new_namespace(nsfile: Path) -> None:
+    """A new, empty network namespace, bind-mounted on `nsfile` (made by a thread: `_in_thread`)."""
+    def make() -> None:
+        syscalls.unshare(syscalls.CLONE_NEWNET)
+        syscalls.mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", str(nsfile), None, syscalls.MS_BIND)
+
+    _in_thread(make, "cannot create the container's network namespace")
+
+
+def _in_thread(work: Callable[[], None], failing: str) -> None:
+    """Run `work` in a short-lived thread; an OSError becomes a NetworkError `failing: why`.
+
+    Why a thread: a network namespace belongs to the thread that unshares or joins it, so the rest
+    of this process stays in the host's; a thread costs ~0.1 ms where a fork of this (large)
+    process cost 10-70 ms on the start path of every container (CPython 3.11 has no os.unshare).
+    """
+    failure: list[OSError] = []
+
+    def body() -> None:
+        try:
+            work()
+        except OSError as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=body, name="netns")
+    thread.start()
+    thread.join()
+    if failure:
+        raise NetworkError(f"{failing}: {failure[0]}")
 
 
 def _hostfwd(api: Path, m: PortMapping) -> None:
@@ -104,30 +164,16 @@ def _hostfwd(api: Path, m: PortMapping) -> None:
 
 
 def loopback_up(pid: int) -> None:
-    """`--network none`: only `lo`, but up (as docker).
-
-    Set from a short-lived thread that joins the namespace: a network namespace belongs to the
-    thread, so the rest of this process stays in the host's, and a thread costs ~0.1 ms where a
-    fork of this (large) process cost 10-70 ms on the start path of every such container.
-    """
-    failure: list[BaseException] = []
-
+    """`--network none`: only `lo`, but up (as docker); set from a thread joining the namespace."""
     def up() -> None:
-        try:
-            with open(f"/proc/{pid}/ns/net", "rb") as ns:
-                syscalls.setns(ns.fileno(), syscalls.CLONE_NEWNET)
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-                req = struct.pack("16sH14x", b"lo", 0)
-                flags = struct.unpack("16sH14x", fcntl.ioctl(sock, _SIOCGIFFLAGS, req))[1]
-                fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
-        except OSError as exc:
-            failure.append(exc)
+        with open(f"/proc/{pid}/ns/net", "rb") as ns:
+            syscalls.setns(ns.fileno(), syscalls.CLONE_NEWNET)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            req = struct.pack("16sH14x", b"lo", 0)
+            flags = struct.unpack("16sH14x", fcntl.ioctl(sock, _SIOCGIFFLAGS, req))[1]
+            fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
 
-    thread = threading.Thread(target=up, name="loopback-up")
-    thread.start()
-    thread.join()
-    if failure:
-        raise NetworkError(f"cannot bring up the container's loopback: {failure[0]}")
+    _in_thread(up, "cannot bring up the container's loopback")
 
 
 def _slirp_pid(rundir: Path) -> int | None:
@@ -152,7 +198,7 @@ def teardown(container_id: str) -> None:
                 time.sleep(0.01)
         except (ProcessLookupError, ChildProcessError):
             pass
-    nsfile = rundir / "netns"
+    nsfile = netns_path(container_id)
     if nsfile.exists():
         try:
             syscalls.umount(str(nsfile), syscalls.MNT_DETACH)

@@ -19,11 +19,8 @@ from . import instructions as ins
 from .errors import DockerfileError
 from .shell import Lex
 
-PROXY_ARGS = tuple(
-    name
-    for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
-    for name in (base, base.lower())
-)
+PROXY_BASES = ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
+PROXY_ARGS = tuple(name for base in PROXY_BASES for name in (base, base.lower()))
 
 
 @dataclass(frozen=True)
@@ -133,9 +130,19 @@ class StageScope:
         return ins.Expander(self.expansion_env(), self.escape)
 
     def run_env(self) -> dict[str, str]:
-        """Environment of a RUN step: proxy build args, declared ARGs, then ENV on top."""
-        values = {k: v for k, v in self.build_args.items() if k in PROXY_ARGS}
-        values.update(self.expansion_env())
+        """Environment of a RUN step that its cache key covers: declared ARGs and ENV."""
+        return self.expansion_env()
+
+    def proxy_env(self) -> dict[str, str]:
+        """BuildKit's ProxyEnv: a proxy build arg given on the command line reaches every RUN,
+        declared or not, in both spellings (`--build-arg https_proxy=X` sets HTTPS_PROXY and
+        https_proxy), and stays out of the cache key and the `|N` history prefix, so switching
+        proxies never invalidates a cache (dockerfile2llb's proxyEnvFromBuildArgs, the exec op's
+        proxyEnvList). When both spellings are given, the later one wins."""
+        values: dict[str, str] = {}
+        for key, value in self.build_args.items():
+            if key.upper() in PROXY_BASES and value:
+                values[key.upper()] = values[key.lower()] = value
         return values
 
     def declared_args(self) -> dict[str, str]:

@@ -61,11 +61,16 @@ def clean_name(name: str) -> str:
     return "/".join(parts)
 
 
-def _xattrs(path: str) -> dict[str, bytes]:
+def xattr_names(path: str) -> list[str]:
+    """The names of a path's own xattrs (never a symlink's target's); none where it has none or the
+    filesystem keeps none."""
     try:
-        names = os.listxattr(path, follow_symlinks=False)
+        return os.listxattr(path, follow_symlinks=False)
     except OSError:
-        return {}
+        return []
+
+
+def _xattrs(path: str, names: list[str]) -> dict[str, bytes]:
     out = {}
     for name in names:
         if name.startswith("trusted.overlay."):
@@ -77,9 +82,10 @@ def _xattrs(path: str) -> dict[str, bytes]:
     return out
 
 
-def from_path(path: str | Path, name: str, st: os.stat_result | None = None) -> Entry:
-    """An entry for a file on disk (lstat: symlinks are stored as links, never followed); `st`: its
-    lstat when the caller has it already."""
+def from_path(path: str | Path, name: str, st: os.stat_result | None = None,
+              names: list[str] | None = None) -> Entry:
+    """An entry for a file on disk (lstat: symlinks are stored as links, never followed); `st` (its
+    lstat) and `names` (its `xattr_names`) when the caller has them already."""
     path = os.fspath(path)
     st = st if st is not None else os.lstat(path)
     info = Header(name, mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid, mtime=int(st.st_mtime))
@@ -101,7 +107,7 @@ def from_path(path: str | Path, name: str, st: os.stat_result | None = None) -> 
         info.type = tarfile.FIFOTYPE
     else:
         raise LayerError(f"{path}: sockets and other special files cannot go in a layer")
-    info.xattrs = _xattrs(path)
+    info.xattrs = _xattrs(path, xattr_names(path) if names is None else names)
     return Entry(info, link_key=link_key, path=path if info.type == tarfile.REGTYPE else None)
 
 

@@ -42,11 +42,7 @@ def _is_opaque(path: str) -> bool:
     return False
 
 
-def _guard(path: str) -> None:
-    try:
-        names = os.listxattr(path, follow_symlinks=False)
-    except OSError:
-        return
+def _guard(path: str, names: list[str]) -> None:
     for name in names:
         if name in _REFUSED_XATTRS:
             raise LayerError(f"{path}: overlay {name.rsplit('.', 1)[1]} xattr in an upper dir "
@@ -121,7 +117,8 @@ def changes_from_upper(upper: str | Path, lowers: list[Path] | None = None) -> I
             if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
                 yield entries.whiteout_entry(member)
                 continue
-            _guard(path)
+            names = entries.xattr_names(path)  # listed once: for the guard and for the entry
+            _guard(path, names)
             is_dir = stat.S_ISDIR(st.st_mode)
             if lower_dirs and not in_fresh:
                 if (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and st.st_nlink == 1:
@@ -132,6 +129,6 @@ def changes_from_upper(upper: str | Path, lowers: list[Path] | None = None) -> I
                     fresh.add(member)
             elif is_dir:
                 fresh.add(member)
-            yield entries.from_path(path, member, st)
+            yield entries.from_path(path, member, st, names)
             if is_dir and opaque(path):
                 yield entries.opaque_entry(member)

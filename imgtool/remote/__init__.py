@@ -10,11 +10,11 @@ from imgtool.oci import reference
 from imgtool.oci.descriptor import Descriptor
 from imgtool.store import Store
 
-from .copy import PlatformChoice, copy, parse_platform
+from .copy import PlatformChoice, copy
 from .options import Options
 from .progress import Progress
 
-__all__ = ["Options", "PlatformChoice", "copy", "parse_platform", "pull", "push"]
+__all__ = ["Options", "PlatformChoice", "copy", "pull", "push"]
 
 
 def pull(store: Store, ref: str, options: Options | None = None, choice: PlatformChoice = PlatformChoice(),

@@ -19,7 +19,6 @@ from imgtool.oci import mediatype
 from imgtool.oci.descriptor import Descriptor, Platform
 from imgtool.oci.manifest import descriptor_of, parse_index, parse_manifest
 from imgtool.oci.schema import Memo
-from imgtool.store.image import parse_platform, pick_platform as pick  # noqa: F401 - the one platform choice
 
 from .endpoint import ImageDestination, ImageSource, verified
 from .progress import Progress, Silent
@@ -33,10 +32,12 @@ class PlatformChoice:
     all: bool = False
 
 
-def _host() -> Platform:
-    from imgtool.store.image import host_platform
+def pick(manifests: tuple[Descriptor, ...], want: Platform | None, what: str) -> Descriptor:
+    """The index entry for `want` (None: the host's platform): the store's one platform choice,
+    imported when a copy meets an index (store/image.py brings the config model, ~4 ms)."""
+    from imgtool.store.image import host_platform, pick_platform
 
-    return host_platform()
+    return pick_platform(manifests, want or host_platform(), what)
 
 
 @dataclass
@@ -71,7 +72,7 @@ def _walk(src: ImageSource, data: bytes, d: Descriptor, choice: PlatformChoice, 
         raise SchemaError(f"{src.what}: {d.media_type!r} is neither an image manifest nor an index")
     index = parse_index(data, f"{src.what}: index {d.digest}", plan.memo)
     if not choice.all:
-        chosen = pick(index.manifests, choice.platform or _host(), src.what)
+        chosen = pick(index.manifests, choice.platform, src.what)
         return _walk(src, _child(src, chosen), chosen, choice, plan)
     for entry in index.manifests:
         if mediatype.is_manifest(entry.media_type) or mediatype.is_index(entry.media_type):

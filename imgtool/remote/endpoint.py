@@ -11,8 +11,6 @@ stream a destination reads is a `VerifiedBlob`: it cannot commit bytes that do n
 from __future__ import annotations
 
 import io
-import queue
-import threading
 from typing import BinaryIO, Callable, Protocol
 
 from imgtool.layer.verify import VerifiedBlob
@@ -67,50 +65,27 @@ class ImageDestination(Protocol):
 
 def pump(source: BinaryIO, write: Callable[[memoryview], object], on_bytes: OnBytes, size: int | None = None,
          chunk: int = 1 << 20) -> int:
-    """Copy a stream to `write` with reading and writing on two threads (network or disk reads
-    overlap hashing and disk writes; each releases the GIL). Returns the bytes copied. A stream
-    expected to fit in one chunk (`size`) is copied on this thread: nothing to overlap."""
-    if size is not None and size < chunk:
-        buf = bytearray(size + 1)  # one byte more than expected: a longer stream is seen, and refused
-        view, total = memoryview(buf), 0
-        while total < len(buf) and (n := source.readinto(view[total:])):
-            total += n
-        write(view[:total])
-        on_bytes(total)
-        return total
-    chunks: queue.Queue[bytearray | BaseException | None] = queue.Queue(4)
-    stop = threading.Event()
+    """Copy a stream to `write` through one reused buffer on the calling thread; returns the bytes
+    copied. With `size`, at most one byte more is read: a longer stream is seen, and refused.
 
-    def produce() -> None:
-        try:
-            while not stop.is_set():
-                buf = bytearray(chunk)
-                n = source.readinto(buf)
-                if not n:
-                    break
-                del buf[n:]
-                chunks.put(buf)
-            chunks.put(None)
-        except BaseException as exc:  # handed to the consumer, raised there
-            chunks.put(exc)
-
-    reader = threading.Thread(target=produce, name="blob-read", daemon=True)
-    reader.start()
+    Why one thread: the socket's receive buffer and the kernel's readahead already overlap the
+    source with hashing and writing; a reader thread per blob only added hand-offs and a fresh 1 MiB
+    buffer per chunk. Measured in-process, pulls of a 200 MB blob from distribution into the store:
+    0.45 s wall / 0.30 s CPU against 0.60 / 0.45 s with a reader thread (medians of 6 at load 3);
+    10 x 5 MB: 0.23 / 0.12 s against 0.24 / 0.16 s; the 200 MB layer from an OCI layout: 0.26 s
+    against 0.38 s. `write` must be done with the buffer when it returns (BlobWriter.write is).
+    """
+    limit = None if size is None else size + 1
+    buf = memoryview(bytearray(chunk if limit is None else max(1, min(chunk, limit))))
     total = 0
-    try:
-        while (item := chunks.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            write(memoryview(item))
-            total += len(item)
-            on_bytes(len(item))
-    finally:
-        stop.set()
-        while reader.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                chunks.get_nowait()
-            except queue.Empty:
-                reader.join(0.05)
+    while limit is None or total < limit:
+        want = buf if limit is None else buf[:min(len(buf), limit - total)]
+        n = source.readinto(want)
+        if not n:
+            break
+        write(want[:n])
+        total += n
+        on_bytes(n)
     return total
 
 

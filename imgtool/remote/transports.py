@@ -11,7 +11,6 @@ from imgtool.errors import InvalidReferenceError
 from imgtool.oci import reference
 from imgtool.store import Store
 
-from . import archives
 from .endpoint import ImageDestination, ImageSource
 from .layouts import LayoutDestination, LayoutSource, open_layout
 from .options import Options
@@ -47,6 +46,8 @@ def source(text: str, store: Store | None = None, options: Options | None = None
     if kind == "oci":
         path, name = _path_and_name(rest)
         return LayoutSource(open_layout(path, create=False), name, what=text)
+    from . import archives  # tarfile, the layer model, docker-py: for these transports only
+
     if kind == "docker-daemon":
         return archives.open_daemon_source(rest)
     path, name = _path_and_name(rest)
@@ -66,6 +67,8 @@ def destination(text: str, store: Store | None = None, options: Options | None =
     if kind == "oci":
         path, name = _path_and_name(rest)
         return LayoutDestination(open_layout(path, create=True), [], raw_tag=name, what=text)
+    from . import archives
+
     if kind == "docker-daemon":
         return archives.DaemonDestination(rest)
     path, name = _path_and_name(rest)

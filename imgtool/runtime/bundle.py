@@ -3,7 +3,8 @@
 One function builds the spec for every consumer: `imgtool unpack` writes it into a bundle that runc
 and crun run unchanged, and `imgtool run` / the builder hand the same dict to imgtool's own init with
 their overrides applied. Defaults follow runc's `spec` and docker: masked and read-only paths,
-docker's capability set, no_new_privs, RLIMIT_NOFILE 1024 (never above the current hard limit).
+docker's capability set, no_new_privs, RLIMIT_NOFILE soft and hard at the caller's hard limit (what
+a container under dockerd, and a RUN under BuildKit, inherits: `ulimit -n` is not 1024).
 """
 
 from __future__ import annotations
@@ -53,9 +54,10 @@ def user_spec(image: ImageConfig, ov: Overrides) -> str:
 
 
 def _nofile() -> dict[str, Any]:
+    """docker's containers get dockerd's limits, which Go raises to the hard limit at start (and
+    BuildKit's RUN the same); podman gives the hard limit too. Node and npm open many files."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    limit = 1024 if hard == resource.RLIM_INFINITY else min(1024, hard)
-    return {"type": "RLIMIT_NOFILE", "soft": limit, "hard": limit}
+    return {"type": "RLIMIT_NOFILE", "soft": hard, "hard": hard}
 
 
 def _merge_env(base: list[str], extra: list[str]) -> list[str]:

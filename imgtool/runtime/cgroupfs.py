@@ -73,10 +73,29 @@ class Cgroup:
         self.unified = unified
         self.parents = parents  # directories made for it (e.g. `imgtool/`), removed when left empty
 
-    def add(self, pid: int) -> None:
-        """Move a process (the container init, or an exec'd process, before it execs) into every hierarchy."""
-        for d in self.dirs.values():
-            write(f"{d}/cgroup.procs", str(pid))
+    def add(self, pid: int, sub: dict[str, str] | None = None) -> None:
+        """Move a process (the container init, or an exec'd process, before it execs) into every hierarchy.
+
+        `sub` is runc exec's --cgroup: {controller: existing sub-cgroup} per v1 controller, or
+        {"": path} for all of them (v2: the one directory); it may not climb out of the container's.
+        """
+        dirs = dict(self.dirs)
+        for ctrl, rel in (sub or {}).items():
+            for key in (dirs if ctrl == "" else [ctrl]):
+                if key not in self.dirs:
+                    raise CgroupError(f"unknown controller {ctrl} in SubCgroupPaths")
+                base = self.dirs[key]
+                path = os.path.normpath(f"{base}/{rel}")
+                if path != base and not path.startswith(base + "/"):
+                    raise CgroupError(f"bad sub cgroup path: {rel}")
+                dirs[key] = path
+        for d in dirs.values():
+            try:
+                with open(f"{d}/cgroup.procs", "w") as f:
+                    f.write(str(pid))
+            except OSError as exc:
+                raise CgroupError(f"error adding pid {pid} to cgroups: open {d}/cgroup.procs: "
+                                  f"{(exc.strerror or str(exc)).lower()}") from None
 
     def freeze(self, frozen: bool) -> None:
         """pause/resume: v1 freezer.state (waiting out FREEZING), v2 cgroup.freeze."""
@@ -150,27 +169,29 @@ class Cgroup:
             _kill_pids(procs)
 
     def destroy(self) -> None:
-        """Kill, then remove every directory; retries EBUSY while the dying processes exit."""
-        for attempt in range(500):
-            busy = False
+        """Remove every directory, killing what keeps them busy; waits for the dying processes
+        with short, growing sleeps (an exiting /bin/true is usually gone within a millisecond,
+        and `delete` is on every container's path), up to 5 s."""
+        deadline = time.monotonic() + 5.0
+        delay = 0.0005
+        while True:
             try:
-                if attempt:
-                    self.kill()
                 for d in self.dirs.values():
                     _rmdir_tree(d)
+                break
             except OSError as exc:
                 if exc.errno not in (errno.EBUSY, errno.ENOTEMPTY):
                     raise CgroupError(f"cannot remove cgroup: {exc}") from None
-                busy = True
-            if not busy:
-                for parent in sorted(self.parents, key=lambda p: p.count("/"), reverse=True):
-                    try:
-                        os.rmdir(parent)
-                    except OSError:
-                        pass  # shared with another container, or already gone
-                return
-            time.sleep(0.01)
-        raise CgroupError(f"cgroup {next(iter(self.dirs.values()))} still busy after killing its processes")
+            if time.monotonic() > deadline:
+                raise CgroupError(f"cgroup {next(iter(self.dirs.values()))} still busy after killing its processes")
+            self.kill()
+            time.sleep(delay)
+            delay = min(delay * 2, 0.01)
+        for parent in sorted(self.parents, key=lambda p: p.count("/"), reverse=True):
+            try:
+                os.rmdir(parent)
+            except OSError:
+                pass  # shared with another container, or already gone
 
     def to_dict(self) -> dict:
         """For the state file, so `delete` can clean up from another process."""

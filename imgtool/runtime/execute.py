@@ -17,6 +17,7 @@ import os
 from imgtool.errors import ImgtoolError
 
 from . import jsonfast, namespaces, syscalls
+from .cgroupfs import CgroupError
 from .init import close_inherited, console, preload
 from .process import (SetupError, chdir, close_fds, compile_seccomp, exec_process, go_strerror, lookpath,
                       prepare_process, set_rlimits)
@@ -110,9 +111,9 @@ def _child(container: Container, proc: dict, ns, go: int, report: int, console_f
 
 def exec_in(container: Container, proc: dict, pid_file: str | None = None, detach: bool = False,
             console_socket: str | None = None, preserve_fds: int = 0, ignore_paused: bool = False,
-            clear_onlcr: bool = False) -> int:
+            clear_onlcr: bool = False, sub_cgroups: dict[str, str] | None = None) -> int:
     """Run `proc` (a runtime-spec process) in the container; 0 once running with `detach`, else its
-    exit status (128+signal when killed)."""
+    exit status (128+signal when killed). `sub_cgroups`: runc's --cgroup (`Cgroup.add`)."""
     status = container.status()
     if status == "stopped":
         raise ExecError("cannot exec in a stopped container")
@@ -162,7 +163,10 @@ def exec_in(container: Container, proc: dict, pid_file: str | None = None, detac
         os.close(rep_w)
         ns.close()
         try:
-            container.cgroup.add(pid)
+            try:
+                container.cgroup.add(pid, sub_cgroups)
+            except CgroupError as exc:  # the child sees no go byte and exits
+                raise ExecError(str(exc)) from None
             os.write(go_w, b"1")
         finally:
             os.close(go_w)

@@ -43,7 +43,13 @@ def document() -> dict:
 
 
 def starter_spec() -> dict:
-    """runc spec's template: `sh` in a rootfs/ with runc's mounts, masks and capabilities."""
+    """runc spec's template: `sh` in a rootfs/ with runc's mounts, masks and capabilities.
+
+    A cgroup namespace only on a unified (v2) host, as runc's: on v1 its tests add one themselves,
+    and a second entry of one type is a malformed spec.
+    """
+    from .cgroups import is_unified
+
     caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
     return {
         "ociVersion": "1.0.2",
@@ -68,7 +74,8 @@ def starter_spec() -> dict:
         ],
         "linux": {
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup")],
+            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")]
+            + ([{"type": "cgroup"}] if is_unified() else []),
             "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
                             "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
                             "/proc/scsi"],

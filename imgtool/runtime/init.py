@@ -28,7 +28,8 @@ class Plan:
     def __init__(self, rootfs: str, lowers: list[str] | None = None, upper: str | None = None,
                  work: str | None = None, exec_fifo: str | None = None, pdeathsig: bool = False,
                  user: str | None = None, console_socket: int | None = None, hook_sync: bool = False,
-                 state: dict | None = None, preserve_fds: int = 0, raw_newlines: bool = False):
+                 state: dict | None = None, preserve_fds: int = 0, raw_newlines: bool = False,
+                 docker_groups: bool = False):
         self.rootfs = rootfs  # the mount point (overlay) or the bundle rootfs directory
         self.lowers, self.upper, self.work = lowers, upper, work
         self.exec_fifo = exec_fifo  # create/start split: block on this FIFO before exec
@@ -39,6 +40,7 @@ class Plan:
         self.state = state or {}  # the runtime-spec state given to in-container hooks
         self.preserve_fds = preserve_fds  # fds 3 .. 3+n-1 stay open in the container (runc's --preserve-fds)
         self.raw_newlines = raw_newlines  # the pty keeps "\n" (tty.Streams.raw_newlines)
+        self.docker_groups = docker_groups  # the primary gid among the supplementary ones (docker run)
 
 
 def _hooks(spec: dict, kind: str, state: dict, default_env: list[str] | None = None) -> None:
@@ -95,7 +97,8 @@ class _Setup:
 
         found = users.lookup(self.plan.rootfs, self.plan.user)
         proc = self.spec["process"]
-        proc["user"] = {"uid": found.uid, "gid": found.gid, "additionalGids": list(found.additional_gids)}
+        groups = users.docker_groups(found) if self.plan.docker_groups else found.additional_gids
+        proc["user"] = {"uid": found.uid, "gid": found.gid, "additionalGids": list(groups)}
         if not any(e.startswith("HOME=") for e in proc.get("env") or []):
             proc.setdefault("env", []).append(f"HOME={found.home}")
 

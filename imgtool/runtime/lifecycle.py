@@ -74,10 +74,11 @@ def create(container_id: str, bundle: str | os.PathLike, pid_file: str | os.Path
 
 
 def run(container_id: str, bundle: str | os.PathLike, pid_file: str | os.PathLike | None = None,
-        systemd: bool = False, preserve_fds: int = 0) -> ExitStatus:
+        systemd: bool = False, preserve_fds: int = 0, keep: bool = False) -> ExitStatus:
     """runc run: create + start in the foreground, wait, then delete; returns the exit status.
 
     With process.terminal our stdin is forwarded into the pty and its output to our stdout (runc).
+    `keep` (runc's --keep) leaves the stopped container, its state and cgroup, for `delete`.
     """
     from .tty import Streams
 
@@ -94,7 +95,8 @@ def run(container_id: str, bundle: str | os.PathLike, pid_file: str | os.PathLik
             confirm_exec(container)
             return wait(container, streams.relay)
         finally:
-            container.destroy()
+            if not keep:
+                container.destroy()
     finally:
         streams.close()
 

@@ -122,9 +122,14 @@ class Filesystem:
         if is_bind and data:
             raise MountError(f"mount {m['destination']}: bind mount with filesystem options {data!r}")
         want_dir = not is_bind or (stat.S_ISDIR(os.fstat(tree).st_mode) if tree is not None else os.path.isdir(source))
+        made = len(self.stubs)
         fd = self.target(root, m["destination"], want_dir)
         try:
             st, rst = os.fstat(fd), os.fstat(root.fd)
+            if mtype == "tmpfs" and not is_bind and len(self.stubs) == made:
+                # runc: a tmpfs over an existing directory starts with that directory's mode (a
+                # mode= option, later in the data, still wins), so /tmp keeps its 1777
+                data = f"mode={stat.S_IMODE(st.st_mode):04o}" + ("," + data if data else "")
             if (st.st_dev, st.st_ino) == (rst.st_dev, rst.st_ino):
                 raise MountError(f"mount destination {m['destination']} resolves to the container's root")
             path = f"/proc/self/fd/{fd}"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-from decimal import Decimal, InvalidOperation
 
 from imgtool.errors import InvalidResourceError
 
@@ -36,6 +35,8 @@ def parse_size(text: str, flag: str = "--memory") -> int:
     m = _SIZE.match(text.strip())
     if not m:
         raise _flag_error(flag, text, f"invalid size: '{text}'")
+    from decimal import Decimal  # only once a flag is given: `imgtool build` parses none by default
+
     return int(Decimal(m.group(1)) * _UNITS[m.group(2) and m.group(2).lower()])
 
 
@@ -52,6 +53,8 @@ def _whole(text: str, flag: str) -> int:
 
 def _nano_cpus(text: str) -> int:
     """--cpus as docker's NanoCPUs: a finite rational number (so `nan`, `inf`, `1e400` are refused)."""
+    from decimal import Decimal, InvalidOperation
+
     try:
         value = Decimal(text.strip())
     except InvalidOperation:

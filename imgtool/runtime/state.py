@@ -221,8 +221,25 @@ class Container:
             except FileNotFoundError:
                 pass
 
+    def _private_pid_namespace(self) -> bool:
+        """Whether the container has a PID namespace of its own (not the host's, not joined)."""
+        entries = (self.saved_spec().get("linux") or {}).get("namespaces")
+        if entries is None:
+            return "pid" in self.namespaces
+        return any(ns.get("type") == "pid" and not ns.get("path") for ns in entries)
+
     def kill(self, sig: int = 15, all_processes: bool = False) -> None:
-        """Send a signal to the init (or, with `all_processes`, every process in the cgroup)."""
+        """Send a signal to the init (or, with `all_processes`, every process in the cgroup).
+
+        SIGKILL without a PID namespace of its own kills the whole cgroup, even once the init is
+        gone (runc's Signal): only a namespace's PID 1 takes the others down with it.
+        """
+        if sig == 9 and not self._private_pid_namespace():
+            cgroup = self.cgroup
+            if not any(os.path.isdir(d) for d in cgroup.dirs.values()) and not self.alive():
+                raise RuntimeError_("container not running", 1)
+            cgroup.kill()
+            return
         if self.status() == "stopped":
             if all_processes:
                 return  # runc: --all only turns "not running" into success
@@ -258,12 +275,12 @@ class Container:
 
     def destroy(self) -> None:
         """Kill what is left, then remove cgroup, writable layer and state (idempotent)."""
-        import shutil
-
         self.cgroup.destroy()
         if self.upper_root:
+            import shutil  # only imgtool run's containers have one: runc's `delete` stays without it
+
             shutil.rmtree(self.upper_root, ignore_errors=True)
-        shutil.rmtree(self.state_dir, ignore_errors=True)
+        remove_state_dir(self.state_dir)
 
     def remove_stubs(self) -> None:
         """Remove mount points the init had to create from the upper dir, so a RUN diff lacks them.
@@ -293,6 +310,28 @@ class Container:
                     pass
                 finally:
                     os.close(fd)
+
+
+def remove_state_dir(path: str) -> None:
+    """Remove a state directory: flat (state.json, config.json, exec.fifo), so plain unlinks do;
+    shutil (whose imports cost `delete` several milliseconds) only for anything else found."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for name in names:
+        try:
+            os.unlink(f"{path}/{name}")
+        except IsADirectoryError:
+            import shutil
+
+            shutil.rmtree(f"{path}/{name}", ignore_errors=True)
+        except OSError:
+            pass  # as rmtree(ignore_errors=True): removal is best effort and idempotent
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def list_containers() -> list[Container]:

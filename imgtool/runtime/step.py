@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets as _secrets
-import resource
 import shutil
 import stat
 import tempfile
@@ -22,13 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imgtool.errors import ImgtoolError
 from imgtool.layer.layer import Layer
 from imgtool.oci.config import ImageConfig
 from imgtool.oci.digest import Digest
 from imgtool.store import Store
 
 from .bundle import Overrides, runtime_config
+from .cancel import Interrupted, cancelled, check_cancelled, on_cancel
 from .cgroups import Resources
 from .container import Container, ExitStatus, confirm_exec, spawn
 from .init import Plan
@@ -103,41 +102,64 @@ class Step:
     hostname: str = "buildkitsandbox"
 
 
-class Interrupted(ImgtoolError):
-    """The build was interrupted (Ctrl-C): every step container was killed and removed."""
-
-    exit_code = 130
-
-
 _active: dict[str, Container] = {}
 _active_lock = threading.Lock()
-_cancelled = threading.Event()
 
 
-def cancel_all() -> None:
-    """Kill every running step container (from any thread, e.g. the main thread on SIGINT); later
-    `run_step` calls refuse to start. Their callers see `Interrupted` and clean up after themselves."""
-    _cancelled.set()
+def _kill_running() -> None:
+    """cancel_all's hook: kill every running step container."""
     with _active_lock:
         running = list(_active.values())
     for container in running:
         container.cgroup.kill()
 
 
-def check_cancelled() -> None:
-    """Raise `Interrupted` if `cancel_all` was called (file steps check before they start)."""
-    if _cancelled.is_set():
-        raise Interrupted("build interrupted")
-
-
-def reset_cancel() -> None:
-    """Allow steps again (a new build in the same process)."""
-    _cancelled.clear()
+on_cancel(_kill_running)
 
 
 def snapshots(store: Store) -> Snapshots:
-    """The store's snapshot area."""
-    return Snapshots(store.snapshots_dir, store.tmp_dir)
+    """The store's snapshot area, its step dirs and unpack staging spread over the disk (`_spread`)."""
+    snaps = Snapshots(store.snapshots_dir, store.tmp_dir)
+    _spread(snaps.root / "containers")
+    _spread(store.tmp_dir)
+    return snaps
+
+
+_FS_IOC_GETFLAGS, _FS_IOC_SETFLAGS, _FS_TOPDIR_FL = 0x80086601, 0x40086602, 0x00020000
+_spread_done: set[Path] = set()
+
+
+def _spread(directory: Path) -> None:
+    """Mark `directory` as a top of directory hierarchies (`chattr +T`), where the filesystem has it.
+
+    Why: each step's upper dir (and each snapshot being unpacked) is a new, unrelated tree, and
+    ext4's allocator then places it as it places top-level dirs, in a little-used group, instead of
+    in the group of its parent. Without a journal, ext4 skips inodes freed in the last minute or
+    more when it picks one, scanning past each of them for every file it creates; a store's own
+    group is full of those after a prune, a rebuild or any test run nearby. `RUN` writing 2,000
+    files took 1.5 s there and 0.08 s with the flag (same machine, same minute). A hint only: any
+    filesystem without the flag (tmpfs, xfs, overlay) is left as it is.
+    """
+    if directory in _spread_done:
+        return
+    _spread_done.add(directory)
+    import array
+    import fcntl
+
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        flags = array.array("i", [0])
+        fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags, True)
+        if not flags[0] & _FS_TOPDIR_FL:
+            flags[0] |= _FS_TOPDIR_FL
+            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, flags, True)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def prepare(store: Store, layers: list[Layer]) -> list[Path]:
@@ -269,10 +291,6 @@ def run_step(store: Store, image: ImageConfig, lowers: list[Path], step: Step,
                    volumes=_name_service_files(base, step.hostname))
     spec = runtime_config(bare, None, ov)
     spec["process"]["env"] = list(step.env)
-    # BuildKit drops the spec's rlimits, so a RUN inherits the daemon's, which Go raised to the
-    # hard limit at start: `ulimit -n` in a RUN is the hard limit (npm and friends open many files)
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    spec["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": hard, "hard": hard}]
     temps: list[Path] = []
     read_fd, write_fd = os.pipe()
     reader = threading.Thread(target=_pump, args=(read_fd, on_output), daemon=True)
@@ -293,7 +311,7 @@ def run_step(store: Store, image: ImageConfig, lowers: list[Path], step: Step,
         with _active_lock:
             _active[container.id] = container
         try:
-            if _cancelled.is_set():
+            if cancelled():
                 container.cgroup.kill()
             confirm_exec(container)
             _, wait_status = os.waitpid(container.pid, 0)
@@ -315,7 +333,7 @@ def run_step(store: Store, image: ImageConfig, lowers: list[Path], step: Step,
         for t in temps:
             shutil.rmtree(t, ignore_errors=True)
     shutil.rmtree(work, ignore_errors=True)
-    if _cancelled.is_set():
+    if cancelled():
         shutil.rmtree(base, ignore_errors=True)
         raise Interrupted("build interrupted")
     return StepResult(status, upper, base)

@@ -35,6 +35,13 @@ class ExecUser:
     name: str | None = field(default=None, compare=False)
 
 
+def docker_groups(user: ExecUser) -> tuple[int, ...]:
+    """Supplementary groups of `docker run` and `docker exec`: the primary gid first, then the
+    memberships (moby's getUser adds it, so `id` shows `groups=0(root)`). runc and BuildKit's RUN
+    keep the memberships only (`ExecUser.additional_gids`)."""
+    return (user.gid, *(g for g in user.additional_gids if g != user.gid))
+
+
 def _read(root: Root, rel: str) -> list[list[str]]:
     """The file's rows; a hostile image's FIFO or device there counts as absent (never blocks), and
     only its first 4 MiB are read."""

@@ -42,7 +42,7 @@ def run(opts: dict, args: list[str], gopts: dict, log) -> int:
         start({}, args, gopts, log)
         return 0
     return lifecycle.run(args[0], _bundle(opts), opts.get("pid-file"), systemd=bool(gopts.get("systemd-cgroup")),
-                         preserve_fds=opts.get("preserve-fds", 0)).code
+                         preserve_fds=opts.get("preserve-fds", 0), keep=bool(opts.get("keep"))).code
 
 
 def _bundle(opts: dict) -> str:
@@ -101,12 +101,10 @@ def delete(opts: dict, args: list[str], gopts: dict, log) -> None:
 
 
 def _remove_stale(container_id: str) -> None:
-    import shutil
-
     from . import state as st
 
     if st.valid_id(container_id):
-        shutil.rmtree(f"{st.STATE_ROOT}/{container_id}", ignore_errors=True)
+        st.remove_state_dir(f"{st.STATE_ROOT}/{container_id}")
 
 
 def pause(opts: dict, args: list[str], gopts: dict, log) -> None:
@@ -229,8 +227,15 @@ def spec(opts: dict, args: list[str], gopts: dict, log) -> None:
 
 
 def list_(opts: dict, args: list[str], gopts: dict, log) -> None:
-    """runc list: a table (ID PID STATUS BUNDLE CREATED OWNER), ids with -q, or --format json."""
-    from .state import list_containers
+    """runc list: a table (ID PID STATUS BUNDLE CREATED OWNER), ids with -q, or --format json.
+
+    A missing default root means no container yet; a missing `--root` given by the caller is an
+    error (runc's), so a mistyped root is not reported as an empty host.
+    """
+    from .state import STATE_ROOT, list_containers
+
+    if gopts.get("root") and not os.path.isdir(STATE_ROOT):
+        raise RuntimeError_(f"open {STATE_ROOT}: no such file or directory", 1)
 
     states = [c.state() for c in list_containers()]
     if opts.get("quiet"):
@@ -242,6 +247,24 @@ def list_(opts: dict, args: list[str], gopts: dict, log) -> None:
             (s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"]) for s in states]
         widths = [max(len(r[i]) for r in rows) for i in range(6)]
         sys.stdout.write("".join("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n" for r in rows))
+
+
+def _sub_cgroups(args: list[str]) -> dict[str, str]:
+    """runc exec's --cgroup values: `ctrl[,ctrl...]:path` (v1, repeatable) or one bare `path`."""
+    paths: dict[str, str] = {}
+    for arg in args:
+        ctrls, sep, path = arg.partition(":")
+        if not sep:
+            if len(args) != 1:
+                raise RuntimeError_(f"invalid --cgroup argument: {arg} (missing <controller>: prefix)", 1)
+            return {"": arg}
+        for ctrl in ctrls.split(","):
+            if not ctrl:
+                raise RuntimeError_(f"invalid --cgroup argument: {arg} (empty <controller> prefix)", 1)
+            if ctrl in paths:
+                raise RuntimeError_(f"invalid --cgroup argument(s): controller {ctrl} specified multiple times", 1)
+            paths[ctrl] = path
+    return paths
 
 
 def exec_(opts: dict, args: list[str], gopts: dict, log) -> int:
@@ -262,6 +285,7 @@ def exec_(opts: dict, args: list[str], gopts: dict, log) -> int:
             proc = process_from_flags(container, opts, args[1:])
         return exec_in(container, proc, pid_file=opts.get("pid-file"), detach=bool(opts.get("detach")),
                        console_socket=opts.get("console-socket"), preserve_fds=opts.get("preserve-fds", 0),
-                       ignore_paused=bool(opts.get("ignore-paused")), clear_onlcr=True)
+                       ignore_paused=bool(opts.get("ignore-paused")), clear_onlcr=True,
+                       sub_cgroups=_sub_cgroups(opts.get("cgroup") or []))
     except (ExecError, RuntimeError_) as exc:
         raise ExecError(str(exc)) from None

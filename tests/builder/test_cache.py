@@ -71,6 +71,20 @@ def test_a_miss_does_not_stop_later_hits(build, tmp_path):
     assert not _output(other, "later-ran") and "#3 CACHED" in other.stderr, other.stderr  # ...the RUN hit
 
 
+def test_proxy_build_args_stay_out_of_the_key(build, tmp_path):
+    """Switching the proxy (an undeclared HTTP_PROXY build arg) is a hit, as in BuildKit; the RUN
+    saw it in both spellings when it ran. A declared ARG of the same name is part of the key."""
+    ctx = write_context(tmp_path / "p", {"Dockerfile": "FROM busybox\nRUN echo proxy-$http_proxy-ran\n"
+                                                        "ARG HTTP_PROXY\nRUN echo declared-ran\n"})
+    first = build({}, "-t", "p", "--build-arg", "HTTP_PROXY=one", context=ctx)
+    assert first.returncode == 0, first
+    assert _output(first, "proxy-one-ran") and _output(first, "declared-ran"), first.stderr
+    second = build({}, "-t", "p", "--build-arg", "HTTP_PROXY=two", context=ctx)
+    assert second.returncode == 0, second
+    assert not _output(second, "proxy-two-ran") and "#2 CACHED" in second.stderr, second.stderr
+    assert _output(second, "declared-ran"), second.stderr
+
+
 def test_two_builds_at_once_on_one_store(busybox_store, tmp_path):
     procs = []
     for i in range(2):

@@ -84,6 +84,26 @@ def test_copy_parents_exclude_link_and_dockerignore(build, imgtool):
                                       ".", "..", ".dockerignore", "Dockerfile", "a", "logs", "top.txt", ""], out
 
 
+def test_copy_from_keeps_owners_and_follows_symlinked_sources(build, imgtool):
+    """COPY --from keeps the source stage's owners (context files are root's); a symlinked source
+    is copied as what it points to, under its own name; a change of owner alone misses the cache."""
+    stage = ("FROM busybox AS src\nRUN mkdir /out && echo a > /out/a && ln -s a /out/a-sym "
+             "&& chown -R {owner} /out\n"
+             "FROM busybox\nCOPY --from=src /out /copied\nCOPY --from=src /out/a-sym /out/a /two/\n"
+             "COPY --from=src --chown=7:8 /out/a /chowned\n")
+    r = build({"Dockerfile": stage.format(owner="123:456")}, "-t", "owners")
+    assert r.returncode == 0, r
+    out = imgtool("run", "owners", "sh", "-c", "stat -c '%n %u:%g %F' /copied/a /copied/a-sym /two/a-sym "
+                  "/two/a /chowned")
+    assert out.stdout.splitlines() == ["/copied/a 123:456 regular file", "/copied/a-sym 123:456 symbolic link",
+                                       "/two/a-sym 123:456 regular file", "/two/a 123:456 regular file",
+                                       "/chowned 7:8 regular file"], out
+    again = build({"Dockerfile": stage.format(owner="124:456")}, "-t", "owners")
+    assert again.returncode == 0, again
+    out = imgtool("run", "owners", "stat", "-c", "%u:%g", "/copied/a")
+    assert out.stdout.strip() == "124:456", out
+
+
 def test_run_mounts_cache_bind_tmpfs_and_network_none(build, imgtool):
     dockerfile = """\
 FROM busybox

@@ -63,8 +63,11 @@ def test_bad_flag_is_one_line_exit_125_nothing_left(cstore, imgtool, flags, mess
 
 
 def test_missing_image_and_taken_name(cstore, imgtool):
-    r = imgtool("run", "nosuchimage")
-    assert r.returncode == 125 and r.stderr.count("\n") == 1
+    r = imgtool("run", "nosuchimage")  # docker's notice, then the pull's one-line error
+    assert r.returncode == 125 and r.stderr.splitlines()[0] == "Unable to find image 'nosuchimage' locally", r
+    assert len(r.stderr.splitlines()) == 2 and r.stderr.splitlines()[1].startswith("imgtool: "), r
+    r = imgtool("run", "--pull", "never", "nosuchimage")
+    assert r.returncode == 125 and r.stderr.count("\n") == 1, r
     cid = imgtool("run", "-d", "--name", "taken", "busybox", "sleep", "100", check=True).stdout.strip()
     r = imgtool("run", "-d", "--name", "taken", "busybox", "true")
     assert r.returncode == 125 and r.stderr == (

@@ -40,6 +40,24 @@ def test_exec_sees_fs_pid_net_namespaces_and_cgroup(cstore, imgtool):
     assert r.returncode != 0 and "is not running" in r.stderr and r.stderr.count("\n") == 1
 
 
+def test_groups_and_open_files_as_docker_gives_them(cstore, imgtool):
+    """docker run and exec: the primary gid leads the supplementary groups (`groups=0(root)`), and
+    RLIMIT_NOFILE is the hard limit, soft and hard (dockerd's), not runc's template 1024."""
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    script = "id -g; grep ^Groups: /proc/self/status; ulimit -n; ulimit -H -n"
+    r = imgtool("run", "--rm", "busybox", "sh", "-c", script, check=True)
+    assert r.stdout.split() == ["0", "Groups:", "0", str(hard), str(hard)], r
+    r = imgtool("run", "--rm", "-u", "4242:77", "busybox", "grep", "^Groups:", "/proc/self/status", check=True)
+    assert r.stdout.split() == ["Groups:", "77"], r
+    imgtool("run", "-d", "--name", "grp", "busybox", "sleep", "1000", check=True)
+    r = imgtool("exec", "-u", "nobody", "grp", "sh", "-c", script, check=True)
+    gid, _, first, *rest = r.stdout.split()
+    assert first == gid and rest[-2:] == [str(hard), str(hard)], r
+    imgtool("rm", "-f", "grp", check=True)
+
+
 def test_two_containers_same_container_port(cstore, imgtool):
     p1, p2 = free_port(), free_port()
     a = imgtool("run", "-d", "--name", "web-a", "-p", f"127.0.0.1:{p1}:80", "busybox", *HTTPD, check=True).stdout.strip()

@@ -92,7 +92,9 @@ def test_arg_scoping_build_args_and_env_override() -> None:
     assert expanded[-1].value == "/from-env/cli/2.0"
     # as BuildKit's runCommandString: the value the step sees, so ENV's for LOCAL
     assert scope.declared_args() == {"VERSION": "2.0", "LOCAL": "from-env", "OVERRIDDEN": "cli"}
-    assert scope.run_env()["HTTP_PROXY"] == "http://p" and "HTTP_PROXY" not in scope.declared_args()
+    # an undeclared proxy arg reaches RUN in both spellings, outside the key and the history
+    assert scope.proxy_env() == {"HTTP_PROXY": "http://p", "http_proxy": "http://p"}
+    assert "HTTP_PROXY" not in scope.run_env() and "HTTP_PROXY" not in scope.declared_args()
 
 
 def test_global_arg_not_visible_in_stage_without_declaration() -> None:

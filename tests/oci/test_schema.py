@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -100,3 +102,64 @@ def test_validate_names_the_failing_field():
            "layers": [{"mediaType": "a/b", "digest": "sha256:" + "0" * 64, "size": 1}]}
     with pytest.raises(SchemaError, match=r"^manifest: config\.size: "):
         schema.validate(doc, schema.MANIFEST, "manifest")
+
+
+def mutations(doc: object, depth: int = 0) -> list[object]:
+    """Deeper and stranger breakages than `breakages`: every value (at any depth) swapped for values
+    of each JSON type, including the bool/int and int/float look-alikes draft-04 tells apart."""
+    odd = [None, True, False, 0, 1, 2, 2.0, -1, 2**63, 2**64, "", "a/b", "a/b\n", "sha256:" + "a" * 64,
+           "layers", "1.0.0", [], ["x"], [1], {}, {"k": "v"}, {"k": 1}, {"": 1}]
+    out: list[object] = []
+    if isinstance(doc, dict):
+        for key in doc:
+            for value in odd + [sub for sub in mutations(doc[key], depth + 1)][:40]:
+                changed = dict(doc)
+                changed[key] = value
+                out.append(changed)
+        if depth == 0:
+            out.append({**doc, "annotations": {"a": "b", "\n": 1}})
+            out.append({**doc, "unknown": 1})
+    elif isinstance(doc, list) and doc:
+        for sub in mutations(doc[0], depth + 1)[:40]:
+            out.append([sub] + doc[1:])
+        out.append(doc + [None])
+    return out
+
+
+@pytest.mark.parametrize("name", SCHEMAS)
+def test_quick_check_agrees_with_jsonschema(name):
+    """schemacheck's predicate is jsonschema's verdict: it may never pass what jsonschema refuses
+    (validate would accept it unchecked), and it should not refuse what jsonschema passes."""
+    from imgtool.oci import schemacheck
+
+    quick = schemacheck.compile_file(name, schema._load)
+    assert quick is not None, f"{name} no longer compiles: every document would import jsonschema"
+    theirs = official_validator(name)
+    docs = corpus()
+    docs += [m for doc in spec_examples() for m in mutations(copy.deepcopy(doc))]
+    verdicts = {True: 0, False: 0}
+    for doc in docs:
+        expected = theirs.is_valid(doc)
+        assert quick(doc) == expected, json.dumps(doc)[:300]
+        verdicts[expected] += 1
+    assert verdicts[True] > 0 and verdicts[False] > 0, verdicts
+
+
+def test_unsupported_keywords_leave_the_schema_to_jsonschema():
+    from imgtool.oci import schemacheck
+
+    files = {"a.json": {"type": "object", "properties": {"x": {"uniqueItems": True}}},
+             "b.json": {"$ref": "http://elsewhere.example/c.json"},
+             "c.json": {"id": "https://x.example/c", "properties": {"y": {"$ref": "#/definitions/z"}},
+                        "definitions": {"z": {"type": "string"}}}}
+    for name in files:
+        assert schemacheck.compile_file(name, files.__getitem__) is None, name
+
+
+def test_valid_documents_do_not_import_jsonschema():
+    example = next(d for d in spec_examples() if isinstance(d, dict) and "layers" in d and "config" in d)
+    code = ("import json, sys; from imgtool.oci import schema; "
+            f"schema.validate(json.loads({json.dumps(json.dumps(example))}), schema.MANIFEST, 'm'); "
+            "print('jsonschema' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

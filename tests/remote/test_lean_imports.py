@@ -31,3 +31,18 @@ def test_push_from_the_store_validates_nothing_again(server, busybox_store, clie
     modules = _imported(pushed.stderr)
     assert "requests" in modules
     assert "jsonschema" not in modules
+
+
+def test_pull_validates_without_jsonschema_or_archive_code(server, busybox_store, client_env, imgtool, tmp_path):
+    """A pull (and a copy from a peer's layout) validates every document it takes, through the check
+    compiled from the bundled schemas: jsonschema only when a document fails it. Archive and
+    docker-daemon code (tarfile, docker-py) is for those transports only."""
+    ref = f"{server.host}/lean/pulled:v1"
+    imgtool("push", "busybox", ref, check=True)
+    env = {"PYTHONPROFILEIMPORTTIME": "1", "IMGTOOL_ROOT": str(tmp_path / "fresh")}
+    for result in (imgtool("pull", ref, env=env, check=True),
+                   imgtool("copy", f"docker://{ref}", f"oci:{tmp_path / 'layout'}:v1", env=env, check=True),
+                   imgtool("copy", f"oci:{tmp_path / 'layout'}:v1", f"docker://{ref}-again", env=env, check=True)):
+        modules = _imported(result.stderr)
+        assert "requests" in modules
+        assert not {"jsonschema", "tarfile", "imgtool.remote.archives"} & modules

@@ -1,0 +1,131 @@
+"""runc's documented lifecycle details that its own integration tests (list, run, kill, delete)
+check: a caller's missing --root, `run --keep`, tmpfs modes, SIGKILL without a PID namespace, and
+the `spec` template's namespaces. Written from runc's man pages and runtime behaviour."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from imgtool.runtime.cgroups import is_unified
+
+from .runc_fixtures import SLEEPER, bundle, cid, runc, runc_bin  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, cgroups)")
+
+
+def _gone(pid: int) -> bool:
+    """Dead: no /proc entry, or a zombie (this VM's PID 1 does not reap orphans)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def _wait_gone(pids, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(_gone(p) for p in pids):
+        assert time.monotonic() < deadline, f"still alive: {[p for p in pids if not _gone(p)]}"
+        time.sleep(0.02)
+
+
+def test_list_fails_for_a_missing_root_the_caller_named(runc_bin, tmp_path):
+    proc = subprocess.run([runc_bin, "--root", str(tmp_path / "missing"), "list"], capture_output=True)
+    assert proc.returncode == 1 and b"no such file or directory" in proc.stderr
+    assert proc.stderr.count(b"\n") == 1
+    # the default root (here from the environment) not existing yet only means no containers
+    env = dict(os.environ, IMGTOOL_RUNTIME_ROOT=str(tmp_path / "default"))
+    proc = subprocess.run([runc_bin, "list", "-q"], capture_output=True, env=env)
+    assert proc.returncode == 0 and proc.stdout == b""
+
+
+def test_spec_adds_a_cgroup_namespace_only_on_a_unified_host(runc, tmp_path):
+    runc.ok("spec", "--bundle", tmp_path)
+    kinds = [ns["type"] for ns in json.loads((tmp_path / "config.json").read_text())["linux"]["namespaces"]]
+    assert kinds[:5] == ["pid", "network", "ipc", "uts", "mount"]
+    assert ("cgroup" in kinds) == is_unified() and len(kinds) == len(set(kinds))
+
+
+def test_run_keep_leaves_the_stopped_container_and_its_cgroup_until_delete(runc, bundle):
+    c = cid()
+    b = bundle(["sh", "-c", "echo kept"], edit=lambda s: s["linux"].__setitem__("cgroupsPath", f"/imgtool-test/{c}"))
+    proc = runc("run", "--keep", "--bundle", b, c)
+    assert proc.returncode == 0 and proc.stdout == b"kept\n"
+    st = runc.state(c)
+    assert st["status"] == "stopped" and st["pid"] == 0
+    cgroup = json.loads((runc.root / c / "state.json").read_text())["cgroup"]["dirs"]
+    assert all(os.path.isdir(d) for d in cgroup.values())
+    runc.ok("delete", c)
+    assert runc("state", c).returncode == 1
+    assert not any(os.path.isdir(d) for d in cgroup.values())
+    # without --keep nothing is left
+    runc.ok("run", "--bundle", b, c)
+    assert runc("state", c).returncode == 1
+
+
+def test_tmpfs_without_mode_takes_the_mount_points_mode(runc, bundle, tmp_path):
+    def with_tmpfs(options):
+        def edit(spec):
+            spec["mounts"].append({"destination": "/mnt/t", "type": "tmpfs", "source": "tmpfs", "options": options})
+        return edit
+
+    b = bundle(["stat", "-c", "%a", "/mnt/t"], edit=with_tmpfs([]))
+    # a directory the runtime creates: the kernel's default for a tmpfs root
+    assert runc.ok("run", "--bundle", b, cid()) == "1777\n"
+    os.chmod(b / "rootfs/mnt/t", 0o2710)
+    assert runc.ok("run", "--bundle", b, cid()) == "2710\n"
+    b = bundle(["stat", "-c", "%a", "/mnt/t"], edit=with_tmpfs(["nodev", "mode=0410"]))
+    assert runc.ok("run", "--bundle", b, cid()) == "410\n"
+
+
+@pytest.mark.parametrize("init_killed_first", [False, True])
+def test_sigkill_without_a_pid_namespace_kills_the_whole_cgroup(runc, bundle, init_killed_first):
+    def host_pid(spec):
+        spec["linux"]["namespaces"] = [ns for ns in spec["linux"]["namespaces"] if ns["type"] != "pid"]
+
+    c = cid()
+    runc.ok("run", "--detach", "--bundle", bundle(SLEEPER, edit=host_pid), c)
+    init = runc.state(c)["pid"]
+    for _ in range(3):
+        runc.ok("exec", "--detach", c, "sleep", "1000")
+    pids = json.loads(runc.ok("ps", "--format", "json", c))
+    assert len(pids) >= 4  # the init, its current `sleep 0.05`, three execs
+    if init_killed_first:
+        os.kill(init, 9)
+        _wait_gone([init])
+        assert runc.state(c)["status"] == "stopped"
+        # a signal other than KILL goes to the init only: gone, so "not running"
+        assert b"container not running" in runc("kill", c, "TERM").stderr
+    runc.ok("kill", c, "KILL")
+    _wait_gone(pids)
+    runc.ok("delete", c)
+    # no cgroup and no init: nothing left to kill
+    assert runc("kill", c, "KILL").returncode == 1
+
+
+@pytest.mark.skipif(is_unified(), reason="per-controller sub-cgroups are cgroup v1's")
+def test_exec_cgroup_joins_existing_sub_cgroups_of_the_container_only(runc, bundle):
+    c = cid()
+    runc.ok("run", "--detach", "--bundle", bundle(SLEEPER), c)
+    dirs = json.loads((runc.root / c / "state.json").read_text())["cgroup"]["dirs"]
+    for flag, words in (("..", b"bad sub cgroup path: .."), ("memory:../..", b"bad sub cgroup path"),
+                        ("nonexistent", b"error adding pid"), ("whaaat:/", b"unknown controller whaaat")):
+        proc = runc("exec", "--cgroup", flag, c, "true")
+        assert proc.returncode == 255 and words in proc.stderr, (flag, proc.stderr)
+    proc = runc("exec", "--cgroup", "memory:a", "--cgroup", "memory,pids:b", c, "true")
+    assert proc.returncode != 0 and b"controller memory specified multiple times" in proc.stderr
+    os.mkdir(f"{dirs['memory']}/submem")
+    os.mkdir(f"{dirs['pids']}/subpids")
+    lines = runc.ok("exec", "--cgroup", "memory:submem", "--cgroup", "pids:/subpids", c,
+                    "cat", "/proc/self/cgroup").splitlines()
+    by_ctrl = {line.split(":")[1]: line.split(":", 2)[2] for line in lines}
+    assert by_ctrl["memory"].endswith("/submem") and by_ctrl["pids"].endswith("/subpids")
+    assert not by_ctrl["cpu"].endswith(("/submem", "/subpids"))  # other controllers: the container's own
+    # without --cgroup: the container's own cgroup in every hierarchy
+    plain = runc.ok("exec", c, "cat", "/proc/self/cgroup")
+    assert "submem" not in plain and "subpids" not in plain

@@ -63,10 +63,14 @@ class Build:
         self.waits: dict[int, int] = {}  # stage index -> the stage it is waiting for
         self.lock = threading.Lock()
         self.pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._parsed: df.Dockerfile | None = None
 
     def parse(self) -> df.Dockerfile:
-        """The Dockerfile, parsed (syntax errors are one line with the file and line)."""
-        return df.parse(self.options.dockerfile, self.options.dockerfile_name)
+        """The Dockerfile, parsed (syntax errors are one line with the file and line); parsed once,
+        since the CLI's checks and `run` both ask (a frozen value: sharing it is safe)."""
+        if self._parsed is None:
+            self._parsed = df.parse(self.options.dockerfile, self.options.dockerfile_name)
+        return self._parsed
 
     def run(self) -> Result:
         """Build the target; raises ImgtoolError (Interrupted on Ctrl-C) with nothing named."""

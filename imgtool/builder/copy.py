@@ -197,6 +197,7 @@ def run_file_step(session: Session, state: State, lowers: list[Path], job, where
     """Run `job(merged)` in a private namespace over the stage + a fresh upper; commit the result."""
     from imgtool.runtime import step
 
+    files.load_before_chroot()
     upper, work, release = step.new_upper(session.store)
     try:
         try:

@@ -11,27 +11,22 @@ hardlinks among the copied files stay hardlinks.
 
 from __future__ import annotations
 
-import bz2  # noqa: F401 - loaded before the chroot: tarfile imports it lazily
-import concurrent.futures.thread  # loaded before the chroot, like bz2
+import concurrent.futures
 import contextlib
-import lzma
 import os
 import posixpath
 import re
 import shutil
 import stat
-import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
-
-import isal.igzip  # noqa: F401 - loaded before the chroot: layer.compression imports its codecs lazily
-import isal.isal_zlib  # noqa: F401
-import zstandard  # noqa: F401
+from typing import TYPE_CHECKING, TypeVar
 
 from imgtool.errors import ImgtoolError
 from imgtool.layer import compression
-from imgtool.runtime import users
+
+if TYPE_CHECKING:
+    import tarfile
 
 
 class FileStepError(ImgtoolError):
@@ -114,8 +109,30 @@ def parse_chmod(text: str) -> object:
     return apply
 
 
+def load_before_chroot() -> None:
+    """Import everything the chrooted copy may use: once chrooted, no module file can be found.
+
+    Why here and not at the top: a COPY's cache key is worked out with this module too (`Source`),
+    and a cached step never chroots; tar with its bzip2/xz codecs, isal and zstandard (which
+    layer.compression imports lazily), the thread pool and the passwd reader were ~4 ms of every
+    cached build's imports. The functions below import them by name, found in sys.modules.
+    """
+    import bz2  # noqa: F401 - tarfile imports it lazily
+    import concurrent.futures.thread  # noqa: F401 - ThreadPoolExecutor is loaded on first use
+    import lzma  # noqa: F401
+    import tarfile  # noqa: F401
+
+    import isal.igzip  # noqa: F401
+    import isal.isal_zlib  # noqa: F401
+    import zstandard  # noqa: F401
+
+    from imgtool.runtime import users  # noqa: F401
+
+
 def resolve_owner(spec: str | None) -> tuple[int, int]:
     """`user[:group]` for --chown, against the image's passwd/group (we are chrooted into it)."""
+    from imgtool.runtime import users
+
     if not spec:
         return 0, 0
     user, _, group = spec.partition(":")
@@ -310,13 +327,18 @@ class Copier:
             kind = _archive_kind(head)
             if kind is None:
                 return False
+            import lzma
+            import tarfile
+
             stream = compression.open_decompressed(raw) if kind in ("gzip", "zstd") else raw
             mode = {"bzip2": "r|bz2", "xz": "r|xz"}.get(kind, "r|")
             try:
                 with tarfile.open(fileobj=stream, mode=mode) as tar:
                     _mkdirs(dest, self.uid, self.gid)
                     # names confined by hand: Debian 12's Python (3.11.2) has no extraction filters
-                    tar.extractall(dest, members=(_confined(m) for m in tar), numeric_owner=True, **_TRUSTED)
+                    # where PEP 706 filters exist, say the members are already vetted (and silence 3.12's warning)
+                    trusted = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+                    tar.extractall(dest, members=(_confined(m) for m in tar), numeric_owner=True, **trusted)
                     return True
             except (tarfile.ReadError, EOFError, lzma.LZMAError, OSError):
                 return False
@@ -336,10 +358,6 @@ def _archive_kind(head: bytes) -> str | None:
 
 def _is_tar(head: bytes) -> bool:
     return len(head) >= 262 and head[257:262] == b"ustar"
-
-
-# where PEP 706 filters exist, say that the members are already vetted (and silence 3.12's warning)
-_TRUSTED = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
 
 
 def _confined(member: tarfile.TarInfo) -> tarfile.TarInfo:

@@ -10,11 +10,9 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
-from imgtool.layer import writer
 from imgtool.layer.compression import Compression
-from imgtool.layer.entries import Entry
 from imgtool.layer.layer import Layer
 from imgtool.oci import canonical, mediatype, reference, schema
 from imgtool.oci.config import History, ImageConfig, parse_config
@@ -25,10 +23,18 @@ from imgtool.oci.manifest import Manifest
 from .image import Image
 from .store import Store
 
+if TYPE_CHECKING:
+    from imgtool.layer.entries import Entry
+
+# layer/writer.py (with tarfile) is imported where a layer is written: a fully cached build writes
+# none, and the import was ~1 ms of it
+
 
 def timestamp(epoch: int | None = None) -> str:
     """RFC 3339 UTC time for `created` fields: SOURCE_DATE_EPOCH when set, else now."""
     if epoch is None:
+        from imgtool.layer import writer
+
         epoch = writer.source_date_epoch()
     seconds = int(time.time()) if epoch is None else epoch
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
@@ -37,6 +43,8 @@ def timestamp(epoch: int | None = None) -> str:
 def add_layer(store: Store, entries: Iterable[Entry], kind: Compression = Compression.GZIP,
               epoch: int | None = None) -> Layer:
     """Write entries as a layer blob into the store; returns the layer, opened from the store."""
+    from imgtool.layer import writer
+
     with store.blob_writer() as blob:
         layer = writer.write_layer(entries, blob, kind, epoch)  # type: ignore[arg-type]
         blob.commit(layer.digest, layer.size)

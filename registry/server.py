@@ -17,7 +17,7 @@ import time
 
 from aiohttp import web
 
-from . import gc
+from . import documents, gc
 from .app import make_app
 from .config import Config, ConfigError
 from .handlers.base import STATE
@@ -76,6 +76,8 @@ async def _listen(runner: web.AppRunner, config: Config) -> None:
 
 async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     """Serve until cancelled (or SIGTERM/SIGINT when run from the CLI)."""
+    # before listening, so that being up means validating at full speed from the first push
+    await asyncio.get_running_loop().run_in_executor(None, documents.warm_up)
     app = make_app(config)
     host, port = config.host_port
     runner = web.AppRunner(

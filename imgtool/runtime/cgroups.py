@@ -13,6 +13,7 @@ internal processes" rule forbids enabling controllers below a cgroup that holds 
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 from collections import namedtuple
@@ -32,6 +33,7 @@ _RESOURCE_FIELDS = (
     ("cpuset_cpus", None), ("pids", None), ("unified", None), ("cpuset_mems", None), ("cpu_burst", None),
     ("cpu_rt_runtime", None), ("cpu_rt_period", None), ("cpu_idle", None), ("swappiness", None),
     ("disable_oom_killer", False), ("blkio_weight", None),
+    ("blkio_throttle", None),  # ((kind, "major:minor", rate), ...), kind: read_bps write_bps read_iops write_iops
     ("devices", None),  # v1 rules ("a", "c 1:3 rwm", "!c 10:* rwm" = deny), in order
 )
 
@@ -58,7 +60,25 @@ class Resources(namedtuple("Resources", [f for f, _ in _RESOURCE_FIELDS], defaul
                    cpu_burst=cpu.get("burst"), cpu_rt_runtime=cpu.get("realtimeRuntime"),
                    cpu_rt_period=cpu.get("realtimePeriod"), cpu_idle=cpu.get("idle"),
                    swappiness=mem.get("swappiness"), disable_oom_killer=bool(mem.get("disableOOMKiller")),
-                   blkio_weight=(res.get("blockIO") or {}).get("weight"), devices=rules)
+                   blkio_weight=(res.get("blockIO") or {}).get("weight"), devices=rules,
+                   blkio_throttle=_throttles(res.get("blockIO") or {}))
+
+
+_THROTTLES = (("throttleReadBpsDevice", "read_bps", "rbps"), ("throttleWriteBpsDevice", "write_bps", "wbps"),
+              ("throttleReadIOPSDevice", "read_iops", "riops"), ("throttleWriteIOPSDevice", "write_iops", "wiops"))
+
+
+def _throttles(blkio: dict) -> tuple | None:
+    """blockIO.throttle*Device entries as (v1 kind, "major:minor", rate), in the spec's order."""
+    out = []
+    for key, kind, _ in _THROTTLES:
+        for d in blkio.get(key) or []:
+            try:
+                out.append((kind, f"{int(d['major'])}:{int(d['minor'])}", int(d["rate"])))
+            except (KeyError, TypeError, ValueError):
+                raise CgroupError(f"linux.resources.blockIO.{key}: each entry needs integer major, minor "
+                                  f"and rate, not {d!r}") from None
+    return tuple(out) or None
 
 
 def _device_rule(d: dict) -> str:
@@ -201,28 +221,73 @@ def _mkdir_cpuset(d: str) -> None:
             if not _read(f"{child}/{key}").strip():
                 write(f"{child}/{key}", _read(f"{os.path.dirname(child)}/{key}"))
 
+def _write_rejected(path: str, value: str) -> bool:
+    """Write a cgroup file; True if the kernel said EINVAL (a value that only fits once a sibling
+    knob has changed), CgroupError for anything else."""
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError as exc:
+        if exc.errno == errno.EINVAL:
+            return True
+        raise CgroupError(f"cannot write {value!r} to {path}: {exc.strerror}") from None
+    return False
+
+
+def _write_dependent(first: tuple[str, object], then: tuple[str, object]) -> None:
+    """Two inter-dependent knobs (period and quota/runtime), either may be None, in runc's order:
+    `first`, then `then`; if the kernel rejects `first` for its old partner, `first` again after."""
+    (p1, v1), (p2, v2) = first, then
+    retry = v1 is not None and _write_rejected(p1, str(v1))
+    if retry and v2 is None:
+        _write(p1, str(v1))  # nothing to change first: the EINVAL is the answer
+    if v2 is not None:
+        _write(p2, str(v2))
+        if retry:
+            _write(p1, str(v1))
+
+
+def _apply_memory_v1(mem: str, res: Resources) -> None:
+    """Limit and memory+swap in an order the kernel accepts (memsw >= limit at every step, runc's
+    setMemoryAndSwap): raising writes memsw first, lowering the limit first. -1 is unlimited."""
+    memsw = f"{mem}/memory.memsw.limit_in_bytes"
+    swap = res.memory_swap if os.path.exists(memsw) else None
+    if res.memory is not None and swap is not None:
+        current = int(_read(f"{mem}/memory.limit_in_bytes"))
+        order = [(memsw, swap), (f"{mem}/memory.limit_in_bytes", res.memory)]
+        if not (swap == -1 or current < swap):
+            order.reverse()
+        for path, value in order:
+            _write(path, str(value))
+        return
+    if res.memory is not None:
+        _write(f"{mem}/memory.limit_in_bytes", str(res.memory))
+    if swap is not None:
+        _write(memsw, str(swap))
+
+
+def _pids_max(limit: int) -> str:
+    """runc's pids.max: negative is unlimited, 0 becomes 1 (what systemd's TasksMax can express,
+    so both drivers agree)."""
+    return "max" if limit < 0 else str(max(limit, 1))
+
+
 def _apply_v1(d: dict[str, str], res: Resources, devices: tuple[str, ...] | None) -> None:
-    if res.memory is not None and res.memory >= 0:
-        _write(f"{d['memory']}/memory.limit_in_bytes", str(res.memory))
-    if res.memory_swap is not None:
-        if os.path.exists(f"{d['memory']}/memory.memsw.limit_in_bytes"):
-            _write(f"{d['memory']}/memory.memsw.limit_in_bytes", str(res.memory_swap))
+    if res.memory is not None or res.memory_swap is not None:
+        _apply_memory_v1(d["memory"], res)
     if res.memory_reservation is not None:
         _write(f"{d['memory']}/memory.soft_limit_in_bytes", str(res.memory_reservation))
     if res.cpu_shares is not None:
         _write(f"{d['cpu']}/cpu.shares", str(res.cpu_shares))
-    if res.cpu_period is not None:
-        _write(f"{d['cpu']}/cpu.cfs_period_us", str(res.cpu_period))
-    if res.cpu_quota is not None:
-        _write(f"{d['cpu']}/cpu.cfs_quota_us", str(res.cpu_quota))
+    cpu = d.get("cpu", "")
+    _write_dependent((f"{cpu}/cpu.cfs_period_us", res.cpu_period), (f"{cpu}/cpu.cfs_quota_us", res.cpu_quota))
     if res.cpu_burst is not None:
-        _write(f"{d['cpu']}/cpu.cfs_burst_us", str(res.cpu_burst))
-    if res.cpu_rt_period is not None:
-        _write(f"{d['cpu']}/cpu.rt_period_us", str(res.cpu_rt_period))
-    if res.cpu_rt_runtime is not None:
-        _write(f"{d['cpu']}/cpu.rt_runtime_us", str(res.cpu_rt_runtime))
-    if res.cpu_idle:
-        raise CgroupError("linux.resources.cpu.idle needs a cgroup v2 host")
+        _write_dependent((f"{cpu}/cpu.cfs_burst_us", res.cpu_burst), (f"{cpu}/cpu.cfs_quota_us", res.cpu_quota))
+    _write_dependent((f"{cpu}/cpu.rt_period_us", res.cpu_rt_period), (f"{cpu}/cpu.rt_runtime_us", res.cpu_rt_runtime))
+    if res.cpu_idle is not None:
+        if not os.path.exists(f"{cpu}/cpu.idle"):
+            raise CgroupError("linux.resources.cpu.idle: this kernel's cpu controller has no cpu.idle")
+        _write(f"{cpu}/cpu.idle", str(res.cpu_idle))
     if res.cpuset_cpus:
         _write(f"{d['cpuset']}/cpuset.cpus", res.cpuset_cpus)
     if res.cpuset_mems:
@@ -233,8 +298,10 @@ def _apply_v1(d: dict[str, str], res: Resources, devices: tuple[str, ...] | None
         _write(f"{d['memory']}/memory.oom_control", "1")
     if res.blkio_weight:
         _write(f"{d['blkio']}/blkio.weight", str(res.blkio_weight))
-    if res.pids:  # runc: 0 leaves it alone, negative is unlimited
-        _write(f"{d['pids']}/pids.max", "max" if res.pids < 0 else str(res.pids))
+    for kind, dev, rate in res.blkio_throttle or ():
+        _write(f"{d['blkio']}/blkio.throttle.{kind}_device", f"{dev} {rate}")
+    if res.pids is not None:
+        _write(f"{d['pids']}/pids.max", _pids_max(res.pids))
     if res.unified:
         raise CgroupError("linux.resources.unified needs a cgroup v2 host")
     if devices is not None and "devices" in d:
@@ -245,7 +312,7 @@ def _apply_v1(d: dict[str, str], res: Resources, devices: tuple[str, ...] | None
 def _apply_v2(base: str, res: Resources) -> None:
     wanted = {"memory": res.memory is not None or res.memory_swap is not None or res.memory_reservation is not None,
               "cpu": res.cpu_shares is not None or res.cpu_quota is not None or res.cpu_burst is not None,
-              "cpuset": bool(res.cpuset_cpus or res.cpuset_mems), "pids": bool(res.pids)}
+              "cpuset": bool(res.cpuset_cpus or res.cpuset_mems), "pids": res.pids is not None}
     for ctl in (c for c, on in wanted.items() if on):
         _enable_v2(base, ctl)
     if res.memory is not None:
@@ -279,8 +346,13 @@ def _apply_v2(base: str, res: Resources) -> None:
     if res.blkio_weight:
         _enable_v2(base, "io")
         _write(f"{base}/io.weight", f"default {res.blkio_weight}")
-    if res.pids:  # runc: 0 leaves it alone, negative is unlimited
-        _write(f"{base}/pids.max", "max" if res.pids < 0 else str(res.pids))
+    if res.blkio_throttle:
+        _enable_v2(base, "io")
+        v2_key = {kind: key for _, kind, key in _THROTTLES}
+        for kind, dev, rate in res.blkio_throttle:
+            _write(f"{base}/io.max", f"{dev} {v2_key[kind]}={rate}")
+    if res.pids is not None:
+        _write(f"{base}/pids.max", _pids_max(res.pids))
     for key, value in (res.unified or {}).items():
         if "/" in key or key.startswith("."):
             raise CgroupError(f"invalid unified cgroup key {key!r}")

@@ -41,6 +41,7 @@ VERBS = {
     "ps": ({"format": STR, "f": "format"}, 1),
     "update": ({"resources": STR, "r": "resources", "memory": STR, "memory-swap": STR,
                 "memory-reservation": STR, "cpu-share": INT, "cpu-quota": INT, "cpu-period": INT,
+                "cpu-burst": INT, "cpu-rt-period": INT, "cpu-rt-runtime": INT, "cpu-idle": INT,
                 "cpuset-cpus": STR, "cpuset-mems": STR, "pids-limit": INT, "blkio-weight": INT}, 1),
     "events": ({"stats": BOOL, "interval": STR}, 1),
     "features": ({}, 0), "spec": ({"bundle": STR, "b": "bundle", "rootless": BOOL}, 0),

@@ -162,6 +162,8 @@ def update(opts: dict, args: list[str], gopts: dict, log) -> None:
         doc = {"memory": {k: _bytes(opts[f]) for k, f in (("limit", "memory"), ("swap", "memory-swap"),
                                                                  ("reservation", "memory-reservation")) if f in opts},
                "cpu": {k: opts[f] for k, f in (("shares", "cpu-share"), ("quota", "cpu-quota"), ("period", "cpu-period"),
+                                                ("burst", "cpu-burst"), ("realtimePeriod", "cpu-rt-period"),
+                                                ("realtimeRuntime", "cpu-rt-runtime"), ("idle", "cpu-idle"),
                                                 ("cpus", "cpuset-cpus"), ("mems", "cpuset-mems")) if f in opts},
                "pids": {"limit": opts["pids-limit"]} if "pids-limit" in opts else {},
                "blockIO": {"weight": opts["blkio-weight"]} if "blkio-weight" in opts else {}}

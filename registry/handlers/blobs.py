@@ -1,6 +1,6 @@
 """Blob pull and delete (end-2, end-10): HEAD/GET with Range, from any backend.
 
-A local blob goes to the socket by sendfile(2) from a worker thread (`zerocopy`). Anything else
+A local blob over 1 MiB is written to the socket from a worker thread (`direct`). Anything else
 (object storage, TLS) is read in 1 MiB chunks in a worker thread, the next one while the previous
 is written: on the shared 2-core benchmark machine that pulled a 200 MB blob faster than asyncio's
 own sendfile (aiohttp's FileResponse), which refills the socket only when the event loop is
@@ -18,7 +18,7 @@ from aiohttp import web
 from .. import names
 from ..errors import RegistryError
 from ..storage import BlobInfo
-from . import zerocopy
+from . import direct
 from .base import State, io, offload, repo, state
 
 _RANGE = re.compile(r"bytes=([0-9]{0,18})-([0-9]{0,18})", re.ASCII)
@@ -94,7 +94,7 @@ async def get(request: web.Request) -> web.StreamResponse:
     reader = await offload(st.storage.open_blob, info.digest, first, last)
     try:
         writer = await response.prepare(request)
-        if writer is None or not await zerocopy.send(request, writer, reader, st.config.client_timeout):
+        if writer is None or not await direct.send(request, writer, reader, st.config.client_timeout):
             await _stream(response, reader, st)
     finally:
         await offload(reader.close)

@@ -5,6 +5,8 @@ end-10, end-12), written from distribution-spec v1.1 "Push", "Content Discovery"
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import requests
 
@@ -383,3 +385,25 @@ def test_end7_empty_layers_accepted_and_pullable(registry, repo):
                    {**json.loads(body), "layers": {}}, {**json.loads(body), "layers": [{"digest": "x"}]}):
         r = _put(registry, repo, "broken", json.dumps(broken).encode())
         assert r.status_code == 400 and error_codes(r) == ["MANIFEST_INVALID"], broken
+
+
+def test_validators_built_before_the_registry_listens(tmp_path):
+    """A freshly started registry has compiled its schemas already: the first push after start-up
+    does not pay for importing jsonschema and crawling the schemas (what a small image's push to a
+    new instance mostly was)."""
+    probe = (
+        "import asyncio, socket, sys\n"
+        "from pathlib import Path\n"
+        "from registry import config, documents, server\n"
+        "async def main():\n"
+        "    ready = asyncio.Event()\n"
+        "    s = socket.socket(); s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]; s.close()\n"
+        f"    cfg = config.Config(root=Path({str(tmp_path)!r}), addr=f'127.0.0.1:{{port}}')\n"
+        "    task = asyncio.ensure_future(server.serve(cfg, ready))\n"
+        "    await ready.wait()\n"
+        "    print(documents._manifest_validator.cache_info().currsize, 'jsonschema' in sys.modules)\n"
+        "    task.cancel()\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["1", "True"]

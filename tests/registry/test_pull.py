@@ -95,7 +95,7 @@ def test_end2_range_past_end_truncated_206(registry, repo):
 
 
 def test_end2_large_blob_whole_and_ranges_exact(registry, repo):
-    """Blobs over 1 MiB go out by sendfile(2) on the filesystem backend: same bytes, same ranges."""
+    """Blobs over 1 MiB are written from a send thread on the filesystem backend: same bytes, same ranges."""
     data = os.urandom(3 << 20)
     digest = push_blob(registry.url, repo, data)
     url = f"{registry.url}/v2/{repo}/blobs/{digest}"

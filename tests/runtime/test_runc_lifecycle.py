@@ -129,3 +129,97 @@ def test_exec_cgroup_joins_existing_sub_cgroups_of_the_container_only(runc, bund
     # without --cgroup: the container's own cgroup in every hierarchy
     plain = runc.ok("exec", c, "cat", "/proc/self/cgroup")
     assert "submem" not in plain and "subpids" not in plain
+
+
+@pytest.mark.skipif(is_unified(), reason="v1 knobs (memsw, cpu.rt_*, cpu.cfs_burst_us)")
+def test_update_orders_dependent_v1_knobs_and_maps_limits_as_runc(runc, bundle):
+    c = cid()
+    parent = f"/sys/fs/cgroup/cpu/imgtool-rt-{c}"
+    os.mkdir(parent)
+    try:
+        for knob, value in (("cpu.rt_period_us", "1000000"), ("cpu.rt_runtime_us", "500000")):
+            with open(f"{parent}/{knob}", "w") as f:
+                f.write(value)
+        # an init that never forks: pids.max 1 must not end it
+        b = bundle(["sleep", "1000"], edit=lambda s: s["linux"].__setitem__("cgroupsPath", f"/imgtool-rt-{c}/{c}"))
+        runc.ok("run", "--detach", "--bundle", b, c)
+        dirs = json.loads((runc.root / c / "state.json").read_text())["cgroup"]["dirs"]
+
+        def value(ctrl, knob):
+            with open(f"{dirs[ctrl]}/{knob}") as f:
+                return f.read().strip()
+
+        runc.ok("update", "--memory", "32M", "--memory-swap", "64M", c)
+        assert (value("memory", "memory.limit_in_bytes"), value("memory", "memory.memsw.limit_in_bytes")) \
+            == (str(32 << 20), str(64 << 20))
+        # -1 removes the limit (and swap with it); the kernel shows its maximum
+        runc.ok("update", "--memory", "-1", c)
+        assert int(value("memory", "memory.limit_in_bytes")) > 1 << 60
+        assert int(value("memory", "memory.memsw.limit_in_bytes")) > 1 << 60
+        for given, shown in (("12345", "12345"), ("-1", "max"), ("0", "1")):
+            runc.ok("update", "--pids-limit", given, c)
+            assert value("pids", "pids.max") == shown
+        if os.path.exists(f"{dirs['cpu']}/cpu.cfs_burst_us"):
+            runc.ok("update", "--cpu-period", "900000", "--cpu-quota", "450000", "--cpu-burst", "400000", c)
+            assert value("cpu", "cpu.cfs_burst_us") == "400000"
+        # rt period then runtime; a smaller period the old runtime would not fit goes in second
+        runc.ok("update", "--cpu-rt-period", "900001", "--cpu-rt-runtime", "400001", c)
+        runc.ok("update", "--cpu-rt-period", "10000", "--cpu-rt-runtime", "3000", c)
+        assert (value("cpu", "cpu.rt_period_us"), value("cpu", "cpu.rt_runtime_us")) == ("10000", "3000")
+        if os.path.exists(f"{dirs['cpu']}/cpu.idle"):
+            runc.ok("update", "--resources", "-", c, input=b'{"cpu": {"idle": 1}}')
+            assert value("cpu", "cpu.idle") == "1"
+        runc.ok("delete", "--force", c)
+    finally:
+        for _ in range(100):  # the removed child cgroup goes offline asynchronously
+            try:
+                os.rmdir(parent)
+                break
+            except OSError:
+                time.sleep(0.05)
+
+
+def _block_device() -> str | None:
+    """major:minor of a whole block device (throttling takes no partitions)."""
+    for name in sorted(os.listdir("/sys/block")):
+        if not name.startswith(("loop", "ram")):
+            with open(f"/sys/block/{name}/dev") as f:
+                return f.read().strip()
+    return None
+
+
+@pytest.mark.skipif(_block_device() is None, reason="needs a block device")
+def test_blkio_throttle_devices_at_create_and_update(runc, bundle):
+    dev = _block_device()
+    major, minor = map(int, dev.split(":"))
+    rate = lambda r: [{"major": major, "minor": minor, "rate": r}]  # noqa: E731
+    c = cid()
+    b = bundle(["sleep", "1000"], edit=lambda s: s["linux"]["resources"].__setitem__(
+        "blockIO", {"throttleReadBpsDevice": rate(485760)}))
+    runc.ok("run", "--detach", "--bundle", b, c)
+    cg = json.loads((runc.root / c / "state.json").read_text())["cgroup"]
+
+    def limits() -> str:
+        if cg["unified"]:
+            with open(f"{cg['dirs']['']}/io.max") as f:
+                return f.read()
+        out = ""
+        for kind in ("read_bps", "write_bps", "read_iops", "write_iops"):
+            with open(f"{cg['dirs']['blkio']}/blkio.throttle.{kind}_device") as f:
+                out += f"{kind} {f.read()}"
+        return out
+
+    assert (f"read_bps {dev} 485760" in limits()) or f"{dev} rbps=485760" in limits()
+    doc = {"blockIO": {"throttleReadBpsDevice": rate(10485760), "throttleWriteBpsDevice": rate(9437184),
+                       "throttleReadIOPSDevice": rate(1000), "throttleWriteIOPSDevice": rate(900)}}
+    runc.ok("update", "--resources", "-", c, input=json.dumps(doc).encode())
+    text = limits()
+    for v1, v2 in ((f"read_bps {dev} 10485760", "rbps=10485760"), (f"write_bps {dev} 9437184", "wbps=9437184"),
+                   (f"read_iops {dev} 1000", "riops=1000"), (f"write_iops {dev} 900", "wiops=900")):
+        assert v1 in text or v2 in text, text
+    # a malformed entry is one line naming the field, and nothing is created
+    bad = bundle(["true"], edit=lambda s: s["linux"]["resources"].__setitem__(
+        "blockIO", {"throttleWriteIOPSDevice": [{"major": major}]}))
+    proc = runc("run", "--bundle", bad, cid())
+    assert proc.returncode == 1 and b"blockIO.throttleWriteIOPSDevice" in proc.stderr
+    assert proc.stderr.count(b"\n") == 1

@@ -33,6 +33,7 @@ _RESOURCE_FIELDS = (
     ("cpuset_cpus", None), ("pids", None), ("unified", None), ("cpuset_mems", None), ("cpu_burst", None),
     ("cpu_rt_runtime", None), ("cpu_rt_period", None), ("cpu_idle", None), ("swappiness", None),
     ("disable_oom_killer", False), ("blkio_weight", None),
+    ("blkio_throttle", None),  # ((kind, "major:minor", rate), ...), kind: read_bps write_bps read_iops write_iops
     ("devices", None),  # v1 rules ("a", "c 1:3 rwm", "!c 10:* rwm" = deny), in order
 )
 
@@ -59,7 +60,25 @@ class Resources(namedtuple("Resources", [f for f, _ in _RESOURCE_FIELDS], defaul
                    cpu_burst=cpu.get("burst"), cpu_rt_runtime=cpu.get("realtimeRuntime"),
                    cpu_rt_period=cpu.get("realtimePeriod"), cpu_idle=cpu.get("idle"),
                    swappiness=mem.get("swappiness"), disable_oom_killer=bool(mem.get("disableOOMKiller")),
-                   blkio_weight=(res.get("blockIO") or {}).get("weight"), devices=rules)
+                   blkio_weight=(res.get("blockIO") or {}).get("weight"), devices=rules,
+                   blkio_throttle=_throttles(res.get("blockIO") or {}))
+
+
+_THROTTLES = (("throttleReadBpsDevice", "read_bps", "rbps"), ("throttleWriteBpsDevice", "write_bps", "wbps"),
+              ("throttleReadIOPSDevice", "read_iops", "riops"), ("throttleWriteIOPSDevice", "write_iops", "wiops"))
+
+
+def _throttles(blkio: dict) -> tuple | None:
+    """blockIO.throttle*Device entries as (v1 kind, "major:minor", rate), in the spec's order."""
+    out = []
+    for key, kind, _ in _THROTTLES:
+        for d in blkio.get(key) or []:
+            try:
+                out.append((kind, f"{int(d['major'])}:{int(d['minor'])}", int(d["rate"])))
+            except (KeyError, TypeError, ValueError):
+                raise CgroupError(f"linux.resources.blockIO.{key}: each entry needs integer major, minor "
+                                  f"and rate, not {d!r}") from None
+    return tuple(out) or None
 
 
 def _device_rule(d: dict) -> str:
@@ -279,6 +298,8 @@ def _apply_v1(d: dict[str, str], res: Resources, devices: tuple[str, ...] | None
         _write(f"{d['memory']}/memory.oom_control", "1")
     if res.blkio_weight:
         _write(f"{d['blkio']}/blkio.weight", str(res.blkio_weight))
+    for kind, dev, rate in res.blkio_throttle or ():
+        _write(f"{d['blkio']}/blkio.throttle.{kind}_device", f"{dev} {rate}")
     if res.pids is not None:
         _write(f"{d['pids']}/pids.max", _pids_max(res.pids))
     if res.unified:
@@ -325,6 +346,11 @@ def _apply_v2(base: str, res: Resources) -> None:
     if res.blkio_weight:
         _enable_v2(base, "io")
         _write(f"{base}/io.weight", f"default {res.blkio_weight}")
+    if res.blkio_throttle:
+        _enable_v2(base, "io")
+        v2_key = {kind: key for _, kind, key in _THROTTLES}
+        for kind, dev, rate in res.blkio_throttle:
+            _write(f"{base}/io.max", f"{dev} {v2_key[kind]}={rate}")
     if res.pids is not None:
         _write(f"{base}/pids.max", _pids_max(res.pids))
     for key, value in (res.unified or {}).items():

@@ -51,7 +51,8 @@ SUPPORTED: dict = {
             "cpu": {k: LEAF for k in ("shares", "quota", "period", "burst", "realtimeRuntime", "realtimePeriod",
                                       "cpus", "mems", "idle")},
             "pids": {"limit": LEAF},
-            "blockIO": {"weight": LEAF},
+            "blockIO": {"weight": LEAF, "throttleReadBpsDevice": _RATE, "throttleWriteBpsDevice": _RATE,
+                        "throttleReadIOPSDevice": _RATE, "throttleWriteIOPSDevice": _RATE},
             "unified": MAP,
         },
         "sysctl": MAP,
@@ -72,8 +73,6 @@ REFUSED = frozenset({
     "linux.timeOffsets", "linux.mountLabel", "linux.intelRdt", "linux.personality", "linux.memoryPolicy",
     "linux.netDevices", "linux.resources.memory.kernel", "linux.resources.memory.kernelTCP",
     "linux.resources.blockIO.leafWeight", "linux.resources.blockIO.weightDevice",
-    "linux.resources.blockIO.throttleReadBpsDevice", "linux.resources.blockIO.throttleWriteBpsDevice",
-    "linux.resources.blockIO.throttleReadIOPSDevice", "linux.resources.blockIO.throttleWriteIOPSDevice",
     "linux.resources.hugepageLimits", "linux.resources.network", "linux.resources.rdma",
     "linux.seccomp.listenerPath", "linux.seccomp.listenerMetadata", "solaris", "windows", "vm", "zos",
 })

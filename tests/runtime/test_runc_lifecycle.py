@@ -177,3 +177,49 @@ def test_update_orders_dependent_v1_knobs_and_maps_limits_as_runc(runc, bundle):
                 break
             except OSError:
                 time.sleep(0.05)
+
+
+def _block_device() -> str | None:
+    """major:minor of a whole block device (throttling takes no partitions)."""
+    for name in sorted(os.listdir("/sys/block")):
+        if not name.startswith(("loop", "ram")):
+            with open(f"/sys/block/{name}/dev") as f:
+                return f.read().strip()
+    return None
+
+
+@pytest.mark.skipif(_block_device() is None, reason="needs a block device")
+def test_blkio_throttle_devices_at_create_and_update(runc, bundle):
+    dev = _block_device()
+    major, minor = map(int, dev.split(":"))
+    rate = lambda r: [{"major": major, "minor": minor, "rate": r}]  # noqa: E731
+    c = cid()
+    b = bundle(["sleep", "1000"], edit=lambda s: s["linux"]["resources"].__setitem__(
+        "blockIO", {"throttleReadBpsDevice": rate(485760)}))
+    runc.ok("run", "--detach", "--bundle", b, c)
+    cg = json.loads((runc.root / c / "state.json").read_text())["cgroup"]
+
+    def limits() -> str:
+        if cg["unified"]:
+            with open(f"{cg['dirs']['']}/io.max") as f:
+                return f.read()
+        out = ""
+        for kind in ("read_bps", "write_bps", "read_iops", "write_iops"):
+            with open(f"{cg['dirs']['blkio']}/blkio.throttle.{kind}_device") as f:
+                out += f"{kind} {f.read()}"
+        return out
+
+    assert (f"read_bps {dev} 485760" in limits()) or f"{dev} rbps=485760" in limits()
+    doc = {"blockIO": {"throttleReadBpsDevice": rate(10485760), "throttleWriteBpsDevice": rate(9437184),
+                       "throttleReadIOPSDevice": rate(1000), "throttleWriteIOPSDevice": rate(900)}}
+    runc.ok("update", "--resources", "-", c, input=json.dumps(doc).encode())
+    text = limits()
+    for v1, v2 in ((f"read_bps {dev} 10485760", "rbps=10485760"), (f"write_bps {dev} 9437184", "wbps=9437184"),
+                   (f"read_iops {dev} 1000", "riops=1000"), (f"write_iops {dev} 900", "wiops=900")):
+        assert v1 in text or v2 in text, text
+    # a malformed entry is one line naming the field, and nothing is created
+    bad = bundle(["true"], edit=lambda s: s["linux"]["resources"].__setitem__(
+        "blockIO", {"throttleWriteIOPSDevice": [{"major": major}]}))
+    proc = runc("run", "--bundle", bad, cid())
+    assert proc.returncode == 1 and b"blockIO.throttleWriteIOPSDevice" in proc.stderr
+    assert proc.stderr.count(b"\n") == 1

@@ -55,11 +55,17 @@ def test_a_document_from_another_tool_is_validated_on_first_read(busybox_store):
     with pytest.raises(SchemaError, match="mediaType"):
         busybox_store.resolve("planted")
     assert not busybox_store.validated.seen(schema.MANIFEST, schema.memo_key(data))
-    # a valid one from elsewhere passes once, then is in the memo; the hand-written index.json too
-    _plant(busybox_store, {**good, "annotations": {"from": "another tool"}})
-    imported, _ = _resolve_in_fresh_process(busybox_store.path)
-    assert imported
-    assert not _resolve_in_fresh_process(busybox_store.path)[0]
+    # a valid one from elsewhere is validated on its first read, then is in the memo; the
+    # hand-written index.json too (the memo records a document only once it passed its schema)
+    planted = _plant(busybox_store, {**good, "annotations": {"from": "another tool"}})
+    index = (busybox_store.path / "index.json").read_bytes()
+    memo = busybox_store.validated
+    assert not memo.seen(schema.MANIFEST, schema.memo_key(planted))
+    assert not memo.seen(schema.INDEX, schema.memo_key(index))
+    _resolve_in_fresh_process(busybox_store.path)  # reads index.json
+    assert memo.seen(schema.INDEX, schema.memo_key(index))
+    busybox_store.resolve(str(digests.of_bytes(planted)))
+    assert memo.seen(schema.MANIFEST, schema.memo_key(planted))
 
 
 def test_the_memo_is_keyed_by_the_bytes_and_the_schema(busybox_store):

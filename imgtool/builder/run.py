@@ -8,8 +8,6 @@ declared ARG is part of the step (`|N K=V` in history and key, as BuildKit's run
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 from imgtool.dockerfile import instructions as ins
 from imgtool.dockerfile.mounts import Mount as MountSpec
 from imgtool.errors import ImgtoolError
+from imgtool.filelock import flock
 from imgtool.oci.canonical import go_string
 from imgtool.runtime.resources import parse_size
 
@@ -53,16 +52,10 @@ def command_line(run: ins.Run, state: State) -> tuple[list[str], list[tuple[str,
 @contextlib.contextmanager
 def _locked(paths: list[Path]) -> Iterator[None]:
     """Exclusive flocks on the lock files of `sharing=locked` cache mounts (sorted: no deadlock)."""
-    fds = []
-    try:
+    with contextlib.ExitStack() as stack:
         for path in sorted(set(paths)):
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            fds.append(fd)
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            stack.enter_context(flock(path, mode=0o600))
         yield
-    finally:
-        for fd in fds:
-            os.close(fd)
 
 
 def history_text(args: list[str], declared: dict[str, str]) -> str:

@@ -98,20 +98,25 @@ def _exit(code: int) -> None:
     """End the process as `sys.exit` would, minus the interpreter's teardown when nothing needs it.
 
     Why: tearing down every module and object at exit is ~10-15 ms of a short command (a cached
-    `imgtool build` spends 110 ms of CPU in all; docs/benchmarks.md, Build), and none of it is
-    observable. What a normal exit does that is observable is kept: atexit handlers run (weakref
-    finalizers, logging's flush), then stdout and stderr are flushed. Only when the main thread is
-    the last one: a normal exit would wait for a live non-daemon thread, so that case (and a flush
-    that fails, e.g. a closed pipe) takes the ordinary `sys.exit`.
+    `imgtool build` spends ~100 ms of CPU in all; docs/benchmarks.md, Build), and none of it is
+    observable. What a normal exit does that is observable is kept, in its order: atexit handlers
+    run (weakref finalizers, logging's flush), then stdout and stderr are flushed, a failing flush
+    giving Python's own status 120. Only when the main thread is the last one (a normal exit would
+    wait for a live non-daemon thread) and the streams flush now (a closed pipe is reported by the
+    ordinary `sys.exit`, before any atexit handler ran, so none runs twice).
     """
-    if threading.active_count() > 1:
+    if threading.active_count() > 1 or not _flushed():
         sys.exit(code)
     import atexit
 
     atexit._run_exitfuncs()
+    os._exit(code if _flushed() else 120)
+
+
+def _flushed() -> bool:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     except (OSError, ValueError):
-        sys.exit(code)
-    os._exit(code)
+        return False
+    return True

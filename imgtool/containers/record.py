@@ -9,7 +9,6 @@ record saying "running" whose processes are gone is reported as exited.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from imgtool import atomicfile
+from imgtool.filelock import flock
 from imgtool.errors import ImgtoolError, NotFoundError
 from imgtool.runtime import container as rt
 from imgtool.store import Store, gc
@@ -153,14 +153,10 @@ class Record:
     @contextmanager
     def locked(self) -> Iterator["Record"]:
         """Hold the record's lock, reloading the state, and save it on the way out."""
-        fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with flock(self.dir / "lock", mode=0o600):
             self.state = _load_state(self.dir)
             yield self
             _write_json(self.dir / "state.json", asdict(self.state))
-        finally:
-            os.close(fd)
 
 
 def _write_json(path: Path, doc: dict) -> None:
@@ -216,12 +212,8 @@ def names_lock(store: Store) -> Iterator[None]:
     """Serialise name checks and creation, so two `run --name x` cannot both win."""
     root = containers_dir(store)
     root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with flock(root / ".lock", mode=0o600):
         yield
-    finally:
-        os.close(fd)
 
 
 def start_time(pid: int) -> str:

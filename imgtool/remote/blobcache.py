@@ -7,12 +7,13 @@ Bounded: the newest few repositories per digest, the newest digests overall.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
+
+from imgtool.atomicfile import write_bytes
+from imgtool.filelock import flock
 
 _PER_DIGEST = 4
 _MAX_DIGESTS = 20_000
@@ -54,8 +55,7 @@ class BlobLocations:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path.with_suffix(".lock"), "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
+            with flock(self.path.with_suffix(".lock")):
                 try:
                     current = json.loads(self.path.read_text())
                     assert isinstance(current, dict)
@@ -65,10 +65,7 @@ class BlobLocations:
                     merged = list(dict.fromkeys(repos + [r for r in current.pop(digest, []) if isinstance(r, str)]))
                     current[digest] = merged[:_PER_DIGEST]
                 keep = dict(list(current.items())[-_MAX_DIGESTS:])
-                fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".blob-locations.")
-                with os.fdopen(fd, "w") as f:
-                    json.dump(keep, f)
-                os.replace(tmp, self.path)
+                write_bytes(self.path, json.dumps(keep).encode(), durable=False)
         except OSError:
             pass
         self._new = {}

@@ -12,11 +12,11 @@ import base64
 import binascii
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imgtool.atomicfile import write_bytes
 from imgtool.errors import AuthError, ImgtoolError
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
@@ -75,16 +75,8 @@ class CredentialStore:
 
     def _write(self, doc: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".config.json.")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(doc, f, indent="\t")
-                f.write("\n")
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # the temporary file is mkstemp's, mode 0600 from its first byte: never readable by others
+        write_bytes(self.path, (json.dumps(doc, indent="\t") + "\n").encode())
 
     def _helper(self, doc: dict[str, Any], host: str) -> str | None:
         helpers = doc.get("credHelpers") or {}

@@ -20,6 +20,7 @@ import os
 import stat
 
 from . import syscalls
+from .cgroups import V1_CONTROLLERS
 from .resolve import Root, clean
 
 _FLAGS = {
@@ -142,7 +143,10 @@ class Filesystem:
             elif mtype == "cgroup":
                 if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
                     syscalls.mount("cgroup2", path, "cgroup2", flags)
-                else:
+                elif tree is None and not any(ns.get("type") == "user" for ns in self._namespaces()):
+                    syscalls.mount("tmpfs", path, "tmpfs", flags & ~syscalls.MS_RDONLY, "mode=755")
+                    self._cgroup_v1_hierarchies(root, m["destination"], flags)
+                else:  # a user namespace: no host hierarchy to bind (runc's rootless layout is not made)
                     syscalls.mount("tmpfs", path, "tmpfs", flags | syscalls.MS_RDONLY, "mode=755")
                 flags = 0
             else:
@@ -152,6 +156,68 @@ class Filesystem:
             os.close(fd)
         if flags or propagation:
             self._on_new_mount(root, m["destination"], want_dir, flags, propagation)
+
+    def _namespaces(self) -> list:
+        return (self.spec.get("linux") or {}).get("namespaces") or []
+
+    def _cgroup_v1_hierarchies(self, root: Root, dest: str, flags: int) -> None:
+        """runc's v1 layout under the cgroup mount's tmpfs: one directory per host hierarchy the
+        container has a cgroup in (`cpu`, `memory`, `pids`, ...) showing that cgroup, so what runs inside reads its
+        limits at the usual paths and may make sub-cgroups (when the mount is not `ro`). With a
+        cgroup namespace each is a fresh cgroup mount (its root is the namespace's, this cgroup);
+        without, the host's directory of this cgroup is bind-mounted. Co-mounted controllers get
+        symlinks (`cpu` -> `cpu,cpuacct`). Last, the tmpfs is made read-only if asked."""
+        cgroupns = any(ns.get("type") == "cgroup" for ns in self._namespaces())
+        own = {}
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                _, ctrls, path = line.rstrip("\n").split(":", 2)
+                if ctrls:
+                    own[ctrls] = path
+        hierarchies = []
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                left, _, right = line.partition(" - ")
+                fields, (fstype, _src, opts) = left.split(), right.split()[:3]
+                if fstype != "cgroup":
+                    continue
+                ctrls = ",".join(o for o in opts.split(",") if o not in ("rw", "ro") and
+                                 (o.startswith("name=") or o in {c for k in own for c in k.split(",")}))
+                key = next((k for k in own if set(k.split(",")) == set(ctrls.split(","))), None)
+                # only hierarchies the container has a cgroup of its own in: in any other (say the
+                # hybrid host's name=systemd) it sits at the host's root, which it must not reach
+                if key is not None and set(key.split(",")) & set(V1_CONTROLLERS):
+                    hierarchies.append((fields[4], fields[3], key))
+        tmpfs = self.target(root, dest, True)
+        try:
+            for mountpoint, mount_root, key in hierarchies:
+                name = os.path.basename(mountpoint)
+                os.mkdir(name, 0o755, dir_fd=tmpfs)
+                fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=tmpfs)
+                try:
+                    target = f"/proc/self/fd/{fd}"
+                    if cgroupns:
+                        data = key if not key.startswith("name=") else "none," + key
+                        syscalls.mount("cgroup", target, "cgroup", flags, data)
+                    else:
+                        rel = os.path.relpath(own[key], mount_root) if mount_root != "/" else own[key].lstrip("/")
+                        syscalls.mount(os.path.join(mountpoint, rel), target, None, syscalls.MS_BIND)
+                        if flags:
+                            os.close(fd)  # reopened: the old fd is the directory under the new mount
+                            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=tmpfs)
+                            remount(f"/proc/self/fd/{fd}", flags)
+                finally:
+                    os.close(fd)
+                if "," in name:
+                    for ctrl in name.split(","):
+                        try:
+                            os.symlink(name, ctrl, dir_fd=tmpfs)
+                        except FileExistsError:
+                            pass
+            if flags & syscalls.MS_RDONLY:
+                remount(f"/proc/self/fd/{tmpfs}", flags)
+        finally:
+            os.close(tmpfs)
 
     def mount_all(self, root: Root) -> None:
         """Every spec mount in order, then /dev's nodes when /dev is a fresh tmpfs, then linux.devices."""

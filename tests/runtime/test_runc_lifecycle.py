@@ -223,3 +223,27 @@ def test_blkio_throttle_devices_at_create_and_update(runc, bundle):
     proc = runc("run", "--bundle", bad, cid())
     assert proc.returncode == 1 and b"blockIO.throttleWriteIOPSDevice" in proc.stderr
     assert proc.stderr.count(b"\n") == 1
+
+
+@pytest.mark.skipif(is_unified(), reason="cgroup v1 hierarchies")
+@pytest.mark.parametrize("writable", [False, True])
+def test_cgroup_mount_on_v1_shows_the_containers_own_hierarchies(runc, bundle, writable):
+    def edit(spec):
+        spec["linux"]["resources"]["pids"] = {"limit": 77}
+        if writable:  # runc's tests: a cgroup namespace and the mount without "ro"
+            spec["linux"]["namespaces"].append({"type": "cgroup"})
+        for m in spec["mounts"]:
+            if m["type"] == "cgroup" and writable:
+                m["options"] = [o for o in m.get("options", []) if o != "ro"]
+        if not any(m["type"] == "cgroup" for m in spec["mounts"]):
+            spec["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                                   "options": ["nosuid", "noexec", "nodev", "relatime"] + ([] if writable else ["ro"])})
+
+    script = ("ls /sys/fs/cgroup; cat /sys/fs/cgroup/pids/pids.max; "
+              "mkdir /sys/fs/cgroup/memory/sub 2>/dev/null && echo made || echo refused")
+    c = cid()
+    out = runc.ok("run", "--bundle", bundle(["sh", "-c", script], edit=edit), c).split()
+    assert {"memory", "pids", "cpu", "freezer"} <= set(out)
+    assert "systemd" not in out  # a hierarchy the container has no cgroup of its own in
+    assert out[out.index("pids") + 1:].count("77") == 1  # its own limit: the container's cgroup
+    assert out[-1] == ("made" if writable else "refused")

@@ -31,8 +31,23 @@ from .cancel import Interrupted, cancelled, check_cancelled, on_cancel
 from .cgroups import Resources
 from .container import Container, ExitStatus, confirm_exec, spawn
 from .init import Plan
-from .runner import StepResult  # one result shape for `imgtool run` and build steps
 from .snapshots import Snapshots, _dirname, in_private_mounts, mount_overlay
+
+
+@dataclass
+class StepResult:
+    """A finished step: how it exited, and its writable layer (the step's diff) until `release`."""
+
+    status: ExitStatus
+    upper: Path | None
+    _base: Path | None = None
+
+    def release(self) -> None:
+        """Delete the kept writable layer (idempotent)."""
+        if self._base is not None:
+            shutil.rmtree(self._base, ignore_errors=True)
+            self._base = None
+            self.upper = None
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ def unpack_image(store: Store, ref: str, bundle: Path, ov: Overrides | None = No
     bundle = Path(bundle)
     if bundle.exists() and (not bundle.is_dir() or any(bundle.iterdir())):
         raise ImgtoolError(f"{bundle} already exists and is not an empty directory")
-    image = store.resolve(ref)  # not runner.image_layers: that module pulls in the whole container runtime
+    image = store.resolve(ref)
     bundle.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{bundle.name}.", dir=bundle.parent))
     try:

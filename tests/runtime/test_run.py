@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from imgtool.runtime import container as ctr
 from imgtool.runtime.bundle import Overrides
 from imgtool.runtime.cgroups import Resources
 from imgtool.runtime.container import RuntimeError_
-from imgtool.runtime.runner import image_layers, run_layers
+from .harness import image_layers, run_layers
 from imgtool.runtime.tty import Streams
 
 from .layers import d, layer_of, reg, sym, tar_bytes

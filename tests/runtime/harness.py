@@ -1,43 +1,26 @@
-"""Running an image: snapshots + overlay rootfs + imgtool's init, for `imgtool run` and the builder.
+"""A foreground container over an image's layers, for the runtime tests: snapshots + overlay
+rootfs + imgtool's init + cgroup, exactly the pieces `imgtool run`'s monitor (containers/monitor.py)
+and build steps (runtime/step.py) compose, without their records, logs or networks, so each test
+checks one runtime property (limits, masks, hostile paths) on its own.
 
-`run_layers` is the builder's entry point for a Dockerfile RUN step: it takes the layers and config of
-the image being built (which need not be named in the store), runs the command, and hands back the
-container's overlay upper dir, whose whiteouts (0/0 char devices, opaque xattr) and files are exactly
-the step's diff (`imgtool.layer.overlay.changes_from_upper`). The caller `release()`s it afterwards.
+With `keep_upper` the container's overlay upper dir is handed back, whose whiteouts and files are
+exactly its diff (`imgtool.layer.overlay.changes_from_upper`); the caller `release()`s it.
 """
 
 from __future__ import annotations
 
 import secrets
 import shutil
-from dataclasses import dataclass
-from pathlib import Path
 
 from imgtool.layer.layer import Layer
 from imgtool.oci.config import ImageConfig
+from imgtool.runtime.bundle import Overrides, runtime_config, user_spec
+from imgtool.runtime.container import confirm_exec, spawn, wait
+from imgtool.runtime.init import Plan
+from imgtool.runtime.snapshots import Snapshots
+from imgtool.runtime.step import StepResult
+from imgtool.runtime.tty import Streams
 from imgtool.store import Store
-
-from .bundle import Overrides, runtime_config, user_spec
-from .container import ExitStatus, confirm_exec, spawn, wait
-from .init import Plan
-from .snapshots import Snapshots
-from .tty import Streams
-
-
-@dataclass
-class StepResult:
-    """A finished container: how it exited, and its writable layer if it was kept."""
-
-    status: ExitStatus
-    upper: Path | None
-    _base: Path | None = None
-
-    def release(self) -> None:
-        """Delete the kept writable layer (idempotent)."""
-        if self._base is not None:
-            shutil.rmtree(self._base, ignore_errors=True)
-            self._base = None
-            self.upper = None
 
 
 def image_layers(store: Store, ref: str) -> tuple[ImageConfig, list[Layer]]:
@@ -85,9 +68,3 @@ def run_layers(store: Store, config: ImageConfig, layers: list[Layer], ov: Overr
         return StepResult(status, upper, base)
     return StepResult(status, None)
 
-
-def run_image(store: Store, ref: str, ov: Overrides, name: str | None = None,
-              streams: Streams | None = None) -> ExitStatus:
-    """`imgtool run`: the image's layers as snapshots, a fresh writable layer, removed afterwards."""
-    config, layers = image_layers(store, ref)
-    return run_layers(store, config, layers, ov, name=name, streams=streams).status

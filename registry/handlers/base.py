@@ -102,12 +102,12 @@ async def receive_into(
             if buffered >= _CHUNK:
                 if pending is not None:
                     await pending
-                pending = loop.run_in_executor(None, storage.append, upload, b"".join(parts))
+                pending = loop.run_in_executor(None, storage.append, upload, parts)
                 parts, buffered = [], 0
         if pending is not None:
             await pending
         if parts:
-            await loop.run_in_executor(None, storage.append, upload, b"".join(parts))
+            await loop.run_in_executor(None, storage.append, upload, parts)
         if expected is not None and total != expected:
             raise RegistryError(
                 "BLOB_UPLOAD_INVALID",

@@ -114,8 +114,12 @@ class Storage(abc.ABC):
         """The session `upload_id` if it belongs to this repository and user, else BLOB_UPLOAD_UNKNOWN."""
 
     @abc.abstractmethod
-    def append(self, upload: Upload, data: bytes) -> None:
-        """Append bytes at the session's current offset (hashed as they are written)."""
+    def append(self, upload: Upload, parts: list[bytes]) -> None:
+        """Append `parts` in order at the session's current offset (hashed as they are written).
+
+        A list and not one joined bytes: the body arrives in socket-sized pieces, and joining them on
+        the event loop copied every uploaded byte there, under the GIL, before the worker thread
+        wrote and hashed them (which it does piece by piece, with the GIL released)."""
 
     def sync(self, upload: Upload) -> None:
         """Make what was appended durable and visible to every instance (at the end of a request)."""

@@ -144,10 +144,10 @@ class FilesystemStorage(LayoutStorage):
         except OSError as exc:
             raise storage_error(exc) from None
 
-    def append(self, upload: Upload, data: bytes) -> None:
+    def append(self, upload: Upload, parts: list[bytes]) -> None:
         """See Storage.append. A write that fails (disk full) ends the session and frees its bytes."""
         try:
-            self.uploads.append(upload, data)
+            self.uploads.append(upload, parts)
         except OSError as exc:
             self.uploads.remove(upload.id)
             raise storage_error(exc) from None

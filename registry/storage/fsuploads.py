@@ -97,15 +97,18 @@ class UploadDir:
             live.hasher = hash_file(self.data_path(live.upload.id), live.upload.algorithm)
         return live.hasher
 
-    def append(self, upload: Upload, data: bytes) -> None:
-        """Write and hash; the offset moves only once the bytes are written."""
+    def append(self, upload: Upload, parts: list[bytes]) -> None:
+        """Write and hash each part as it came off the socket (no joined copy: a socket-sized part
+        is written straight through the file's buffer, and hashed with the GIL released); the offset
+        moves only once the bytes are written."""
         live = self._open(upload.id)
         if live is None:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", "upload session expired")
         hasher = self._hasher(live)
-        live.file.write(data)
-        hasher.update(data)  # type: ignore[attr-defined]
-        live.upload.offset += len(data)
+        for data in parts:
+            live.file.write(data)
+            hasher.update(data)  # type: ignore[attr-defined]
+            live.upload.offset += len(data)
         upload.offset = live.upload.offset
         if self.fsync and live.upload.offset - live.synced >= WRITEBACK_EVERY:
             live.file.flush()

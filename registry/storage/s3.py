@@ -145,9 +145,9 @@ class S3Storage(LayoutStorage):
         """See Storage.start_upload."""
         return self.uploads.start(new_upload_id(), repository, user, algorithm)
 
-    def append(self, upload: Upload, data: bytes) -> None:
+    def append(self, upload: Upload, parts: list[bytes]) -> None:
         """See Storage.append."""
-        self.uploads.append(upload, data)
+        self.uploads.append(upload, parts)
 
     def sync(self, upload: Upload) -> None:
         """See Storage.sync."""

@@ -112,17 +112,20 @@ class S3Uploads:
             live.tail = bytearray(self.bucket.get(f"{_ROOT}{upload.id}/{name}") or b"") if name else bytearray()
         return live
 
-    def append(self, upload: Upload, data: bytes) -> None:
+    def append(self, upload: Upload, parts: list[bytes]) -> None:
         """Add bytes at the end; every full part goes to S3 now, the rest at `sync`."""
         live = self._live_of(upload)
         assert live.tail is not None
-        live.tail += data
-        if live.hasher is not None:
-            live.hasher.update(data)
+        added = 0
+        for data in parts:
+            live.tail += data
+            if live.hasher is not None:
+                live.hasher.update(data)
+            added += len(data)
         while len(live.tail) >= self.part_size:
             self._flush_part(upload.id, live, bytes(live.tail[: self.part_size]))
             del live.tail[: self.part_size]
-        upload.offset += len(data)
+        upload.offset += added
 
     def _flush_part(self, upload_id: str, live: _Live, data: bytes) -> None:
         state = live.state

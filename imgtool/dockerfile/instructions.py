@@ -19,6 +19,14 @@ from .shell import Lex
 
 T = TypeVar("T", bound="Instruction")
 
+# The abstract bases (never instantiated, only subclassed) contribute fields and stay frozen, but
+# get no __init__/__repr__/__eq__/__hash__ of their own: every concrete instruction is a dataclass
+# that generates all four for itself, so the bases' copies were never called. Each base also has a
+# docstring, else dataclass computes one from inspect.signature. Why it matters: every generated
+# method is compiled from source at import, on the start-up of every build; this took 10.7 M of
+# the 471 M instructions of a cached `imgtool build` (callgrind; docs/benchmarks.md, Build).
+_base = dataclass(frozen=True, kw_only=True, init=False, repr=False, eq=False)
+
 
 @dataclass
 class Expander:
@@ -54,7 +62,7 @@ class Expander:
         return None if text is None else self.word(text)
 
 
-@dataclass(frozen=True, kw_only=True)
+@_base
 class Instruction:
     """Common part: keyword as written, 1-based first and last line, the assembled source line."""
 
@@ -111,8 +119,10 @@ class From(Instruction):
     platform: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@_base
 class _Pairs(Instruction):
+    """ENV and LABEL: key/value pairs."""
+
     pairs: tuple[KeyValue, ...]
 
     def expand(self: T, expander: Expander) -> T:
@@ -148,7 +158,7 @@ class Arg(Instruction):
         )
 
 
-@dataclass(frozen=True, kw_only=True)
+@_base
 class ShellDependent(Instruction):
     """RUN, CMD, ENTRYPOINT: exec form (`shell_form` False) or one shell string plus heredoc files."""
 
@@ -193,8 +203,10 @@ class Shell(Instruction):
     shell: tuple[str, ...]
 
 
-@dataclass(frozen=True, kw_only=True)
+@_base
 class _SourcesAndDest(Instruction):
+    """COPY and ADD: sources, a destination and the flags both take."""
+
     sources: tuple[str, ...]
     dest: str
     contents: tuple[SourceContent, ...] = ()
@@ -249,8 +261,10 @@ class Add(_SourcesAndDest):
         return {"checksum": expander.optional(self.checksum)}
 
 
-@dataclass(frozen=True, kw_only=True)
+@_base
 class _SingleWord(Instruction):
+    """WORKDIR, USER, STOPSIGNAL: one expandable word."""
+
     value: str
 
     def expand(self: T, expander: Expander) -> T:

@@ -18,6 +18,12 @@ Policies (tests in tests/runtime/test_hostile_layers.py name the cases T1-T43):
   then times; directory times at the very end. security.selinux, system.nfs4_acl and overlayfs'
   own xattrs are never applied.
 - a hardlink whose target appears later in the same layer is retried at the end of the layer.
+- a regular file of 1-64 MiB may have its content and metadata written by a second writer thread
+  while the next entries are applied: ext4 serialises buffered writes per inode but copies two
+  files' pages into the page cache on two cores at once, and that copy was most of the time of
+  unpacking a 200 MB layer. Its inode joins this layer's set before the next entry is read (so a
+  whiteout later in the layer cannot remove it), and the writer is settled before the layer's
+  late hardlinks and directory times and before `apply_layer` returns or raises.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import math
 import os
 import stat
 import tarfile
+from concurrent.futures import Future, ThreadPoolExecutor
+
 from imgtool.errors import LayerError
 from imgtool.layer import whiteout
 from imgtool.layer.layer import Layer
@@ -43,6 +51,10 @@ MAX_ENTRIES = int(os.environ.get("IMGTOOL_MAX_LAYER_ENTRIES", 10_000_000))
 _ID_MAX = 0xFFFFFFFE  # 0xFFFFFFFF is "unchanged" to chown(2)
 _SKIP_XATTRS = ("security.selinux", "system.nfs4_acl", "trusted.overlay.", "user.overlay.")
 _REG_TYPES = {tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE}
+# files the second writer takes: smaller ones are not worth a hand-off; its whole content is held
+# in memory until written, so the upper bound is what one queued file can pin
+_BACKGROUND_MIN = 1 << 20
+_BACKGROUND_MAX = 64 << 20
 
 
 def _clamp_time(value: float) -> float:
@@ -61,6 +73,8 @@ class _LayerApply:
         self.dir_times: list[tuple[str, float]] = []
         self.pending_links: list[tarfile.TarInfo] = []
         self._parents: dict[str, int] = {}
+        self._writer: ThreadPoolExecutor | None = None
+        self._written: Future | None = None  # the writer's one file in flight
 
     # -- parents ---------------------------------------------------------------------------------
     def _on_mkdir(self, dirfd: int, name: str, _rel: str) -> None:
@@ -77,6 +91,13 @@ class _LayerApply:
             self.upper.add(os.fstat(fd).st_ino)
             self._parents[parent] = fd
         return fd, base
+
+    def close(self) -> None:
+        """Cached fds closed and the second writer stopped (waited for: its file's fd is closed and
+        nothing writes into the root after this, even when the layer failed)."""
+        self.forget_parents()
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
 
     def forget_parents(self) -> None:
         """Drop cached parent fds: after anything is removed, a cached name may mean something else."""
@@ -196,19 +217,35 @@ class _LayerApply:
 
     def write_file(self, pfd: int, base: str, member: tarfile.TarInfo, tar: TarStream) -> None:
         """A regular file: created O_EXCL|O_NOFOLLOW (never written through an existing link), its
-        content written straight from the inflater's chunks."""
+        content written straight from the inflater's chunks, here or by the second writer."""
         fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=pfd)
         try:
-            for view in tar.content(member):
-                while view:
-                    view = view[os.write(fd, view):]
-            _owner_mode(fd, member)
-            _xattrs(fd, member)
-            t = _clamp_time(member.mtime)
-            os.utime(fd, (t, t))
             self.upper.add(os.fstat(fd).st_ino)
-        finally:
+            views = list(tar.content(member)) if self._writer_free(member.size) else None
+        except BaseException:
             os.close(fd)
+            raise
+        if views is None:
+            _fill(fd, tar.content(member), member)
+        else:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="layer-write")
+            self._written = self._writer.submit(_fill, fd, views, member)
+
+    def _writer_free(self, size: int) -> bool:
+        """Whether a file of `size` bytes goes to the second writer: in range and the writer idle."""
+        if not _BACKGROUND_MIN <= size <= _BACKGROUND_MAX:
+            return False
+        if self._written is not None and not self._written.done():
+            return False
+        self.settle()
+        return True
+
+    def settle(self) -> None:
+        """Wait for the second writer's file; its error (a LayerError naming that file) is raised here."""
+        if self._written is not None:
+            written, self._written = self._written, None
+            written.result()
 
     def metadata_dir(self, fd: int, member: tarfile.TarInfo, rel: str) -> None:
         """Directory metadata now, its times at the end of the layer (later entries change them)."""
@@ -261,6 +298,7 @@ class _LayerApply:
 
     def finish(self) -> None:
         """Late hardlinks, then directory times (deepest last is fine: utime changes no parent)."""
+        self.settle()
         for member in self.pending_links:
             if not self.hardlink(resolve.clean(member.name), member):
                 raise LayerError(f"hardlink {member.name!r}: target {member.linkname!r} is not in the image")
@@ -288,6 +326,23 @@ def _checked_name(name: str) -> str:
     if any(len(part) > NAME_MAX for part in raw.split(b"/")):
         raise LayerError(f"tar entry {name[:64]!r}...: a component is longer than {NAME_MAX} bytes")
     return resolve.clean(name)
+
+
+def _fill(fd: int, views, member: tarfile.TarInfo) -> None:
+    """Content, owner, mode, xattrs and times of a new regular file, then its fd closed. OSError is
+    turned into the entry's LayerError here: on the second writer it surfaces at a later entry."""
+    try:
+        for view in views:
+            while view:
+                view = view[os.write(fd, view):]
+        _owner_mode(fd, member)
+        _xattrs(fd, member)
+        t = _clamp_time(member.mtime)
+        os.utime(fd, (t, t))
+    except OSError as exc:
+        raise LayerError(f"tar entry {member.name!r}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
 
 
 def _check_ids(member: tarfile.TarInfo) -> None:
@@ -344,7 +399,7 @@ def apply_layer(stream: VerifiedLayer, root: str | os.PathLike[str]) -> Digest:
         except (tarfile.TarError, EOFError) as exc:
             raise LayerError(f"corrupt tar: {exc}") from None
         finally:
-            state.forget_parents()
+            state.close()
     stream.drain()
     return stream.verify()
 

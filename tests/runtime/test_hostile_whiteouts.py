@@ -13,7 +13,7 @@ import pytest
 
 from imgtool.errors import LayerError
 
-from .layers import content, d, reg, sym, wh
+from .layers import content, d, link, reg, sym, wh
 
 
 @pytest.mark.parametrize("name", [".wh.", ".wh..", ".wh...", "etc/.wh..", "etc/.wh...", "etc/.wh..wh.x"])
@@ -50,6 +50,19 @@ def test_t28_same_layer_file_survives_its_whiteout(sandbox):
     sandbox.apply([reg("y", b"lower")], [reg("x", b"same"), wh(".wh.x"), reg("y", b"upper"), wh(".wh.y")])
     v = sandbox.view()
     assert content(v, "x") == b"same" and content(v, "y") == b"upper"
+
+
+def test_t28_large_files_from_the_second_writer(sandbox):
+    """Files of 1-64 MiB are written by the applier's second writer thread while later entries are
+    applied: a same-layer whiteout still spares them, a hardlink to one still gets its content, and
+    setuid survives (mode after owner, both after the content), as for small files."""
+    big = bytes(range(256)) * (6 << 12)  # 6 MiB
+    sandbox.apply([reg("y", b"lower"), reg("w", big)],
+                  [reg("x", big), wh(".wh.x"), reg("y", big[::-1]), wh(".wh.y"), link("z", "x"),
+                   reg("su", big, mode=0o4755, uid=0, gid=0), reg("x2", big + b"!"), wh(".wh.w")])
+    v = sandbox.view()
+    assert content(v, "x") == big and content(v, "z") == big and content(v, "y") == big[::-1]
+    assert content(v, "x2") == big + b"!" and v["su"][1] == 0o4755 and "w" not in v
 
 
 def test_t29_opaque_applies_first(sandbox):

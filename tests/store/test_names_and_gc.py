@@ -161,12 +161,14 @@ def test_prune_frees_the_snapshots_of_removed_images(busybox_store, imgtool):
 def test_prune_keeps_what_a_running_container_mounts(busybox_store, tmp_path, imgtool):
     release = tmp_path / "release"
     proc = subprocess.Popen([sys.executable, "-m", "imgtool", "run", "--rm", "-v", f"{tmp_path}:/host", "busybox",
-                             "sh", "-c", "while [ ! -e /host/release ]; do sleep 0.05; done; cat /bin/busybox >/dev/null"],
+                             "sh", "-c", "touch /host/started; while [ ! -e /host/release ]; do sleep 0.05; done; "
+                             "cat /bin/busybox >/dev/null"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        containers = busybox_store.snapshots_dir / "containers"
+        # running, so its snapshots are unpacked and mounted (the container's directory appears at
+        # create, before the monitor has unpacked anything)
         deadline = time.time() + 60
-        while not (containers.is_dir() and any(containers.iterdir())) and time.time() < deadline:
+        while not (tmp_path / "started").exists() and time.time() < deadline:
             time.sleep(0.05)
         imgtool("rmi", "-f", "busybox", check=True)  # docker: -f for an image a container uses
         rows = {r["kind"]: r for r in json.loads(imgtool("system", "df", "--format", "json").stdout)}

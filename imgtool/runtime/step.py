@@ -31,7 +31,7 @@ from .cancel import Interrupted, cancelled, check_cancelled, on_cancel
 from .cgroups import Resources
 from .container import Container, ExitStatus, confirm_exec, spawn
 from .init import Plan
-from .snapshots import Snapshots, _dirname, in_private_mounts, mount_overlay
+from .snapshots import Snapshots, _dirname, in_private_mounts, mount_overlay, spread
 
 
 @dataclass
@@ -133,48 +133,11 @@ on_cancel(_kill_running)
 
 
 def snapshots(store: Store) -> Snapshots:
-    """The store's snapshot area, its step dirs and unpack staging spread over the disk (`_spread`)."""
+    """The store's snapshot area, its step dirs and unpack staging spread over the disk (`spread`)."""
     snaps = Snapshots(store.snapshots_dir, store.tmp_dir)
-    _spread(snaps.root / "containers")
-    _spread(store.tmp_dir)
+    spread(snaps.root / "containers")
+    spread(store.tmp_dir)
     return snaps
-
-
-_FS_IOC_GETFLAGS, _FS_IOC_SETFLAGS, _FS_TOPDIR_FL = 0x80086601, 0x40086602, 0x00020000
-_spread_done: set[Path] = set()
-
-
-def _spread(directory: Path) -> None:
-    """Mark `directory` as a top of directory hierarchies (`chattr +T`), where the filesystem has it.
-
-    Why: each step's upper dir (and each snapshot being unpacked) is a new, unrelated tree, and
-    ext4's allocator then places it as it places top-level dirs, in a little-used group, instead of
-    in the group of its parent. Without a journal, ext4 skips inodes freed in the last minute or
-    more when it picks one, scanning past each of them for every file it creates; a store's own
-    group is full of those after a prune, a rebuild or any test run nearby. `RUN` writing 2,000
-    files took 1.5 s there and 0.08 s with the flag (same machine, same minute). A hint only: any
-    filesystem without the flag (tmpfs, xfs, overlay) is left as it is.
-    """
-    if directory in _spread_done:
-        return
-    _spread_done.add(directory)
-    import array
-    import fcntl
-
-    try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        flags = array.array("i", [0])
-        fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags, True)
-        if not flags[0] & _FS_TOPDIR_FL:
-            flags[0] |= _FS_TOPDIR_FL
-            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, flags, True)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def prepare(store: Store, layers: list[Layer]) -> list[Path]:

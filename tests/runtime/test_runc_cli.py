@@ -62,7 +62,7 @@ def test_lifecycle_pid_file_and_state(runc, bundle, tmp_path):
     st = runc.state(c)
     assert st["status"] == "created" and st["pid"] == int(raw) and st["bundle"] == str(b)
     assert st["created"].endswith("Z") and st["ociVersion"]
-    assert runc("create", "--bundle", b, c).stderr.decode().strip().endswith("container with given ID already exists")
+    assert runc("create", "--bundle", b, c).stderr.decode().strip().endswith('msg="runc create failed: container with given ID already exists"')
     runc.ok("start", c)
     runc.wait_status(c, "running")
     assert b"cannot start an already running container" in runc("start", c).stderr

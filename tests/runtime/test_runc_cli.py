@@ -195,7 +195,8 @@ def test_unsupported_fields_are_refused_at_create(runc, bundle):
                         ("mounts[0].uidMappings", lambda s: s["mounts"][0].update(
                             uidMappings=[{"containerID": 0, "hostID": 1000, "size": 1}])),
                         ("process.selinuxLabel", lambda s: s["process"].update(selinuxLabel="system_u:x")),
-                        ("linux.namespaces", lambda s: s["linux"]["namespaces"].append({"type": "time"}))):
+                        ("linux.personality", lambda s: s["linux"].update(personality={"domain": "LINUX32"})),
+                        ("linux.namespaces", lambda s: s["linux"]["namespaces"].append({"type": "nosuch"}))):
         proc = runc("create", "--bundle", bundle(["true"], edit), c)
         assert proc.returncode == 1 and field.encode() in proc.stderr, (field, proc.stderr)
         assert not (runc.root / c).exists()

@@ -268,3 +268,24 @@ def test_cgroup_mount_on_v1_shows_the_containers_own_hierarchies(runc, bundle, w
     assert ("systemd" in out) == ("name=systemd" in open("/proc/self/mountinfo").read())
     assert out[out.index("pids") + 1:].count("77") == 1  # its own limit: the container's cgroup
     assert out[-1] == ("made" if writable else "refused")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/timens_offsets"), reason="kernel without time namespaces")
+def test_time_namespace_with_offsets_for_init_and_exec(runc, bundle):
+    """runtime-spec config-linux.md: a `time` namespace with linux.timeOffsets (time_namespaces(7));
+    exec joins it; offsets without a new time namespace are refused naming the field."""
+    def edit(spec):
+        spec["linux"]["namespaces"].append({"type": "time"})
+        spec["linux"]["timeOffsets"] = {"boottime": {"secs": 86400, "nanosecs": 5}, "monotonic": {"secs": 7}}
+
+    c = cid()
+    runc.ok("run", "--detach", "--bundle", bundle(SLEEPER, edit), c)
+    host_uptime = float(open("/proc/uptime").read().split()[0])
+    for out in (open(f"/proc/{runc.state(c)['pid']}/timens_offsets").read(),
+                runc.ok("exec", c, "cat", "/proc/self/timens_offsets")):
+        assert out.split() == ["monotonic", "7", "0", "boottime", "86400", "5"], out
+    assert float(runc.ok("exec", c, "cat", "/proc/uptime").split()[0]) >= host_uptime + 86400
+    assert "time" in json.loads(runc.ok("features"))["linux"]["namespaces"]
+    proc = runc("run", "--bundle", bundle(["true"], lambda s: s["linux"].update(timeOffsets={"monotonic": {"secs": 1}})),
+                cid())
+    assert proc.returncode == 1 and b"linux.timeOffsets needs a new time namespace" in proc.stderr

@@ -24,6 +24,9 @@ from .handlers.base import STATE
 
 log = logging.getLogger("registry")
 ACCESS_FORMAT = '%a "%r" %s %b %Tf "%{User-Agent}i"'
+# on SIGTERM, requests still running get this long to finish before they are cancelled (aiohttp's
+# default, 60 s, let one stalled upload hold a restart or a rolling deploy for a minute)
+SHUTDOWN_GRACE = 3.0
 
 
 def _ssl_context(config: Config) -> ssl.SSLContext | None:
@@ -85,6 +88,7 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
         access_log=logging.getLogger("registry.access") if config.access_log else None,
         access_log_format=ACCESS_FORMAT,
         handle_signals=False,
+        shutdown_timeout=SHUTDOWN_GRACE,
     )
     await runner.setup()
     try:

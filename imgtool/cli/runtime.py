@@ -27,7 +27,9 @@ def run_with_runtime(runtime: str, image: str, command, env, workdir, user, entr
 
 def unpack(ref: str = typer.Argument(..., help="Image reference in the store."),
            bundle: Path = typer.Argument(..., help="Bundle directory to create (must not exist or be empty)."),
-           quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output.")) -> None:
+           quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+           verify: bool = typer.Option(False, "--verify",
+                                       help="Re-hash every layer, even those the store verified before.")) -> None:
     """Write an OCI runtime bundle: rootfs/ plus config.json (for runc, crun or `imgtool runtime`)."""
     from imgtool.runtime.progress import for_terminal
     from imgtool.runtime.unpack import unpack_image
@@ -35,7 +37,7 @@ def unpack(ref: str = typer.Argument(..., help="Image reference in the store."),
 
     progress = for_terminal(quiet)
     try:
-        unpack_image(Store.open(), ref, bundle, progress=progress)
+        unpack_image(Store.open(), ref, bundle, progress=progress, verify=verify)
     finally:
         progress.close()
 

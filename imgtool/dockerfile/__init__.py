@@ -14,7 +14,8 @@ Nothing here executes anything. The builder uses:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from imgtool.frozen import frozen
 
 from . import instructions
 from .checks import CheckWarning, run_checks
@@ -29,7 +30,7 @@ from .shell import Expansion, Lex
 from .stages import PROXY_ARGS, Stage, StageScope, global_args, platform_args, reachable_stages, resolve_from
 
 
-@dataclass(frozen=True)
+@frozen
 class Dockerfile:
     """A parsed Dockerfile: global ARGs, stages, directives and the raw parse result."""
 

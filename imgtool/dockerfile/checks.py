@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+
+from imgtool.frozen import frozen
 
 from . import instructions as ins
 from .directives import CheckConfig
@@ -36,7 +37,7 @@ _DEFAULT_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
 _SINGLE_PER_STAGE = ("CMD", "ENTRYPOINT", "HEALTHCHECK")
 
 
-@dataclass(frozen=True)
+@frozen
 class CheckWarning:
     """One finding: rule name, one-line message, 1-based line range, documentation URL."""
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from imgtool.frozen import frozen
+
 from .errors import DockerfileError
 
 KNOWN = ("syntax", "escape", "check")
 _DIRECTIVE = re.compile(r"#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*\Z")
 
 
-@dataclass(frozen=True)
+@frozen
 class Directive:
     """One directive as written: lower-case name, value, 1-based line."""
 
@@ -52,7 +54,7 @@ class DirectiveParser:
         return directive
 
 
-@dataclass(frozen=True)
+@frozen
 class CheckConfig:
     """`# check=skip=A,B;error=true`: which build checks to skip, and whether warnings fail the build."""
 

@@ -9,8 +9,9 @@ accepts it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import Enum
+
+from imgtool.frozen import frozen
 
 from .errors import DockerfileError
 from .suggest import with_hint
@@ -24,7 +25,7 @@ class Kind(Enum):
     STRINGS = "strings"
 
 
-@dataclass(frozen=True)
+@frozen
 class Flags:
     """The parsed flags of one instruction: name -> value (bool, str or tuple of str)."""
 

@@ -7,7 +7,8 @@ is simulated here as a small NFA: one pass over the value, O(len(pattern) * len(
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+
+from imgtool.frozen import frozen
 
 from .errors import ExpansionError
 
@@ -15,7 +16,7 @@ STAR = object()
 ANY = object()
 
 
-@dataclass(frozen=True)
+@frozen
 class Glob:
     """A compiled pattern: a tuple of tokens (`STAR`, `ANY` or a literal character)."""
 

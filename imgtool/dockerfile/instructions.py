@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, TypeVar
 
+from imgtool.frozen import frozen
+
 from .mounts import Mount
 from .shell import Lex
 
@@ -77,7 +79,7 @@ class Instruction:
         return self
 
 
-@dataclass(frozen=True)
+@frozen
 class KeyValue:
     """One ENV or LABEL pair; `legacy` for the `KEY value` form (LegacyKeyValueFormat)."""
 
@@ -90,7 +92,7 @@ class KeyValue:
         return KeyValue(expander.word(self.key), expander.word(self.value), self.legacy)
 
 
-@dataclass(frozen=True)
+@frozen
 class ArgDef:
     """One ARG name with its optional default (None: declared without a value)."""
 
@@ -98,7 +100,7 @@ class ArgDef:
     value: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class SourceContent:
     """A heredoc used as a COPY/ADD source: a file named `path` holding `data`."""
 
@@ -107,7 +109,7 @@ class SourceContent:
     expand: bool
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class From(Instruction):
     """`FROM [--platform=p] base [AS name]`; `name` is lower-cased ('' if unnamed)."""
 
@@ -130,21 +132,21 @@ class _Pairs(Instruction):
         return dataclasses.replace(self, pairs=tuple(p.expand(expander) for p in self.pairs))  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Env(_Pairs):
     """`ENV k=v ...`: every value sees the environment from before this instruction."""
 
     NAME: ClassVar[str] = "ENV"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Label(_Pairs):
     """`LABEL k=v ...`."""
 
     NAME: ClassVar[str] = "LABEL"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Arg(Instruction):
     """`ARG name[=default] ...`."""
 
@@ -167,7 +169,7 @@ class ShellDependent(Instruction):
     files: tuple = ()  # tuple[Heredoc, ...]: heredoc bodies the shell command refers to
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Run(ShellDependent):
     """`RUN [--mount=...] [--network=...] [--security=...] command`."""
 
@@ -181,21 +183,21 @@ class Run(ShellDependent):
         return dataclasses.replace(self, mounts=tuple(m.expand(expander.word) for m in self.mounts))
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Cmd(ShellDependent):
     """`CMD`: the default command."""
 
     NAME: ClassVar[str] = "CMD"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Entrypoint(ShellDependent):
     """`ENTRYPOINT`: setting it resets an inherited CMD."""
 
     NAME: ClassVar[str] = "ENTRYPOINT"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Shell(Instruction):
     """`SHELL ["exe", "args"]`: the prefix for shell-form RUN/CMD/ENTRYPOINT (JSON only)."""
 
@@ -236,7 +238,7 @@ class _SourcesAndDest(Instruction):
         return {}
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Copy(_SourcesAndDest):
     """`COPY [--from=...] [--chown] [--chmod] [--link] [--parents] [--exclude] src... dest`."""
 
@@ -248,7 +250,7 @@ class Copy(_SourcesAndDest):
         return {"from_": expander.optional(self.from_)}
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Add(_SourcesAndDest):
     """`ADD [--chown] [--chmod] [--link] [--checksum] [--keep-git-dir] [--unpack] [--exclude] src... dest`."""
 
@@ -272,28 +274,28 @@ class _SingleWord(Instruction):
         return dataclasses.replace(self, value=expander.word(self.value))  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Workdir(_SingleWord):
     """`WORKDIR path` (relative paths are relative to the previous WORKDIR)."""
 
     NAME: ClassVar[str] = "WORKDIR"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class User(_SingleWord):
     """`USER user[:group]`."""
 
     NAME: ClassVar[str] = "USER"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class StopSignal(_SingleWord):
     """`STOPSIGNAL signal`."""
 
     NAME: ClassVar[str] = "STOPSIGNAL"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Volume(Instruction):
     """`VOLUME path...`."""
 
@@ -305,7 +307,7 @@ class Volume(Instruction):
         return dataclasses.replace(self, paths=tuple(expander.word(p) for p in self.paths))
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Expose(Instruction):
     """`EXPOSE port[/proto]...`: ports are sorted as written, like BuildKit."""
 
@@ -317,7 +319,7 @@ class Expose(Instruction):
         return dataclasses.replace(self, ports=tuple(w for p in self.ports for w in expander.words(p)))
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Healthcheck(Instruction):
     """`HEALTHCHECK NONE` or `HEALTHCHECK [opts] CMD ...`; `test` is the image-config Test list.
 
@@ -333,7 +335,7 @@ class Healthcheck(Instruction):
     retries: int = 0
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Onbuild(Instruction):
     """`ONBUILD <instruction>`: stored as text in the image config, run by downstream builds."""
 
@@ -342,7 +344,7 @@ class Onbuild(Instruction):
     trigger: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class Maintainer(Instruction):
     """`MAINTAINER name` (deprecated; sets the image author)."""
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from imgtool.frozen import frozen
 
 from .errors import DockerfileError
 
@@ -26,7 +27,7 @@ _BOOL_KEYS = frozenset({"readonly", "readwrite", "required"})
 _SHARING = ("shared", "private", "locked")
 
 
-@dataclass(frozen=True)
+@frozen
 class Mount:
     """One `--mount`: its type and options with canonical key names (`dst` -> `target`, ...)."""
 

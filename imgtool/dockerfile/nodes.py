@@ -9,14 +9,16 @@ format byte for byte, so BuildKit's parser corpus is usable as is.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from imgtool.frozen import frozen
 
 from .goquote import quote, quote_list, strip_space
 
 _LEADING_TABS = re.compile(r"(?m)^\t+")
 
 
-@dataclass(frozen=True)
+@frozen
 class Heredoc:
     """A here-document attached to RUN/COPY/ADD.
 
@@ -37,7 +39,7 @@ class Heredoc:
         return _LEADING_TABS.sub("", self.content)
 
 
-@dataclass(frozen=True)
+@frozen
 class Node:
     """One instruction. `args` are the argument nodes' values; `sub` is ONBUILD's instruction."""
 

@@ -14,7 +14,8 @@ hostile input can cause.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from imgtool.frozen import frozen
 
 from . import lineparsers
 from .directives import Directive, DirectiveParser
@@ -31,7 +32,7 @@ _HEREDOC_NAME_RAW = Lex(raw_quotes=True, skip_unset_env=True)
 HEREDOC_INSTRUCTIONS = frozenset({"run", "copy", "add"})
 
 
-@dataclass(frozen=True)
+@frozen
 class ParseWarning:
     """A parser-level finding that is not an error (today: empty continuation lines)."""
 
@@ -40,7 +41,7 @@ class ParseWarning:
     line: int
 
 
-@dataclass(frozen=True)
+@frozen
 class ParseResult:
     """The instructions of a file, its escape character, directives and parser warnings."""
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from imgtool.frozen import frozen
+
 from . import globpattern
 from .errors import ExpansionError
 from .goquote import is_space, quote
@@ -35,7 +37,7 @@ class Expansion:
     unmatched: set[str] = field(default_factory=set)
 
 
-@dataclass(frozen=True)
+@frozen
 class Lex:
     """Lexer settings. The defaults are the ones the builder uses at dispatch.
 

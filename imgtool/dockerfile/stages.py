@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from imgtool.frozen import frozen
+
 from . import instructions as ins
 from .errors import DockerfileError
 from .shell import Lex
@@ -23,7 +25,7 @@ PROXY_BASES = ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"
 PROXY_ARGS = tuple(name for base in PROXY_BASES for name in (base, base.lower()))
 
 
-@dataclass(frozen=True)
+@frozen
 class Stage:
     """One `FROM` and the instructions up to the next; `name` is lower-case or ''."""
 

@@ -64,11 +64,12 @@ class Layer:
         """The blob as stored, checked against the descriptor's digest and size at end of stream."""
         return io.BufferedReader(VerifiedBlob(self._open(), self.descriptor), 1 << 20)  # type: ignore[return-value]
 
-    def open_uncompressed(self) -> VerifiedLayer:
-        """The tar stream, checked against media type, digest, size and DiffID at end of stream."""
+    def open_uncompressed(self, trusted: bool = False) -> VerifiedLayer:
+        """The tar stream, checked against media type, digest, size and DiffID at end of stream
+        (`trusted`: size and media type only, for a pair the store vouches for: verify.py's policy)."""
         raw = self._open()
         try:
-            return VerifiedLayer(raw, self.descriptor, self.diff_id)
+            return VerifiedLayer(raw, self.descriptor, self.diff_id, trusted)
         except BaseException:
             raw.close()
             raise

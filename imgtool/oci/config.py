@@ -6,10 +6,11 @@ unknown key is kept in `extra` so a config read and written again loses nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from imgtool.errors import SchemaError
+from imgtool.frozen import frozen
 
 from . import canonical, schema
 from .digest import Digest, of_bytes
@@ -28,7 +29,7 @@ _TOP_FIELDS = {"created", "author", "architecture", "os", "os.version", "os.feat
                "config", "rootfs", "history"}
 
 
-@dataclass(frozen=True)
+@frozen
 class ContainerConfig:
     """Execution defaults for a container made from the image (`config` in the image config)."""
 
@@ -67,7 +68,7 @@ class ContainerConfig:
         return cls(**kwargs)
 
 
-@dataclass(frozen=True)
+@frozen
 class History:
     """One build step: what made it, and whether it produced a layer."""
 
@@ -92,7 +93,7 @@ class History:
         return cls(**{attr: d[key] for key, attr in _HISTORY_FIELDS.items() if d.get(key) is not None})
 
 
-@dataclass(frozen=True)
+@frozen
 class ImageConfig:
     """The image configuration blob. `diff_ids` are the uncompressed layer digests, base first."""
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from imgtool.frozen import frozen
 
 from .digest import Digest
 
 
-@dataclass(frozen=True)
+@frozen
 class Platform:
     """The platform an image in an index runs on."""
 
@@ -45,7 +47,7 @@ class Platform:
         return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
 
 
-@dataclass(frozen=True)
+@frozen
 class Descriptor:
     """A typed pointer to content: media type, digest and size, plus optional metadata."""
 

@@ -6,10 +6,11 @@ validation and typed construction in one step, each failure one line naming the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from imgtool.errors import SchemaError, UnknownMediaTypeError
+from imgtool.frozen import frozen
 
 from . import canonical, mediatype, schema
 from .descriptor import Descriptor
@@ -40,7 +41,7 @@ def _optional_from_dict(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
+@frozen
 class Manifest:
     """An image manifest: one config and an ordered list of layers (base first)."""
 
@@ -76,7 +77,7 @@ class Manifest:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Index:
     """An image index (or Docker manifest list): descriptors of manifests, e.g. one per platform."""
 

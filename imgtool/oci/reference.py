@@ -8,9 +8,9 @@ their registry and digest. The first path component is a registry host only when
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from imgtool.errors import InvalidDigestError, InvalidReferenceError
+from imgtool.frozen import frozen
 
 from .digest import Digest
 
@@ -28,7 +28,7 @@ _PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 
 
-@dataclass(frozen=True)
+@frozen
 class Reference:
     """A normalised reference: registry host, repository path, optional tag and digest."""
 

@@ -49,9 +49,17 @@ class BlobLocations:
         with self._lock:
             self._new.setdefault(digest, []).insert(0, f"{host}/{name}")
 
+    def _news(self) -> bool:
+        """Whether saving would change what the file said when read: a repeated pull or push of the
+        same image (every digest already listed newest-first for its repository) rewrites nothing."""
+        return any(list(dict.fromkeys(repos)) != self._known.get(digest, [])[:len(dict.fromkeys(repos))]
+                   for digest, repos in self._new.items())
+
     def save(self) -> None:
-        """Merge into the file (under a lock, atomically); a cache that cannot be written is skipped."""
-        if not self._new:
+        """Merge into the file (under a lock, atomically); a cache that cannot be written is skipped,
+        and one that already says all of it is not rewritten (no lock, no write per command)."""
+        if not self._news():
+            self._new = {}
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

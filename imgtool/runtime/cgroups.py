@@ -1,8 +1,10 @@
 """cgroup v1 and v2 behind one interface: create a container's cgroup with its limits, update them.
 
 Which version is decided at run time: a unified host has `/sys/fs/cgroup/cgroup.controllers`;
-otherwise each v1 controller's mount is found in /proc/self/mountinfo (a hybrid host's
-`/sys/fs/cgroup/unified` carries no controllers and is ignored). File mapping follows runc/crun
+otherwise each v1 controller's mount is found in /proc/self/mountinfo, and the container also
+gets a cgroup in the `name=systemd` hierarchy and a hybrid host's controller-less unified one
+(key `unified`: '' means a v2 host's one directory), as runc's fs driver makes them, so its /proc/self/cgroup names it on every line and
+systemd-style tools find it. File mapping follows runc/crun
 (research/runtime.md §3.1). What acts on a live cgroup (join, freeze, kill, remove) is
 `cgroupfs.Cgroup`, which the short-lived runtime verbs import without this module.
 
@@ -52,7 +54,7 @@ class Resources(namedtuple("Resources", [f for f, _ in _RESOURCE_FIELDS], defaul
     def from_spec(cls, res: dict) -> "Resources":
         """From config.json `linux.resources` (or `update --resources`, the same object)."""
         mem, cpu = res.get("memory") or {}, res.get("cpu") or {}
-        rules = tuple(_device_rule(d) for d in res.get("devices") or []) or None
+        rules = tuple(filter(None, map(_device_rule, res.get("devices") or []))) or None
         return cls(memory=mem.get("limit"), memory_swap=mem.get("swap"), memory_reservation=mem.get("reservation"),
                    cpu_shares=cpu.get("shares"), cpu_quota=cpu.get("quota"), cpu_period=cpu.get("period"),
                    cpuset_cpus=cpu.get("cpus") or None, pids=(res.get("pids") or {}).get("limit"),
@@ -81,14 +83,19 @@ def _throttles(blkio: dict) -> tuple | None:
     return tuple(out) or None
 
 
-def _device_rule(d: dict) -> str:
-    """A linux.resources.devices entry as a v1 devices.allow line ('!' prefix: deny)."""
+def _device_rule(d: dict) -> str | None:
+    """A linux.resources.devices entry as a v1 devices.allow line ('!' prefix: deny), or None
+    when it names no access at all.
+
+    Access letters other than r, w and m are ignored, as runc's `devices.Permissions` set does
+    ("rwa" is "rw"): the kernel rejects the whole line for one unknown letter."""
     kind = d.get("type") or "a"
     if kind not in ("a", "b", "c"):
         raise CgroupError(f"linux.resources.devices: invalid type {kind!r}")
-    access = d.get("access") or "rwm"
-    if set(access) - set("rwm"):
-        raise CgroupError(f"linux.resources.devices: invalid access {access!r}")
+    given = d.get("access") or "rwm"
+    access = "".join(p for p in "rwm" if p in given)
+    if not access:
+        return None
     major = "*" if d.get("major") in (None, -1) else str(d["major"])
     minor = "*" if d.get("minor") in (None, -1) else str(d["minor"])
     rule = "a" if kind == "a" and major == minor == "*" else f"{kind} {major}:{minor} {access}"
@@ -136,16 +143,19 @@ def cpu_weight(shares: int) -> int:
 
 
 def _v1_mounts() -> dict[str, str]:
-    """controller -> mount point of its v1 hierarchy."""
+    """controller (or `name=systemd`, or `unified` for a hybrid host's v2 hierarchy) -> its mount point."""
     out: dict[str, str] = {}
     with open("/proc/self/mountinfo") as f:
         for line in f:
             pre, _, post = line.partition(" - ")
             fstype, _src, superopts = post.split()[:3]
+            if fstype == "cgroup2":
+                out.setdefault("unified", pre.split()[4])
+                continue
             if fstype != "cgroup":
                 continue
             for opt in superopts.split(","):
-                if opt in V1_CONTROLLERS:
+                if opt in V1_CONTROLLERS or opt == "name=systemd":
                     out.setdefault(opt, pre.split()[4])
     return out
 
@@ -170,7 +180,7 @@ def create(path: str, res: Resources, devices: tuple[str, ...] | None = DEFAULT_
     else:
         dirs = {}
         for ctl, mnt in _v1_mounts().items():
-            parent = "/" if path.startswith("/") else own.get(ctl, "/")
+            parent = "/" if path.startswith("/") else own.get("" if ctl == "unified" else ctl, "/")
             dirs[ctl] = os.path.normpath(os.path.join(mnt, parent.lstrip("/"), path.lstrip("/")))
     made = tuple(p for d in dirs.values() for p in _ancestors(d) if not os.path.exists(p))
     cg = Cgroup(dirs, unified, made)

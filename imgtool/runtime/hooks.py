@@ -1,9 +1,9 @@
 """runtime-spec hooks: run each with the container's state JSON on stdin, bounded by its timeout.
 
 Why a subprocess per hook with the state on stdin: that is the contract (config.md "POSIX-platform
-Hooks"); a failing prestart/createRuntime/createContainer/startContainer hook fails the operation,
-a failing poststart/poststop hook is only logged (runtime.md "Lifecycle"). `prestart` (deprecated)
-runs where runc runs it, with createRuntime.
+Hooks"); a failing prestart/createRuntime/createContainer/startContainer/poststart hook fails the
+operation (a poststart one after stopping the container), a failing poststop hook is only logged
+(runtime.md "Lifecycle"). `prestart` (deprecated) runs where runc runs it, with createRuntime.
 """
 
 from __future__ import annotations

@@ -61,6 +61,14 @@ class _Setup:
     def send(self, kind: str, payload: object) -> None:
         os.write(self.report, (jsonfast.dumps({kind: payload}) + "\n").encode())
 
+    def fail(self, msg: str) -> None:
+        """Report a failure to the runtime; once it has gone (`create` returned, then `start`),
+        print it on the container's stderr, as runc's init does, instead of losing it."""
+        try:
+            self.send("error", msg)
+        except OSError:
+            os.write(2, (msg + "\n").encode())
+
     def rootfs(self) -> None:
         p = self.plan
         syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
@@ -249,11 +257,11 @@ def run_init(spec: dict, plan: Plan, go: int, report: int, namespaces) -> None:
         exec_process(exe, proc, flt)
     except (SetupError, ImgtoolError) as exc:  # ImgtoolError: users.UserError
         code = getattr(exc, "code", EXIT_SETUP)
-        setup.send("error", str(exc))
+        setup.fail(str(exc))
     except OSError as exc:
         if execing:
             code = EXIT_NOTFOUND if exc.errno == errno.ENOENT else EXIT_NOEXEC
-        setup.send("error", f"exec {spec['process']['args'][0]}: {go_strerror(exc)}" if execing else f"container init: {exc}")
+        setup.fail(f"exec {spec['process']['args'][0]}: {go_strerror(exc)}" if execing else f"container init: {exc}")
     except BaseException as exc:  # a forked child must never unwind into the parent's code
         try:
             setup.send("error", f"container init: {type(exc).__name__}: {exc}")

@@ -73,12 +73,30 @@ def create(container_id: str, bundle: str | os.PathLike, pid_file: str | os.Path
     return container
 
 
+def poststart(container: Container, spec: dict, warn: Callable[[str], None] | None = None) -> None:
+    """The poststart hooks, once the user process runs. A failing one stops the container and
+    destroys it (poststop hooks included), then fails the operation: runtime-spec "Lifecycle"
+    step 9 (the spec's older "log a warning" wording is gone; runc >= 1.2 also fails)."""
+    if not (spec.get("hooks") or {}).get("poststart"):
+        return
+    from . import hooks
+
+    try:
+        hooks.run(spec, "poststart", container.state())
+    except hooks.HookError as exc:
+        container.delete(force=True, warn=warn)
+        raise RuntimeError_(str(exc), 1) from None
+
+
 def run(container_id: str, bundle: str | os.PathLike, pid_file: str | os.PathLike | None = None,
-        systemd: bool = False, preserve_fds: int = 0, keep: bool = False) -> ExitStatus:
+        systemd: bool = False, preserve_fds: int = 0, keep: bool = False,
+        warn: Callable[[str], None] | None = None) -> ExitStatus:
     """runc run: create + start in the foreground, wait, then delete; returns the exit status.
 
     With process.terminal our stdin is forwarded into the pty and its output to our stdout (runc).
     `keep` (runc's --keep) leaves the stopped container, its state and cgroup, for `delete`.
+    The poststart and poststop hooks run as they do for create + start + delete (`warn` gets a
+    failing poststop hook's message).
     """
     from .tty import Streams
 
@@ -92,11 +110,16 @@ def run(container_id: str, bundle: str | os.PathLike, pid_file: str | os.PathLik
             streams.started()
             if pid_file is not None:
                 state.write_pid_file(os.fspath(pid_file), container.pid)
-            confirm_exec(container)
+            try:
+                confirm_exec(container)
+            except RuntimeError_ as exc:  # execve (or a startContainer hook) failed after setup:
+                os.write(2, f"{exc}\n".encode())  # runc's init prints it on the container's stderr
+                return ExitStatus(exc.exit_code)  # and `run` exits with the init's status
+            poststart(container, spec, warn)
             return wait(container, streams.relay)
         finally:
             if not keep:
-                container.destroy()
+                container.delete(force=True, warn=warn)
     finally:
         streams.close()
 

@@ -184,9 +184,9 @@ class Filesystem:
                 ctrls = ",".join(o for o in opts.split(",") if o not in ("rw", "ro") and
                                  (o.startswith("name=") or o in {c for k in own for c in k.split(",")}))
                 key = next((k for k in own if set(k.split(",")) == set(ctrls.split(","))), None)
-                # only hierarchies the container has a cgroup of its own in: in any other (say the
-                # hybrid host's name=systemd) it sits at the host's root, which it must not reach
-                if key is not None and set(key.split(",")) & set(V1_CONTROLLERS):
+                # only hierarchies the container has a cgroup of its own in (cgroups.create makes
+                # one per controller and in name=systemd): in any other it sits at the host's root
+                if key is not None and (set(key.split(",")) & set(V1_CONTROLLERS) or key == "name=systemd"):
                     hierarchies.append((fields[4], fields[3], key))
         tmpfs = self.target(root, dest, True)
         try:

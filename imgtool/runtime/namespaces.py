@@ -21,10 +21,10 @@ from . import syscalls
 
 FLAGS = {"pid": syscalls.CLONE_NEWPID, "network": syscalls.CLONE_NEWNET, "mount": syscalls.CLONE_NEWNS,
          "ipc": syscalls.CLONE_NEWIPC, "uts": syscalls.CLONE_NEWUTS, "cgroup": syscalls.CLONE_NEWCGROUP,
-         "user": syscalls.CLONE_NEWUSER}
+         "user": syscalls.CLONE_NEWUSER, "time": syscalls.CLONE_NEWTIME}
 PROC_NAME = {"pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts", "cgroup": "cgroup",
-             "user": "user"}
-_JOIN_ORDER = ("user", "ipc", "uts", "network", "cgroup", "pid", "mount")
+             "user": "user", "time": "time"}
+_JOIN_ORDER = ("user", "ipc", "uts", "network", "cgroup", "time", "pid", "mount")
 _NS_GET_NSTYPE = 0xB703
 
 
@@ -36,9 +36,30 @@ class Namespaces:
     """The container's namespaces: `new` CLONE_* flags to unshare, `joins` (type, fd) to setns."""
 
     def __init__(self, new: int, joins: list[tuple[str, int]], kinds: list[str],
-                 user_maps: tuple[str, str] | None = None):
+                 user_maps: tuple[str, str] | None = None, time_offsets: str = ""):
         self.new, self.joins, self.kinds = new, joins, kinds
         self.user_maps = user_maps  # (uid_map, gid_map) for a new user namespace, written by the parent
+        self.time_offsets = time_offsets  # linux.timeOffsets as /proc/self/timens_offsets lines
+
+    def _unshare(self, flags: int) -> None:
+        """unshare(2); a new time namespace only takes children, so its offsets are written first
+        (allowed until a process is in it) and then this process enters it through
+        /proc/self/ns/time_for_children (time_namespaces(7))."""
+        syscalls.unshare(flags)
+        if not flags & syscalls.CLONE_NEWTIME:
+            return
+        syscalls.prctl(syscalls.PR_SET_DUMPABLE, 1)  # else our /proc/self is the unmapped host root's
+        try:
+            if self.time_offsets:
+                with open("/proc/self/timens_offsets", "w") as f:
+                    f.write(self.time_offsets)
+            fd = os.open("/proc/self/ns/time_for_children", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                syscalls.setns(fd, syscalls.CLONE_NEWTIME)
+            finally:
+                os.close(fd)
+        finally:
+            syscalls.prctl(syscalls.PR_SET_DUMPABLE, 0)
 
     @property
     def has_user(self) -> bool:
@@ -56,7 +77,7 @@ class Namespaces:
             if kind != "pid":
                 syscalls.setns(fd, FLAGS[kind])
         if self.new & ~syscalls.CLONE_NEWPID:
-            syscalls.unshare(self.new & ~syscalls.CLONE_NEWPID)
+            self._unshare(self.new & ~syscalls.CLONE_NEWPID)
 
     def enter_owned(self, request_maps) -> bool:
         """In the init, with a user namespace: join the given namespaces (user first, with host
@@ -75,7 +96,7 @@ class Namespaces:
         os.setresuid(0, 0, 0)
         rest = self.new & ~syscalls.CLONE_NEWUSER
         if rest:
-            syscalls.unshare(rest)
+            self._unshare(rest)
         return bool(rest & syscalls.CLONE_NEWPID) or self.pid_fd is not None
 
     def close(self) -> None:
@@ -96,8 +117,7 @@ def from_spec(linux: dict) -> Namespaces:
         for i, ns in enumerate(entries or []):
             kind, path = ns.get("type"), ns.get("path")
             if kind not in FLAGS:
-                raise NamespaceError(f"linux.namespaces[{i}]: namespace {kind!r} is not supported"
-                                     if kind == "time" else f"linux.namespaces[{i}]: namespace {kind!r} does not exist")
+                raise NamespaceError(f"linux.namespaces[{i}]: namespace {kind!r} does not exist")
             if kind in kinds:
                 raise NamespaceError(f"linux.namespaces[{i}]: malformed spec file: duplicated ns {kind!r}")
             kinds.append(kind)
@@ -120,10 +140,29 @@ def from_spec(linux: dict) -> Namespaces:
             maps = userns.parse(linux, "user" in kinds, user_path)
         except (userns.MappingError, OSError) as exc:
             raise NamespaceError(str(exc)) from None
+        offsets = _time_offsets(linux.get("timeOffsets"), bool(new & syscalls.CLONE_NEWTIME))
     except BaseException:
         Namespaces(0, joins, kinds).close()
         raise
-    return Namespaces(new, joins, kinds, maps)
+    return Namespaces(new, joins, kinds, maps, offsets)
+
+
+def _time_offsets(given: dict | None, new_time: bool) -> str:
+    """linux.timeOffsets as timens_offsets lines; only a new time namespace can take them (runc's
+    rule: a joined one already has its offsets)."""
+    if not given:
+        return ""
+    if not new_time:
+        raise NamespaceError("linux.timeOffsets needs a new time namespace (linux.namespaces type time, no path)")
+    lines = []
+    for clock, value in given.items():
+        if clock not in ("monotonic", "boottime") or not isinstance(value, dict):
+            raise NamespaceError(f"linux.timeOffsets: unknown clock {clock!r} (monotonic or boottime)")
+        try:
+            lines.append(f"{clock} {int(value.get('secs', 0))} {int(value.get('nanosecs', 0))}\n")
+        except (TypeError, ValueError):
+            raise NamespaceError(f"linux.timeOffsets.{clock}: secs and nanosecs must be integers") from None
+    return "".join(lines)
 
 
 def of_process(pid: int, kinds: list[str]) -> Namespaces:

@@ -13,7 +13,7 @@ import os
 import resource
 import stat
 
-from . import capabilities, seccomp, syscalls
+from . import capabilities, jsonfast, seccomp, syscalls
 
 EXIT_SETUP = 125
 EXIT_NOEXEC = 126
@@ -135,14 +135,14 @@ def lookpath(name: str, env: list[str]) -> str:
     """args[0] resolved on the container's PATH: a create-time error when missing, as runc's."""
     if "/" in name:
         if not os.path.exists(name):
-            raise SetupError(f"exec: {name!r}: no such file or directory", EXIT_NOTFOUND)
+            raise SetupError(f"exec: {jsonfast.dumps(name)}: stat {name}: no such file or directory", EXIT_NOTFOUND)
         return name
     path = next((e[5:] for e in env if e.startswith("PATH=")), "/usr/bin:/bin")
     for d in path.split(":"):
         candidate = os.path.join(d or ".", name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
-    raise SetupError(f"exec: {name!r}: executable file not found in $PATH", EXIT_NOTFOUND)
+    raise SetupError(f"exec: {jsonfast.dumps(name)}: executable file not found in $PATH", EXIT_NOTFOUND)
 
 
 def close_fds(keep: set[int], preserve: int = 0) -> None:

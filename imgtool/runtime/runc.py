@@ -48,6 +48,7 @@ VERBS = {
     "list": ({"format": STR, "f": "format", "quiet": BOOL, "q": "quiet"}, 0),
 }
 _STOP_AT_FIRST_ARG = ("exec", "ps", "kill")  # what follows the id is the command / ps or signal args
+_WRAPPED = ("create", "run")  # runc returns fmt.Errorf("runc create failed: %w", err) for these
 
 
 class UsageError(ImgtoolError):
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None, prog: str = "imgtool-runc") -> int:
     """Run one runc command line; returns the exit status (errors already reported)."""
     argv = sys.argv[1:] if argv is None else argv
     log = Log(prog)
+    verb = None
     try:
         gopts, rest = parse(argv, GLOBALS, interleaved=False)
         if gopts.get("version"):
@@ -148,7 +150,8 @@ def main(argv: list[str] | None = None, prog: str = "imgtool-runc") -> int:
         handler = getattr(verbs, verb + "_" if verb in ("exec", "list") else verb)  # builtins' names
         return handler(opts, args, gopts, log) or 0
     except ImgtoolError as exc:
-        log.error(str(exc))
+        wrapped = verb in _WRAPPED and not isinstance(exc, UsageError)
+        log.error(f"runc {verb} failed: {exc}" if wrapped else str(exc))
         return getattr(exc, "runc_code", 1)
     except KeyboardInterrupt:
         return 130

@@ -40,6 +40,7 @@ SUPPORTED: dict = {
                                  "poststop")},
     "linux": {
         "namespaces": [{"type": LEAF, "path": LEAF}],
+        "timeOffsets": {k: {"secs": LEAF, "nanosecs": LEAF} for k in ("monotonic", "boottime")},
         "uidMappings": [{"containerID": LEAF, "hostID": LEAF, "size": LEAF}],
         "gidMappings": [{"containerID": LEAF, "hostID": LEAF, "size": LEAF}],
         "devices": [{k: LEAF for k in ("type", "path", "major", "minor", "fileMode", "uid", "gid")}],
@@ -70,7 +71,7 @@ SUPPORTED: dict = {
 REFUSED = frozenset({
     "process.commandLine", "process.selinuxLabel", "process.ioPriority", "process.scheduler",
     "process.execCPUAffinity", "process.user.username", "mounts[].uidMappings", "mounts[].gidMappings",
-    "linux.timeOffsets", "linux.mountLabel", "linux.intelRdt", "linux.personality", "linux.memoryPolicy",
+    "linux.mountLabel", "linux.intelRdt", "linux.personality", "linux.memoryPolicy",
     "linux.netDevices", "linux.resources.memory.kernel", "linux.resources.memory.kernelTCP",
     "linux.resources.blockIO.leafWeight", "linux.resources.blockIO.weightDevice",
     "linux.resources.hugepageLimits", "linux.resources.network", "linux.resources.rdma",

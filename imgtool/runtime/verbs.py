@@ -42,7 +42,7 @@ def run(opts: dict, args: list[str], gopts: dict, log) -> int:
         start({}, args, gopts, log)
         return 0
     return lifecycle.run(args[0], _bundle(opts), opts.get("pid-file"), systemd=bool(gopts.get("systemd-cgroup")),
-                         preserve_fds=opts.get("preserve-fds", 0), keep=bool(opts.get("keep"))).code
+                         preserve_fds=opts.get("preserve-fds", 0), keep=bool(opts.get("keep")), warn=log.warning).code
 
 
 def _bundle(opts: dict) -> str:
@@ -58,17 +58,15 @@ def _refuse_unsupported(opts: dict, gopts: dict) -> None:
 
 
 def start(opts: dict, args: list[str], gopts: dict, log) -> None:
-    """runc start: release the created container, then the poststart hooks (failure: a warning)."""
+    """runc start: release the created container, then the poststart hooks (a failing one stops
+    and destroys the container and fails `start`: `lifecycle.poststart`)."""
     container = _load(args[0])
     container.start()
     spec = container.saved_spec()
     if spec.get("hooks", {}).get("poststart"):
-        from . import hooks
+        from .lifecycle import poststart
 
-        try:
-            hooks.run(spec, "poststart", container.state())
-        except hooks.HookError as exc:
-            log.warning(str(exc))
+        poststart(container, spec, log.warning)
 
 
 def state(opts: dict, args: list[str], gopts: dict, log) -> None:

@@ -45,9 +45,13 @@ def add_layer(store: Store, entries: Iterable[Entry], kind: Compression = Compre
     """Write entries as a layer blob into the store; returns the layer, opened from the store."""
     from imgtool.layer import writer
 
+    from imgtool.layer.verify import TRUST_MEMO, trust_key
+
     with store.blob_writer() as blob:
         layer = writer.write_layer(entries, blob, kind, epoch)  # type: ignore[arg-type]
         blob.commit(layer.digest, layer.size)
+    # both digests were computed from the bytes just written: unpack may trust the pair (verify.py)
+    store.validated.remember(TRUST_MEMO, trust_key(layer.descriptor, layer.diff_id))
     return store.layer(layer.descriptor, layer.diff_id)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from imgtool.oci.digest import Digest
-from imgtool.atomicfile import write_bytes as write_small
+from imgtool.atomicfile import fsync_dir, write_bytes as write_small
 from imgtool.store.blobs import blob_path, publish
 
 from ..errors import RegistryError
@@ -123,9 +123,22 @@ class FilesystemStorage(LayoutStorage):
         try:
             os.utime(link)
         except FileNotFoundError:
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.touch()
+            self._create_link(link)
         return True
+
+    def _create_link(self, link: Path) -> None:
+        """Create an empty link file durably: after the client is told its blob is in the repository,
+        a crash must not lose the name, so the new entry and every directory made for it are synced."""
+        made = []
+        folder = link.parent
+        while not folder.exists():
+            made.append(folder)
+            folder = folder.parent
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.touch()
+        if self.fsync:
+            for entry in (link, *made):
+                fsync_dir(entry.parent)
 
     def link_blob(self, repository: str, digest: Digest) -> bool:
         """See Storage.link_blob."""

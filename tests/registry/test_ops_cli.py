@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -146,3 +147,16 @@ def test_metrics_bytes_sessions_storage_latency_and_gc(make_registry, repo):
     # exposition format: one HELP and TYPE per family, before its samples
     families = [line.split()[2] for line in lines if line.startswith("# TYPE ")]
     assert len(families) == len(set(families))
+
+
+def test_sigterm_does_not_wait_for_a_stalled_upload(spawn, tmp_path):
+    reg = spawn(tmp_path / "root")
+    location = requests.post(f"{reg.url}/v2/stalled/blobs/uploads/").headers["Location"]
+    with socket.create_connection(("127.0.0.1", reg.port)) as client:  # promises 1 MB, sends 1 kB
+        client.sendall(f"PATCH {location} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n".encode()
+                       + b"x" * 1000)
+        time.sleep(0.3)
+        started = time.monotonic()
+        reg.proc.terminate()
+        reg.proc.wait(30)
+        assert time.monotonic() - started < 10  # aiohttp's default grace held it for 60 s

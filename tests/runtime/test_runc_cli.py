@@ -62,7 +62,7 @@ def test_lifecycle_pid_file_and_state(runc, bundle, tmp_path):
     st = runc.state(c)
     assert st["status"] == "created" and st["pid"] == int(raw) and st["bundle"] == str(b)
     assert st["created"].endswith("Z") and st["ociVersion"]
-    assert runc("create", "--bundle", b, c).stderr.decode().strip().endswith("container with given ID already exists")
+    assert runc("create", "--bundle", b, c).stderr.decode().strip().endswith('msg="runc create failed: container with given ID already exists"')
     runc.ok("start", c)
     runc.wait_status(c, "running")
     assert b"cannot start an already running container" in runc("start", c).stderr
@@ -195,7 +195,8 @@ def test_unsupported_fields_are_refused_at_create(runc, bundle):
                         ("mounts[0].uidMappings", lambda s: s["mounts"][0].update(
                             uidMappings=[{"containerID": 0, "hostID": 1000, "size": 1}])),
                         ("process.selinuxLabel", lambda s: s["process"].update(selinuxLabel="system_u:x")),
-                        ("linux.namespaces", lambda s: s["linux"]["namespaces"].append({"type": "time"}))):
+                        ("linux.personality", lambda s: s["linux"].update(personality={"domain": "LINUX32"})),
+                        ("linux.namespaces", lambda s: s["linux"]["namespaces"].append({"type": "nosuch"}))):
         proc = runc("create", "--bundle", bundle(["true"], edit), c)
         assert proc.returncode == 1 and field.encode() in proc.stderr, (field, proc.stderr)
         assert not (runc.root / c).exists()

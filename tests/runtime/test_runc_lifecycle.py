@@ -131,6 +131,26 @@ def test_exec_cgroup_joins_existing_sub_cgroups_of_the_container_only(runc, bund
     assert "submem" not in plain and "subpids" not in plain
 
 
+def _hybrid_with_systemd_hierarchy() -> bool:
+    mounts = open("/proc/self/mountinfo").read()
+    return not is_unified() and " - cgroup2 " in mounts and "name=systemd" in mounts
+
+
+@pytest.mark.skipif(not _hybrid_with_systemd_hierarchy(), reason="a hybrid v1 host with name=systemd")
+def test_v1_container_has_its_cgroup_in_every_hierarchy_incl_systemd_and_unified(runc, bundle):
+    """As runc's fs driver: the name=systemd hierarchy is joined and, on a hybrid host, the
+    unified one, so every /proc/self/cgroup line (init's and exec's) names the container's path."""
+    c, path = cid(), f"/imgtool-test-{os.getpid()}/ctr"
+    runc.ok("run", "--detach", "--bundle", bundle(SLEEPER, lambda s: s["linux"].update(cgroupsPath=path)), c)
+    for lines in (runc.ok("exec", c, "cat", "/proc/self/cgroup").splitlines(),
+                  open(f"/proc/{runc.state(c)['pid']}/cgroup").read().splitlines()):
+        by_ctrl = {line.split(":")[1]: line.split(":", 2)[2] for line in lines}
+        assert by_ctrl["name=systemd"] == path and by_ctrl[""] == path, lines  # "" is the unified line
+        assert all(p == path for p in by_ctrl.values()), lines
+    runc.ok("delete", "--force", c)
+    assert not os.path.exists(f"/sys/fs/cgroup/systemd{path}") and not os.path.exists(f"/sys/fs/cgroup/unified{path}")
+
+
 @pytest.mark.skipif(is_unified(), reason="v1 knobs (memsw, cpu.rt_*, cpu.cfs_burst_us)")
 def test_update_orders_dependent_v1_knobs_and_maps_limits_as_runc(runc, bundle):
     c = cid()
@@ -244,6 +264,28 @@ def test_cgroup_mount_on_v1_shows_the_containers_own_hierarchies(runc, bundle, w
     c = cid()
     out = runc.ok("run", "--bundle", bundle(["sh", "-c", script], edit=edit), c).split()
     assert {"memory", "pids", "cpu", "freezer"} <= set(out)
-    assert "systemd" not in out  # a hierarchy the container has no cgroup of its own in
+    # name=systemd, where the container has its own cgroup too, is shown as runc shows it
+    assert ("systemd" in out) == ("name=systemd" in open("/proc/self/mountinfo").read())
     assert out[out.index("pids") + 1:].count("77") == 1  # its own limit: the container's cgroup
     assert out[-1] == ("made" if writable else "refused")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/timens_offsets"), reason="kernel without time namespaces")
+def test_time_namespace_with_offsets_for_init_and_exec(runc, bundle):
+    """runtime-spec config-linux.md: a `time` namespace with linux.timeOffsets (time_namespaces(7));
+    exec joins it; offsets without a new time namespace are refused naming the field."""
+    def edit(spec):
+        spec["linux"]["namespaces"].append({"type": "time"})
+        spec["linux"]["timeOffsets"] = {"boottime": {"secs": 86400, "nanosecs": 5}, "monotonic": {"secs": 7}}
+
+    c = cid()
+    runc.ok("run", "--detach", "--bundle", bundle(SLEEPER, edit), c)
+    host_uptime = float(open("/proc/uptime").read().split()[0])
+    for out in (open(f"/proc/{runc.state(c)['pid']}/timens_offsets").read(),
+                runc.ok("exec", c, "cat", "/proc/self/timens_offsets")):
+        assert out.split() == ["monotonic", "7", "0", "boottime", "86400", "5"], out
+    assert float(runc.ok("exec", c, "cat", "/proc/uptime").split()[0]) >= host_uptime + 86400
+    assert "time" in json.loads(runc.ok("features"))["linux"]["namespaces"]
+    proc = runc("run", "--bundle", bundle(["true"], lambda s: s["linux"].update(timeOffsets={"monotonic": {"secs": 1}})),
+                cid())
+    assert proc.returncode == 1 and b"linux.timeOffsets needs a new time namespace" in proc.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import resource
+import time
 
 import pytest
 
@@ -36,7 +37,8 @@ def test_rlimits_are_set_exactly_as_configured(runc, bundle):
     if _cap_sys_resource():
         assert proc.returncode == 0 and proc.stdout.split() == [str(above).encode()] * 2
     else:
-        assert proc.returncode == 1 and proc.stderr == b"imgtool-runc: error setting rlimit type 7: operation not permitted\n"
+        assert proc.returncode == 1 and proc.stderr.endswith(
+            b' level=error msg="runc run failed: error setting rlimit type 7: operation not permitted"\n')
 
 
 def test_home_defaults_from_passwd_and_start_container_hook_gets_process_env(runc, bundle, tmp_path):
@@ -124,3 +126,47 @@ def test_pty_output_to_a_pipe_has_no_carriage_returns(runc, bundle):
     runc.ok("run", "-d", "--bundle", bundle(SLEEPER), c)
     assert runc.ok("exec", "-t", c, "echo", "x") == "x\n"
     runc.ok("kill", c, "KILL")
+
+
+def _logging_hooks(out, poststart: str):
+    def edit(spec):
+        spec["hooks"] = {"poststart": [{"path": "/bin/sh", "args": ["sh", "-c", f"{{ {poststart}; }} >> {out}"]}],
+                         "poststop": [{"path": "/bin/sh", "args": ["sh", "-c", f"echo poststop >> {out}"]}]}
+    return edit
+
+
+def test_foreground_run_runs_poststart_and_poststop_hooks(runc, bundle, tmp_path):
+    out = tmp_path / "hooks.log"
+    assert runc.ok("run", "--bundle", bundle(["echo", "hi"], _logging_hooks(out, "echo poststart")), cid()) == "hi\n"
+    assert out.read_text().split() == ["poststart", "poststop"]
+
+
+@pytest.mark.parametrize("detached", [False, True])
+def test_failing_poststart_hook_stops_and_destroys_the_container(runc, bundle, tmp_path, detached):
+    """runtime-spec Lifecycle step 9: generate an error, stop the container, continue at step 12
+    (destroy, then the poststop hooks)."""
+    out = tmp_path / "hooks.log"
+    b = bundle(["sleep", "30"], _logging_hooks(out, "echo poststart; exit 3"))
+    c = cid()
+    started = time.monotonic()
+    if detached:
+        runc.ok("create", "--bundle", b, c)
+        pid = runc.state(c)["pid"]
+        proc = runc("start", c)
+    else:
+        proc = runc("run", "--bundle", b, c)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "error running poststart hook #0: /bin/sh: exited with 3" in err, err
+    assert time.monotonic() - started < 20  # the process was stopped, not waited for
+    assert out.read_text().split() == ["poststart", "poststop"] and not (runc.root / c).exists()
+    if detached:
+        assert b"does not exist" in runc("state", c).stderr
+        assert _cmdline(str(pid)) in (b"", b"sleep\x0030\x00") and _stopped(pid)
+
+
+def _stopped(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] == "Z"  # killed, left to a reaper
+    except FileNotFoundError:
+        return True

@@ -1,0 +1,84 @@
+"""imgtool.frozen makes the classes dataclass(frozen=True) makes: same equality, hash, repr, fields."""
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import pytest
+
+from imgtool.frozen import frozen
+
+
+def _pair(**options):
+    """The same class body, once through dataclass and once through frozen."""
+
+    def body(name):
+        return type(name, (), {
+            "__annotations__": {"a": "int", "b": "str", "skip": "int", "nohash": "tuple", "self_ref": "object"},
+            "b": "x", "skip": field(default=0, compare=False, repr=False),
+            "nohash": field(default=(), hash=False), "self_ref": None,
+        })
+
+    return dataclass(frozen=True, **options)(body("Thing")), frozen(**options)(body("Thing"))
+
+
+@pytest.mark.parametrize("options", [{}, {"kw_only": True}])
+def test_equality_hash_and_repr_match_dataclass(options):
+    ref, new = _pair(**options)
+    for args in ({"a": 1}, {"a": 1, "b": "y", "skip": 5, "nohash": (1, [2])}, {"a": 2, "skip": 9}):
+        r1, r2 = ref(**args), ref(**{**args, "skip": 7})
+        n1, n2 = new(**args), new(**{**args, "skip": 7})
+        assert repr(n1) == repr(r1)
+        assert (n1 == n2) == (r1 == r2) is True  # a compare=False field is ignored
+        if not any(isinstance(v, tuple) and v and isinstance(v[-1], list) for v in args.values()):
+            assert hash(n1) == hash(r1)
+    assert new(a=1) != new(a=2) and new(a=1) != ref(a=1)  # another class is never equal
+    assert new(a=1).__eq__(object()) is NotImplemented
+    assert [f.name for f in dataclasses.fields(new)] == [f.name for f in dataclasses.fields(ref)]
+    assert dataclasses.replace(new(a=1), a=3) == new(a=3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        new(a=1).a = 2
+
+
+def test_hash_leaves_out_hash_false_fields():
+    _, new = _pair()
+    assert hash(new(a=1, nohash=(1,))) == hash(new(a=1, nohash=(2,)))
+
+
+def test_recursive_repr_is_cut_as_dataclass_cuts_it():
+    ref, new = _pair()
+    holder_r, holder_n = [], []
+    r, n = ref(a=1, self_ref=holder_r), new(a=1, self_ref=holder_n)
+    holder_r.append(r)
+    holder_n.append(n)
+    assert repr(n) == repr(r)
+
+
+def test_a_class_with_its_own_eq_is_refused():
+    with pytest.raises(TypeError, match="defines __eq__"):
+        @frozen
+        class Own:
+            a: int
+
+            def __eq__(self, other):
+                return True
+
+
+def test_the_frozen_dockerfile_and_oci_classes_compile_no_eq_hash_repr():
+    """Start-up: these are on every build's import path (docs/benchmarks.md, Builder, session 4)."""
+    import importlib
+    import pkgutil
+
+    import imgtool.dockerfile
+    import imgtool.oci
+    from imgtool import frozen as shared
+
+    classes = []
+    for package in (imgtool.dockerfile, imgtool.oci):
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            classes += [c for c in vars(module).values() if isinstance(c, type) and c.__module__ == module.__name__
+                        and dataclasses.is_dataclass(c) and c.__dataclass_params__.frozen
+                        and not c.__dataclass_params__.order and "__init__" in c.__dict__]
+    assert len(classes) > 30
+    for cls in classes:
+        assert (cls.__eq__, cls.__hash__, cls.__repr__) == (shared._eq, shared._hash, shared._repr), cls

@@ -47,6 +47,9 @@ VERBS = {
     "features": ({}, 0), "spec": ({"bundle": STR, "b": "bundle", "rootless": BOOL}, 0),
     "list": ({"format": STR, "f": "format", "quiet": BOOL, "q": "quiet"}, 0),
 }
+# verbs runc has and imgtool refuses to run; they still answer -h, as runc's do
+_REFUSED = {"checkpoint": ({}, 1), "restore": ({}, 1)}
+_HELP = {"help": BOOL, "h": "help"}
 _STOP_AT_FIRST_ARG = ("exec", "ps", "kill")  # what follows the id is the command / ps or signal args
 _WRAPPED = ("create", "run")  # runc returns fmt.Errorf("runc create failed: %w", err) for these
 
@@ -108,14 +111,6 @@ def version_text() -> str:
             f"go: none (Python {sys.version.split()[0]})\nlibseccomp: {libseccomp() or 'not found'}\n")
 
 
-USAGE = """usage: {prog} [global options] command [command options] [arguments...]
-
-runc-compatible OCI runtime (imgtool's). Global options: --root DIR, --log FILE,
---log-format text|json, --systemd-cgroup, --debug, --version.
-Commands: create start run state kill delete exec ps pause resume update events features spec list
-"""
-
-
 def main(argv: list[str] | None = None, prog: str = "imgtool-runc") -> int:
     """Run one runc command line; returns the exit status (errors already reported)."""
     argv = sys.argv[1:] if argv is None else argv
@@ -130,15 +125,22 @@ def main(argv: list[str] | None = None, prog: str = "imgtool-runc") -> int:
             raise UsageError(f"invalid log-format: {gopts['log-format']}")
         log = Log(prog, gopts.get("log"), gopts.get("log-format", "text"), bool(gopts.get("debug")))
         if gopts.get("help") or not rest:
-            sys.stdout.write(USAGE.format(prog=prog))
+            from .runchelp import program_help
+
+            sys.stdout.write(program_help(prog, GLOBALS))
             return 0 if gopts.get("help") else 1
         verb, rest = rest[0], rest[1:]
-        if verb in ("checkpoint", "restore"):
-            raise UsageError(f"{verb} is not supported by imgtool's runtime (no CRIU)")
-        if verb not in VERBS:
+        table, nargs = VERBS.get(verb, _REFUSED.get(verb, (None, 0)))
+        if table is None:
             raise UsageError(f"No help topic for '{verb}'")
-        table, nargs = VERBS[verb]
-        opts, args = parse(rest, table, interleaved=verb not in _STOP_AT_FIRST_ARG)
+        opts, args = parse(rest, {**table, **_HELP}, interleaved=verb not in _STOP_AT_FIRST_ARG)
+        if opts.pop("help", False):
+            from .runchelp import verb_help
+
+            sys.stdout.write(verb_help(prog, verb, table, nargs))
+            return 0
+        if verb in _REFUSED:
+            raise UsageError(f"{verb} is not supported by imgtool's runtime (no CRIU)")
         if len(args) < nargs:
             raise UsageError(f'"{prog} {verb}" requires a container id')
         if gopts.get("root"):

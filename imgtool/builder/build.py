@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from imgtool import dockerfile as df
 from imgtool.errors import ImgtoolError
+from imgtool.frozen import frozen
 from imgtool.oci.descriptor import Descriptor
 from imgtool.store import Store
 
@@ -32,7 +33,7 @@ from .stage import StageRun
 
 
 
-@dataclasses.dataclass(frozen=True)
+@frozen
 class Result:
     """The built image: its manifest descriptor and docker's image ID (the config digest)."""
 

@@ -17,11 +17,11 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from imgtool import atomicfile
+from imgtool.frozen import frozen
 from imgtool.layer.layer import Layer
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.digest import Digest
@@ -36,7 +36,7 @@ def key(*parts: Any) -> str:
     return hashlib.sha256(data.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-@dataclass(frozen=True)
+@frozen
 class Record:
     """What a cached step produced: a layer or nothing, and when (its history `created`)."""
 

@@ -21,6 +21,7 @@ from typing import Iterator
 from imgtool.dockerfile import DockerfileError, PatternMatcher
 from imgtool.dockerfile.dockerignore import filepath_match
 from imgtool.errors import ImgtoolError
+from imgtool.frozen import frozen
 
 _CHUNK = 1 << 20
 
@@ -58,7 +59,7 @@ def clean(source: str) -> str | None:
     return "/".join(parts)
 
 
-@dataclass(frozen=True)
+@frozen
 class Selected:
     """One matched source: its path relative to the context (or source root) with symlinks resolved,
     its stat, and the path as matched (a symlinked source keeps its own name at the destination)."""

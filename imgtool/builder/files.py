@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from imgtool.errors import ImgtoolError
+from imgtool.frozen import frozen
 from imgtool.layer import compression
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class FileStepError(ImgtoolError):
     """A COPY/ADD/WORKDIR that cannot be carried out (unknown --chown user, bad --chmod, ...)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Source:
     """One selected source: its path under the source root (resolved), whether it is a directory,
     and for directories the members below it as (relative path, lstat) in walk order."""

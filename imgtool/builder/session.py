@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imgtool.errors import ImgtoolError
-from imgtool.oci.config import History, ImageConfig
+from imgtool.frozen import frozen
 from imgtool.layer.layer import Layer
+from imgtool.oci.config import History, ImageConfig
 from imgtool.runtime.cgroups import Resources
 from imgtool.store import Store
 
@@ -54,7 +55,7 @@ class Options:
     progress: str = "auto"
 
 
-@dataclass(frozen=True)
+@frozen
 class State:
     """An image during the build: config (history, diff_ids) and its layer descriptors."""
 

@@ -9,10 +9,11 @@ layer always yields a verified stream (`imgtool.layer.verify`), so no reader can
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import BinaryIO, Callable
 
 from imgtool.errors import LayerError
+from imgtool.frozen import frozen
 from imgtool.oci.descriptor import Descriptor
 from imgtool.oci.digest import Digest, of_bytes
 
@@ -22,7 +23,7 @@ from .verify import VerifiedBlob, VerifiedLayer
 Opener = Callable[[], BinaryIO]
 
 
-@dataclass(frozen=True)
+@frozen
 class Layer:
     """A layer: its blob's descriptor (what is stored and sent) and its DiffID (what the config lists).
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from imgtool.frozen import frozen
 from imgtool.layer.layer import Layer
 from imgtool.oci.config import ImageConfig
 from imgtool.oci.digest import Digest
@@ -50,7 +51,7 @@ class StepResult:
             self.upper = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Bind:
     """A host file or directory (the build context, a cache dir); writes to a read-write bind of a
     directory land in a throwaway upper, as BuildKit's `rw` bind mounts do."""
@@ -60,7 +61,7 @@ class Bind:
     readonly: bool = True
 
 
-@dataclass(frozen=True)
+@frozen
 class Cache:
     """A persistent cache directory (`--mount=type=cache`): writes survive the step, never a layer."""
 
@@ -69,7 +70,7 @@ class Cache:
     readonly: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class Tmpfs:
     """An empty tmpfs for the step's lifetime."""
 
@@ -77,7 +78,7 @@ class Tmpfs:
     size: int | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Secret:
     """Bytes as a read-only file (a `--secret`, or a heredoc script): never in the upper dir, and the
     mount point the init had to create is removed from it afterwards."""
@@ -90,7 +91,7 @@ class Secret:
     executable: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class Snapshot:
     """Another stage's (or image's) filesystem: its snapshot dirs, top first; `source` selects a subdir."""
 

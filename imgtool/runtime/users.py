@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from imgtool.errors import ImgtoolError
+from imgtool.frozen import frozen
 
 from .resolve import Root
 
@@ -24,7 +25,7 @@ class UserError(ImgtoolError):
     exit_code = 125
 
 
-@dataclass(frozen=True)
+@frozen
 class ExecUser:
     """What process.user and HOME become."""
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from imgtool.errors import ImgtoolError
+from imgtool.frozen import frozen
 from imgtool.oci import mediatype, schema
 from imgtool.oci.config import chain_ids, parse_config
 from imgtool.oci.descriptor import Descriptor
@@ -37,7 +38,7 @@ from .store import Store, _entry_names
 LEASE_FILE = "lowers"  # in snapshots/containers/<id>/: the snapshot dirs a running container mounts
 
 
-@dataclass(frozen=True)
+@frozen
 class Owner:
     """Something that keeps data in the store beside the images (the build cache).
 
@@ -205,7 +206,7 @@ def prune(store: Store, all_images: bool = False) -> Report:
     return report
 
 
-@dataclass(frozen=True)
+@frozen
 class Usage:
     """One row of `imgtool system df`."""
 

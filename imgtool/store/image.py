@@ -4,10 +4,10 @@ store's memo, store/validated.py) and digest-checked."""
 from __future__ import annotations
 
 import platform as _platform
-from dataclasses import dataclass
 from pathlib import Path
 
 from imgtool.errors import NotFoundError, SchemaError
+from imgtool.frozen import frozen
 from imgtool.layer.layer import Layer
 from imgtool.oci import mediatype
 from imgtool.oci.config import ImageConfig, parse_config
@@ -26,7 +26,7 @@ def host_platform() -> Platform:
     return Platform(architecture=_ARCH.get(machine, machine), os="linux")
 
 
-@dataclass(frozen=True)
+@frozen
 class Image:
     """A single-platform image: the manifest descriptor it was reached by, plus parsed documents."""
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Sequence
 
+from imgtool.frozen import frozen
 from imgtool.layer.compression import Compression
 from imgtool.layer.layer import Layer
 from imgtool.oci import canonical, mediatype, reference, schema
@@ -55,7 +55,7 @@ def add_layer(store: Store, entries: Iterable[Entry], kind: Compression = Compre
     return store.layer(layer.descriptor, layer.diff_id)
 
 
-@dataclass(frozen=True)
+@frozen
 class PendingImage:
     """An image being made: its config (diff_ids and history included) and its layers, kept in step.
 

@@ -12,15 +12,15 @@ import contextlib
 import dataclasses
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Sequence
 
 from imgtool.errors import ImgtoolError, InvalidReferenceError, NotFoundError
+from imgtool.frozen import frozen
 from imgtool.oci import reference
+from imgtool.oci import mediatype
 from imgtool.oci.descriptor import Descriptor, Platform
 from imgtool.oci.digest import Digest
-from imgtool.oci import mediatype
 from imgtool.oci.manifest import (
     ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, Index, parse_document, references, sniff_media_type,
 )
@@ -45,7 +45,7 @@ def default_root() -> Path:
     return Path(data_home) / "imgtool"
 
 
-@dataclass(frozen=True)
+@frozen
 class NamedImage:
     """An index.json entry: the name as stored, its normalised form, and the descriptor."""
 
@@ -92,7 +92,7 @@ def _checked_ref(descriptor: Descriptor, name: str) -> reference.Reference:
     return ref
 
 
-@dataclass(frozen=True)
+@frozen
 class Store:
     """Handle on a store directory. Cheap to create; all state is on disk."""
 

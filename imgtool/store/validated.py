@@ -15,15 +15,15 @@ just means validating again, and prune drops markers of documents that are gone.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
+from imgtool.frozen import frozen
 from imgtool.oci import schema
 
 DIR = "validated"
 
 
-@dataclass(frozen=True)
+@frozen
 class ValidatedDigests:
     """A `schema.Memo` kept on disk under a store root (safe across processes: markers are empty
     files, created only after their document passed)."""

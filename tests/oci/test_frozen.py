@@ -63,22 +63,27 @@ def test_a_class_with_its_own_eq_is_refused():
                 return True
 
 
-def test_the_frozen_dockerfile_and_oci_classes_compile_no_eq_hash_repr():
+def test_the_frozen_classes_on_a_builds_import_path_compile_no_eq_hash_repr():
     """Start-up: these are on every build's import path (docs/benchmarks.md, Builder, session 4)."""
     import importlib
     import pkgutil
 
+    import imgtool.builder
     import imgtool.dockerfile
+    import imgtool.layer
     import imgtool.oci
+    import imgtool.store
     from imgtool import frozen as shared
 
+    names = ["imgtool.runtime.step", "imgtool.runtime.users"]
+    for package in (imgtool.dockerfile, imgtool.oci, imgtool.builder, imgtool.store, imgtool.layer):
+        names += [f"{package.__name__}.{info.name}" for info in pkgutil.iter_modules(package.__path__)]
     classes = []
-    for package in (imgtool.dockerfile, imgtool.oci):
-        for info in pkgutil.iter_modules(package.__path__):
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
-            classes += [c for c in vars(module).values() if isinstance(c, type) and c.__module__ == module.__name__
-                        and dataclasses.is_dataclass(c) and c.__dataclass_params__.frozen
-                        and not c.__dataclass_params__.order and "__init__" in c.__dict__]
-    assert len(classes) > 30
+    for name in names:
+        module = importlib.import_module(name)
+        classes += [c for c in vars(module).values() if isinstance(c, type) and c.__module__ == module.__name__
+                    and dataclasses.is_dataclass(c) and c.__dataclass_params__.frozen
+                    and not c.__dataclass_params__.order and "__init__" in c.__dict__]
+    assert len(classes) > 50
     for cls in classes:
         assert (cls.__eq__, cls.__hash__, cls.__repr__) == (shared._eq, shared._hash, shared._repr), cls

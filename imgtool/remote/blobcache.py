@@ -52,8 +52,11 @@ class BlobLocations:
     def _news(self) -> bool:
         """Whether saving would change what the file said when read: a repeated pull or push of the
         same image (every digest already listed newest-first for its repository) rewrites nothing."""
-        return any(list(dict.fromkeys(repos)) != self._known.get(digest, [])[:len(dict.fromkeys(repos))]
-                   for digest, repos in self._new.items())
+        for digest, repos in self._new.items():
+            newest_first = list(dict.fromkeys(repos))
+            if newest_first != self._known.get(digest, [])[:len(newest_first)]:
+                return True
+        return False
 
     def save(self) -> None:
         """Merge into the file (under a lock, atomically); a cache that cannot be written is skipped,

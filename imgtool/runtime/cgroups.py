@@ -3,8 +3,8 @@
 Which version is decided at run time: a unified host has `/sys/fs/cgroup/cgroup.controllers`;
 otherwise each v1 controller's mount is found in /proc/self/mountinfo, and the container also
 gets a cgroup in the `name=systemd` hierarchy and a hybrid host's controller-less unified one
-(key `unified`: '' means a v2 host's one directory), as runc's fs driver makes them, so its /proc/self/cgroup names it on every line and
-systemd-style tools find it. File mapping follows runc/crun
+(key `unified`: '' means a v2 host's one directory), as runc's fs driver makes them, so its
+/proc/self/cgroup names it on every line and systemd-style tools find it. File mapping follows runc/crun
 (research/runtime.md §3.1). What acts on a live cgroup (join, freeze, kill, remove) is
 `cgroupfs.Cgroup`, which the short-lived runtime verbs import without this module.
 

@@ -44,7 +44,6 @@ def add_layer(store: Store, entries: Iterable[Entry], kind: Compression = Compre
               epoch: int | None = None) -> Layer:
     """Write entries as a layer blob into the store; returns the layer, opened from the store."""
     from imgtool.layer import writer
-
     from imgtool.layer.verify import TRUST_MEMO, trust_key
 
     with store.blob_writer() as blob:

@@ -116,10 +116,6 @@ class CopyStep:
     def execute(self, vertex) -> State:
         session, state, instr = self.session, self.state, self.instr
         dest = destination(instr.dest, state.image.config.working_dir)
-        count = len(instr.sources) + len(instr.contents)
-        if count > 1 and not dest.endswith("/"):
-            raise BuildError(f"{self.where()}: When using {instr.NAME} with more than one source file, "
-                             "the destination must be a directory and end with a /")
         if instr.chmod:
             try:
                 files.parse_chmod(instr.chmod)
@@ -153,8 +149,7 @@ class CopyStep:
         base = "" if instr.link and not by_name else state.chain
         k = cache.key(instr.NAME, base, dest, instr.chown, instr.chmod, parents, list(instr.excludes), identity,
                       session.options.compression, session.file_mtime())
-        many = count > 1 or any(has_magic(s) for s in instr.sources)
-        plan = files.CopyPlan(sources, dest, many, instr.chown, instr.chmod, parents,
+        plan = files.CopyPlan(sources, dest, instr.NAME, instr.chown, instr.chmod, parents,
                               keep_owner=from_state is not None and instr.chown is None)
         src_root = session.tree.root if session.tree is not None else Path("/")
 

@@ -3,8 +3,12 @@
 Why chroot: the kernel then resolves every destination path, symlink and `..` against the image
 being built, never the host, and `--chown` names are read from the image's own /etc/passwd. Sources
 are read relative to a directory fd opened before the chroot (the context, or another stage's root).
-Docker's rules: a directory source copies its contents; a file goes to `dest` or, when `dest` ends
-in `/`, is an existing directory or there are several sources, into it; missing parents are made
+BuildKit's rules: each source (each wildcard match) is copied on its own, in order: a directory
+copies its contents; a file goes into `dest` when `dest` ends in `/` or is a directory by then, else
+to `dest` itself (so `COPY *.txt /f` matching one file makes the file /f). Several sources into an
+existing directory without the `/` go into it, as in BuildKit; into anything else they are an
+error, as the Dockerfile reference says, where BuildKit copies each onto the same path and keeps
+the last (moby/buildkit#1853, an open bug; docs/builder.md). Missing parents are made
 0755; owners are root unless `--chown` (COPY --from keeps the source stage's owners, as BuildKit does);
 hardlinks among the copied files stay hardlinks.
 """
@@ -53,7 +57,7 @@ class CopyPlan:
 
     sources: list[Source]
     dest: str  # absolute, as written (a trailing / means a directory)
-    many: bool
+    instruction: str = "COPY"
     chown: str | None = None
     chmod: str | None = None
     parents: bool = False
@@ -216,9 +220,12 @@ class Copier:
     def run(self) -> None:
         plan = self.plan
         dest = plan.dest
-        into_dir = dest.endswith("/") or plan.many or os.path.isdir(dest)
+        if len(plan.sources) > 1 and not dest.endswith("/") and not os.path.isdir(dest):
+            raise FileStepError(f"When using {plan.instruction} with more than one source file, "
+                                "the destination must be a directory and end with a /")
         for source in plan.sources:
             self.links = {}  # hardlinks are kept within one source, not across (BuildKit copies each alone)
+            into_dir = dest.endswith("/") or os.path.isdir(dest)  # again for each: an earlier one may have made it
             if source.data is not None:
                 target = posixpath.join(dest, source.name) if into_dir else _followed(dest)
                 self.write_data(target, source)
@@ -239,10 +246,11 @@ class Copier:
                 self.copy_one(source.rel, source.st, target)
 
     def copy_dir(self, source: Source, base: str) -> None:
+        base = _followed(base.rstrip("/") or "/")
         if not os.path.isdir(base):
-            _mkdirs(posixpath.dirname(base.rstrip("/")) or "/", self.uid, self.gid)
-            if os.path.lexists(base.rstrip("/")):
-                _remove(base.rstrip("/"))
+            if os.path.lexists(base):  # BuildKit's copyDirectory refuses to replace a file
+                raise FileStepError(f"cannot copy to non-directory: {base}")
+            _mkdirs(posixpath.dirname(base) or "/", self.uid, self.gid)
             # BuildKit creates the destination 0755 (with --chown's owner), whatever the source
             # directory's mode or --chmod; only what is copied into it gets those
             os.mkdir(base, 0o755)

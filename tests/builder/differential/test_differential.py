@@ -8,7 +8,8 @@ A corpus case is a directory under corpus/: a Dockerfile and its context, plus o
                      docker's, for what the engine cannot express), history_tail (imgtool's last
                      created_by entries, hand-written), inherited_args (ARGs a `FROM <stage>` child
                      inherits: current BuildKit lists them in the child's RUN `|N` prefix, 0.8 does
-                     not, so they are left out of both prefixes; pin the wording with history_tail)
+                     not, so they are left out of both prefixes; pin the wording with history_tail),
+                     fails (true: both builders must refuse the Dockerfile; nothing else is compared)
   docker.Dockerfile  what docker builds instead, when Debian's docker.io (20.10, BuildKit 0.8 with
                      its built-in frontend; no `# syntax=` image can be pulled here) cannot parse
                      the real one: an equivalent older spelling, so the tree is still compared
@@ -141,11 +142,23 @@ def _assert_same(ours, theirs, spec: dict, compare_history: bool, dockerfile: st
         assert [c for c, _ in history_view(ours.config)][-len(tail):] == tail
 
 
+def _assert_both_fail(engine, store: Path, ctx: Path, tag: str, flags: list[str], dockerfile: Path) -> None:
+    theirs = engine.docker("build", *flags, "-t", tag, "-f", dockerfile, ctx, timeout=300, check=False)
+    assert theirs.returncode != 0, "docker built what the case says must fail"
+    ours = imgtool_cmd("build", *flags, "-t", tag, "-f", dockerfile, "--progress", "plain", ctx, root=store,
+                       timeout=300, check=False)
+    assert ours.returncode != 0, f"imgtool built what docker refuses:\n{theirs.stderr.decode(errors='replace')[-800:]}"
+    assert ours.stderr.startswith("imgtool: ") or "\nimgtool: " in ours.stderr, ours.stderr[-800:]
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_same_as_docker(case, engine, diff_store, base_tree, web, tmp_path):
     ctx, spec, docker_file = _context(case, tmp_path)
     flags = _flags(spec, tmp_path, ctx, web, ctx / spec.get("file", "Dockerfile"))
     tag = f"difftest-{case}"
+    if spec.get("fails"):
+        _assert_both_fail(engine, diff_store, ctx, tag, flags, ctx / spec.get("file", "Dockerfile"))
+        return
     for sub, parent_tag in spec.get("parents", {}).items():
         parent = ctx / sub
         ours, theirs = _build_both(engine, diff_store, parent, parent_tag, ["--network", "host"],

@@ -177,6 +177,14 @@ def _remove(path: str) -> None:
         os.unlink(path)
 
 
+def _followed(dest: str) -> str:
+    """A file's own destination, through a symlink that is there: BuildKit resolves the whole
+    `dest` in the image (fsutil's Copy, fs.RootPath), so `COPY f /link` writes the file the link
+    names, even a missing one (docker 20.10 too, edge-copy-onto), while an entry copied *into* a
+    directory replaces a symlink of its name."""
+    return os.path.realpath(dest) if os.path.islink(dest) else dest
+
+
 def _replacing(make: Callable[[], _T], target: str) -> _T:
     """`make()` a new node at `target`, replacing whatever is there (a COPY overwrites).
 
@@ -212,7 +220,7 @@ class Copier:
         for source in plan.sources:
             self.links = {}  # hardlinks are kept within one source, not across (BuildKit copies each alone)
             if source.data is not None:
-                target = posixpath.join(dest, source.name) if into_dir else dest
+                target = posixpath.join(dest, source.name) if into_dir else _followed(dest)
                 self.write_data(target, source)
                 continue
             if plan.parents:
@@ -226,7 +234,7 @@ class Copier:
                 continue
             else:
                 name = source.name or posixpath.basename(source.rel)
-                target = posixpath.join(target_base, name) if into_dir or plan.parents else dest
+                target = posixpath.join(target_base, name) if into_dir or plan.parents else _followed(dest)
                 _mkdirs(posixpath.dirname(target) or "/", self.uid, self.gid)
                 self.copy_one(source.rel, source.st, target)
 

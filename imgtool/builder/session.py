@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from imgtool.dockerfile.stages import StageVars
 from imgtool.errors import ImgtoolError
 from imgtool.frozen import frozen
 from imgtool.layer.layer import Layer
@@ -57,10 +58,12 @@ class Options:
 
 @frozen
 class State:
-    """An image during the build: config (history, diff_ids) and its layer descriptors."""
+    """An image during the build: config (history, diff_ids) and its layer descriptors; a finished
+    stage's also carries the variables a stage `FROM` it inherits."""
 
     image: ImageConfig
     layers: tuple[Layer, ...] = ()
+    vars: StageVars = StageVars()
 
     @property
     def chain(self) -> str:
@@ -86,7 +89,8 @@ class State:
         if record.layer is None or not with_layer:
             return dataclasses.replace(self, image=image)
         layer = record.layer
-        return State(dataclasses.replace(image, diff_ids=image.diff_ids + (layer.diff_id,)), self.layers + (layer,))
+        return dataclasses.replace(self, image=dataclasses.replace(image, diff_ids=image.diff_ids + (layer.diff_id,)),
+                                   layers=self.layers + (layer,))
 
 
 def rfc3339(seconds: float) -> str:

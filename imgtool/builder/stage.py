@@ -121,7 +121,8 @@ class StageRun:
         v = self.vertex(f"FROM {shown}")
         v.start()
         v.done()
-        scope = df.StageScope(self.globals, session.options.build_args, base_env=state.env(), escape=self.d.escape)
+        scope = df.StageScope(self.globals, session.options.build_args, base_env=state.env(), escape=self.d.escape,
+                              inherited=state.vars)
         cmd_set = False
         for instr in instructions:
             prefix = "ONBUILD " if instr in triggers else ""
@@ -132,7 +133,7 @@ class StageRun:
             if isinstance(expanded, ins.Cmd):
                 cmd_set = True
             state = self.step(state, expanded, scope, prefix, cmd_set)
-        return state
+        return dataclasses.replace(state, vars=scope.vars())
 
     @staticmethod
     def display(name: str) -> str:

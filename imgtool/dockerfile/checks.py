@@ -21,7 +21,7 @@ from .directives import CheckConfig
 from .errors import DockerfileError
 from .goquote import quote
 from .shell import Lex
-from .stages import Stage, StageScope, find_stage, platform_args
+from .stages import Stage, StageScope, StageVars, find_stage, platform_args
 from .suggest import closest
 
 URL = "https://docs.docker.com/go/dockerfile/rule/{}/"
@@ -263,16 +263,16 @@ def run_checks(
             _check_secret("ARG", definition.key, arg.line, report)
     globals_ = dockerfile.global_args(build_args)
     seen: set[str] = set()
-    stage_env: dict[int, tuple[dict[str, str], bool]] = {}
+    stage_env: dict[int, tuple[dict[str, str], StageVars, bool]] = {}
     for stage in dockerfile.stages:
         _check_from(stage, seen, meta, report)
         parent = find_stage(dockerfile.stages[: stage.index], stage.from_.base)
         if parent is not None:
-            env, workdir_absolute = stage_env[parent.index]
+            env, inherited, workdir_absolute = stage_env[parent.index]
         else:
             env = dict((base_env(stage.from_.base) if base_env else None) or _DEFAULT_ENV)
-            workdir_absolute = False
-        scope = StageScope(globals_, build_args, env, dockerfile.escape)
+            inherited, workdir_absolute = StageVars(), False
+        scope = StageScope(globals_, build_args, env, dockerfile.escape, inherited)
         workdir_absolute = _check_stage(stage, scope, report, workdir_absolute)
-        stage_env[stage.index] = (scope.env, workdir_absolute)
+        stage_env[stage.index] = (scope.env, scope.vars(), workdir_absolute)
     return sorted(report.found, key=lambda w: w.line)

@@ -95,6 +95,17 @@ def resolve_from(stage: Stage, globals_: Mapping[str, str], escape: str = "\\") 
     return base, platform
 
 
+@frozen
+class StageVars:
+    """What a stage built `FROM` another stage inherits besides the image config: the variables of
+    the parent's LLB state (its ENV and ARG values, in the order they were written) and the ARGs
+    it declared, which stay declared (BuildKit's dispatchState.init copies the base stage's state
+    and buildArgs; docker 20.10's BuildKit does the same, tests/builder/differential edge-arg-scope)."""
+
+    state: tuple[tuple[str, str], ...] = ()
+    args: tuple[tuple[str, str | None], ...] = ()
+
+
 @dataclass
 class StageScope:
     """ENV and ARG state of one stage during dispatch.
@@ -109,19 +120,28 @@ class StageScope:
     the config keeps `A=e`), and an ARG with no value from anywhere leaves it as it was (a
     redeclared `ARG A` keeps the earlier `ARG A=1`). Checked against docker 20.10's BuildKit in
     tests/builder/differential (edge-env).
+
+    `inherited` is the parent stage's `vars()` for `FROM <stage>`: its state comes first, then the
+    config's Env is written over it (so a parent's `ENV A=e` then `ARG A=a` gives the child `e`).
     """
 
     globals_: Mapping[str, str]
     build_args: Mapping[str, str]
     base_env: Mapping[str, str] = field(default_factory=dict)
     escape: str = "\\"
+    inherited: StageVars = StageVars()
     env: dict[str, str] = field(init=False)
     state: dict[str, str] = field(init=False)
-    args: dict[str, str | None] = field(init=False, default_factory=dict)
+    args: dict[str, str | None] = field(init=False)
 
     def __post_init__(self) -> None:
         self.env = dict(self.base_env)
-        self.state = dict(self.base_env)
+        self.state = {**dict(self.inherited.state), **self.base_env}
+        self.args = dict(self.inherited.args)
+
+    def vars(self) -> StageVars:
+        """What a stage `FROM` this one inherits (see StageVars)."""
+        return StageVars(tuple(self.state.items()), tuple(self.args.items()))
 
     def expansion_env(self) -> dict[str, str]:
         """Variables visible to `$VAR`: ENV and declared ARGs with a value, the latest write winning."""

@@ -171,7 +171,7 @@ class Snapshots:
         for layer, chain in zip(layers, chains):
             path = self.root / "layers" / _dirname(chain)
             if not path.exists():
-                self._build(path, lambda fs, lowers=list(dirs), layer=layer: self._apply_over(layer, fs, lowers))
+                self.publish(path, lambda fs, lowers=list(dirs), layer=layer: self._apply_over(layer, fs, lowers))
             dirs.insert(0, path / "fs")
         return dirs
 
@@ -186,7 +186,7 @@ class Snapshots:
                         os.rmdir(fs)
                         subprocess.run(["cp", "-a", "--reflink=auto", str(parent), str(fs)], check=True)
                     apply(layer, fs)
-                self._build(path, build)
+                self.publish(path, build)
             parent = path / "fs"
         assert parent is not None
         return parent
@@ -211,8 +211,12 @@ class Snapshots:
             shutil.rmtree(work, ignore_errors=True)
             merged.rmdir()
 
-    def _build(self, dest: Path, fill: Callable[[Path], None]) -> None:
-        """Fill a fresh `fs` in scratch, then rename it into place; a concurrent builder may win."""
+    def publish(self, dest: Path, fill: Callable[[Path], None]) -> None:
+        """Fill a fresh `fs` in scratch, then rename it into place as snapshot `dest`.
+
+        Why staged: a snapshot dir that exists is complete, so readers never see half of one. A
+        concurrent builder may publish the same snapshot first; then ours is dropped and theirs kept.
+        """
         staging = Path(tempfile.mkdtemp(prefix="snapshot-", dir=self.scratch))
         try:
             fs = staging / "fs"

@@ -371,14 +371,5 @@ def commit_upper(store: Store, upper: Path, chain: Digest) -> Path:
     snaps = snapshots(store)
     dest = snaps.root / "layers" / _dirname(chain)
     if not dest.exists():
-        staging = Path(tempfile.mkdtemp(prefix="commit-", dir=snaps.root / "containers"))
-        try:
-            os.rename(upper, staging / "fs")
-            try:
-                os.rename(staging, dest)
-            except OSError:
-                if not dest.exists():
-                    raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        snaps.publish(dest, lambda fs: os.rename(upper, fs))  # rename(2) may replace an empty dir
     return dest / "fs"

@@ -97,6 +97,17 @@ def test_arg_scoping_build_args_and_env_override() -> None:
     assert "HTTP_PROXY" not in scope.run_env() and "HTTP_PROXY" not in scope.declared_args()
 
 
+def test_stage_from_stage_inherits_declared_args() -> None:
+    dockerfile = parse("FROM a AS one\nARG A=1\nENV E=env\nARG E=arg\nARG BARE\nFROM one\nWORKDIR /$A/$E\n")
+    parent = StageScope({}, {}, {})
+    for instruction in dockerfile.stages[0].instructions:
+        parent.dispatch(instruction)
+    child = StageScope({}, {}, parent.env, inherited=parent.vars())
+    # the parent's ARG values stay visible, and its config Env is written over them (E)
+    assert child.dispatch(dockerfile.stages[1].instructions[0]).value == "/1/env"
+    assert child.declared_args() == {"A": "1", "E": "env", "BARE": ""}
+
+
 def test_global_arg_not_visible_in_stage_without_declaration() -> None:
     dockerfile = parse("ARG V=1\nFROM a\nWORKDIR /x$V\n")
     scope = StageScope(dockerfile.global_args(), {}, {})

@@ -17,6 +17,8 @@ import posixpath
 import tarfile
 from pathlib import Path
 
+HEAD = 200  # files up to this size show their bytes in a difference
+
 TYPES = {tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.DIRTYPE: "dir",
          tarfile.SYMTYPE: "symlink", tarfile.CHRTYPE: "char", tarfile.BLKTYPE: "block",
          tarfile.FIFOTYPE: "fifo"}
@@ -30,6 +32,8 @@ class Entry:
     gid: int
     sha256: str | None = None
     target: str | None = None
+    # the start of a small file's bytes, only to show in a difference (never compared)
+    head: bytes | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 @dataclasses.dataclass
@@ -78,8 +82,10 @@ def _apply(tree: dict[str, Entry], inode: dict[str, int], blob: bytes, next_inod
             kind = TYPES.get(m.type)
             if kind is None:
                 raise ValueError(f"unexpected tar member type {m.type!r} for {name}")
-            digest = hashlib.sha256(tar.extractfile(m).read()).hexdigest() if kind == "file" else None
-            tree[name] = Entry(kind, m.mode & 0o7777, m.uid, m.gid, digest, m.linkname if m.issym() else None)
+            data = tar.extractfile(m).read() if kind == "file" else None
+            digest = hashlib.sha256(data).hexdigest() if data is not None else None
+            tree[name] = Entry(kind, m.mode & 0o7777, m.uid, m.gid, digest, m.linkname if m.issym() else None,
+                               data[:HEAD] if data is not None and len(data) <= HEAD else None)
             if kind == "file":
                 next_inode[0] += 1
                 inode[name] = next_inode[0]
@@ -119,6 +125,8 @@ def history_view(config: dict) -> list[tuple[str, bool]]:
 
 def _show(field: str, entry: Entry) -> str:
     value = getattr(entry, field)
+    if field == "sha256" and entry.head is not None:
+        return repr(entry.head)  # a small file's bytes say more than its digest
     return f"{value:04o}" if field == "mode" else repr(value)
 
 
@@ -135,6 +143,6 @@ def tree_diff(ours: dict[str, Entry], theirs: dict[str, Entry]) -> list[str]:
             out.append(f"only in imgtool: /{p} {a.type} {a.mode:04o} {a.uid}:{a.gid}")
         else:
             fields = [f"{f.name} imgtool={_show(f.name, a)} docker={_show(f.name, b)}"
-                      for f in dataclasses.fields(Entry) if getattr(a, f.name) != getattr(b, f.name)]
+                      for f in dataclasses.fields(Entry) if f.compare and getattr(a, f.name) != getattr(b, f.name)]
             out.append(f"/{p}: " + ", ".join(fields))
     return out

@@ -2,6 +2,7 @@
 """Build times side by side: imgtool build, docker build (BuildKit) and buildah bud, same contexts.
 
     python3 bench/build.py [--runs 3] [--only simple,bigcopy] [--modes cached] [--tools imgtool,docker]
+    python3 bench/build.py --tools imgtool,imgtool@/path/to/other/checkout,docker   # an A/B in one run
 
 Scenarios (contexts generated in a temp dir, all FROM the same busybox image):
 - simple:      WORKDIR, COPY of a small app, RUN, ENV, CMD
@@ -84,15 +85,16 @@ def _run(argv: list, env: dict | None = None, cwd: Path | None = None) -> float:
 
 
 class Imgtool:
-    name = "imgtool"
+    """imgtool from this checkout, or (`name` imgtool@DIR) from another one: an A/B in one run."""
 
-    def __init__(self, work: Path, rootfs: Path):
-        self.template = work / "imgtool-template"
-        self.env = {**os.environ, "PYTHONPATH": str(REPO), "IMGTOOL_ROOT": str(self.template)}
+    def __init__(self, work: Path, rootfs: Path, repo: Path = REPO, name: str = "imgtool", tag: str = ""):
+        self.name = name
+        self.template = work / f"imgtool-template{tag}"
+        self.env = {**os.environ, "PYTHONPATH": str(repo), "IMGTOOL_ROOT": str(self.template)}
         _run([sys.executable, "-m", "imgtool", "import", rootfs, "-t", "busybox:latest",
               "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
               "--change", 'CMD ["sh"]'], env=self.env)
-        self.root = work / "imgtool-store"
+        self.root = work / f"imgtool-store{tag}"
 
     def reset(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -164,8 +166,8 @@ def measure(tools: list, scenario: str, work: Path, runs: int, modes: tuple[str,
     """
     times: dict[tuple[str, str], list[float]] = {(t.name, m): [] for t in tools for m in modes}
     for run in range(runs):
-        for tool in tools:
-            ctx = work / f"ctx-{tool.name}-{scenario}-{run}"
+        for i, tool in enumerate(tools):
+            ctx = work / f"ctx-{i}-{scenario}-{run}"
             shutil.rmtree(ctx, ignore_errors=True)
             ctx.mkdir()
             changing = SCENARIOS[scenario](ctx)
@@ -209,7 +211,11 @@ def main() -> int:
         _run([sys.executable, "-m", "imgtool", "save", "busybox:latest", "--format", "docker", "-o", archive],
              env=imgtool.env)
         wanted = args.tools.split(",")
-        tools = (([imgtool] if "imgtool" in wanted else [])
+        others = [Imgtool(work, rootfs, Path(t.split("@", 1)[1]).resolve(), t, f"-{i}")
+                  for i, t in enumerate(wanted) if t.startswith("imgtool@")]
+        for other in others:
+            subprocess.run([sys.executable, "-m", "compileall", "-q", Path(other.env["PYTHONPATH"]) / "imgtool"], check=True)
+        tools = (([imgtool] if "imgtool" in wanted else []) + others
                  + ([Docker(work, archive)] if "docker" in wanted else [])
                  + ([Buildah(work, archive)] if "buildah" in wanted else []))
         results = {s: measure(tools, s, work, args.runs, modes) for s in args.only.split(",")}

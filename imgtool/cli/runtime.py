@@ -46,7 +46,7 @@ def runtime(ctx: typer.Context) -> None:
     """OCI runtime verbs: runc's command line (the same code as `imgtool-runc`; try `imgtool runtime --help`)."""
     from imgtool.runtime.runc import main
 
-    raise typer.Exit(main(list(ctx.args), prog="imgtool runtime"))
+    raise typer.Exit(main(list(ctx.args), prog="imgtool runtime", logrus=False))
 
 
 def register(app: typer.Typer) -> None:

@@ -111,10 +111,14 @@ def version_text() -> str:
             f"go: none (Python {sys.version.split()[0]})\nlibseccomp: {libseccomp() or 'not found'}\n")
 
 
-def main(argv: list[str] | None = None, prog: str = "imgtool-runc") -> int:
-    """Run one runc command line; returns the exit status (errors already reported)."""
+def main(argv: list[str] | None = None, prog: str = "imgtool-runc", logrus: bool = True) -> int:
+    """Run one runc command line; returns the exit status (errors already reported).
+
+    `logrus`: errors as runc's logrus lines (what orchestrators parse), or, for a person at
+    `imgtool runtime`, imgtool's `prog: message`.
+    """
     argv = sys.argv[1:] if argv is None else argv
-    log = Log(prog)
+    log = Log(prog, logrus=logrus)
     verb = None
     try:
         gopts, rest = parse(argv, GLOBALS, interleaved=False)
@@ -123,7 +127,7 @@ def main(argv: list[str] | None = None, prog: str = "imgtool-runc") -> int:
             return 0
         if gopts.get("log-format", "text") not in ("text", "json"):
             raise UsageError(f"invalid log-format: {gopts['log-format']}")
-        log = Log(prog, gopts.get("log"), gopts.get("log-format", "text"), bool(gopts.get("debug")))
+        log = Log(prog, gopts.get("log"), gopts.get("log-format", "text"), bool(gopts.get("debug")), logrus)
         if gopts.get("help") or not rest:
             from .runchelp import program_help
 

@@ -20,7 +20,6 @@ import time
 
 from . import jsonfast
 
-RUNC_PROG = "imgtool-runc"
 # logrus TextFormatter.needsQuoting: a value made only of these is printed bare
 _BARE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/@^+")
 
@@ -33,9 +32,12 @@ def text_value(value: str) -> str:
 class Log:
     """Where errors, warnings and debug lines go: a --log file (json or text), else stderr."""
 
-    def __init__(self, prog: str, path: str | None = None, fmt: str = "text", debug: bool = False):
+    def __init__(self, prog: str, path: str | None = None, fmt: str = "text", debug: bool = False,
+                 logrus: bool = True):
+        """`logrus=False` (a human's `imgtool runtime`) keeps `prog: message` on stderr unless a
+        --log file or --log-format json asks for logrus lines."""
         self.prog, self.path, self.fmt, self.debug_on = prog, path, fmt, debug
-        self.logrus = prog == RUNC_PROG or fmt == "json" or path is not None
+        self.logrus = logrus or fmt == "json" or path is not None
         self._fd: int | None = None
 
     def _line(self, level: str, msg: str) -> str:

@@ -28,11 +28,15 @@ from imgtool.oci.digest import Digest
 from imgtool.store import Store, gc
 
 CACHE_DIR = "buildcache"
+# Part of every key: bumped when a step's result changes for the same inputs (a builder fix), so a
+# store's records from before the fix miss instead of handing back the old layers. 2: per-source
+# COPY and COPY onto symlinks as BuildKit (session 5).
+KEY_VERSION = 2
 
 
 def key(*parts: Any) -> str:
     """A cache key from JSON-serialisable parts (order matters, dict keys are sorted)."""
-    data = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    data = json.dumps((KEY_VERSION, *parts), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(data.encode("utf-8", "surrogateescape")).hexdigest()
 
 

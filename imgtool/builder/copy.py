@@ -21,7 +21,7 @@ from imgtool.dockerfile import instructions as ins
 from imgtool.dockerfile.dockerignore import go_clean
 from imgtool.errors import ImgtoolError
 
-from . import cache, files, fromstage
+from . import cache, chmod, files, fromstage
 from .context import ContextError, Tree, checksum_sources, excluded, has_magic
 from .session import BuildError, Session, State
 
@@ -118,7 +118,7 @@ class CopyStep:
         dest = destination(instr.dest, state.image.config.working_dir)
         if instr.chmod:
             try:
-                files.parse_chmod(instr.chmod)
+                chmod.parse_chmod(instr.chmod)
             except ImgtoolError as exc:
                 raise BuildError(f"{self.where()}: {exc}") from None
         excludes = PatternMatcher(instr.excludes) if instr.excludes else None

@@ -19,7 +19,6 @@ import concurrent.futures
 import contextlib
 import os
 import posixpath
-import re
 import shutil
 import stat
 from collections.abc import Callable
@@ -30,12 +29,14 @@ from imgtool.errors import ImgtoolError
 from imgtool.frozen import frozen
 from imgtool.layer import compression
 
+from .chmod import parse_chmod
+
 if TYPE_CHECKING:
     import tarfile
 
 
 class FileStepError(ImgtoolError):
-    """A COPY/ADD/WORKDIR that cannot be carried out (unknown --chown user, bad --chmod, ...)."""
+    """A COPY/ADD/WORKDIR that cannot be carried out (unknown --chown user, a file in the way, ...)."""
 
 
 @frozen
@@ -69,49 +70,6 @@ _THREADS = 4
 _PARALLEL_MIN = 256  # below this, threads cost more than they save
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
 _T = TypeVar("_T")
-_SYMBOLIC = re.compile(r"^([ugoa]*)([-+=])([rwxXst]*)$")
-
-
-def parse_chmod(text: str) -> object:
-    """--chmod: octal (`755`) or symbolic (`u+x,g=r`); returns a callable mode -> mode."""
-    if re.fullmatch(r"[0-7]{1,4}", text):
-        value = int(text, 8)
-        return lambda _mode, _is_dir: value
-    clauses = []
-    for clause in text.split(","):
-        m = _SYMBOLIC.match(clause)
-        if not m:
-            raise FileStepError(f"invalid chmod parameter: '{text}'. it should be octal string and between 0 and 07777")
-        clauses.append(m.groups())
-
-    def apply(mode: int, is_dir: bool) -> int:
-        for who, op, perms in clauses:
-            who = who or "a"
-            mask = 0
-            for w in who:
-                mask |= {"u": 0o4700, "g": 0o2070, "o": 0o1007, "a": 0o7777}[w]
-            bits = 0
-            for p in perms:
-                if p == "r":
-                    bits |= 0o444
-                elif p == "w":
-                    bits |= 0o222
-                elif p == "x" or (p == "X" and (is_dir or mode & 0o111)):
-                    bits |= 0o111
-                elif p == "s":
-                    bits |= 0o6000
-                elif p == "t":
-                    bits |= 0o1000
-            bits &= mask
-            if op == "+":
-                mode |= bits
-            elif op == "-":
-                mode &= ~bits
-            else:
-                mode = (mode & ~(mask & 0o7777)) | bits
-        return mode
-
-    return apply
 
 
 def load_before_chroot() -> None:

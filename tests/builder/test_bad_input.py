@@ -34,6 +34,7 @@ def _one_line_error(r, *needles: str) -> str:
     ("FROM busybox\nRUN --mount=type=secret,id=k,required=true cat /run/secrets/k\n", {}, ["Dockerfile:2", "secret k"]),
     ("FROM busybox\nFOO bar\n", {}, ["Dockerfile:2", "unknown instruction"]),
     ("FROM busybox\nCOPY a b /notadir\n", {"a": "", "b": ""}, ["Dockerfile:2", "must be a directory"]),
+    ("FROM busybox\nCOPY --chmod=u+q a /a\n", {"a": "a"}, ["Dockerfile:2", "invalid chmod parameter: 'u+q'"]),
 ])
 def test_bad_input_is_one_line(build, busybox_store, tmp_path, dockerfile, files, needles):
     ctx = tmp_path / "ctx"

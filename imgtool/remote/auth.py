@@ -132,8 +132,8 @@ class Authenticator:
                     headers["Authorization"] = _basic(cred)
                     params += [("offline_token", "true"), ("client_id", CLIENT_ID)]
                 r = session.get(realm, params=params, headers=headers, timeout=60)
-        except OSError as exc:  # requests' ConnectionError is an OSError
-            raise RegistryError(f"{self.host}: cannot reach the token server: {type(exc).__name__}") from None
+        except OSError as exc:  # requests' ConnectionError (and TooManyRedirects) are OSErrors
+            raise RegistryError(f"{self.host}: cannot reach the token server {realm[:200]}: {type(exc).__name__}") from None
         if r.status_code in (401, 403):
             if cred:
                 raise AuthError(f"{self.host}: unauthorized: wrong username or password")

@@ -94,3 +94,69 @@ def test_credentials_never_leave_the_registry_host(peers, client_env):
     assert [m for m, p, _, _ in elsewhere.seen] == ["PUT", "GET"]
     assert elsewhere.authorizations() == []
     assert BASIC in registry.authorizations()  # the registry itself did get the credential
+
+
+def _bearer_registry(peers, token_route):
+    """A registry whose every request needs a Bearer token from its own `/token`, answered by `token_route`."""
+    def guarded(h):
+        if h.headers.get("Authorization") != "Bearer good":
+            realm = f"http://{h.headers['Host']}/token"
+            return h.send(401, b"{}", {"WWW-Authenticate": f'Bearer realm="{realm}",service="test"'})
+        h.send(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"no"}]}')
+    return peers({"/v2/": guarded, "/token": token_route})
+
+
+def _endless_token(h):
+    h.send_response(200)
+    h.send_header("Content-Length", str(64 << 20))
+    h.end_headers()
+    h.wfile.write(b'{"token": "' + b"A" * (2 << 20))  # and then it would go on for 62 MiB more
+
+
+def test_token_answer_is_capped(peers, client_env, store_root, imgtool):
+    peer = _bearer_registry(peers, _endless_token)
+    result = imgtool("pull", f"{peer.host}/any/image:v1")
+    one_line_error(result, rf"token server http://{peer.host}/token: body larger than 1048576 bytes")
+
+
+def test_token_with_cr_lf_is_refused(peers, client_env, store_root, imgtool):
+    peer = _bearer_registry(peers, lambda h: h.send(200, b'{"token": "good\\r\\nX-Injected: yes"}'))
+    result = imgtool("pull", f"{peer.host}/any/image:v1")
+    one_line_error(result, r"token server .*/token answered a token with spaces or control characters")
+    assert not [h for _, _, h, _ in peer.seen if "X-Injected" in h]
+
+
+def _short_manifest(hang_up: bool):
+    def route(h):
+        h.send(200, b'{"schemaVersion":2', {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}, length=5000)
+        if hang_up:
+            h.close_connection = True
+        else:
+            time.sleep(30)  # keep the connection open, say nothing more
+    return route
+
+
+@pytest.mark.parametrize("hang_up", [True, False], ids=["closed", "stalled"])
+def test_manifest_shorter_than_its_content_length(hang_up, peers, client_env, store_root, imgtool):
+    peer = peers({"/v2/short/": _short_manifest(hang_up)})
+    started = time.monotonic()
+    result = imgtool("pull", f"{peer.host}/short/image:v1")
+    reason = "cut short" if hang_up else "stalled for 10 s"
+    one_line_error(result, rf"{peer.host}/short/image:v1: manifest: body {reason} after 18 of 5000 bytes")
+    assert time.monotonic() - started < 25  # not the 60 s read timeout (and then a traceback)
+
+
+def test_manifest_trickled_byte_by_byte_meets_a_deadline(peers, client_env):
+    def trickle(h):
+        h.send(200, b"{", {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}, length=5000)
+        for _ in range(30):
+            time.sleep(0.5)
+            h.wfile.write(b" ")
+            h.wfile.flush()
+
+    peer = peers({"/v2/slow/": trickle})
+    repo = Repository(Client(peer.host, Options(timeout=3)), "slow/image")
+    started = time.monotonic()
+    with pytest.raises(RegistryError, match=r"slow/image:v1: manifest: body still incomplete after 3 s"):
+        repo.manifest("v1")
+    assert time.monotonic() - started < 8

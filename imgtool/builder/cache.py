@@ -149,10 +149,10 @@ class BuildCache:
 
     def usage(self) -> tuple[int, int]:
         """(entries, bytes): records, plus the blobs only the cache holds, plus cache mounts."""
-        named = self.store.reachable()
+        kept = _images_reach(self.store)
         records = self.records()
         size = sum(r.layer.size for r in {r.layer.digest: r for r in records if r.layer}.values()
-                   if r.layer.digest not in named and self.store.has_blob(r.layer.digest))
+                   if r.layer.digest not in kept and self.store.has_blob(r.layer.digest))
         size += gc.tree_size(self.mounts)
         return len(records), size
 
@@ -167,9 +167,9 @@ class BuildCache:
         records = self.records()
         freed = gc.tree_size(self.mounts)
         shutil.rmtree(self.root, ignore_errors=True)
-        named = self.store.reachable()
+        kept = _images_reach(self.store)
         for digest in {r.layer.digest for r in records if r.layer}:
-            if digest in named:
+            if digest in kept:
                 continue
             path = self.store.blob_path(digest)
             try:
@@ -181,11 +181,22 @@ class BuildCache:
         return freed
 
 
+def _images_reach(store: Store) -> set:
+    """Every blob an image in the store reaches, named or not.
+
+    Why not only the named ones: an untagged image (`build` without `-t`, or one whose tag moved
+    to a newer build) is still an image, listed as `<none>` and runnable by ID; `docker builder
+    prune` never touches images, and removing their layers here left index.json pointing at
+    missing blobs (`imgtool images` then failed). Unnamed images go with `imgtool prune`."""
+    return store.reachable([entry.descriptor for entry in store.images()])
+
+
 def _prune_snapshots(store: Store) -> int:
-    """Remove layer snapshots that nothing needs any more (the builder's committed steps): not a
-    named image's, not a container's image's, and not one a running container mounts."""
-    named = [entry.descriptor for entry in store.images() if entry.name is not None]
-    return gc.remove_snapshots(store, gc.needed_snapshots(store, named))[1]
+    """Remove layer snapshots that nothing needs any more (the builder's committed steps): not an
+    image's (named or not, as `_images_reach`), not a container's image's, and not one a running
+    container mounts."""
+    images = [entry.descriptor for entry in store.images()]
+    return gc.remove_snapshots(store, gc.needed_snapshots(store, images))[1]
 
 
 def _sweep(store: Store) -> int:

@@ -22,12 +22,11 @@ from .shell import Lex
 T = TypeVar("T", bound="Instruction")
 
 # The abstract bases (never instantiated, only subclassed) contribute fields and stay frozen, but
-# get no __init__/__repr__/__eq__/__hash__ of their own: every concrete instruction is a dataclass
-# that generates all four for itself, so the bases' copies were never called. Each base also has a
-# docstring, else dataclass computes one from inspect.signature. Why it matters: every generated
-# method is compiled from source at import, on the start-up of every build; this took 10.7 M of
-# the 471 M instructions of a cached `imgtool build` (callgrind; docs/benchmarks.md, Build).
-_base = dataclass(frozen=True, kw_only=True, init=False, repr=False, eq=False)
+# get no __init__ of their own (every concrete instruction generates one for itself), and the rest
+# is frozen's shared methods. Each base also has a docstring, else dataclass computes one from
+# inspect.signature. Why it matters: every generated method is compiled from source at import, on
+# the start-up of every build (callgrind; docs/benchmarks.md, Build).
+_base = frozen(kw_only=True, init=False)
 
 
 @dataclass

@@ -86,10 +86,7 @@ class _Guarded(io.RawIOBase):
         self.source = source
         self.kind = kind
         self.produced = 0
-        import zstandard
-        from isal import isal_zlib
-
-        self._codec_errors = (OSError, isal_zlib.error, zstandard.ZstdError)
+        self._codec_errors = _codec_errors(kind)
 
     def readable(self) -> bool:
         return True
@@ -109,6 +106,17 @@ class _Guarded(io.RawIOBase):
         if self.produced > RATIO_GRACE and self.produced > MAX_RATIO * max(self.source.count, 1):
             raise LayerError(f"{self.kind} stream expands more than {MAX_RATIO}:1: refusing a decompression bomb")
         return n
+
+
+def _codec_errors(kind: str) -> tuple[type[BaseException], ...]:
+    # only the codec in use is imported: zstandard is not loaded to read a gzip layer
+    if kind == GZIP:
+        from isal import isal_zlib
+
+        return (OSError, isal_zlib.error)
+    import zstandard
+
+    return (OSError, zstandard.ZstdError)
 
 
 def open_decompressed(stream: BinaryIO) -> BinaryIO:

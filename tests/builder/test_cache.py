@@ -147,7 +147,11 @@ def test_builder_prune_keeps_what_a_running_container_uses(build, imgtool, busyb
         assert imgtool("exec", cid, "cat", "/kept", check=True).stdout == "kept\n"
     finally:
         imgtool("rm", "-f", cid)
+    # the image is <none> now, still an image: builder prune keeps it (docker's builder prune never
+    # removes images); `imgtool prune` removes the unnamed image, and the snapshot with it
     assert imgtool("builder", "prune", "-f").returncode == 0
+    assert snapshot.is_dir(), "builder prune removed the snapshot of an untagged image"
+    assert imgtool("prune").returncode == 0
     assert not snapshot.exists(), "the snapshot outlived its last user"
 
 
@@ -178,3 +182,18 @@ def test_copy_from_is_keyed_by_the_content_it_copies(build, busybox_store, tmp_p
     assert changed.returncode == 0, changed
     assert not _cached(changed, "COPY --from=gen /out /data"), changed.stderr
     assert busybox_store.find("cf:3").descriptor.digest != busybox_store.find("cf:1").descriptor.digest
+
+
+def test_builder_prune_leaves_untagged_images_whole(build, imgtool, busybox_store, tmp_path):
+    """An image built without -t is `<none>` in `imgtool images`, not cache: `docker builder prune`
+    never removes images, and neither may ours take the layers from under one."""
+    ctx = write_context(tmp_path / "u", {"Dockerfile": "FROM busybox\nRUN echo untagged > /u\n"})
+    built = build({}, "-q", context=ctx)
+    assert built.returncode == 0, built
+    image_id = built.stdout.strip()
+    assert imgtool("builder", "prune", "-f").returncode == 0
+    listed = imgtool("images")
+    assert listed.returncode == 0, listed
+    assert "<none>" in listed.stdout, listed.stdout
+    ran = imgtool("run", "--rm", image_id, "cat", "/u")
+    assert ran.returncode == 0 and ran.stdout == "untagged\n", ran

@@ -108,12 +108,17 @@ def test_truncated_stream_is_an_error(tmp_path, kind):
         diff_id_of(io.BytesIO(blob[: len(blob) // 2]))
 
 
-def test_corrupt_gzip_is_an_error(tmp_path):
+@pytest.mark.parametrize("kind", ["gzip", "zstd"])
+def test_corrupt_stream_is_an_error(tmp_path, kind):
+    """Each codec's own error becomes a one-line LayerError (only that codec is loaded to read it)."""
     (tmp_path / "t").mkdir()
     (tmp_path / "t/f").write_bytes(b"x" * 100_000)
-    _, blob = write(tmp_path / "t", "gzip")
-    bad = blob[:-8] + b"\0\0\0\0" + blob[-4:]  # wrong CRC
-    with pytest.raises(LayerError):
+    _, blob = write(tmp_path / "t", kind)
+    if kind == "gzip":
+        bad = blob[:-8] + b"\0\0\0\0" + blob[-4:]  # wrong CRC
+    else:
+        bad = blob[:-4] + bytes(b ^ 0xFF for b in blob[-4:])  # wrong frame checksum
+    with pytest.raises(LayerError, match=f"corrupt {kind} stream"):
         diff_id_of(io.BytesIO(bad))
 
 

@@ -1,6 +1,9 @@
-"""imgtool.frozen makes the classes dataclass(frozen=True) makes: same equality, hash, repr, fields."""
+"""imgtool.frozen makes the classes dataclass(frozen=True) makes: same equality, hash, repr, fields,
+and the same refusal to change after __init__."""
 
+import copy
 import dataclasses
+import pickle
 from dataclasses import dataclass, field
 
 import pytest
@@ -53,6 +56,46 @@ def test_recursive_repr_is_cut_as_dataclass_cuts_it():
     assert repr(n) == repr(r)
 
 
+@frozen
+class Point:  # module level, so pickle can find it
+    x: int
+    y: int = 0
+    tags: tuple = dataclasses.field(default=(), compare=False)
+
+
+@frozen
+class Point3(Point):
+    z: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "norm", abs(self.x) + abs(self.y) + abs(self.z))
+
+
+@pytest.mark.parametrize("cls", [Point, Point3])
+def test_nothing_changes_after_init(cls):
+    p = cls(1, 2)
+    for name in ("x", "y", "tags", "never_a_field"):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(p, name, 5)
+    for name in ("x", "never_a_field"):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            delattr(p, name)
+    assert (p.x, p.y) == (1, 2)
+
+
+def test_defaults_post_init_inheritance_copy_and_pickle_work_as_dataclass_makes_them():
+    p = Point3(-1, z=2)
+    assert (p.x, p.y, p.z, p.norm) == (-1, 0, 2, 3)
+    assert [f.name for f in dataclasses.fields(Point3)] == ["x", "y", "tags", "z"]
+    for clone in (copy.copy(p), copy.deepcopy(p), pickle.loads(pickle.dumps(p))):
+        assert clone == p and hash(clone) == hash(p) and clone.norm == 3
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            clone.x = 9
+    assert dataclasses.replace(p, y=4) == Point3(-1, 4, z=2)
+    assert Point(1, tags=("a",)) == Point(1, tags=("b",))  # compare=False, as dataclass
+    assert {Point(1): "one"}[Point(1)] == "one"
+
+
 def test_a_class_with_its_own_eq_is_refused():
     with pytest.raises(TypeError, match="defines __eq__"):
         @frozen
@@ -63,7 +106,7 @@ def test_a_class_with_its_own_eq_is_refused():
                 return True
 
 
-def test_the_frozen_classes_on_a_builds_import_path_compile_no_eq_hash_repr():
+def test_the_frozen_classes_on_a_builds_import_path_compile_only_their_init():
     """Start-up: these are on every build's import path (docs/benchmarks.md, Builder, session 4)."""
     import importlib
     import pkgutil
@@ -82,8 +125,10 @@ def test_the_frozen_classes_on_a_builds_import_path_compile_no_eq_hash_repr():
     for name in names:
         module = importlib.import_module(name)
         classes += [c for c in vars(module).values() if isinstance(c, type) and c.__module__ == module.__name__
-                    and dataclasses.is_dataclass(c) and c.__dataclass_params__.frozen
+                    and dataclasses.is_dataclass(c)
+                    and (c.__dataclass_params__.frozen or c.__setattr__ is shared._setattr)
                     and not c.__dataclass_params__.order and "__init__" in c.__dict__]
     assert len(classes) > 50
     for cls in classes:
-        assert (cls.__eq__, cls.__hash__, cls.__repr__) == (shared._eq, shared._hash, shared._repr), cls
+        assert (cls.__eq__, cls.__hash__, cls.__repr__, cls.__setattr__, cls.__delattr__) == (
+            shared._eq, shared._hash, shared._repr, shared._setattr, shared._delattr), cls

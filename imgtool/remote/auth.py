@@ -10,6 +10,7 @@ needs more scopes (a push after a pull, a mount from another repository).
 from __future__ import annotations
 
 import base64
+import json
 import re
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from imgtool.errors import AuthError, RegistryError
 
+from .bodies import read_capped
 from .credentials import Credential
 
 if TYPE_CHECKING:
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
 _PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))\s*,?')
 _SLACK = 10  # seconds: a token this close to expiry is fetched again rather than risked
 CLIENT_ID = "imgtool"
+TOKEN_LIMIT = 1 << 20  # real token answers are a few KiB; the cap keeps a hostile one out of memory
+_TOKEN = re.compile(r"[\x21-\x7e]+")  # visible ASCII: RFC 6750's b64token and any JWT fit
 
 
 @dataclass(frozen=True)
@@ -124,28 +128,34 @@ class Authenticator:
             if cred and cred.identity_token:
                 form = {"grant_type": "refresh_token", "refresh_token": cred.identity_token,
                         "service": service, "client_id": CLIENT_ID, "scope": " ".join(sorted(scopes))}
-                r = session.post(realm, data=form, timeout=60)
+                r = session.post(realm, data=form, timeout=60, stream=True)
             else:
                 params: list[tuple[str, str]] = [("service", service)] + [("scope", s) for s in sorted(scopes)]
                 headers = {}
                 if cred:
                     headers["Authorization"] = _basic(cred)
                     params += [("offline_token", "true"), ("client_id", CLIENT_ID)]
-                r = session.get(realm, params=params, headers=headers, timeout=60)
-        except OSError as exc:  # requests' ConnectionError is an OSError
-            raise RegistryError(f"{self.host}: cannot reach the token server: {type(exc).__name__}") from None
+                r = session.get(realm, params=params, headers=headers, timeout=60, stream=True)
+        except OSError as exc:  # requests' ConnectionError (and TooManyRedirects) are OSErrors
+            raise RegistryError(f"{self.host}: cannot reach the token server {realm[:200]}: {type(exc).__name__}") from None
         if r.status_code in (401, 403):
+            r.close()
             if cred:
                 raise AuthError(f"{self.host}: unauthorized: wrong username or password")
             raise AuthError(f"{self.host}: authentication required (run `imgtool login {self.host}`)")
         if r.status_code != 200:
+            r.close()
             raise RegistryError(f"{self.host}: token server answered {r.status_code}")
+        body = read_capped(r, TOKEN_LIMIT, f"{self.host}: token server {realm[:200]}")
         try:
-            doc = r.json()
+            doc = json.loads(body)
             token = doc.get("token") or doc.get("access_token")
             assert isinstance(token, str) and token
         except (ValueError, AssertionError, AttributeError):
             raise RegistryError(f"{self.host}: token server answered without a token") from None
+        if not _TOKEN.fullmatch(token):  # CR/LF would end the header and inject others
+            raise RegistryError(f"{self.host}: token server {realm[:200]} answered a token with "
+                                "spaces or control characters")
         if isinstance(doc.get("refresh_token"), str):
             self.refresh_token = doc["refresh_token"]
         expires_in = doc.get("expires_in")

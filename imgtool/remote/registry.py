@@ -24,6 +24,7 @@ from imgtool.oci.digest import Digest, of_bytes
 from imgtool.oci.manifest import Index, parse_index, sniff_media_type
 
 from .auth import pull_scope, push_scope
+from .bodies import read_capped
 from .transport import Client, _retry_after
 
 MANIFEST_LIMIT = 4 << 20
@@ -58,9 +59,7 @@ class Repository:
                 raise NotFoundError(f"{self.where}:{ref}: manifest unknown")
             if r.status_code != 200:
                 raise self.client.fail(r, f"GET manifest {ref}")
-            data = r.raw.read(MANIFEST_LIMIT + 1, decode_content=True)
-        if len(data) > MANIFEST_LIMIT:
-            raise RegistryError(f"{self.where}:{ref}: manifest larger than {MANIFEST_LIMIT} bytes")
+            data = read_capped(r, MANIFEST_LIMIT, f"{self.where}:{ref}: manifest", self.client.options.timeout)
         if ref.startswith(("sha256:", "sha512:")):
             try:
                 Digest.parse(ref).verify(data)
@@ -199,10 +198,12 @@ class Repository:
     def referrers(self, digest: Digest, artifact_type: str | None = None) -> Index:
         """Manifests whose `subject` is `digest` (referrers API, else the `<alg>-<hex>` fallback tag)."""
         params = {"artifactType": artifact_type} if artifact_type else None
-        r = self._req("GET", f"/v2/{self.name}/referrers/{digest}", params=params, headers={"Accept": mediatype.OCI_INDEX})
+        r = self._req("GET", f"/v2/{self.name}/referrers/{digest}", params=params,
+                      headers={"Accept": mediatype.OCI_INDEX}, stream=True)
         with r:
             if r.status_code == 200:
-                index = parse_index(r.content, f"{self.where}: referrers of {digest}")
+                what = f"{self.where}: referrers of {digest}"
+                index = parse_index(read_capped(r, MANIFEST_LIMIT, what, self.client.options.timeout), what)
                 if artifact_type and "artifactType" not in r.headers.get("OCI-Filters-Applied", ""):
                     index = Index(tuple(m for m in index.manifests if m.artifact_type == artifact_type))
                 return index

@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -29,6 +30,7 @@ RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 USER_AGENT = "imgtool/0.1 (+https://github.com/opencontainers/distribution-spec)"
 _CERTS_D = Path("/etc/docker/certs.d")
 _MAX_WAIT = 30.0
+MAX_REDIRECTS = 10  # docker's and Go's net/http limit; requests' default (30) only delays the error
 
 
 def _errors_of(response: requests.Response) -> str:
@@ -52,7 +54,19 @@ def _retry_after(response: requests.Response | None, attempt: int, backoff: floa
 
 class _Session(requests.Session):
     """A Session whose own `verify` (a --cert-dir bundle, or False) wins over $REQUESTS_CA_BUNDLE,
-    which requests would otherwise prefer to it."""
+    which requests would otherwise prefer to it; it follows at most MAX_REDIRECTS redirects, and
+    only to http(s): a registry (or anything it redirects to) is an untrusted peer, and a
+    `Location: file:///...` or a loop must end in one line, not a traceback from requests."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.max_redirects = MAX_REDIRECTS  # (requests sets its own on the instance)
+
+    def get_redirect_target(self, resp):  # type: ignore[no-untyped-def]
+        target = super().get_redirect_target(resp)
+        if target is not None and urlsplit(target).scheme.lower() not in ("", "http", "https"):
+            raise RegistryError(f"{resp.url}: redirect to {target[:200]!r} refused: only http(s) is followed")
+        return target
 
     def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
@@ -136,6 +150,8 @@ class Client:
                 continue
             except requests.exceptions.Timeout:
                 raise RegistryError(f"registry {self.host} did not answer within {self.options.timeout:.0f} s") from None
+            except requests.exceptions.TooManyRedirects:
+                raise RegistryError(f"registry {self.host}: GET {url}: more than {MAX_REDIRECTS} redirects") from None
             r.close()
             if r.status_code == 401:
                 self.auth.refused(r, set())
@@ -151,10 +167,20 @@ class Client:
 
     # -- requests --------------------------------------------------------------------------------
     def url(self, path_or_url: str) -> str:
-        """Absolute URL for an API path or a Location header (relative or absolute)."""
-        if path_or_url.startswith(("http://", "https://")):
+        """Absolute URL for an API path or a Location header (relative or absolute); a Location
+        with any other scheme (`file:`, `ftp:`) is refused rather than glued onto the base."""
+        scheme = urlsplit(path_or_url).scheme.lower()
+        if scheme in ("http", "https"):
             return path_or_url
+        if scheme:
+            raise RegistryError(f"registry {self.host}: Location {path_or_url[:200]!r} refused: only http(s) is followed")
         return self.base + path_or_url
+
+    def same_origin(self, url: str) -> bool:
+        """Is `url` on the registry itself? Only there do credentials go: an upload `Location` may
+        name another host (a storage backend, or a hostile registry fishing for tokens), and docker
+        and containerd never send a registry's Authorization anywhere else (oras-go's 2026 bug)."""
+        return urlsplit(url).netloc.lower() == urlsplit(self.base).netloc.lower()
 
     def request(self, method: str, path_or_url: str, scopes: Iterable[str] = (), *,
                 body: bytes | Callable[[], Any] | None = None, retry: bool = True,
@@ -167,13 +193,15 @@ class Client:
         attempt = 0
         while True:
             hdrs = dict(headers or {})
-            authorization = self.auth.header(self.session, wanted)
+            authorization = self.auth.header(self.session, wanted) if self.same_origin(url) else None
             if authorization:
                 hdrs["Authorization"] = authorization
             data = body() if callable(body) else body
             try:
                 r = self.session.request(method, url, headers=hdrs, data=data,
                                          timeout=timeout, **kwargs)
+            except requests.exceptions.TooManyRedirects:
+                raise RegistryError(f"registry {self.host}: {method} {url}: more than {MAX_REDIRECTS} redirects") from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 if not retry or attempt >= self.options.retries:
                     raise RegistryError(f"registry {self.host}: {method} failed: {_connect_reason(exc)}") from None

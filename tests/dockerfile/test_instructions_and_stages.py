@@ -150,6 +150,13 @@ def test_copy_from_index_and_bad_references() -> None:
     assert [s.index for s in parse("FROM a\nCOPY --from=1 /x /x\nFROM b AS y\n").stages_for("y", {})] == [1]
 
 
+def test_copy_from_takes_no_variables() -> None:
+    for spelling in ("$SRC", "${SRC}", "a${X:-b}"):
+        with pytest.raises(DockerfileError, match="^Dockerfile:3: variable expansion is not supported for --from"):
+            parse(f"ARG SRC=a\nFROM a\nCOPY --from={spelling} /x /x\n")
+    assert parse("FROM a\nCOPY --from=busybox:1.36 /x /x\n").stages[0].instructions[0].from_ == "busybox:1.36"
+
+
 def test_blank_base_name() -> None:
     dockerfile = parse("ARG IMG\nFROM $IMG\n")
     with pytest.raises(DockerfileError, match=r"^Dockerfile:2: base name \(\$IMG\) should not be blank"):

@@ -43,7 +43,8 @@ FLAG_SPECS: dict[str, dict[str, Kind]] = {
 
 
 def parse_duration(text: str, flag: str) -> int:
-    """Go's time.ParseDuration (nanoseconds), with Docker's 1ms minimum for healthcheck times."""
+    """Go's time.ParseDuration (nanoseconds), with Docker's 1ms minimum for healthcheck times;
+    zero in any spelling (`0`, `0s`, `0ms`) is the default, as parseOptInterval has it."""
     body = text.lstrip("+-")
     if body == "0":
         return 0
@@ -57,6 +58,8 @@ def parse_duration(text: str, flag: str) -> int:
     if not body:
         raise DockerfileError(f"time: invalid duration {quote(text)}")
     nanos = -int(total) if text.startswith("-") else int(total)
+    if nanos == 0:  # `--interval=0s` means the default, as in current BuildKit (0.8 refused it)
+        return 0
     if nanos < MIN_DURATION:
         raise DockerfileError(f'Interval "{flag}" cannot be less than 1ms')
     return nanos

@@ -69,6 +69,12 @@ def test_typed_instructions() -> None:
     assert isinstance(onbuild, ins.Onbuild) and onbuild.trigger == "COPY"
 
 
+def test_zero_healthcheck_durations_mean_the_default() -> None:
+    for zero in ("0", "0s", "0ms", "0h0m"):
+        health = parse(f"FROM a\nHEALTHCHECK --interval={zero} --timeout={zero} CMD x\n").stages[0].instructions[0]
+        assert isinstance(health, ins.Healthcheck) and (health.interval, health.timeout) == (0, 0)
+
+
 def test_env_sees_values_from_before_the_instruction() -> None:
     scope = StageScope({}, {}, {})
     out = [scope.dispatch(i) for i in _stage_instructions('FROM a\nENV abc=hello\nENV abc=bye def="$abc x"\n')]

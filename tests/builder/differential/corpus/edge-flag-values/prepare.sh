@@ -1,0 +1,2 @@
+set -e
+echo a > a.txt; mkdir -p dir/sub; echo f > dir/f; echo s > dir/sub/s

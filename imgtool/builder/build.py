@@ -169,7 +169,9 @@ class Build:
         stage's `FROM --platform` or the build's `--platform`; None: the host's)."""
         if name.lower() == "scratch":
             return None
-        stage = self._find_stage(name)
+        from imgtool.dockerfile.stages import find_stage
+
+        stage = find_stage(self.d.stages[:waiter], name) or self._find_stage(name)
         if stage is not None and self._stage_line(stage) < line:
             return self._stage_result(stage, waiter, line)
         return self._image(name, line, platform)

@@ -63,10 +63,11 @@ class Dockerfile:
         return global_args(self.meta_args, build_args, platform_args(platform, build_platform), self.escape)
 
     def target(self, name: str | None = None) -> Stage:
-        """The stage to build: `--target` by name, or the last stage."""
+        """The stage to build: `--target` by name (the last of that name, as BuildKit finds it),
+        or the last stage."""
         if name is None:
             return self.stages[-1]
-        for stage in self.stages:
+        for stage in reversed(self.stages):
             if stage.name and stage.name == name.lower():
                 return stage
         raise DockerfileError(f"target stage {name!r} could not be found", filename=self.filename)

@@ -203,9 +203,14 @@ class StageScope:
 
 
 def find_stage(stages: tuple[Stage, ...], ref: str) -> Stage | None:
-    """The stage called `ref` (case-insensitive), or None: then `ref` is an image or context."""
+    """The stage called `ref` (case-insensitive), or None: then `ref` is an image or context.
+
+    Of two stages with one name the later wins, as in BuildKit (statesByName keeps the last one
+    added; docker 20.10 too, tests/builder/differential edge-duplicate-stage): pass the stages
+    before a FROM to get the one it means.
+    """
     lowered = ref.lower()
-    for stage in stages:
+    for stage in reversed(stages):
         if stage.name and stage.name == lowered:
             return stage
     return None

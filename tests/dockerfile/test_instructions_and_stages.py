@@ -156,6 +156,13 @@ def test_copy_from_index_and_bad_references() -> None:
     assert [s.index for s in parse("FROM a\nCOPY --from=1 /x /x\nFROM b AS y\n").stages_for("y", {})] == [1]
 
 
+def test_the_later_of_two_stages_with_one_name_wins() -> None:
+    dockerfile = parse("FROM a AS x\nFROM b AS X\nFROM x AS y\nFROM c\nCOPY --from=x /a /a\n")
+    assert dockerfile.target("x").index == 1
+    assert [s.index for s in dockerfile.stages_for(None, {})] == [1, 3]
+    assert [s.index for s in dockerfile.stages_for("y", {})] == [1, 2]
+
+
 def test_copy_from_takes_no_variables() -> None:
     for spelling in ("$SRC", "${SRC}", "a${X:-b}"):
         with pytest.raises(DockerfileError, match="^Dockerfile:3: variable expansion is not supported for --from"):

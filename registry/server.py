@@ -29,6 +29,31 @@ ACCESS_FORMAT = '%a "%r" %s %b %Tf "%{User-Agent}i"'
 SHUTDOWN_GRACE = 3.0
 
 
+class _OneLine(logging.Filter):
+    """aiohttp logs a full traceback ("Error handling request") for every malformed request and
+    every client that hangs up: a hostile or flaky client could fill the log with them. Those are
+    the client's doing, and the access log already has the event's one line (400, or 499), so
+    they are dropped; without an access log they become one line with the reason."""
+
+    def __init__(self, access_log: bool):
+        super().__init__()
+        self.access_log = access_log
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, (HttpProcessingError, ConnectionError)):
+            return True
+        if self.access_log:
+            return False
+        reason = exc.message if isinstance(exc, HttpProcessingError) else (str(exc) or type(exc).__name__)
+        message = record.getMessage()
+        record.msg, record.args = "%s: %s", (message, " ".join(str(reason).split())[:200])
+        record.exc_info = record.exc_text = None
+        return True
+
+
 def _ssl_context(config: Config) -> ssl.SSLContext | None:
     if config.tls_cert is None:
         return None
@@ -90,11 +115,14 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
         handle_signals=False,
         shutdown_timeout=SHUTDOWN_GRACE,
     )
+    one_line = _OneLine(config.access_log)
+    logging.getLogger("aiohttp.server").addFilter(one_line)
     await runner.setup()
     try:
         await _listen(runner, config)
     except BaseException:
         await runner.cleanup()
+        logging.getLogger("aiohttp.server").removeFilter(one_line)
         raise
     scheme = "https" if config.tls_cert else "http"
     where = f"s3://{config.s3_bucket}/{config.s3_prefix}" if config.storage == "s3" else f"root {config.root}"
@@ -110,6 +138,7 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
         for task in tasks:
             task.cancel()
         await runner.cleanup()
+        logging.getLogger("aiohttp.server").removeFilter(one_line)
 
 
 def run(config: Config) -> None:

@@ -141,9 +141,26 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
         logging.getLogger("aiohttp.server").removeFilter(one_line)
 
 
+def _raise_open_files_limit() -> None:
+    """Raise the soft RLIMIT_NOFILE to the hard limit: every client connection, upload file and
+    blob being sent holds a descriptor, and the usual soft default (1024) made a few hundred
+    concurrent pushers hit EMFILE (accept fails, the listener stalls) long before the hard limit
+    the administrator allowed. epoll has no FD_SETSIZE ceiling, so nothing needs the low limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as exc:  # e.g. an infinite hard limit above fs.nr_open
+            log.warning("open files limit stays at %d: cannot raise it to %d (%s)", soft, target, exc)
+
+
 def run(config: Config) -> None:
     """Blocking entry point for the CLI: log to stderr, serve until SIGINT/SIGTERM."""
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    _raise_open_files_limit()
     if config.storage == "filesystem":
         config.root.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(ImportError):

@@ -73,3 +73,35 @@ def test_without_an_access_log_each_bad_request_is_one_line_with_its_reason(spaw
     assert len(lines) <= 1 + len(MALFORMED) and len(errors) == len(lines) - 1, "\n".join(lines)
     assert any("Invalid header token: b'Ho st: x'" in line for line in errors), "\n".join(lines)
     assert any("Invalid character in chunk size" in line for line in errors), "\n".join(lines)
+
+
+def _low_soft_limit() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+
+def test_many_connections_do_not_hit_the_soft_open_files_limit(tmp_path):
+    """Started with a soft limit of 256 (a hard one far above), the registry raises its soft limit
+    to the hard one: 400 idle connections later, it still accepts and answers."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    assert hard >= 1024, "this test needs a hard RLIMIT_NOFILE well above 256"
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "registry", "serve", "--root", str(tmp_path / "root"),
+                             "--addr", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=_low_soft_limit)
+    idle: list[socket.socket] = []
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", proc)
+        limits = open(f"/proc/{proc.pid}/limits").read()
+        [line] = [x for x in limits.splitlines() if x.startswith("Max open files")]
+        assert line.split()[3:5] == [str(hard), str(hard)], line
+        for _ in range(400):
+            idle.append(socket.create_connection(("127.0.0.1", port)))
+            idle[-1].sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n")  # a request that never ends
+        r = requests.get(f"http://127.0.0.1:{port}/v2/", timeout=10)
+        assert r.status_code == 200
+    finally:
+        for s in idle:
+            s.close()
+        proc.terminate()
+        proc.wait(10)
+    assert "Too many open files" not in proc.stderr.read().decode(errors="replace")

@@ -113,7 +113,12 @@ def resolve_owner(spec: str | None) -> tuple[int, int]:
 
 
 def _mkdirs(path: str, uid: int, gid: int) -> None:
-    """mkdir -p with 0755 and the step's owner for every directory created."""
+    """mkdir -p with 0755 and the step's owner for every directory created.
+
+    A dangling symlink on the way is followed and its target made, as BuildKit's MkdirAll under
+    fs.RootPath does (`WORKDIR /link/sub` with /link -> /missing makes /missing/sub, docker 20.10
+    too, tests/builder/differential edge-workdir-links); we are chrooted, so realpath stays in the image.
+    """
     parts = [p for p in path.split("/") if p]
     current = ""
     for part in parts:
@@ -121,7 +126,9 @@ def _mkdirs(path: str, uid: int, gid: int) -> None:
         try:
             os.mkdir(current, 0o755)
         except FileExistsError:
-            if not os.path.isdir(current):
+            if os.path.islink(current) and not os.path.exists(current):
+                _mkdirs(os.path.realpath(current), uid, gid)
+            elif not os.path.isdir(current):
                 raise FileStepError(f"cannot create directory {current}: a file is in the way") from None
             continue
         os.chown(current, uid, gid)

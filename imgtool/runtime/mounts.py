@@ -63,8 +63,15 @@ def standard_mounts() -> list[dict]:
     ]
 _DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
 _DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-              ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"), ("core", "/proc/kcore"))
+              ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"))
 _DEVICE_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+
+
+def _kcore_link() -> tuple[tuple[str, str], ...]:
+    """/dev/core only where the host has /proc/kcore (a kernel without CONFIG_PROC_KCORE, or a
+    sandbox hiding it, has none): runc's setupDevSymlinks checks the same, so a RUN that lists /dev
+    sees what it sees under docker (tests/builder/differential edge-run-env)."""
+    return (("core", "/proc/kcore"),) if os.path.exists("/proc/kcore") else ()
 
 
 class MountError(Exception):
@@ -267,7 +274,7 @@ class Filesystem:
                     pass
                 except PermissionError:  # a user namespace: the host's node
                     _bind_host_node(real, name, f"/dev/{name}", stat.S_IFCHR, os.makedev(major, minor))
-            for name, target in _DEV_LINKS:
+            for name, target in _DEV_LINKS + _kcore_link():
                 try:
                     os.symlink(target, name, dir_fd=real)
                 except FileExistsError:

@@ -90,6 +90,8 @@ def parse(text: str, filename: str = "Dockerfile") -> Dockerfile:
     froms: list[tuple[instructions.From, list[instructions.Instruction]]] = []
     for node in parsed.nodes:
         instruction = to_instruction(node, filename)
+        if isinstance(instruction, instructions.Copy) and instruction.from_:
+            _literal_from(instruction.from_, parsed.escape, node.start_line, filename)
         if isinstance(instruction, instructions.From):
             froms.append((instruction, []))
         elif froms:
@@ -100,6 +102,19 @@ def parse(text: str, filename: str = "Dockerfile") -> Dockerfile:
             raise DockerfileError("no build stage in current context", node.start_line, filename)
     stages = tuple(Stage(i, from_, tuple(body)) for i, (from_, body) in enumerate(froms))
     return Dockerfile(filename, parsed, tuple(meta_args), stages)
+
+
+def _literal_from(value: str, escape: str, line: int, filename: str) -> None:
+    """COPY --from takes no variables: BuildKit's toCommand refuses any value the lexer would
+    change (docker 20.10 fails too, reading `$X` as an image name); a stage chosen by an ARG
+    goes through `FROM $X AS name` (tests/builder/differential fail-copy-from-variable)."""
+    try:
+        changed = Lex(escape).process_word(value, {}) != value
+    except DockerfileError as exc:
+        raise DockerfileError(exc.message, line, filename) from None
+    if changed:
+        raise DockerfileError("variable expansion is not supported for --from, define a new stage with FROM "
+                              "using ARG from global scope as a workaround", line, filename)
 
 
 def parse_file(path: str) -> Dockerfile:

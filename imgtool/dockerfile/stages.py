@@ -19,6 +19,7 @@ from imgtool.frozen import frozen
 
 from . import instructions as ins
 from .errors import DockerfileError
+from .goquote import quote
 from .shell import Lex
 
 PROXY_BASES = ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
@@ -211,17 +212,27 @@ def find_stage(stages: tuple[Stage, ...], ref: str) -> Stage | None:
 
 
 def stage_dependencies(stage: Stage, stages: tuple[Stage, ...], globals_: Mapping[str, str], escape: str = "\\") -> list[Stage]:
-    """Stages this one uses: its FROM base, COPY --from, RUN --mount from= (by name or index)."""
+    """Stages this one uses: its FROM base, COPY --from, RUN --mount from= (by name or index).
+
+    A stage defined after this one is an error, with current BuildKit's message (its dispatch
+    order check, moby/buildkit 0615bb4): BuildKit 0.8 copied from that stage's unfinished state,
+    a missing file or, for `/`, silently almost nothing (tests/builder/differential
+    fail-copy-from-later-stage).
+    """
     lex = Lex(escape)
-    refs: list[tuple[str, int, bool]] = []  # (reference, line, index allowed)
-    refs.append((resolve_from(stage, globals_, escape)[0], stage.from_.line, False))
+    label = stage.name or str(stage.index)
+    # (reference, line, index allowed, the error's words around the name when the stage comes later)
+    refs: list[tuple[str, int, bool, tuple[str, str]]] = [
+        (resolve_from(stage, globals_, escape)[0], stage.from_.line, False, ("", ""))]
     for instruction in stage.instructions:
         if isinstance(instruction, ins.Copy) and instruction.from_:
-            refs.append((instruction.from_, instruction.line, True))
+            refs.append((instruction.from_, instruction.line, True,
+                         ("cannot copy from stage ", ", it needs to be defined before current stage " + quote(label))))
         elif isinstance(instruction, ins.Run):
-            refs += [(m.from_, instruction.line, True) for m in instruction.mounts if m.from_]
+            refs += [(m.from_, instruction.line, True, ("cannot mount from stage ", " to " + quote(m.target or "")
+                      + ", stage needs to be defined before current command")) for m in instruction.mounts if m.from_]
     deps: list[Stage] = []
-    for ref, line, index_ok in refs:
+    for ref, line, index_ok, later in refs:
         try:
             name = lex.process_word(ref, globals_)
         except DockerfileError as exc:
@@ -235,6 +246,8 @@ def stage_dependencies(stage: Stage, stages: tuple[Stage, ...], globals_: Mappin
         if found is not None:
             if found.index == stage.index:
                 raise DockerfileError(f"circular dependency detected on stage: {name}", line)
+            if found.index > stage.index:
+                raise DockerfileError(later[0] + quote(name) + later[1], line)
             deps.append(found)
     return deps
 

@@ -210,11 +210,18 @@ def _name_service_files(base: Path, hostname: str) -> list[tuple[str, str, bool]
     every RUN step: images rarely carry their own (a base made with mmdebstrap must not), and apt
     or npm in a RUN needs DNS. The hosts file is BuildKit's text, not the host's, so a RUN that
     reads or copies it sees what it sees under docker. The init's empty mount-point files are
-    removed from the layer like any stub."""
+    removed from the layer like any stub. resolv.conf is a 0644 copy, not the host's file: BuildKit
+    mounts its own copy, so `ls -l /etc` in a RUN shows 0644 whatever mode the host's has
+    (tests/builder/differential edge-etc-stubs)."""
     hosts = base / "hosts"
     hosts.write_text(f"127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n")
     hosts.chmod(0o644)
-    files = [("/etc/resolv.conf", "/etc/resolv.conf", True)] if os.path.isfile("/etc/resolv.conf") else []
+    files = []
+    if os.path.isfile("/etc/resolv.conf"):
+        resolv = base / "resolv.conf"
+        shutil.copyfile("/etc/resolv.conf", resolv)
+        resolv.chmod(0o644)
+        files.append((str(resolv), "/etc/resolv.conf", True))
     return [*files, (str(hosts), "/etc/hosts", True)]
 
 

@@ -142,6 +142,19 @@ def test_copy_from_index_and_bad_references() -> None:
         parse("FROM a\nCOPY --from=5 /x /x\n").stages_for(None, {})
     with pytest.raises(DockerfileError, match="circular dependency detected on stage: x"):
         parse("FROM a AS x\nCOPY --from=x /a /b\n").stages_for(None, {})
+    later = 'cannot copy from stage "late", it needs to be defined before current stage "early"'
+    with pytest.raises(DockerfileError, match=f"^Dockerfile:2: {later}$"):
+        parse("FROM a AS early\nCOPY --from=late /a /b\nFROM b AS late\n").stages_for("early", {})
+    with pytest.raises(DockerfileError, match='^Dockerfile:2: cannot mount from stage "1" to "/m", stage needs'):
+        parse("FROM a AS first\nRUN --mount=from=1,target=/m true\nFROM b\n").stages_for("first", {})
+    assert [s.index for s in parse("FROM a\nCOPY --from=1 /x /x\nFROM b AS y\n").stages_for("y", {})] == [1]
+
+
+def test_copy_from_takes_no_variables() -> None:
+    for spelling in ("$SRC", "${SRC}", "a${X:-b}"):
+        with pytest.raises(DockerfileError, match="^Dockerfile:3: variable expansion is not supported for --from"):
+            parse(f"ARG SRC=a\nFROM a\nCOPY --from={spelling} /x /x\n")
+    assert parse("FROM a\nCOPY --from=busybox:1.36 /x /x\n").stages[0].instructions[0].from_ == "busybox:1.36"
 
 
 def test_blank_base_name() -> None:

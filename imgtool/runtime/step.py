@@ -277,6 +277,10 @@ def run_step(store: Store, image: ImageConfig, lowers: list[Path], step: Step,
                    volumes=_name_service_files(base, step.hostname))
     spec = runtime_config(bare, None, ov)
     spec["process"]["env"] = list(step.env)
+    # BuildKit runs RUN steps without no_new_privs (oci.WithNewPrivileges), so a setuid binary
+    # (su, sudo, ping) works for a non-root USER there; `imgtool run` keeps it set, as R3 asks
+    # (tests/builder/differential edge-run-process)
+    spec["process"]["noNewPrivileges"] = False
     temps: list[Path] = []
     read_fd, write_fd = os.pipe()
     reader = threading.Thread(target=_pump, args=(read_fd, on_output), daemon=True)

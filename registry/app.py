@@ -112,6 +112,16 @@ async def authorize(request: web.Request, handler: Handler) -> web.StreamRespons
     return await handler(request)
 
 
+CLIENT_CLOSED = 499  # nginx's "client closed request": nothing was sent, nobody is listening
+
+
+def _client_gone(request: web.Request) -> bool:
+    """Did the ConnectionError come from the client's side (its connection closed), rather than
+    from storage (an S3 endpoint refusing, which stays a server error)?"""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
 def _error_response(exc: RegistryError) -> web.Response:
     response = web.Response(status=exc.status, body=exc.body(), content_type="application/json")
     response.headers.update(exc.headers)
@@ -128,11 +138,14 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
         response = _error_response(exc)
     except web.HTTPException as exc:  # unknown route or method
         response = _error_response(RegistryError("UNSUPPORTED", exc.reason, status=exc.status))
-    except (ConnectionError, web.HTTPClientError):
-        raise
-    except Exception:  # noqa: BLE001 - a bug: logged with its traceback, the client gets a 500
-        log.exception("internal error on %s %s", request.method, request.path)
-        response = _error_response(RegistryError("UNKNOWN", "internal server error"))
+    except Exception as exc:  # noqa: BLE001 - a bug: logged with its traceback, the client gets a 500
+        if isinstance(exc, ConnectionError) and _client_gone(request):
+            # the client hung up mid-request (often mid-PUT): nginx's 499 in the one access-log
+            # line, not aiohttp's 30-line traceback for what is the client's doing, not a bug
+            response = web.Response(status=CLIENT_CLOSED)
+        else:  # (a ConnectionError from storage too: aiohttp's log filter must not hide it)
+            log.exception("internal error on %s %s", request.method, request.path)
+            response = _error_response(RegistryError("UNKNOWN", "internal server error"))
     response.headers["Docker-Distribution-API-Version"] = "registry/2.0"
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"

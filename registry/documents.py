@@ -17,8 +17,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from imgtool.errors import ImgtoolError
-from imgtool.oci import mediatype, schema
+from imgtool.errors import ImgtoolError, SchemaError
+from imgtool.oci import canonical, mediatype, schema
 from imgtool.oci.digest import Digest
 from imgtool.oci.manifest import Index, Manifest, references
 
@@ -60,11 +60,12 @@ def _depth(doc: Any) -> int:
 
 
 def load(data: bytes) -> dict[str, Any]:
-    """Decode a manifest body: a JSON object with bounded integers and nesting, else MANIFEST_INVALID."""
-    try:
-        doc = json.loads(data, parse_int=_bounded_int)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise RegistryError("MANIFEST_INVALID", f"invalid JSON: {str(exc)[:200]}") from None
+    """Decode a manifest body: strict JSON (RFC 8259, as the OCI specs require: UTF-8, no BOM, no
+    NaN/Infinity), an object, with bounded integers and nesting; else MANIFEST_INVALID."""
+    try:  # imgtool's own strict JSON (UTF-8 without a BOM, no NaN): what the client accepts too
+        doc = canonical.loads(data, "manifest", parse_int=_bounded_int)
+    except SchemaError as exc:
+        raise RegistryError("MANIFEST_INVALID", str(exc)[:300]) from None
     if not isinstance(doc, dict):
         raise RegistryError("MANIFEST_INVALID", "a manifest must be a JSON object")
     if _depth(doc) > MAX_DEPTH:

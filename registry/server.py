@@ -29,6 +29,31 @@ ACCESS_FORMAT = '%a "%r" %s %b %Tf "%{User-Agent}i"'
 SHUTDOWN_GRACE = 3.0
 
 
+class _OneLine(logging.Filter):
+    """aiohttp logs a full traceback ("Error handling request") for every malformed request and
+    every client that hangs up: a hostile or flaky client could fill the log with them. Those are
+    the client's doing, and the access log already has the event's one line (400, or 499), so
+    they are dropped; without an access log they become one line with the reason."""
+
+    def __init__(self, access_log: bool):
+        super().__init__()
+        self.access_log = access_log
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, (HttpProcessingError, ConnectionError)):
+            return True
+        if self.access_log:
+            return False
+        reason = exc.message if isinstance(exc, HttpProcessingError) else (str(exc) or type(exc).__name__)
+        message = record.getMessage()
+        record.msg, record.args = "%s: %s", (message, " ".join(str(reason).split())[:200])
+        record.exc_info = record.exc_text = None
+        return True
+
+
 def _ssl_context(config: Config) -> ssl.SSLContext | None:
     if config.tls_cert is None:
         return None
@@ -90,11 +115,14 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
         handle_signals=False,
         shutdown_timeout=SHUTDOWN_GRACE,
     )
+    one_line = _OneLine(config.access_log)
+    logging.getLogger("aiohttp.server").addFilter(one_line)
     await runner.setup()
     try:
         await _listen(runner, config)
     except BaseException:
         await runner.cleanup()
+        logging.getLogger("aiohttp.server").removeFilter(one_line)
         raise
     scheme = "https" if config.tls_cert else "http"
     where = f"s3://{config.s3_bucket}/{config.s3_prefix}" if config.storage == "s3" else f"root {config.root}"
@@ -110,11 +138,29 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
         for task in tasks:
             task.cancel()
         await runner.cleanup()
+        logging.getLogger("aiohttp.server").removeFilter(one_line)
+
+
+def _raise_open_files_limit() -> None:
+    """Raise the soft RLIMIT_NOFILE to the hard limit: every client connection, upload file and
+    blob being sent holds a descriptor, and the usual soft default (1024) made a few hundred
+    concurrent pushers hit EMFILE (accept fails, the listener stalls) long before the hard limit
+    the administrator allowed. epoll has no FD_SETSIZE ceiling, so nothing needs the low limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as exc:  # e.g. an infinite hard limit above fs.nr_open
+            log.warning("open files limit stays at %d: cannot raise it to %d (%s)", soft, target, exc)
 
 
 def run(config: Config) -> None:
     """Blocking entry point for the CLI: log to stderr, serve until SIGINT/SIGTERM."""
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    _raise_open_files_limit()
     if config.storage == "filesystem":
         config.root.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(ImportError):

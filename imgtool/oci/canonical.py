@@ -7,8 +7,10 @@ read from elsewhere are never re-serialised: their original bytes are kept and m
 
 from __future__ import annotations
 
+import codecs
+import functools
 import json
-from typing import Any
+from typing import Any, Callable
 
 from imgtool.errors import SchemaError
 
@@ -39,14 +41,38 @@ def dumps(obj: Any) -> bytes:
         return go_string(text).encode()
 
 
-def loads(data: bytes | str, what: str = "document") -> Any:
-    """Parse JSON, turning any decoding failure into a one-line SchemaError naming `what`."""
+def _not_utf8(data: bytes) -> str | None:
+    """Why `data` is not the UTF-8 that RFC 8259 (and so the OCI specs) require, if it is not:
+    Python's `json.loads(bytes)` would guess UTF-16/32 from NUL bytes and skip a UTF-8 BOM, and Go's
+    encoding/json (docker, containerd, distribution) refuses both: a document only imgtool accepts
+    is a document whose bytes and meaning two tools disagree on."""
+    if data.startswith(codecs.BOM_UTF8):
+        return "starts with a UTF-8 byte-order mark"
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) \
+            or b"\x00" in data[:4]:
+        return "UTF-16 or UTF-32, not UTF-8"
+    return None
+
+
+def _no_constant(what: str, name: str) -> Any:
+    raise SchemaError(f"{what}: invalid JSON: {name} is not a JSON number (RFC 8259)")
+
+
+def loads(data: bytes | str, what: str = "document", parse_int: Callable[[str], Any] | None = None) -> Any:
+    """Parse strict JSON (UTF-8 without a BOM, no NaN/Infinity), turning any failure into a
+    one-line SchemaError naming `what` (`parse_int`: json.loads', e.g. to bound integers)."""
+    if isinstance(data, (bytes, bytearray)):
+        reason = _not_utf8(data)
+        if reason:
+            raise SchemaError(f"{what}: invalid JSON: {reason}")
     try:
-        return json.loads(data)
+        return json.loads(data, parse_int=parse_int, parse_constant=functools.partial(_no_constant, what))
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, int digit limit
         if isinstance(exc, json.JSONDecodeError):
             detail = exc.msg
-        elif isinstance(exc, (UnicodeDecodeError, RecursionError)):
+        elif isinstance(exc, UnicodeDecodeError):
+            detail = f"not UTF-8 (byte {exc.start})"
+        elif isinstance(exc, RecursionError):
             detail = type(exc).__name__
         else:
             detail = f"a number too long to read ({str(exc).split(':')[0]})"

@@ -371,3 +371,18 @@ def test_registry_main_does_not_import_the_imgtool_cli():
     assert done.stdout.strip() == "[]"
     top = subprocess.run([sys.executable, "-m", "imgtool", "registry", "--help"], capture_output=True, text=True)
     assert top.returncode == 0 and "serve" in top.stdout
+
+
+# --- not RFC 8259 JSON ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body, reason", [
+    (b"\xef\xbb\xbf" + _manifest_text(), "starts with a UTF-8 byte-order mark"),
+    (_manifest_text().decode().encode("utf-16"), "UTF-16 or UTF-32, not UTF-8"),
+    (_manifest_text().decode().encode("utf-16-le"), "UTF-16 or UTF-32, not UTF-8"),
+    (_manifest_text(extra=', "annotations": {"a": NaN}'), "NaN is not a JSON number"),
+    (_manifest_text(extra=', "x": -Infinity'), "-Infinity is not a JSON number"),
+], ids=["bom", "utf16", "utf16le", "nan", "infinity"])
+def test_manifest_not_strict_json_MANIFEST_INVALID(registry, repo, body, reason):
+    r = _put_manifest(registry.url, repo, body)
+    assert r.status_code == 400 and error_codes(r) == ["MANIFEST_INVALID"]
+    assert reason in r.json()["errors"][0]["message"]

@@ -160,3 +160,15 @@ def test_manifest_trickled_byte_by_byte_meets_a_deadline(peers, client_env):
     with pytest.raises(RegistryError, match=r"slow/image:v1: manifest: body still incomplete after 3 s"):
         repo.manifest("v1")
     assert time.monotonic() - started < 8
+
+
+@pytest.mark.parametrize("body, reason", [
+    (b'\xef\xbb\xbf{"schemaVersion": 2}', "starts with a UTF-8 byte-order mark"),
+    ('{"schemaVersion": 2}'.encode("utf-16"), "UTF-16 or UTF-32, not UTF-8"),
+    (b'{"schemaVersion": 2, "annotations": {"a": NaN}}', "NaN is not a JSON number"),
+], ids=["bom", "utf16", "nan"])
+def test_manifest_not_strict_json_is_refused(body, reason, peers, client_env, store_root, imgtool):
+    media = {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}
+    peer = peers({"/v2/odd/": lambda h: h.send(200, body, media)})
+    result = imgtool("pull", f"{peer.host}/odd/image:v1")
+    one_line_error(result, rf"{peer.host}/odd/image:v1: invalid JSON: {reason}")

@@ -150,7 +150,8 @@ class CopyStep:
         k = cache.key(instr.NAME, base, dest, instr.chown, instr.chmod, parents, list(instr.excludes), identity,
                       session.options.compression, session.file_mtime())
         plan = files.CopyPlan(sources, dest, instr.NAME, instr.chown, instr.chmod, parents,
-                              keep_owner=from_state is not None and instr.chown is None)
+                              keep_owner=from_state is not None and instr.chown is None,
+                              from_context=from_state is None)
         src_root = session.tree.root if session.tree is not None else Path("/")
 
         def produce():  # only on a miss: a hit never unpacks or mounts anything

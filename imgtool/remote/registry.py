@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import time
 from typing import BinaryIO, Callable
-from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit, parse_qsl
 
 import requests
 import urllib3
@@ -109,7 +109,7 @@ class Repository:
         if r.status_code == 201:
             return None
         if r.status_code == 202 and r.headers.get("Location"):
-            return r.headers["Location"]
+            return _location(r)
         raise self.client.fail(r, f"mount {digest} from {source}")
 
     def upload(self, descriptor: Descriptor, opener: Callable[[], BinaryIO], location: str | None = None,
@@ -130,7 +130,7 @@ class Repository:
         r.close()
         if r.status_code != 202 or not r.headers.get("Location"):
             raise self.client.fail(r, "start upload")
-        return r.headers["Location"]
+        return _location(r)
 
     def _send(self, d: Descriptor, opener: Callable[[], BinaryIO], location: str,
               on_bytes: Callable[[int], None]) -> None:
@@ -173,7 +173,7 @@ class Repository:
             if r is not None:
                 r.close()
                 if r.status_code == 202 and body.done:
-                    return r.headers.get("Location", location)
+                    return _location(r, location)
                 if r.status_code == 404:
                     raise _SessionLost()
                 if r.status_code not in (202, 416, 429, 500, 502, 503, 504):
@@ -192,7 +192,7 @@ class Repository:
         if r.status_code != 204:
             raise _SessionLost()
         end = r.headers.get("Range", "0--1").rpartition("-")[2]
-        return (int(end) + 1 if end.lstrip("-").isdigit() else 0), r.headers.get("Location", location)
+        return (int(end) + 1 if end.lstrip("-").isdigit() else 0), _location(r, location)
 
     # -- referrers -------------------------------------------------------------------------------
     def referrers(self, digest: Digest, artifact_type: str | None = None) -> Index:
@@ -261,6 +261,17 @@ def _skip(source: BinaryIO, offset: int) -> BinaryIO:
             break
         offset -= len(got)
     return source
+
+
+def _location(r: requests.Response, default: str = "") -> str:
+    """The upload session URL a response names, resolved against the URL that answered.
+
+    Why: a Location is a URI reference (RFC 9110 10.2.2), so `uploads/abc` or `../x` or
+    `//host/path` mean what RFC 3986 resolution against the request's own URL makes of them, as Go's
+    client (docker, containerd) resolves them. Gluing them onto the registry's base URL turned
+    `uploads/abc` into `http://hostuploads/abc`. Scheme and host checks happen where it is used
+    (`Client.url`, `same_origin`). Without a Location, `default` (the session URL already known)."""
+    return urljoin(r.url, r.headers.get("Location") or default or "")
 
 
 def _with_digest(location: str, digest: Digest) -> str:

@@ -172,3 +172,24 @@ def test_manifest_not_strict_json_is_refused(body, reason, peers, client_env, st
     peer = peers({"/v2/odd/": lambda h: h.send(200, body, media)})
     result = imgtool("pull", f"{peer.host}/odd/image:v1")
     one_line_error(result, rf"{peer.host}/odd/image:v1: invalid JSON: {reason}")
+
+
+@pytest.mark.parametrize("location, lands", [
+    ("session-7", "/v2/team/app/blobs/uploads/session-7"),  # relative to the POST's own URL
+    ("../../other/session-8", "/v2/team/app/other/session-8"),
+    ("/v2/team/app/blobs/uploads/session-9", "/v2/team/app/blobs/uploads/session-9"),
+])
+def test_upload_location_is_resolved_as_a_uri_reference(location, lands, peers, client_env):
+    """RFC 9110: Location is a URI reference, resolved against the URL that answered (as Go's client
+    does); not glued onto the registry's base (`http://hostsession-7`)."""
+    def uploads(h):
+        if h.command == "POST":
+            return h.send(202, headers={"Location": location})
+        h.send(201 if h.command == "PUT" else 404)
+
+    peer = peers({"/v2/team/": uploads})
+    repo = Repository(Client(peer.host, Options()), "team/app", push=True)
+    blob = b"layer bytes"
+    repo.upload(Descriptor("application/octet-stream", of_bytes(blob), len(blob)), lambda: io.BytesIO(blob))
+    puts = [p.split("?")[0] for m, p, _, _ in peer.seen if m == "PUT"]
+    assert puts == [lands]

@@ -93,6 +93,8 @@ def parse(text: str, filename: str = "Dockerfile") -> Dockerfile:
         instruction = to_instruction(node, filename)
         if isinstance(instruction, instructions.Copy) and instruction.from_:
             _literal_from(instruction.from_, parsed.escape, node.start_line, filename)
+        if isinstance(instruction, instructions.Run):
+            _literal_mount_from(instruction, node.start_line, filename)
         if isinstance(instruction, instructions.From):
             froms.append((instruction, []))
         elif froms:
@@ -116,6 +118,17 @@ def _literal_from(value: str, escape: str, line: int, filename: str) -> None:
     if changed:
         raise DockerfileError("variable expansion is not supported for --from, define a new stage with FROM "
                               "using ARG from global scope as a workaround", line, filename)
+
+
+def _literal_mount_from(run: instructions.Run, line: int, filename: str) -> None:
+    """RUN --mount from= takes no variables either: BuildKit's parseMount, reading mounts before
+    any expansion to find the stages a RUN needs, refuses a `$` short of the last character
+    (docker 20.10 fails reading it as an image name; fail-mount-from-variable)."""
+    for mount in run.mounts:
+        value = mount.from_ or ""
+        if "$" in value[:-1]:
+            raise DockerfileError("'from' doesn't support variable expansion, define alias stage instead", line,
+                                  filename)
 
 
 def parse_file(path: str) -> Dockerfile:

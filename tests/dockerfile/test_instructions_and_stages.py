@@ -168,6 +168,9 @@ def test_copy_from_takes_no_variables() -> None:
         with pytest.raises(DockerfileError, match="^Dockerfile:3: variable expansion is not supported for --from"):
             parse(f"ARG SRC=a\nFROM a\nCOPY --from={spelling} /x /x\n")
     assert parse("FROM a\nCOPY --from=busybox:1.36 /x /x\n").stages[0].instructions[0].from_ == "busybox:1.36"
+    with pytest.raises(DockerfileError, match="^Dockerfile:2: 'from' doesn't support variable expansion"):
+        parse("FROM a\nRUN --mount=from=${SRC},target=/n true\n")
+    assert parse("FROM a\nRUN --mount=from=x$,target=/n true\n").stages[0].instructions[0].mounts[0].from_ == "x$"
 
 
 def test_blank_base_name() -> None:

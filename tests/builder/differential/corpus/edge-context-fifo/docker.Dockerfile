@@ -1,0 +1,3 @@
+FROM busybox
+COPY . /ctx/
+RUN mkfifo -m 644 /ctx/fifo

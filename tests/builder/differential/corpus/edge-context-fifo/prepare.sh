@@ -1,0 +1,2 @@
+set -e
+echo f > file; mkfifo fifo; chmod 644 fifo

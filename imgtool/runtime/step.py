@@ -281,6 +281,10 @@ def run_step(store: Store, image: ImageConfig, lowers: list[Path], step: Step,
     # (su, sudo, ping) works for a non-root USER there; `imgtool run` keeps it set, as R3 asks
     # (tests/builder/differential edge-run-process)
     spec["process"]["noNewPrivileges"] = False
+    # BuildKit's RUN sees its cgroups read-only at /sys/fs/cgroup, as in runc's spec template
+    # (tests/builder/differential edge-run-sees-root lists the mount points)
+    spec["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                           "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]})
     temps: list[Path] = []
     read_fd, write_fd = os.pipe()
     reader = threading.Thread(target=_pump, args=(read_fd, on_output), daemon=True)

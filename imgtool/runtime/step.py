@@ -29,7 +29,7 @@ from imgtool.store import Store
 
 from .bundle import Overrides, runtime_config
 from .cancel import Interrupted, cancelled, check_cancelled, on_cancel
-from .cgroups import Resources
+from .cgroups import Resources, is_unified
 from .container import Container, ExitStatus, confirm_exec, spawn
 from .init import Plan
 from .snapshots import Snapshots, _dirname, in_private_mounts, mount_overlay, spread
@@ -282,9 +282,12 @@ def run_step(store: Store, image: ImageConfig, lowers: list[Path], step: Step,
     # (tests/builder/differential edge-run-process)
     spec["process"]["noNewPrivileges"] = False
     # BuildKit's RUN sees its cgroups read-only at /sys/fs/cgroup, as in runc's spec template
-    # (tests/builder/differential edge-run-sees-root lists the mount points)
-    spec["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-                           "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]})
+    # (tests/builder/differential edge-run-sees-root lists the mount points). Only on a v1 host,
+    # where the mount shows the step's own hierarchies: on v2 without a cgroup namespace it would
+    # show the host's whole tree, so it stays out there (docs/builder.md)
+    if not is_unified():
+        spec["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                               "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]})
     temps: list[Path] = []
     read_fd, write_fd = os.pipe()
     reader = threading.Thread(target=_pump, args=(read_fd, on_output), daemon=True)

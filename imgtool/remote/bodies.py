@@ -43,7 +43,8 @@ def read_capped(response: "requests.Response", limit: int, what: str, deadline: 
             wait = min(STALL, left)
             if sock is not None:
                 sock.settimeout(wait)
-            piece = raw.read1(min(_PIECE, limit + 1 - len(data)))
+            # decoded: requests asks for gzip, and the cap holds for what the encoding expands to
+            piece = raw.read1(min(_PIECE, limit + 1 - len(data)), decode_content=True)
             if not piece:
                 break
             data += piece
@@ -51,7 +52,7 @@ def read_capped(response: "requests.Response", limit: int, what: str, deadline: 
         if wait < STALL:  # the deadline, not the stall timeout, ran out
             raise RegistryError(f"{late} ({len(data)}{of} bytes)") from None
         raise RegistryError(f"{what}: body stalled for {STALL:.0f} s after {len(data)}{of} bytes") from None
-    except (urllib3.exceptions.HTTPError, OSError) as exc:  # IncompleteRead, ProtocolError, reset
+    except (urllib3.exceptions.HTTPError, OSError) as exc:  # IncompleteRead, ProtocolError, reset, bad gzip
         raise RegistryError(f"{what}: body cut short after {len(data)}{of} bytes ({type(exc).__name__})") from None
     finally:
         response.close()

@@ -193,3 +193,21 @@ def test_upload_location_is_resolved_as_a_uri_reference(location, lands, peers, 
     repo.upload(Descriptor("application/octet-stream", of_bytes(blob), len(blob)), lambda: io.BytesIO(blob))
     puts = [p.split("?")[0] for m, p, _, _ in peer.seen if m == "PUT"]
     assert puts == [lands]
+
+
+def test_manifest_sent_gzip_encoded_is_read_decoded(peers, client_env):
+    """requests asks for `Accept-Encoding: gzip`; a registry or CDN that honours it sends the
+    manifest compressed, and the client must verify and return the manifest's own bytes."""
+    import gzip
+
+    manifest = b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json"}'
+
+    def encoded(h):
+        assert "gzip" in h.headers.get("Accept-Encoding", "")
+        h.send(200, gzip.compress(manifest), {"Content-Type": "application/vnd.oci.image.manifest.v1+json",
+                                              "Content-Encoding": "gzip"})
+
+    peer = peers({"/v2/enc/": encoded})
+    repo = Repository(Client(peer.host, Options()), "enc/image")
+    data, media_type = repo.manifest(str(of_bytes(manifest)))
+    assert data == manifest and media_type == "application/vnd.oci.image.manifest.v1+json"

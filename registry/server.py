@@ -107,7 +107,6 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     # before listening, so that being up means validating at full speed from the first push
     await asyncio.get_running_loop().run_in_executor(None, documents.warm_up)
     app = make_app(config)
-    host, port = config.host_port
     runner = web.AppRunner(
         app,
         access_log=logging.getLogger("registry.access") if config.access_log else None,
@@ -115,14 +114,22 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
         handle_signals=False,
         shutdown_timeout=SHUTDOWN_GRACE,
     )
+    server_log = logging.getLogger("aiohttp.server")
     one_line = _OneLine(config.access_log)
-    logging.getLogger("aiohttp.server").addFilter(one_line)
+    server_log.addFilter(one_line)  # for as long as this server runs, whichever way it ends
+    try:
+        await _run(runner, app, config, ready)
+    finally:
+        server_log.removeFilter(one_line)
+
+
+async def _run(runner: web.AppRunner, app: web.Application, config: Config, ready: asyncio.Event | None) -> None:
+    host, port = config.host_port
     await runner.setup()
     try:
         await _listen(runner, config)
     except BaseException:
         await runner.cleanup()
-        logging.getLogger("aiohttp.server").removeFilter(one_line)
         raise
     scheme = "https" if config.tls_cert else "http"
     where = f"s3://{config.s3_bucket}/{config.s3_prefix}" if config.storage == "s3" else f"root {config.root}"
@@ -138,7 +145,6 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
         for task in tasks:
             task.cancel()
         await runner.cleanup()
-        logging.getLogger("aiohttp.server").removeFilter(one_line)
 
 
 def _raise_open_files_limit() -> None:

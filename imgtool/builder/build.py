@@ -156,12 +156,15 @@ class Build:
                         lambda name, line, platform: self.base(name, line, index, platform),
                         len(self.d.stages) == 1).run()
 
-    def _find_stage(self, name: str) -> df.Stage | None:
+    def _find_stage(self, name: str, before: int | None = None) -> df.Stage | None:
+        """The stage `name` (or index) means; with `before`, among the stages before that one only
+        (a FROM means the last stage of that name defined above it)."""
         from imgtool.dockerfile.stages import find_stage
 
-        found = find_stage(self.d.stages, name)
-        if found is None and name.isdigit() and int(name) < len(self.d.stages):
-            found = self.d.stages[int(name)]
+        stages = self.d.stages[:before]
+        found = find_stage(stages, name)
+        if found is None and name.isdigit() and int(name) < len(stages):
+            found = stages[int(name)]
         return found
 
     def base(self, name: str, line: int, waiter: int, platform: str | None) -> State | None:
@@ -169,9 +172,7 @@ class Build:
         stage's `FROM --platform` or the build's `--platform`; None: the host's)."""
         if name.lower() == "scratch":
             return None
-        from imgtool.dockerfile.stages import find_stage
-
-        stage = find_stage(self.d.stages[:waiter], name) or self._find_stage(name)
+        stage = self._find_stage(name, before=waiter)
         if stage is not None and self._stage_line(stage) < line:
             return self._stage_result(stage, waiter, line)
         return self._image(name, line, platform)

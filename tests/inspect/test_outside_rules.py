@@ -1,0 +1,85 @@
+"""Gaps an outside evaluation found (bench/secret_eval.py, 2026-12-03: a corpus written from gitleaks',
+TruffleHog's and detect-secrets' rule lists, not from ours): each fix with a positive and a decoy.
+Values are generated here, so the tree holds no token-shaped literal."""
+
+from __future__ import annotations
+
+import base64
+import json
+import string
+import zlib
+
+import pytest
+
+from imgtool.inspect.match import Where
+from imgtool.inspect.rules import detect
+
+from .values import ALNUM, Gen
+
+SOURCE = Where("file", "app/src/clients.py")
+HEX = "0123456789abcdef"
+URLSAFE = ALNUM + "_-"
+UP = string.ascii_uppercase + string.digits
+
+
+def _uuid(g: Gen) -> str:
+    h = g.s(32, HEX)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _discord(g: Gen, digits: bool = True) -> str:
+    head = base64.b64encode(g.s(18, string.digits).encode()).decode().rstrip("=") if digits else "M" + g.s(25)
+    return f"{head}.{g.s(6, URLSAFE)}.{g.s(38, URLSAFE)}"
+
+
+def _grafana(g: Gen, key: str | None = None) -> str:
+    body = {"k": key if key is not None else g.s(32), "n": "deploy", "id": 1}
+    return base64.b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
+
+
+# (rule id, a token, the same shape with a non-random body)
+SHAPES = {
+    "1password-token": (lambda g: "ops_eyJ" + base64.b64encode(g.r.randbytes(240)).decode().replace("=", ""),
+                        lambda g: "ops_eyJ" + "A" * 300),
+    "1password-secret-key": (lambda g: "A3-" + "-".join(g.s(n, UP) for n in (6, 11, 5, 5, 5)),
+                             lambda g: "A3-" + "-".join("X" * n for n in (6, 11, 5, 5, 5))),
+    "adobe-client-secret": (lambda g: "p8e-" + g.s(32), lambda g: "p8e-" + "x" * 32),
+    "clickhouse-api-secret": (lambda g: "4b1d" + g.s(38), lambda g: "4b1d" + g.s(38, HEX)),
+    "discord-bot-token": (_discord, lambda g: _discord(g, digits=False)),
+    "duffel-token": (lambda g: "duffel_live_" + g.s(43, URLSAFE), lambda g: "duffel_live_" + "x" * 43),
+    "easypost-api-key": (lambda g: "EZAK" + g.s(54), lambda g: "EZAK" + "0" * 54),
+    "flutterwave-secret-key": (lambda g: "FLWSECK-" + g.s(32, "abcdefgh0123456789") + "-X", lambda g: "FLWSECK-" + "a" * 32 + "-X"),
+    "flyio-token": (lambda g: "fo1_" + g.s(43, URLSAFE), lambda g: "fo1_" + "x" * 43),
+    "frameio-token": (lambda g: "fio-u-" + g.s(64, URLSAFE), lambda g: "fio-u-" + "X" * 64),
+    "grafana-token": (_grafana, lambda g: _grafana(g, "x" * 32)),
+    "huggingface-token": (lambda g: "api_org_" + g.s(34, string.ascii_letters), lambda g: "api_org_" + g.s(34, string.ascii_lowercase)),
+    "harness-token": (lambda g: f"pat.{g.s(22, URLSAFE)}.{g.s(24)}.{g.s(20)}", lambda g: f"pat.{'x' * 22}.{'x' * 24}.{'x' * 20}"),
+    "infracost-token": (lambda g: "ico-" + g.s(32), lambda g: "ico-" + "x" * 32),
+    "maxmind-license-key": (lambda g: f"{g.s(6)}_{g.s(29)}_mmk", lambda g: f"{'x' * 6}_{'x' * 29}_mmk"),
+    "openshift-token": (lambda g: "sha256~" + g.s(43, URLSAFE), lambda g: "sha256~" + "X" * 43),
+    "perplexity-api-key": (lambda g: "pplx-" + g.s(48), lambda g: "pplx-" + "x" * 48),
+    "prefect-token": (lambda g: "pnu_" + g.s(36), lambda g: "pnu_" + "0" * 36),
+    "readme-api-key": (lambda g: "rdme_" + g.s(70, string.ascii_lowercase + string.digits), lambda g: "rdme_" + "x" * 70),
+    "scalingo-token": (lambda g: "tk-us-" + g.s(48, URLSAFE), lambda g: "tk-us-" + "x" * 48),
+    "brevo-api-key": (lambda g: f"xkeysib-{g.s(64, HEX)}-{g.s(16)}", lambda g: f"xkeysib-{'0' * 64}-{'x' * 16}"),
+    "settlemint-token": (lambda g: "sm_pat_" + g.s(16), lambda g: "sm_pat_" + "x" * 16),
+    "shippo-token": (lambda g: "shippo_live_" + g.s(40, HEX), lambda g: "shippo_live_" + "0" * 40),
+    "square-token": (lambda g: "EAAA" + g.s(60, URLSAFE), lambda g: "EAAA" + g.s(60, HEX)),
+    "typeform-token": (lambda g: "tfp_" + g.s(59, URLSAFE), lambda g: "tfp_" + "x" * 59),
+    "gitlab-token": (lambda g: "glffct-" + g.s(20, URLSAFE), lambda g: "glffct-" + "x" * 20),
+    "slack-token": (lambda g: f"xoxe-1-{g.s(146)}", lambda g: "xoxe-1-" + "x" * 146),
+    "teams-webhook": (lambda g: f"https://acme.webhook.office.com/webhookb2/{_uuid(g)}@{_uuid(g)}/IncomingWebhook/"
+                                f"{g.s(32, HEX)}/{_uuid(g)}",
+                      lambda g: f"https://acme.webhook.office.com/webhookb2/{_uuid(g)}@{_uuid(g)}/IncomingWebhook/"
+                                f"{'0' * 32}/{_uuid(g)}"),
+}
+
+
+@pytest.mark.parametrize("rule_id", sorted(SHAPES))
+def test_fixed_prefix_families_without_a_naming_key(rule_id):
+    make, decoy = SHAPES[rule_id]
+    g = Gen(zlib.crc32(rule_id.encode()))
+    token = make(g)
+    found = [(m.rule_id, m.secret) for m in detect(f'clients.add("x", "{token}")\n', SOURCE)]
+    assert found == [(rule_id, token)]
+    assert detect(f'clients.add("x", "{decoy(g)}")\n', SOURCE) == []

@@ -8,6 +8,7 @@ import base64
 import json
 import string
 import zlib
+from urllib.parse import quote
 
 import pytest
 
@@ -83,3 +84,18 @@ def test_fixed_prefix_families_without_a_naming_key(rule_id):
     found = [(m.rule_id, m.secret) for m in detect(f'clients.add("x", "{token}")\n', SOURCE)]
     assert found == [(rule_id, token)]
     assert detect(f'clients.add("x", "{decoy(g)}")\n', SOURCE) == []
+
+
+def test_tokens_stored_base64_or_percent_encoded():
+    g = Gen(11)
+    token = g.crc_token("ghp_")
+    blob = base64.b64encode(token.encode()).decode()
+    (m,) = detect(f"GH_TOKEN_B64={blob}\n", Where("file", "app/ci.env"))
+    assert (m.rule_id, m.secret) == ("github-token", blob)
+    hook = f"https://hooks.slack.com/services/T{g.s(10, UP)}/B{g.s(10, UP)}/{g.s(24)}"
+    (m,) = detect(f"notify={quote(hook, safe='')}\n", Where("file", "app/ci.env"))
+    assert (m.rule_id, m.secret) == ("slack-webhook", quote(hook, safe=""))
+    placeholder = base64.b64encode(("ghp_" + "x" * 36).encode()).decode()
+    fake_hook = quote("https://hooks.slack.com/services/T00000000/B00000000/" + "X" * 24, safe="")
+    digest = base64.b64encode(g.r.randbytes(32)).decode()
+    assert detect(f"a={placeholder}\nb={fake_hook}\nc={digest}\nd=100%25 done\n", Where("file", "app/ci.env")) == []

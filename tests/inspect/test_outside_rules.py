@@ -99,3 +99,29 @@ def test_tokens_stored_base64_or_percent_encoded():
     fake_hook = quote("https://hooks.slack.com/services/T00000000/B00000000/" + "X" * 24, safe="")
     digest = base64.b64encode(g.r.randbytes(32)).decode()
     assert detect(f"a={placeholder}\nb={fake_hook}\nc={digest}\nd=100%25 done\n", Where("file", "app/ci.env")) == []
+
+
+def test_hash_inside_a_bare_value_is_part_of_it():
+    pw = "wnZS#EhcS" + Gen(3).s(6)
+    for text, where in ((f"mail.smtp.password={pw}\n", "app/application.properties"),
+                        (f"[ldap]\nbind_password = {pw}\n", "etc/app/app.ini")):
+        assert [m.secret for m in detect(text, Where("file", where))] == [pw]
+    assert detect("mail:\n  password: #Zq8vLr2mWx4kTn7p is a comment\n", Where("file", "app/application.yml")) == []
+
+
+def test_app_keys_and_xml_key_value_pairs():
+    g = Gen(4)
+    app_key, pw = g.s(40, HEX), g.password(20).replace('"', "x")
+    assert [m.secret for m in detect(f"DD_APP_KEY={app_key}\n", Where("file", "app/.env"))] == [app_key]
+    assert detect(f"APP_KEY_ID={g.s(20)}\nBUILD_SHA={app_key}\n", Where("file", "app/.env")) == []
+    config = Where("file", "root/.nuget/NuGet/NuGet.Config")
+    assert [m.secret for m in detect(f'<add key="ClearTextPassword" value="{pw}" />\n', config)] == [pw]
+    assert detect('<add key="ClearTextPassword" value="%NUGET_PASSWORD%" />\n<add key="Username" value="ci-deploy-bot" />\n',
+                  config) == []
+
+
+def test_dotted_bearer_tokens_are_literals():
+    token = "_Ffz9qI9p14STg." + Gen(5).s(34)
+    (m,) = detect(f'headers = {{"Authorization": "Bearer {token}"}}\n', SOURCE)
+    assert (m.rule_id, m.secret) == ("http-auth-header", token)
+    assert detect('headers = {"Authorization": "Bearer settings.API_TOKEN"}\n', SOURCE) == []

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
+from imgtool.inspect import filters
 from imgtool.inspect.match import Where
 from imgtool.inspect.rules import detect
 
@@ -125,3 +126,19 @@ def test_dotted_bearer_tokens_are_literals():
     (m,) = detect(f'headers = {{"Authorization": "Bearer {token}"}}\n', SOURCE)
     assert (m.rule_id, m.secret) == ("http-auth-header", token)
     assert detect('headers = {"Authorization": "Bearer settings.API_TOKEN"}\n', SOURCE) == []
+
+
+@pytest.mark.parametrize("path", [
+    "go/pkg/mod/golang.org/x/crypto@v0.17.0/ssh/keys_test.go", "root/go/pkg/mod/github.com/x/y@v1.0.0/z.go",
+    "root/.cargo/registry/src/index.crates.io-6f17d22bba15001f/rustls-0.21.7/src/key.rs",
+    "usr/local/bundle/gems/net-ssh-7.2.0/test/key.rb", "var/lib/gems/3.1.0/gems/rack-3.0.8/lib/rack/session.rb",
+    "usr/lib/ruby/vendor_ruby/rack/session.rb", "usr/share/nodejs/node-forge/tests/unit/rsa.js",
+    "usr/share/gocode/src/golang.org/x/crypto/ssh/keys.go", "root/.m2/repository/org/x/1.0/x-1.0.jar",
+    "usr/share/php/Symfony/Component/X.php", "usr/share/perl5/IO/Socket/SSL.pm"])
+def test_package_manager_trees_are_vendored(path):
+    assert filters.allowlisted_path(path)
+
+
+@pytest.mark.parametrize("path", ["app/src/gems.rb", "srv/mod/keys.go", "app/tests/test_key.py", "home/app/gems/notes.txt"])
+def test_application_paths_are_not_vendored(path):
+    assert filters.allowlisted_path(path) is None

@@ -171,6 +171,8 @@ class RunStep:
         """Key, lookup, run on a miss, commit."""
         session, state = self.session, self.state
         args, scripts = command_line(self.run, state)
+        if not args:  # `RUN []`: BuildKit's ExecOp refuses to marshal an empty argv
+            raise BuildError(f"{self.where()}: arguments are required")
         typed, key_parts = self.mounts(scripts)
         config = state.image.config
         env = [f"{k}={v}" for k, v in self.env.items()]

@@ -8,6 +8,7 @@ declared ARG is part of the step (`|N K=V` in history and key, as BuildKit's run
 from __future__ import annotations
 
 import contextlib
+import posixpath
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,13 +103,20 @@ class RunStep:
             key_parts.append(part)
         return typed, key_parts
 
+    def _target(self, m: MountSpec) -> str:
+        """Where `m` appears: a relative target is under the WORKDIR, as in BuildKit's
+        dispatchRunMounts (`path.Join("/", dir, target)`), not under /."""
+        target = m.target or ""
+        if target and not target.startswith("/"):
+            target = posixpath.join("/", self.state.image.config.working_dir or "/", target)
+            target = posixpath.normpath(target).replace("//", "/")
+        return target
+
     def _mount(self, m: MountSpec):  # noqa: ANN202 - (typed mount | None, key part)
         from imgtool.runtime import step
 
         session = self.session
-        target = m.target or ""
-        if target and not target.startswith("/"):
-            target = "/" + target
+        target = self._target(m)
         if m.type == "tmpfs":
             size = m.get("size")
             try:
@@ -163,6 +171,8 @@ class RunStep:
         """Key, lookup, run on a miss, commit."""
         session, state = self.session, self.state
         args, scripts = command_line(self.run, state)
+        if not args:  # `RUN []`: BuildKit's ExecOp refuses to marshal an empty argv
+            raise BuildError(f"{self.where()}: arguments are required")
         typed, key_parts = self.mounts(scripts)
         config = state.image.config
         env = [f"{k}={v}" for k, v in self.env.items()]

@@ -131,6 +131,9 @@ class CopyStep:
             identity = ["from-content", self._from_checksum(from_state, excludes), list(instr.sources)]
         else:
             if any(not is_url(s) for s in instr.sources):
+                if isinstance(instr, ins.Add) and instr.checksum:
+                    # BuildKit's dispatchCopy: a checksum pins a download, never a context file
+                    raise BuildError(f"{self.where()}: checksum can't be specified for non-HTTP(S) sources")
                 if session.tree is None:
                     raise BuildError(f"{self.where()}: {instr.NAME} needs a build context (none was given)")
                 sources = self._context_sources(session.tree, excludes)

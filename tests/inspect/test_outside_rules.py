@@ -142,3 +142,20 @@ def test_package_manager_trees_are_vendored(path):
 @pytest.mark.parametrize("path", ["app/src/gems.rb", "srv/mod/keys.go", "app/tests/test_key.py", "home/app/gems/notes.txt"])
 def test_application_paths_are_not_vendored(path):
     assert filters.allowlisted_path(path) is None
+
+
+def test_translations_and_encrypted_values_are_not_passwords():
+    locales = Where("file", "app/locales/es.json")
+    assert detect(json.dumps({"password": "Contraseña", "token": "Ficha"}) + "\n", locales) == []
+    assert detect('{"password": "Kennwort"}\n', locales) == []
+    pw = Gen(8).password(16)
+    assert [m.secret for m in detect(json.dumps({"password": pw}) + "\n", locales)] == [pw]
+    sops = Where("file", "app/secrets.enc.yaml")
+    blob = base64.b64encode(Gen(9).r.randbytes(24)).decode()
+    assert detect(f"password: ENC[AES256_GCM,data:{blob},iv:{blob},type:str]\ntoken: vault:v1:{blob}\n", sops) == []
+
+
+@pytest.mark.parametrize("path", ["root/.npm/_cacache/content-v2/sha512/ab/cd/ef01", "root/.cache/pip/http-v2/a/b/c/d",
+                                  "opt/conda/pkgs/openssl-3.0.0/info/test/key.pem"])
+def test_package_manager_caches_are_vendored(path):
+    assert filters.allowlisted_path(path)

@@ -155,6 +155,17 @@ def test_translations_and_encrypted_values_are_not_passwords():
     assert detect(f"password: ENC[AES256_GCM,data:{blob},iv:{blob},type:str]\ntoken: vault:v1:{blob}\n", sops) == []
 
 
+def test_pw_suffix_vendor_config_files_and_terraform_state():
+    g = Gen(10)
+    pw, hexkey = g.s(16), g.s(64, HEX)
+    assert [m.secret for m in detect(f"LDAP_BIND_PW={pw}\n", Where("file", "app/.env"))] == [pw]
+    assert detect(f"NPW={pw}\nPW_MIN_LENGTH=12\n", Where("file", "app/.env")) == []
+    assert [m.secret for m in detect(f"[auth]\ntoken={hexkey}\n", Where("file", "root/.sentryclirc"))] == [hexkey]
+    assert detect(f"[auth]\ntoken={hexkey}\n", Where("file", "etc/app/app.ini")) == []
+    state = json.dumps({"resources": [{"instances": [{"attributes": {"password": pw}}]}]})
+    assert [m.secret for m in detect(state, Where("file", "app/terraform.tfstate"))] == [pw]
+
+
 @pytest.mark.parametrize("path", ["root/.npm/_cacache/content-v2/sha512/ab/cd/ef01", "root/.cache/pip/http-v2/a/b/c/d",
                                   "opt/conda/pkgs/openssl-3.0.0/info/test/key.pem"])
 def test_package_manager_caches_are_vendored(path):

@@ -90,8 +90,9 @@ def load_before_chroot() -> None:
     from imgtool.runtime import users  # noqa: F401
 
 
-def resolve_owner(spec: str | None) -> tuple[int, int]:
-    """`user[:group]` for --chown, against the image's passwd/group (we are chrooted into it)."""
+def resolve_owner(spec: str | None, root: str = "/") -> tuple[int, int]:
+    """`user[:group]` for --chown, against the passwd/group of the image at `root` (by default
+    the one we are chrooted into; a `COPY --link` writes onto scratch and names the stage's)."""
     from imgtool.runtime import users
 
     if not spec:
@@ -101,10 +102,10 @@ def resolve_owner(spec: str | None) -> tuple[int, int]:
         if user.isdigit():
             uid = gid = int(user)
         else:
-            found = users.lookup("/", user)
+            found = users.lookup(root, user)
             uid, gid = found.uid, found.gid
         if group:
-            gid = int(group) if group.isdigit() else users.lookup("/", f"0:{group}").gid
+            gid = int(group) if group.isdigit() else users.lookup(root, f"0:{group}").gid
     except users.UserError as exc:
         raise FileStepError(f"--chown={spec}: {exc}") from None
     return uid, gid

@@ -8,6 +8,7 @@ declared ARG is part of the step (`|N K=V` in history and key, as BuildKit's run
 from __future__ import annotations
 
 import contextlib
+import functools
 import posixpath
 import re
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from imgtool.filelock import flock
 from imgtool.oci.canonical import go_string
 from imgtool.runtime.resources import parse_size
 
-from . import cache
+from . import cache, fromstage
 from .context import ContextError
 from .imageconfig import DEFAULT_SHELL
 from .session import BuildError, Session, State
@@ -142,12 +143,23 @@ class RunStep:
                 ["secret", secret_id, target, mode, uid, gid]
         if m.type == "cache":
             mount_id = m.get("id") or target
-            # uid/gid/mode set up the cache directory when it is first made, as BuildKit does
+            # uid/gid/mode set up the cache directory when it is first made, as BuildKit does;
+            # with from= it starts as that stage's `source` instead, one cache per id and stage
+            # content (BuildKit keys it `id:ref`)
             owner = (int(m.get("uid") or 0), int(m.get("gid") or 0), int(m.get("mode") or "0755", 8))
-            path = session.cache.mount_dir(mount_id, *owner)
+            seed = None
+            if m.from_:
+                other = self.stage_lowers(m.from_, self.run.line)
+                source = m.get("source") or "/"
+                mount_id = f"{mount_id}:{other.chain}:{source}"
+                seed = functools.partial(fromstage.copy_dir, session.lowers(other), source,
+                                         what=f"{self.where()}: --mount from={m.from_}",
+                                         scratch_dir=session.store.tmp_dir)
+            path = session.cache.mount_dir(mount_id, *owner, seed=seed)
             if m.get("sharing") == "locked":
                 self.locks.append(path.with_name(path.name + ".lock"))
-            return step.Cache(path, target, m.readonly), ["cache", target, m.readonly, *owner]
+            # the seeding stage is an input of the step in BuildKit: its content is part of the key
+            return step.Cache(path, target, m.readonly), ["cache", target, m.readonly, *owner, mount_id * bool(seed)]
         if m.type == "bind":
             source = m.get("source") or "/"
             if m.from_:
@@ -164,7 +176,10 @@ class RunStep:
             except ContextError as exc:
                 raise BuildError(str(exc)) from None
             path = Path(tree.root, selected[0].rel) if selected[0].rel else tree.root
-            return step.Bind(path, target, m.readonly), ["bind", checksum(tree, selected), target, m.readonly]
+            # BuildKit binds its .dockerignore-filtered copy of the context: the excluded paths are hidden
+            hidden = tree.hidden(selected[0].rel) if selected[0].is_dir else ()
+            return step.Bind(path, target, m.readonly, hidden), \
+                ["bind", checksum(tree, selected), target, m.readonly]
         raise BuildError(f"{self.where()}: RUN --mount=type={m.type} is not supported")
 
     def execute(self, vertex) -> State:
@@ -179,6 +194,9 @@ class RunStep:
         network = self.run.network or session.options.network
         if network == "default":
             network = session.options.network
+        if self.run.security == "insecure":  # BuildKit refuses it unless the daemon and client allow it
+            raise BuildError(f"{self.where()}: granting entitlement security.insecure is not allowed "
+                             "(imgtool grants no entitlements)")
         if network not in ("host", "none"):
             raise BuildError(f"{self.where()}: RUN --network={network} is not supported (host or none)")
         user = config.user or "0"

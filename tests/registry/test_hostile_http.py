@@ -11,6 +11,7 @@ import base64
 import gzip
 import hashlib
 import json
+import os
 import socket
 import time
 
@@ -135,3 +136,22 @@ def test_a_body_trickling_one_byte_per_interval_is_dropped(make_registry):
         assert held is not None and held < 4, f"still held after {held} s"
     r = requests.put(f"{reg.url}/v2/slow/manifests/v1", data=b"{}", headers={"Content-Type": OCI_MANIFEST})
     assert r.status_code == 400 and error_codes(r) == ["MANIFEST_INVALID"]  # the budget is free again
+
+
+def test_idle_upload_sessions_hold_no_file_descriptors(make_registry):
+    """Each session kept its data file open for its whole life (24 h): opening sessions in a loop
+    ran the server out of descriptors (EMFILE), and then it could accept no connection at all."""
+    reg = make_registry()
+    http = requests.Session()
+    before = len(os.listdir("/proc/self/fd"))
+    locations = []
+    for i in range(300):
+        r = http.post(f"{reg.url}/v2/many/blobs/uploads/")
+        assert r.status_code == 202
+        locations.append(r.headers["Location"])
+        if i % 3 == 0:  # some with bytes in them, which used to be written through the open file
+            assert http.patch(reg.url + locations[-1], data=b"x" * 100).status_code == 202
+    grown = len(os.listdir("/proc/self/fd")) - before
+    assert grown < 50, f"300 idle upload sessions hold {grown} descriptors"
+    digest = "sha256:" + hashlib.sha256(b"x" * 100).hexdigest()
+    assert http.put(reg.url + locations[0], params={"digest": digest}).status_code == 201

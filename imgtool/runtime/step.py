@@ -169,7 +169,8 @@ def _spec_mounts(mounts: tuple[Mount, ...], scratch: Path) -> tuple[list[dict], 
 
     for m in mounts:
         if isinstance(m, Tmpfs):
-            opts = ["nosuid", "nodev", "mode=755"] + ([f"size={m.size}"] if m.size else [])
+            # BuildKit's tmpfsMount: only nosuid (and size), so the root is tmpfs's own 1777
+            opts = ["nosuid", "mode=1777"] + ([f"size={m.size}"] if m.size else [])
             out.append({"destination": m.target, "type": "tmpfs", "source": "tmpfs", "options": opts})
         elif isinstance(m, Secret):
             path = temp() / "secret"

@@ -176,7 +176,10 @@ class RunStep:
             except ContextError as exc:
                 raise BuildError(str(exc)) from None
             path = Path(tree.root, selected[0].rel) if selected[0].rel else tree.root
-            return step.Bind(path, target, m.readonly), ["bind", checksum(tree, selected), target, m.readonly]
+            # BuildKit binds its .dockerignore-filtered copy of the context: the excluded paths are hidden
+            hidden = tree.hidden(selected[0].rel) if selected[0].is_dir else ()
+            return step.Bind(path, target, m.readonly, hidden), \
+                ["bind", checksum(tree, selected), target, m.readonly]
         raise BuildError(f"{self.where()}: RUN --mount=type={m.type} is not supported")
 
     def execute(self, vertex) -> State:

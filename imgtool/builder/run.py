@@ -194,6 +194,9 @@ class RunStep:
         network = self.run.network or session.options.network
         if network == "default":
             network = session.options.network
+        if self.run.security == "insecure":  # BuildKit refuses it unless the daemon and client allow it
+            raise BuildError(f"{self.where()}: granting entitlement security.insecure is not allowed "
+                             "(imgtool grants no entitlements)")
         if network not in ("host", "none"):
             raise BuildError(f"{self.where()}: RUN --network={network} is not supported (host or none)")
         user = config.user or "0"

@@ -190,6 +190,29 @@ def registry(request, tmp_path_factory):
     reg.stop()
 
 
+ALICE = ("alice", "wonderland")
+
+
+@pytest.fixture
+def make_token_registry(make_registry, tmp_path):
+    """Factory: a registry with token auth (alice in htpasswd) and config overrides; returns it
+    and its token key."""
+    from registry import tlscert
+    from registry.auth.htpasswd import hash_password
+
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text(f"{ALICE[0]}:{hash_password(ALICE[1], rounds=4)}\n")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    tlscert.generate(cert, key, ["127.0.0.1"])
+    return lambda **overrides: (make_registry(htpasswd=htpasswd, token_key=key, **overrides), key)
+
+
+@pytest.fixture
+def token_registry(make_token_registry):
+    """A token-auth registry with default limits, and its token key."""
+    return make_token_registry()
+
+
 @pytest.fixture
 def repo() -> str:
     """A fresh repository name (nested, like real ones)."""

@@ -176,7 +176,10 @@ class RunStep:
             except ContextError as exc:
                 raise BuildError(str(exc)) from None
             path = Path(tree.root, selected[0].rel) if selected[0].rel else tree.root
-            return step.Bind(path, target, m.readonly), ["bind", checksum(tree, selected), target, m.readonly]
+            # BuildKit binds its .dockerignore-filtered copy of the context: the excluded paths are hidden
+            hidden = tree.hidden(selected[0].rel) if selected[0].is_dir else ()
+            return step.Bind(path, target, m.readonly, hidden), \
+                ["bind", checksum(tree, selected), target, m.readonly]
         raise BuildError(f"{self.where()}: RUN --mount=type={m.type} is not supported")
 
     def execute(self, vertex) -> State:
@@ -191,6 +194,9 @@ class RunStep:
         network = self.run.network or session.options.network
         if network == "default":
             network = session.options.network
+        if self.run.security == "insecure":  # BuildKit refuses it unless the daemon and client allow it
+            raise BuildError(f"{self.where()}: granting entitlement security.insecure is not allowed "
+                             "(imgtool grants no entitlements)")
         if network not in ("host", "none"):
             raise BuildError(f"{self.where()}: RUN --network={network} is not supported (host or none)")
         user = config.user or "0"

@@ -63,8 +63,8 @@ def _download(url: str, checksum: str | None, where: str) -> tuple[str, bytes]:
     import urllib.parse
     import urllib.request
 
-    name = posixpath.basename(urllib.parse.urlparse(url).path) or "__unnamed__"
     try:
+        name = posixpath.basename(urllib.parse.urlparse(url).path) or "__unnamed__"
         with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - http(s) only, checked
             data = response.read()
     except (OSError, ValueError) as exc:

@@ -114,13 +114,13 @@ def resolve_owner(spec: str | None, root: str = "/") -> tuple[int, int]:
         return 0, 0
     user, _, group = spec.partition(":")
     try:
-        if user.isdigit():
+        if users.numeric_id(user) is not None:
             uid = gid = int(user)
         else:
             found = users.lookup(root, user)
             uid, gid = found.uid, found.gid
         if group:
-            gid = int(group) if group.isdigit() else users.lookup(root, f"0:{group}").gid
+            gid = int(group) if users.numeric_id(group) is not None else users.lookup(root, f"0:{group}").gid
     except users.UserError as exc:
         raise FileStepError(f"--chown={spec}: {exc}") from None
     return uid, gid

@@ -66,14 +66,14 @@ _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _URL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789%._~+-")
 
 
-def encoded_runs(text: str) -> Iterator[tuple[int, int, str]]:
+def encoded_runs(text: str, low: str) -> Iterator[tuple[int, int, str]]:
     """(start, end, decoded text) for base64 and hex blobs that start like a token prefix and for runs
     with percent escapes: the text a token rule should see in their place."""
-    for m in near(_B64_TOKEN, text, _B64_WORDS):
+    for m in near(_B64_TOKEN, text, _B64_WORDS, low):
         decoded = _decode(m.group(1))
         if decoded is not None:
             yield m.start(1), m.end(1), decoded
-    for m in near(_HEX_TOKEN, text, _HEX_WORDS):
+    for m in near(_HEX_TOKEN, text, _HEX_WORDS, low):
         try:
             yield m.start(1), m.end(1), bytes.fromhex(m.group(1)).decode("utf-8")
         except (ValueError, UnicodeDecodeError):

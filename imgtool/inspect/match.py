@@ -73,11 +73,11 @@ class Match:
         return self.start if self.anchor is None else self.anchor
 
 
-def near(pattern: re.Pattern[str], text: str, keywords: tuple[str, ...]) -> Iterator[re.Match[str]]:
+def near(pattern: re.Pattern[str], text: str, keywords: tuple[str, ...], low: str | None = None) -> Iterator[re.Match[str]]:
     """`pattern`'s matches on just the lines that hold a keyword (lower-case): a one-line pattern
     that starts with a character class is tried at every position, so running it on the few lines
     that can match is what keeps common keywords (`://`, `login`) cheap on large texts."""
-    low = text.lower()
+    low = text.lower() if low is None else low
     spans = set()
     for keyword in keywords:
         at = low.find(keyword)

@@ -36,7 +36,7 @@ def detect(text: str, where: Where) -> list[Match]:
             found.extend(rule(text, where))
     found.extend(_tokens(text, low, binary))
     if not binary:
-        for start, end, decoded in encoded_runs(text):
+        for start, end, decoded in encoded_runs(text, low):
             for m in _tokens(decoded, decoded.lower(), False):
                 found.append(dataclasses.replace(m, start=start, end=end, secret=text[start:end], prefix="", priority=45))
     if not binary and any(k in low for k in _GENERIC_KEYWORDS):

@@ -145,3 +145,17 @@ def test_container_gets_the_filter_and_unconfined_none(clean_host):
     status, out = run(clean_host, "sh", "-c", "grep ^Seccomp: /proc/self/status; unshare -U true && echo userns",
                       seccomp="unconfined")
     assert out.split() == ["Seccomp:", "0", "userns"]
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="i386 syscalls under an x86_64 filter")
+def test_names_only_a_sub_architecture_has_are_filtered_there(tmp_path):
+    # stime and clock_settime64 exist only for i386 processes: libseccomp resolves them to pseudo
+    # numbers (< -1) on x86_64 and translates them for the x86 arch, as runc relies on
+    flt = seccomp.compile(seccomp_profile.resolve(seccomp_profile.DEFAULT, capabilities.DOCKER_DEFAULT))
+    out = tmp_path / "filter.pfc"
+    with open(out, "w") as f:
+        assert seccomp.library().seccomp_export_pfc(ctypes.c_void_p(flt.ctx), f.fileno()) == 0
+    seccomp.library().seccomp_release(ctypes.c_void_p(flt.ctx))
+    text = out.read_text()
+    x86 = text[text.index("# filter for arch x86 "):]
+    assert 'syscall "stime"' in x86 and 'syscall "clock_settime64"' in x86, x86[:2000]

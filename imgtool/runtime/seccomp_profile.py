@@ -120,16 +120,18 @@ def _default() -> dict[str, Any]:
     """The default profile in docker's format, its capability exceptions as `excludes`."""
     rules = [_deny(_ALWAYS)]
     rules += [_deny(names, excludes={"caps": list(caps)}) for caps, names in _BY_CAPABILITY]
-    rules.append(_deny(["ptrace"], excludes={"caps": ["CAP_SYS_PTRACE"], "minKernel": "4.8"}))  # seccomp bypass before 4.8
+    # ptrace could get around seccomp before 4.8
+    rules.append(_deny(["ptrace"], excludes={"caps": ["CAP_SYS_PTRACE"], "minKernel": "4.8"}))
     s390 = ["s390", "s390x"]  # clone's flags are its second argument there
-    rules.append(_deny(["clone"], args=_any_bit(0, _CLONE_NAMESPACES), excludes={"caps": ["CAP_SYS_ADMIN"], "arches": s390}))
+    rules.append(_deny(["clone"], args=_any_bit(0, _CLONE_NAMESPACES),
+                       excludes={"caps": ["CAP_SYS_ADMIN"], "arches": s390}))
     rules.append(_deny(["clone"], args=_any_bit(1, _CLONE_NAMESPACES), includes={"arches": s390},
                        excludes={"caps": ["CAP_SYS_ADMIN"]}))
     # clone3's flags are behind a pointer seccomp cannot read: ENOSYS, so libc falls back to clone
     rules.append(_deny(["clone3"], ENOSYS, excludes={"caps": ["CAP_SYS_ADMIN"]}))
     rules.append(_deny(["personality"], args=_outside(_PERSONALITY_SAFE)))
-    return {"defaultAction": "SCMP_ACT_ALLOW", "archMap": [{"architecture": arches[0], "subArchitectures": arches[1:]}
-                                                          for _go, arches in _MACHINES.values()], "syscalls": rules}
+    arch_map = [{"architecture": arches[0], "subArchitectures": arches[1:]} for _go, arches in _MACHINES.values()]
+    return {"defaultAction": "SCMP_ACT_ALLOW", "archMap": arch_map, "syscalls": rules}
 
 
 DEFAULT = _default()
@@ -148,9 +150,12 @@ def load(path: str) -> dict[str, Any]:
         raise ProfileError(f"decoding seccomp profile {path} failed: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("syscalls", []), list) or \
             not all(isinstance(r, dict) for r in doc.get("syscalls") or []):
-        raise ProfileError(f"decoding seccomp profile {path} failed: not a seccomp profile (an object with a syscalls list)")
+        raise ProfileError(f"decoding seccomp profile {path} failed: not a seccomp profile "
+                           "(an object with a syscalls list)")
     if doc.get("architectures") and doc.get("archMap"):
         raise ProfileError(f"seccomp profile {path}: both 'architectures' and 'archMap' are specified")
+    if doc.get("listenerPath"):
+        raise ProfileError(f"seccomp profile {path}: listenerPath (a seccomp agent) is not supported")
     return doc
 
 
@@ -162,7 +167,8 @@ def from_security_opts(opts: list[str]) -> str | dict[str, Any]:
     for opt in opts:
         key, sep, value = opt.partition("=") if "=" in opt else opt.partition(":")
         if key != "seccomp" or not sep or not value:
-            raise ProfileError(f"invalid --security-opt: {opt!r} (imgtool supports seccomp=unconfined|builtin|PROFILE.json)")
+            raise ProfileError(f"invalid --security-opt: {opt!r} "
+                               "(imgtool supports seccomp=unconfined|builtin|PROFILE.json)")
         choice = {"unconfined": "unconfined", "builtin": "default"}.get(value) or load(value)
     return choice
 

@@ -33,11 +33,13 @@ def test_cap_add_sys_admin_widens_the_default_profile(cstore, imgtool):
 
 def test_profile_file_in_dockers_format(cstore, imgtool, tmp_path):
     profile = tmp_path / "profile.json"
-    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
-        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "excludes": {"caps": ["CAP_SYS_ADMIN"]}}]}))
+    deny_mkdir = {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+                  "excludes": {"caps": ["CAP_SYS_ADMIN"]}}
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [deny_mkdir]}))
     r = _run(imgtool, "--security-opt", f"seccomp={profile}", script="mkdir /x")
     assert r.returncode == 1 and r.stdout == "" and "Operation not permitted" in r.stderr, r
-    r = _run(imgtool, "--security-opt", f"seccomp={profile}", "--cap-add", "sys_admin", script="mkdir /x && echo made; unshare -U true && echo userns-ok")
+    r = _run(imgtool, "--security-opt", f"seccomp={profile}", "--cap-add", "sys_admin",
+             script="mkdir /x && echo made; unshare -U true && echo userns-ok")
     assert r.returncode == 0 and r.stdout.splitlines() == ["made", "userns-ok"], r  # the file replaces the default
 
 
@@ -54,7 +56,9 @@ def test_bad_profile_file_is_one_line_exit_125(cstore, imgtool, tmp_path):
     for name, text, message in (("broken.json", "{nope", "decoding seccomp profile {} failed"),
                                 ("list.json", "[]", "decoding seccomp profile {} failed: not a seccomp profile"),
                                 ("both.json", '{"architectures": ["SCMP_ARCH_X86_64"], "archMap": [{}]}',
-                                 "seccomp profile {}: both 'architectures' and 'archMap' are specified")):
+                                 "seccomp profile {}: both 'architectures' and 'archMap' are specified"),
+                                ("agent.json", '{"listenerPath": "/run/agent.sock"}',
+                                 "seccomp profile {}: listenerPath (a seccomp agent) is not supported")):
         path = tmp_path / name
         path.write_text(text)
         r = _run(imgtool, "--security-opt", f"seccomp={path}", script="true")

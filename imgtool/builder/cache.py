@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -119,11 +120,26 @@ class BuildCache:
         atomicfile.write_bytes(path, value.encode(), durable=False)
         return value
 
-    def mount_dir(self, mount_id: str, uid: int = 0, gid: int = 0, mode: int = 0o755) -> Path:
-        """The persistent directory of a cache mount id; a new one is made with this owner and mode."""
+    def mount_dir(self, mount_id: str, uid: int = 0, gid: int = 0, mode: int = 0o755,
+                  seed: Callable[[Path], None] | None = None) -> Path:
+        """The persistent directory of a cache mount id; a new one is made with this owner and mode,
+        or filled by `seed` (a `from=` cache starts as a copy of that stage's directory) in a
+        staging dir renamed into place, so a concurrent step never sees it half filled."""
         name = hashlib.sha256(mount_id.encode()).hexdigest()[:32]
         path = self.mounts / name
         self.mounts.mkdir(parents=True, exist_ok=True)
+        if seed is not None:
+            if not path.is_dir():
+                staging = Path(tempfile.mkdtemp(prefix=".seed-", dir=self.mounts))
+                try:
+                    seed(staging)
+                    os.rename(staging, path)
+                except OSError:
+                    if not path.is_dir():  # else another step seeded it first: theirs is used
+                        raise
+                finally:
+                    shutil.rmtree(staging, ignore_errors=True)
+            return path
         try:
             path.mkdir()
         except FileExistsError:

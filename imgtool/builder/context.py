@@ -87,6 +87,21 @@ class Tree:
         """True if .dockerignore hides `rel`."""
         return bool(self.ignore is not None and rel and self.ignore.matches_or_parent_matches(rel))
 
+    def sent(self, rel: str) -> bool:
+        """True if the context BuildKit sends holds `rel`: it is not ignored, or it is an ignored
+        directory that a `!` pattern re-includes something in (`sub/deeper` then `!sub/deeper/d`
+        sends sub/deeper with d alone in it, which COPY and bind mounts then find)."""
+        if not self.ignored(rel):
+            return True
+        if self.ignore is None or not self.ignore.has_exclusions:
+            return False
+        try:
+            if not stat.S_ISDIR(os.lstat(self.root / rel).st_mode):
+                return False
+        except FileNotFoundError:
+            return False
+        return next(iter(self.walk(rel)), None) is not None
+
     def _resolve(self, rel: str, what: str) -> str:
         """Follow symlinks in `rel` within the tree; a link leaving it is an error (context only)."""
         parts = [p for p in rel.split("/") if p]
@@ -126,7 +141,7 @@ class Tree:
             raise ContextError(f"{what}: forbidden path outside the build context: {source}")
         if not has_magic(rel):
             resolved = self._resolve(rel, what) if rel else ""
-            if self.ignored(resolved) or (rel and self.ignored(rel)):
+            if not self.sent(resolved) or (rel and not self.sent(rel)):
                 raise ContextError(f"{what}: not found (excluded by .dockerignore)")
             return [Selected(resolved, os.stat(self.root / resolved) if resolved else os.stat(self.root), rel)]
         try:
@@ -148,7 +163,7 @@ class Tree:
             names = [head]
         for name in names:
             rel = f"{prefix}/{name}" if prefix else name
-            if self.ignored(rel):
+            if not self.sent(rel):
                 continue
             try:
                 st = os.lstat(self.root / rel)
@@ -191,6 +206,26 @@ class Tree:
                 yield member, st
                 if stat.S_ISDIR(st.st_mode):
                     stack.append((member + "/", item.path, None))
+
+    def hidden(self, rel: str) -> tuple[str, ...]:
+        """The outermost paths below directory `rel` (relative to it) that .dockerignore leaves out
+        of what `walk` sends: what a bind mount of the context must not show."""
+        if self.ignore is None:
+            return ()
+        sent = {member for member, _ in self.walk(rel)}
+        out: list[str] = []
+        start = self.root / rel if rel else self.root
+        for dirpath, dirnames, filenames in os.walk(start):
+            prefix = os.path.relpath(dirpath, start)
+            prefix = "" if prefix == "." else prefix + "/"
+            for name in filenames:
+                if prefix + name not in sent:
+                    out.append(prefix + name)
+            for name in list(dirnames):
+                if prefix + name not in sent:
+                    out.append(prefix + name)
+                    dirnames.remove(name)  # hidden with everything in it
+        return tuple(out)
 
 
 @dataclass

@@ -131,6 +131,9 @@ class CopyStep:
             identity = ["from-content", self._from_checksum(from_state, excludes), list(instr.sources)]
         else:
             if any(not is_url(s) for s in instr.sources):
+                if isinstance(instr, ins.Add) and instr.checksum:
+                    # BuildKit's dispatchCopy: a checksum pins a download, never a context file
+                    raise BuildError(f"{self.where()}: checksum can't be specified for non-HTTP(S) sources")
                 if session.tree is None:
                     raise BuildError(f"{self.where()}: {instr.NAME} needs a build context (none was given)")
                 sources = self._context_sources(session.tree, excludes)
@@ -171,12 +174,20 @@ class CopyStep:
             session.lowers(from_state), instr.sources, excludes, self._from_what(), session.store.tmp_dir))
 
     def _write(self, plan: files.CopyPlan, src_root: Path, from_lowers, excludes) -> object:
+        """Copy in a chrooted child: over the stage, or with --link onto scratch, as BuildKit's
+        `Merge(stage, Scratch().File(copy))`: the layer holds only the copy and the directories of
+        its destination (0755, the --chown owner), so it never follows a symlink of the stage
+        (`/link/` becomes a directory) and its directories replace the stage's metadata."""
         session, state = self.session, self.state
         lowers = session.lowers(state)
         instr = self.instr
 
         def job(merged: Path) -> None:
             root = src_root
+            if instr.link and plan.chown and not plan.chown.replace(":", "").isdigit():
+                (merged.parent / "stage").mkdir()  # names resolve in the stage's passwd and group
+                stage = fromstage.mount(lowers, merged.parent / "stage")
+                plan.chown = "%d:%d" % files.resolve_owner(plan.chown, str(stage))
             if from_lowers is not None:
                 root = fromstage.mount(from_lowers, merged.parent)
                 plan.sources = fromstage.select(Tree(root, None, confine_links=False), instr.sources, excludes,
@@ -186,7 +197,7 @@ class CopyStep:
             os.chdir("/")
             files.Copier(src_fd, plan).run()
 
-        return run_file_step(session, state, lowers, job, self.where())
+        return run_file_step(session, state, [] if instr.link else lowers, job, self.where())
 
 
 def run_file_step(session: Session, state: State, lowers: list[Path], job, where: str):

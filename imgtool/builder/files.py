@@ -23,16 +23,13 @@ import shutil
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from imgtool.errors import ImgtoolError
 from imgtool.frozen import frozen
-from imgtool.layer import compression
 
+from . import unpack
 from .chmod import parse_chmod
-
-if TYPE_CHECKING:
-    import tarfile
 
 
 class FileStepError(ImgtoolError):
@@ -93,8 +90,9 @@ def load_before_chroot() -> None:
     from imgtool.runtime import users  # noqa: F401
 
 
-def resolve_owner(spec: str | None) -> tuple[int, int]:
-    """`user[:group]` for --chown, against the image's passwd/group (we are chrooted into it)."""
+def resolve_owner(spec: str | None, root: str = "/") -> tuple[int, int]:
+    """`user[:group]` for --chown, against the passwd/group of the image at `root` (by default
+    the one we are chrooted into; a `COPY --link` writes onto scratch and names the stage's)."""
     from imgtool.runtime import users
 
     if not spec:
@@ -104,10 +102,10 @@ def resolve_owner(spec: str | None) -> tuple[int, int]:
         if user.isdigit():
             uid = gid = int(user)
         else:
-            found = users.lookup("/", user)
+            found = users.lookup(root, user)
             uid, gid = found.uid, found.gid
         if group:
-            gid = int(group) if group.isdigit() else users.lookup("/", f"0:{group}").gid
+            gid = int(group) if group.isdigit() else users.lookup(root, f"0:{group}").gid
     except users.UserError as exc:
         raise FileStepError(f"--chown={spec}: {exc}") from None
     return uid, gid
@@ -321,50 +319,7 @@ class Copier:
         """ADD of a local tar archive (plain, gzip, bzip2, xz, zstd): unpack into `dest`."""
         fd = os.open(source.rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.src_fd)
         with os.fdopen(fd, "rb") as raw:
-            head = raw.read(512)
-            raw.seek(0)
-            kind = _archive_kind(head)
-            if kind is None:
-                return False
-            import lzma
-            import tarfile
-
-            stream = compression.open_decompressed(raw) if kind in ("gzip", "zstd") else raw
-            mode = {"bzip2": "r|bz2", "xz": "r|xz"}.get(kind, "r|")
-            try:
-                with tarfile.open(fileobj=stream, mode=mode) as tar:
-                    _mkdirs(dest, self.uid, self.gid)
-                    # names confined by hand: Debian 12's Python (3.11.2) has no extraction filters
-                    # where PEP 706 filters exist, say the members are already vetted (and silence 3.12's warning)
-                    trusted = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
-                    tar.extractall(dest, members=(_confined(m) for m in tar), numeric_owner=True, **trusted)
-                    return True
-            except (tarfile.ReadError, EOFError, lzma.LZMAError, OSError):
-                return False
-
-
-def _archive_kind(head: bytes) -> str | None:
-    if head[:2] == b"\x1f\x8b":
-        return "gzip"
-    if head[:4] == b"\x28\xb5\x2f\xfd":
-        return "zstd"
-    if head[:3] == b"BZh":
-        return "bzip2"
-    if head[:6] == b"\xfd7zXZ\x00":
-        return "xz"
-    return "tar" if _is_tar(head) else None
-
-
-def _is_tar(head: bytes) -> bool:
-    return len(head) >= 262 and head[257:262] == b"ustar"
-
-
-def _confined(member: tarfile.TarInfo) -> tarfile.TarInfo:
-    """Keep owners, modes and links as the archive says, but every name stays under the destination."""
-    member.name = posixpath.normpath("/" + member.name).lstrip("/") or "."
-    if member.islnk():
-        member.linkname = posixpath.normpath("/" + member.linkname).lstrip("/")
-    return member
+            return unpack.unpack(raw, dest, lambda: _mkdirs(dest, self.uid, self.gid), _remove)
 
 
 def _copy_fd(src: int, dst: int, size: int) -> None:

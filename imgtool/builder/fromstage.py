@@ -5,12 +5,14 @@ what it selects, so a stage that re-ran (a changed script) but produced the same
 COPY --from of them hit the cache, and the final image does not change. The checksum is taken in a
 private mount namespace over the stage's snapshots, once per (ChainID, selection): a snapshot never
 changes, so it is remembered in the build cache and a rebuilt stage costs one walk of what it copies.
+A `RUN --mount=type=cache,from=stage` starts its cache as a copy of a directory of that stage (copy_dir).
 """
 
 from __future__ import annotations
 
 import posixpath
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,6 +64,34 @@ def checksum(lowers: list[Path], patterns: Sequence[str], excludes: PatternMatch
 
     try:
         return in_private_mounts(job)
+    except ImgtoolError as exc:
+        message = str(exc)
+        raise BuildError(message if message.startswith(what) else f"{what}: {message}") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def copy_dir(lowers: list[Path], source: str, dest: Path, what: str, scratch_dir: Path) -> None:
+    """Copy directory `source` of the filesystem of snapshot dirs `lowers` into `dest`, owners,
+    modes and links kept (`cp -a`, as snapshots.py copies): the first content of a cache mount
+    with `from=`, which BuildKit starts from that stage's snapshot. `source` is resolved inside
+    the stage (its symlinks never reach the host)."""
+    from imgtool.runtime.snapshots import in_private_mounts
+
+    scratch = Path(tempfile.mkdtemp(prefix="from-", dir=scratch_dir))
+
+    def job() -> None:
+        tree = Tree(mount(lowers, scratch), None, confine_links=False)
+        found = tree.select(source, f"{what} {source}")
+        if len(found) != 1 or not found[0].is_dir:
+            raise BuildError(f"{what} {source}: not a directory")
+        origin = tree.root / found[0].rel if found[0].rel else tree.root
+        done = subprocess.run(["cp", "-a", "--", f"{origin}/.", str(dest)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise BuildError(f"{what} {source}: {done.stderr.strip()}")
+
+    try:
+        in_private_mounts(job)
     except ImgtoolError as exc:
         message = str(exc)
         raise BuildError(message if message.startswith(what) else f"{what}: {message}") from None

@@ -8,6 +8,8 @@ declared ARG is part of the step (`|N K=V` in history and key, as BuildKit's run
 from __future__ import annotations
 
 import contextlib
+import functools
+import posixpath
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +21,7 @@ from imgtool.filelock import flock
 from imgtool.oci.canonical import go_string
 from imgtool.runtime.resources import parse_size
 
-from . import cache
+from . import cache, fromstage
 from .context import ContextError
 from .imageconfig import DEFAULT_SHELL
 from .session import BuildError, Session, State
@@ -102,13 +104,20 @@ class RunStep:
             key_parts.append(part)
         return typed, key_parts
 
+    def _target(self, m: MountSpec) -> str:
+        """Where `m` appears: a relative target is under the WORKDIR, as in BuildKit's
+        dispatchRunMounts (`path.Join("/", dir, target)`), not under /."""
+        target = m.target or ""
+        if target and not target.startswith("/"):
+            target = posixpath.join("/", self.state.image.config.working_dir or "/", target)
+            target = posixpath.normpath(target).replace("//", "/")
+        return target
+
     def _mount(self, m: MountSpec):  # noqa: ANN202 - (typed mount | None, key part)
         from imgtool.runtime import step
 
         session = self.session
-        target = m.target or ""
-        if target and not target.startswith("/"):
-            target = "/" + target
+        target = self._target(m)
         if m.type == "tmpfs":
             size = m.get("size")
             try:
@@ -134,12 +143,23 @@ class RunStep:
                 ["secret", secret_id, target, mode, uid, gid]
         if m.type == "cache":
             mount_id = m.get("id") or target
-            # uid/gid/mode set up the cache directory when it is first made, as BuildKit does
+            # uid/gid/mode set up the cache directory when it is first made, as BuildKit does;
+            # with from= it starts as that stage's `source` instead, one cache per id and stage
+            # content (BuildKit keys it `id:ref`)
             owner = (int(m.get("uid") or 0), int(m.get("gid") or 0), int(m.get("mode") or "0755", 8))
-            path = session.cache.mount_dir(mount_id, *owner)
+            seed = None
+            if m.from_:
+                other = self.stage_lowers(m.from_, self.run.line)
+                source = m.get("source") or "/"
+                mount_id = f"{mount_id}:{other.chain}:{source}"
+                seed = functools.partial(fromstage.copy_dir, session.lowers(other), source,
+                                         what=f"{self.where()}: --mount from={m.from_}",
+                                         scratch_dir=session.store.tmp_dir)
+            path = session.cache.mount_dir(mount_id, *owner, seed=seed)
             if m.get("sharing") == "locked":
                 self.locks.append(path.with_name(path.name + ".lock"))
-            return step.Cache(path, target, m.readonly), ["cache", target, m.readonly, *owner]
+            # the seeding stage is an input of the step in BuildKit: its content is part of the key
+            return step.Cache(path, target, m.readonly), ["cache", target, m.readonly, *owner, mount_id * bool(seed)]
         if m.type == "bind":
             source = m.get("source") or "/"
             if m.from_:
@@ -156,19 +176,27 @@ class RunStep:
             except ContextError as exc:
                 raise BuildError(str(exc)) from None
             path = Path(tree.root, selected[0].rel) if selected[0].rel else tree.root
-            return step.Bind(path, target, m.readonly), ["bind", checksum(tree, selected), target, m.readonly]
+            # BuildKit binds its .dockerignore-filtered copy of the context: the excluded paths are hidden
+            hidden = tree.hidden(selected[0].rel) if selected[0].is_dir else ()
+            return step.Bind(path, target, m.readonly, hidden), \
+                ["bind", checksum(tree, selected), target, m.readonly]
         raise BuildError(f"{self.where()}: RUN --mount=type={m.type} is not supported")
 
     def execute(self, vertex) -> State:
         """Key, lookup, run on a miss, commit."""
         session, state = self.session, self.state
         args, scripts = command_line(self.run, state)
+        if not args:  # `RUN []`: BuildKit's ExecOp refuses to marshal an empty argv
+            raise BuildError(f"{self.where()}: arguments are required")
         typed, key_parts = self.mounts(scripts)
         config = state.image.config
         env = [f"{k}={v}" for k, v in self.env.items()]
         network = self.run.network or session.options.network
         if network == "default":
             network = session.options.network
+        if self.run.security == "insecure":  # BuildKit refuses it unless the daemon and client allow it
+            raise BuildError(f"{self.where()}: granting entitlement security.insecure is not allowed "
+                             "(imgtool grants no entitlements)")
         if network not in ("host", "none"):
             raise BuildError(f"{self.where()}: RUN --network={network} is not supported (host or none)")
         user = config.user or "0"

@@ -192,6 +192,12 @@ def _build(options, out_spec, push: bool, iidfile: str | None, quiet: bool, fail
     runner = Build(store, options, progress, on_image=after)
     d = runner.parse()
     warnings = df.run_checks(d, options.build_args)
+    if warnings and d.check_config().error:
+        # `# check=error=true`: BuildKit's linter fails the build before any step runs, naming
+        # the rules found (sorted, once each)
+        _print_warnings(warnings)
+        rules = ", ".join(sorted({w.rule for w in warnings}))
+        raise ImgtoolError(f"{d.filename}:{warnings[0].line}: lint violation found for rules: {rules}")
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         result = runner.run()
@@ -201,9 +207,7 @@ def _build(options, out_spec, push: bool, iidfile: str | None, quiet: bool, fail
     finally:
         signal.signal(signal.SIGTERM, previous)
     if warnings and not quiet:
-        print(f"\n {len(warnings)} warning{'s' if len(warnings) > 1 else ''} found:", file=sys.stderr)
-        for w in warnings:
-            print(f" - {w.rule}: {w.message} (line {w.line})", file=sys.stderr)
+        _print_warnings(warnings)
     if iidfile:
         Path(iidfile).write_text(result.image_id)
     if out_spec is not None:
@@ -212,6 +216,12 @@ def _build(options, out_spec, push: bool, iidfile: str | None, quiet: bool, fail
         _push(store, options.tags)
     if quiet:
         print(result.image_id)
+
+
+def _print_warnings(warnings: list) -> None:
+    print(f"\n {len(warnings)} warning{'s' if len(warnings) > 1 else ''} found:", file=sys.stderr)
+    for w in warnings:
+        print(f" - {w.rule}: {w.message} (line {w.line})", file=sys.stderr)
 
 
 def _show_failure(progress, quiet: bool) -> None:  # noqa: ANN001

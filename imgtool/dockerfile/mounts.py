@@ -25,6 +25,13 @@ _ALIASES = {
 _VALUE_KEYS = frozenset({"type", "from", "source", "target", "id", "sharing", "mode", "uid", "gid", "size", "env"})
 _BOOL_KEYS = frozenset({"readonly", "readwrite", "required"})
 _SHARING = ("shared", "private", "locked")
+_NUMBER_KEYS = {"mode": 8, "uid": 10, "gid": 10}
+
+
+def _is_number(value: str, base: int) -> bool:
+    """Whether Go's strconv.ParseUint(value, base, 32) takes `value`."""
+    digits = "01234567" if base == 8 else "0123456789"
+    return bool(value) and all(c in digits for c in value) and int(value, base) < 1 << 32
 
 
 @frozen
@@ -99,6 +106,9 @@ def parse_mount(spec: str, expand_word: Callable[[str], str] | None = None) -> M
             mount_type = value
         elif key == "sharing" and value not in _SHARING:
             raise DockerfileError(f"unsupported sharing value {value!r}")
+        elif key in _NUMBER_KEYS and "$" not in value and not _is_number(value, _NUMBER_KEYS[key]):
+            # BuildKit's parseMount: strconv.ParseUint, octal for mode, decimal for uid and gid
+            raise DockerfileError(f"invalid value {value} for {key}")
         else:
             options.append((key, value))
     mount = Mount(mount_type, tuple(options), spec)

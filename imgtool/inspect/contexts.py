@@ -206,6 +206,15 @@ _SECRET_FLAG_WORDS = ("--pass", "--http-pass", "--token", "--api-key", "--access
 _BASIC = re.compile(r"(?:[Aa]uthorization|AUTHORIZATION)[\"']?\s*[:=]\s*[\"']?[Bb]asic\s+([A-Za-z0-9+/]{8,}={0,2})")
 
 
+def _header_value_ok(value: str) -> bool:
+    """A header's value is a literal, so a dotted one (`_Ffz9q.RSPBH...`) is an opaque token, not a
+    reference, when it is long and mixes character classes as random output does."""
+    why = filters.generic_rejects(value)
+    if why == "reference" and "." in value and "(" not in value and len(value) >= 24:
+        return filters.entropy(value) >= 4.0 and all(any(t(c) for c in value) for t in (str.islower, str.isupper, str.isdigit))
+    return why is None
+
+
 def command_line(text: str, where: Where) -> Iterator[Match]:
     """Credentials given to a command: `curl -u user:pass`, `--password X`, `docker login -p X`,
     `mysql -pX`, and HTTP auth headers (`Authorization: Basic/Bearer ...`, `X-API-Key: ...`)."""
@@ -226,7 +235,7 @@ def command_line(text: str, where: Where) -> Iterator[Match]:
             if not filters.placeholder(value) and not filters.word_placeholder(value):
                 yield Match("command-line-credential", "cli", "high", m.start(group), m.end(group), value, "", "high", 85)
     for m in near(_HEADER, text, ("authorization", "api-key", "apikey", "-token")):
-        if filters.generic_rejects(m.group(1)) is None:
+        if _header_value_ok(m.group(1)):
             yield Match("http-auth-header", "http", "high", m.start(1), m.end(1), m.group(1), "", "medium", 40)
     for m in near(_BASIC, text, ("authorization",)):
         if _docker_auth_ok("auth", m.group(1)):

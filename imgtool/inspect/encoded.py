@@ -1,9 +1,12 @@
-"""Key material wrapped in base64: a PEM key as a Kubernetes Secret's `tls.key`, a Helm value or an
-env var (`LS0tLS1CRUdJTi...` is base64 of `-----BEGIN`), and a GCP service-account JSON passed as
-`GOOGLE_CREDENTIALS=ewogICJ0eXBl...` (Terraform's and many CI systems' convention).
+"""Secrets wrapped in an encoding: a PEM key as a Kubernetes Secret's `tls.key`, a Helm value or an
+env var (`LS0tLS1CRUdJTi...` is base64 of `-----BEGIN`), a GCP service-account JSON passed as
+`GOOGLE_CREDENTIALS=ewogICJ0eXBl...` (Terraform's and many CI systems' convention), and a vendor
+token stored base64'd (`GH_TOKEN_B64=Z2hwX...`) or percent-encoded (`https%3A%2F%2Fhooks.slack.com...`),
+the decodings gitleaks' `--max-decode-depth` undoes.
 
 Only blobs that start like those encodings are decoded, and a blob is a finding only if what it
-decodes to holds a private key that parses: base64 images, fonts and certificates stay silent.
+decodes to holds a private key that parses, or a token its own rule accepts: base64 images, fonts,
+certificates and digests stay silent.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import base64
 import binascii
 import re
 from typing import Iterator
+from urllib.parse import unquote
 
 from . import keys
 from .contexts import gcp_service_account
@@ -45,3 +49,34 @@ def encoded_keys(text: str, where: Where) -> Iterator[Match]:
 # `{"type": "service_account"` and its pretty-printed forms (Google writes `type` first), lower-cased
 _JSON_WORDS = ("eyj0exblijo", "ewogicj0exblijo", "ewogicaginr5cguio", "eyaidhlwzsi6", "ew0kicaidhlwzsi6")
 ENCODED_RULES = ((("ls0tls1crudjti", *_JSON_WORDS), encoded_keys),)
+
+
+# base64 of the vendor prefixes a token starts with, up to the last character the prefix alone decides
+_TOKEN_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xoxb-", "xoxp-", "sk_live_", "rk_live_",
+                   "npm_", "pypi-AgEI", "dckr_pat_", "AKIA", "ASIA", "sk-proj-", "sk-ant-", "hf_", "hvs.", "SG.", "AIza",
+                   "dop_v1_", "shpat_", "glsa_", "https://hooks.slack.com/")
+_B64_PREFIXES = tuple(sorted({base64.b64encode(p.encode()).decode()[: len(p) * 4 // 3] for p in _TOKEN_PREFIXES}))
+_B64_TOKEN = re.compile(r"(?<![A-Za-z0-9+/])((?:" + "|".join(map(re.escape, _B64_PREFIXES)) + r")[A-Za-z0-9+/]{8,1400}={0,2})"
+                        r"(?![A-Za-z0-9+/=])")
+_B64_WORDS = tuple(sorted({p.lower() for p in _B64_PREFIXES}))
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_URL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789%._~+-")
+
+
+def encoded_runs(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, decoded text) for base64 blobs that start like a token prefix and for runs with
+    percent escapes: the text a token rule should see in their place."""
+    for m in near(_B64_TOKEN, text, _B64_WORDS):
+        decoded = _decode(m.group(1))
+        if decoded is not None:
+            yield m.start(1), m.end(1), decoded
+    run_end = 0
+    for m in _ESCAPE.finditer(text) if "%" in text else ():
+        if m.start() < run_end:
+            continue
+        start, run_end = m.start(), m.end()
+        while start > 0 and text[start - 1] in _URL_CHARS:
+            start -= 1
+        while run_end < len(text) and text[run_end] in _URL_CHARS:
+            run_end += 1
+        yield start, run_end, unquote(text[start:run_end])

@@ -167,7 +167,12 @@ def example_value(secret: str) -> bool:
 # published code: what a package registry shipped is public, its keys are test keys (but see below)
 _VENDORED = re.compile(
     r"(^|/)(node_modules|bower_components|vendor|site-packages|dist-packages|\.?venv/lib)/"
-    r"|^usr/(local/)?lib/python[0-9.]+/|^usr/local/go/|^usr/(share|lib)/go(-[0-9.]+)?/")
+    r"|^usr/(local/)?lib/python[0-9.]+/|^usr/local/go/|^usr/(share|lib)/go(-[0-9.]+)?/"
+    # the other package managers' trees: Go's module cache, Cargo's registry, installed Ruby gems,
+    # Maven/Gradle/NuGet caches, and Debian's own trees of packaged JavaScript, Go, Ruby, PHP, Perl
+    r"|(^|/)(pkg/mod|\.cargo/(registry|git)|\.m2/repository|\.gradle/caches|\.nuget/packages|vendor_ruby)/"
+    r"|(^|/)gems/[^/]+-[0-9][^/]*/|^usr/(share|lib)/(nodejs|gocode|php|perl5?|ruby)/|^usr/local/lib/ruby/"
+    r"|^usr/lib/[^/]+-linux-gnu[^/]*/perl5?/")
 # generated in the image itself, not published: a build cache can inline the build's environment
 _LOCAL_CACHE = re.compile(r"(^|/)node_modules/\.cache/")
 _VENDORED_TEST = re.compile(r"(?i)/(?:[^/]*test[^/]*|spec|specs|fixtures?|__fixtures__|__mocks__|mocks?|examples?|"

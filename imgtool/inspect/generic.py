@@ -15,7 +15,7 @@ from .match import Match, Where
 
 KEYWORD = (r"(?:passw(?:or)?d|passwd|pwd|passphrase|secret|api[_.-]?key|apikey|access[_.-]?key|secret[_.-]?key|"
            r"private[_.-]?key|auth[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|license[_.-]?key|"
-           r"psk|pre[_.-]?shared[_.-]?key|(?:auth|access|refresh|api|bearer|session|bot|app|oauth|personal)?[_.-]?token|credentials?|client[_.-]?secret|"
+           r"app[_.-]?key|application[_.-]?key|psk|pre[_.-]?shared[_.-]?key|(?:auth|access|refresh|api|bearer|session|bot|app|oauth|personal)?[_.-]?token|credentials?|client[_.-]?secret|"
            r"(?<![a-z])pass)(?:[_.-]?(?:base|value|string))?")
 _KEY = re.compile(r"(?i)^(?P<prefix>[A-Za-z0-9_.-]*?)" + KEYWORD + r"$")
 _NOT_SECRET_KEY = re.compile(r"(?i)(^|[_.-])(csrf|xsrf|next|page|continuation|sync|cancel(lation)?|max|min|num|"
@@ -25,14 +25,19 @@ _NOT_SECRET_KEY = re.compile(r"(?i)(^|[_.-])(csrf|xsrf|next|page|continuation|sy
 # value read forwards: a pattern that starts with `[A-Za-z0-9_.-]*` is tried at every position.
 _BASE_KEYWORD = (r"(?:pass(?:w(?:or)?d|phrase)?|pwd|secret(?:[_.-]?key)?|api[_.-]?key|apikey|access[_.-]?key|"
                  r"private[_.-]?key|auth[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|license[_.-]?key|"
-                 r"psk|pre[_.-]?shared[_.-]?key|token|"
+                 r"app[_.-]?key|application[_.-]?key|psk|pre[_.-]?shared[_.-]?key|token|"
                  r"credentials?)(?:[_.-]?(?:base|value|string))?")   # factored by first letters: 5x faster
 _OPERATOR = r"[\"']?[ \t]*(?::=|=>|=|:)[ \t]*"
 _CANDIDATE = re.compile(_BASE_KEYWORD + _OPERATOR)            # run over the lower-cased text: 9x faster than re.I
 _CANDIDATE_I = re.compile(_BASE_KEYWORD + _OPERATOR, re.I)    # for texts whose lower() changes length
 _KEY_CHARS = re.compile(r"[A-Za-z0-9_.-]*$")
-_VALUE = re.compile(r"\"(?P<dq>[^\"\n]{1,200})\"|'(?P<sq>[^'\n]{1,200})'|(?P<bare>[^\s\"'`,;#&]{1,200})")
+# a bare value ends at a space, a quote, `,;&` or a `#` after a space: `#` inside a value is not a
+# comment in .env, .properties or configparser files (`password=wnZS#EhcS` is one value)
+_VALUE = re.compile(r"\"(?P<dq>[^\"\n]{1,200})\"|'(?P<sq>[^'\n]{1,200})'|(?P<bare>(?:[^\s\"'`,;#&]|(?<=[^\s])#){1,200})")
 _XML = re.compile(r"(?i)<(?P<key>[\w:.-]*" + KEYWORD + r")>\s*(?P<bare>[^<\s]{1,200})\s*</")
+# .NET appSettings / NuGet.Config `<add key="ClearTextPassword" value="..."/>`, Spring `<property name=.. value=..>`
+_XML_PAIR = re.compile(r"(?i)<(?:add|property|entry|param|setting)\s+(?:key|name)\s*=\s*\"(?P<key>[\w:.-]{1,80})\"\s+"
+                       r"value\s*=\s*\"(?P<dq>[^\"\n]{1,200})\"")
 _DIRECTIVE = re.compile(r"(?m)^[ \t]*(?P<key>[A-Za-z][\w.-]{1,60})[ \t]+(?:\"(?P<dq>[^\"\n]{1,200})\"|"
                         r"(?P<bare>[^\s\"'=:#]{1,200}))[ \t]*\r?$")
 _DIRECTIVE_FILE = re.compile(r"\.(conf|cfg|cnf)$|^etc/[^.]*$|(^|/)\.[a-z]+rc$")
@@ -98,8 +103,9 @@ def _assignments(text: str, directives: bool) -> Iterator[tuple[str, int, int, s
         if v is None:
             continue
         yield (key, *_trimmed(v))
-    for m in _XML.finditer(text):
-        yield (m.group("key"), *_trimmed(m))
+    for pattern in (_XML, _XML_PAIR):
+        for m in pattern.finditer(text):
+            yield (m.group("key"), *_trimmed(m))
     if directives:
         for m in _DIRECTIVE.finditer(text):
             yield (m.group("key"), *_trimmed(m))

@@ -12,7 +12,7 @@ from typing import Iterator
 from . import filters
 from .configs import CONFIG_RULES
 from .contexts import CONTEXT_RULES
-from .encoded import ENCODED_RULES
+from .encoded import ENCODED_RULES, encoded_runs
 from .generic import generic
 from .match import BINARY, Match, Where
 from .services import SERVICE_RULES
@@ -34,6 +34,18 @@ def detect(text: str, where: Where) -> list[Match]:
     for keywords, rule in _BINARY_CONTEXTS if binary else _CONTEXTS:
         if any(k in low for k in keywords):
             found.extend(rule(text, where))
+    found.extend(_tokens(text, low, binary))
+    if not binary:
+        for start, end, decoded in encoded_runs(text):
+            for m in _tokens(decoded, decoded.lower(), False):
+                found.append(dataclasses.replace(m, start=start, end=end, secret=text[start:end], prefix="", priority=45))
+    if not binary and any(k in low for k in _GENERIC_KEYWORDS):
+        found.extend(generic(text, where))
+    return resolve(found)
+
+
+def _tokens(text: str, low: str, binary: bool) -> Iterator[Match]:
+    """The structured token families' matches (in a binary's strings: high confidence only)."""
     for token in _BINARY_TOKENS if binary else _TOKENS:
         if not any(k in low for k in token.keywords):
             continue
@@ -43,13 +55,10 @@ def detect(text: str, where: Where) -> list[Match]:
             if confidence is None or (binary and confidence != "high"):
                 continue
             example = filters.example_value(secret) or (token.rule_id == "jwt" and jwt_example(secret))
-            found.append(Match(token.rule_id, token.category, token.severity, m.start(1), m.end(1), secret,
-                               token.prefix(secret), confidence, 50, None, example))
+            yield Match(token.rule_id, token.category, token.severity, m.start(1), m.end(1), secret,
+                        token.prefix(secret), confidence, 50, None, example)
         if binary:
-            found.extend(_glued(text, low, token))
-    if not binary and any(k in low for k in _GENERIC_KEYWORDS):
-        found.extend(generic(text, where))
-    return resolve(found)
+            yield from _glued(text, low, token)
 
 
 def _glued(text: str, low: str, token: TokenRule) -> Iterator[Match]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from urllib.parse import unquote
 
@@ -45,6 +46,36 @@ def _after(sep: str):
     def check(token: str) -> str | None:
         return None if filters.token_placeholder(token.split(sep, 1)[-1]) else "high"
     return check
+
+
+def _classes3(token: str) -> str | None:
+    """Base62 keys after a hex-looking prefix (`4b1d...`): a digest has no upper case, a key has all three."""
+    if not (re.search("[a-z]", token) and re.search("[A-Z]", token) and re.search("[0-9]", token)):
+        return None
+    return None if filters.token_placeholder(token) else "high"
+
+
+def _discord_bot(token: str) -> str | None:
+    """The first part of a Discord bot token is base64 of the bot's numeric user id (a snowflake)."""
+    head = token.split(".", 1)[0]
+    try:
+        user_id = base64.b64decode(head + "=" * (-len(head) % 4), validate=True).decode("ascii")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    return "high" if user_id.isdigit() and 17 <= len(user_id) <= 20 else None
+
+
+def _grafana_legacy(token: str) -> str | None:
+    """A Grafana API key (pre-service-account) is base64 of `{"k":"<random>","n":...,"id":...}`."""
+    try:
+        body = json.loads(base64.b64decode(token + "=" * (-len(token) % 4), validate=True))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    key = body.get("k") if isinstance(body, dict) else None
+    return "high" if isinstance(key, str) and len(key) >= 16 and not filters.token_placeholder(key) else None
+
+
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 def _p(rule_id: str, category: str, regex: str, keywords: tuple[str, ...], prefix_len: int, severity: str = "critical") -> TokenRule:
@@ -125,4 +156,41 @@ SERVICE_RULES: tuple[TokenRule, ...] = (
     _p("artifactory-token", "artifactory", _B + r"(AKCp[A-Za-z0-9]{69})" + _E, ("akcp",), 4),
     _p("mapbox-token", "mapbox", _B + r"(sk\.eyJ[A-Za-z0-9_-]{50,}\.[A-Za-z0-9_-]{20,})" + _EU, ("sk.eyj",), 3),
     _p("dynatrace-token", "dynatrace", _B + r"(dt0c01\.[A-Z0-9]{24}\.[A-Z0-9]{64})" + _E, ("dt0c01.",), 7),
+    # gitleaks' and TruffleHog's fixed-prefix families the rules above did not cover (outside evaluation, 2026-12-03)
+    _p("1password-token", "1password", _B + r"(ops_eyJ[A-Za-z0-9+/]{250,}={0,3})" + r"(?![A-Za-z0-9+/=])", ("ops_eyj",), 4),
+    rule("1password-secret-key", "1password", "critical",
+         _B + r"(A3-[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5})" + _EU,
+         ("a3-",), fixed(3), lambda t: random_after(2)(t.replace("-", ""))),
+    rule("adobe-client-secret", "adobe", "critical", _B + r"(p8e-[A-Za-z0-9]{32})" + _E, ("p8e-",), fixed(4), lambda t: _mixed(t[4:])),
+    rule("clickhouse-api-secret", "clickhouse", "critical", _B + r"(4b1d[A-Za-z0-9]{38})" + _E, ("4b1d",), fixed(4),
+         lambda t: _classes3(t[4:])),
+    rule("discord-bot-token", "discord", "high", _BU + r"([MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38})" + _EU,
+         ("m", "n", "o"), fixed(0), _discord_bot),
+    _p("duffel-token", "duffel", _B + r"(duffel_(?:test|live)_[A-Za-z0-9_=-]{43})" + _EU, ("duffel_",), 12),
+    _p("easypost-api-key", "easypost", _B + r"(EZ[AT]K[A-Za-z0-9]{54})" + _E, ("ezak", "eztk"), 4),
+    _p("flutterwave-secret-key", "flutterwave", _B + r"(FLWSECK(?:_TEST)?-[a-h0-9]{32}-X)" + _E, ("flwseck",), 8),
+    _p("flyio-token", "flyio", _B + r"(fo1_[A-Za-z0-9_-]{43}|fm[12][ar]?_[A-Za-z0-9+/]{100,}={0,3})" + r"(?![A-Za-z0-9_+/=-])",
+       ("fo1_", "fm1", "fm2"), 4),
+    _p("frameio-token", "frameio", _B + r"(fio-u-[A-Za-z0-9_=-]{64})" + _EU, ("fio-u-",), 6),
+    rule("grafana-token", "grafana", "critical", _B + r"(eyJrIjoi[A-Za-z0-9+/]{60,400}={0,3})" + r"(?![A-Za-z0-9+/=])",
+         ("eyjrijoi",), fixed(8), _grafana_legacy),
+    rule("huggingface-token", "huggingface", "critical", _B + r"(api_org_[A-Za-z]{34})" + _E, ("api_org_",), fixed(8),
+         lambda t: _both_cases(t[5:])),
+    _p("harness-token", "harness", _B + r"((?:pat|sat)\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{20})" + _E, ("pat.", "sat."), 4),
+    rule("infracost-token", "infracost", "high", _B + r"(ico-[A-Za-z0-9]{32})" + _E, ("ico-",), fixed(4), lambda t: _mixed(t[4:])),
+    rule("maxmind-license-key", "maxmind", "high", _B + r"([A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk)" + _E, ("_mmk",), fixed(0),
+         lambda t: _mixed(t[:-4].replace("_", ""))),
+    _p("openshift-token", "openshift", _B + r"(sha256~[A-Za-z0-9_-]{43})" + _EU, ("sha256~",), 7),
+    _p("perplexity-api-key", "perplexity", _B + r"(pplx-[A-Za-z0-9]{48})" + _E, ("pplx-",), 5),
+    _p("prefect-token", "prefect", _B + r"(pnu_[A-Za-z0-9]{36})" + _E, ("pnu_",), 4),
+    _p("readme-api-key", "readme", _B + r"(rdme_[a-z0-9]{70})" + _E, ("rdme_",), 5),
+    _p("scalingo-token", "scalingo", _B + r"(tk-us-[A-Za-z0-9_-]{48})" + _EU, ("tk-us-",), 6),
+    _p("brevo-api-key", "brevo", _B + r"(x(?:keysib|smtpsib)-[a-f0-9]{64}-[A-Za-z0-9]{16})" + _E, ("xkeysib-", "xsmtpsib-"), 8),
+    _p("settlemint-token", "settlemint", _B + r"(sm_(?:pat|aat|sat)_[A-Za-z0-9]{16})" + _E, ("sm_pat_", "sm_aat_", "sm_sat_"), 7),
+    _p("shippo-token", "shippo", _B + r"(shippo_(?:live|test)_[a-fA-F0-9]{40})" + _E, ("shippo_",), 12),
+    rule("square-token", "square", "critical", _BU + r"(EAAA[A-Za-z0-9_-]{60})" + _EU, ("eaaa",), fixed(4), lambda t: _classes3(t[4:])),
+    _p("typeform-token", "typeform", _B + r"(tfp_[A-Za-z0-9_.=-]{59})" + r"(?![A-Za-z0-9_.=-])", ("tfp_",), 4),
+    rule("teams-webhook", "microsoft", "high",
+         r"(https://[a-z0-9-]+\.webhook\.office\.com/webhookb2/" + _UUID + "@" + _UUID + r"/IncomingWebhook/[a-f0-9]{32}/" + _UUID + ")",
+         ("webhook.office.com",), lambda s: s[: s.index("/webhookb2/") + 11], lambda t: _mixed(t.rsplit("/", 2)[-2])),
 )

@@ -32,6 +32,7 @@ from .cancel import Interrupted, cancelled, check_cancelled, on_cancel
 from .cgroups import Resources, is_unified
 from .container import Container, ExitStatus, confirm_exec, spawn
 from .init import Plan
+from . import whiteouts
 from .snapshots import Snapshots, _dirname, in_private_mounts, mount_overlay, spread
 
 
@@ -59,6 +60,7 @@ class Bind:
     source: Path
     target: str
     readonly: bool = True
+    hidden: tuple[str, ...] = ()  # paths under a directory source the step must not see
 
 
 @frozen
@@ -169,7 +171,8 @@ def _spec_mounts(mounts: tuple[Mount, ...], scratch: Path) -> tuple[list[dict], 
 
     for m in mounts:
         if isinstance(m, Tmpfs):
-            opts = ["nosuid", "nodev", "mode=755"] + ([f"size={m.size}"] if m.size else [])
+            # BuildKit's tmpfsMount: only nosuid (and size), so the root is tmpfs's own 1777
+            opts = ["nosuid", "mode=1777"] + ([f"size={m.size}"] if m.size else [])
             out.append({"destination": m.target, "type": "tmpfs", "source": "tmpfs", "options": opts})
         elif isinstance(m, Secret):
             path = temp() / "secret"
@@ -186,7 +189,10 @@ def _spec_mounts(mounts: tuple[Mount, ...], scratch: Path) -> tuple[list[dict], 
             out.append({"destination": m.target, "type": "bind", "source": str(m.source),
                         "options": ["rbind", "ro" if m.readonly else "rw"]})
         elif isinstance(m, Bind):
-            if m.readonly or not m.source.is_dir():
+            if m.hidden and m.source.is_dir():
+                layer = whiteouts.hiding_layer(m.source, m.hidden, temp())
+                out.append(overlay([layer, m.source], m.target, m.readonly))
+            elif m.readonly or not m.source.is_dir():
                 out.append({"destination": m.target, "type": "bind", "source": str(m.source),
                             "options": ["rbind", "ro" if m.readonly else "rw"]})
             else:

@@ -35,6 +35,10 @@ def _one_line_error(r, *needles: str) -> str:
     ("FROM busybox\nFOO bar\n", {}, ["Dockerfile:2", "unknown instruction"]),
     ("FROM busybox\nCOPY a b /notadir\n", {"a": "", "b": ""}, ["Dockerfile:2", "must be a directory"]),
     ("FROM busybox\nCOPY --chmod=u+q a /a\n", {"a": "a"}, ["Dockerfile:2", "invalid chmod parameter: 'u+q'"]),
+    ("FROM busybox\nRUN --mount=type=secret,id=s,uid=app true\n", {}, ["Dockerfile:2", "invalid value app for uid"]),
+    ("FROM busybox\nRUN --security=insecure true\n", {}, ["Dockerfile:2", "entitlement security.insecure"]),
+    # current BuildKit's linter with error=true (docker 20.10's frontend ignores the directive)
+    ("# check=error=true\nFROM busybox as build\nRUN true\n", {}, ["Dockerfile:2", "lint violation found for rules: FromAsCasing"]),
 ])
 def test_bad_input_is_one_line(build, busybox_store, tmp_path, dockerfile, files, needles):
     ctx = tmp_path / "ctx"

@@ -55,6 +55,16 @@ def http_get(port: int, timeout: float = 10) -> str:
         time.sleep(0.05)
 
 
+def until(cond, timeout: float = 30, what: str = "the condition") -> None:
+    """Poll `cond` until it holds: what a container does after `run -d` returns (its shell setting a
+    trap, its monitor writing the log) happens in its own time, which on a loaded machine can be
+    seconds; a fixed sleep or a single look races it."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
+        time.sleep(0.05)
+
+
 def state(store, cid: str) -> dict:
     return json.loads((store.path / "containers" / cid / "state.json").read_text())
 

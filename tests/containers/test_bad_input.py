@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import leftovers, state
+from .conftest import leftovers, state, until
 
 BAD = [
     (["--memory", "1k"], "Minimum memory limit allowed is 6MB"),
@@ -115,9 +115,11 @@ def test_entrypoint_ignoring_term_is_killed_by_stop(cstore, imgtool):
 
 
 def test_image_stop_signal_is_used(images, imgtool):
-    cid = imgtool("run", "-d", "stopsig", "sh", "-c", "trap 'exit 3' USR1; while :; do sleep 0.1; done",
+    # `ready` is said once the trap is set (a fixed sleep raced the shell on a loaded machine): a USR1
+    # before it is dropped by PID 1, and stop would wait for its timeout as if TERM had been sent
+    cid = imgtool("run", "-d", "stopsig", "sh", "-c", "trap 'exit 3' USR1; echo ready; while :; do sleep 0.1; done",
                   check=True).stdout.strip()
-    time.sleep(0.3)
+    until(lambda: imgtool("logs", cid, check=True).stdout == "ready\n", what="the trap")
     started = time.monotonic()
     imgtool("stop", cid, check=True)
     assert time.monotonic() - started < 9, "stop waited for the 10 s timeout: SIGUSR1 was not sent"

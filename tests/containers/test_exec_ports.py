@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import HTTPD, free_port, http_get, leftovers, state
+from .conftest import HTTPD, free_port, http_get, leftovers, state, until
 
 
 def test_exec_sees_fs_pid_net_namespaces_and_cgroup(cstore, imgtool):
     cid = imgtool("run", "-d", "--name", "ex", "busybox", "sh", "-c", "echo marker > /tmp/m; exec sleep 1000",
                   check=True).stdout.strip()
     pid = state(cstore, cid)["pid"]
-    for _ in range(100):
-        r = imgtool("exec", "ex", "cat", "/tmp/m")
-        if r.returncode == 0:
-            break
+    # `run -d` returns while the shell may still be before its `exec`: PID 1's command line is
+    # checked below, so wait for the exec (which comes after the marker) from the host
+    until(lambda: Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\x001000\x00", what="the exec")
+    r = imgtool("exec", "ex", "cat", "/tmp/m")
     assert r.stdout == "marker\n", r
     r = imgtool("exec", "ex", "sh", "-c", "cat /proc/1/cmdline; echo; for n in pid net mnt; do readlink /proc/self/ns/$n; done; "
                 "cat /proc/self/cgroup; hostname; id -u", check=True)

@@ -7,18 +7,11 @@ from __future__ import annotations
 import json
 import time
 
-from .conftest import leftovers
+from .conftest import leftovers, until
 
 
 def _inspect(imgtool, cid: str) -> dict:
     return json.loads(imgtool("inspect", cid, check=True).stdout)[0]
-
-
-def _until(cond, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_on_failure_retries_then_stays_exited(cstore, imgtool):
@@ -38,7 +31,7 @@ def test_on_failure_retries_then_stays_exited(cstore, imgtool):
 def test_always_restarts_until_stopped(cstore, imgtool):
     cid = imgtool("run", "-d", "--restart", "always", "busybox", "sh", "-c", "sleep 0.2; exit 0",
                   check=True).stdout.strip()
-    _until(lambda: _inspect(imgtool, cid)["RestartCount"] >= 2)
+    until(lambda: _inspect(imgtool, cid)["RestartCount"] >= 2)
     seen = {imgtool("ps", "--format", "{{.Status}}", check=True).stdout.split(" ")[0] for _ in range(5)}
     assert seen <= {"Up", "Restarting"}, seen  # ps (without -a) keeps listing it between runs
     imgtool("stop", "-t", "1", cid, check=True)
@@ -50,18 +43,18 @@ def test_always_restarts_until_stopped(cstore, imgtool):
     assert doc["State"]["Status"] == "exited" and doc["RestartCount"] == count
     assert not leftovers(cid), leftovers(cid)  # nothing of a run: no process, cgroup, mount
     imgtool("start", cid, check=True)  # a manual start: the policy applies again
-    _until(lambda: _inspect(imgtool, cid)["RestartCount"] > count)
+    until(lambda: _inspect(imgtool, cid)["RestartCount"] > count)
     imgtool("rm", "-f", cid, check=True)
     assert not leftovers(cid), leftovers(cid)
 
 
 def test_unless_stopped_restarts_a_clean_exit(cstore, imgtool):
     cid = imgtool("run", "-d", "--restart", "unless-stopped", "busybox", "true", check=True).stdout.strip()
-    _until(lambda: _inspect(imgtool, cid)["RestartCount"] >= 1)
+    until(lambda: _inspect(imgtool, cid)["RestartCount"] >= 1)
     r = imgtool("rm", cid)
     assert r.returncode == 1 and "stop the container before removing or force remove" in r.stderr
     imgtool("kill", cid, check=True)  # SIGKILL cancels the policy too (moby's ExitOnNext)
-    _until(lambda: _inspect(imgtool, cid)["State"]["Status"] == "exited")
+    until(lambda: _inspect(imgtool, cid)["State"]["Status"] == "exited")
     imgtool("rm", cid, check=True)
 
 

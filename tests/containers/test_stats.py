@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+from .conftest import state, until
 
 
 def _machine_memory() -> int:
@@ -13,8 +16,12 @@ def _machine_memory() -> int:
 def test_stats_reads_the_cgroup_and_caps_no_limit_at_the_machine(cstore, imgtool):
     from imgtool.containers.inspect import binary_size
 
-    imgtool("run", "-d", "--name", "lim", "--memory", "64m", "busybox", "sh", "-c", "sleep 1000 & exec sleep 1000",
-            check=True)
+    lim = imgtool("run", "-d", "--name", "lim", "--memory", "64m", "busybox", "sh", "-c", "sleep 1000 & exec sleep 1000",
+                  check=True).stdout.strip()
+    # two processes once the shell has forked and then exec'd: `run -d` returns before it has
+    # forked, when the cgroup holds the shell alone
+    pid = state(cstore, lim)["pid"]
+    until(lambda: Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\x001000\x00", what="the exec")
     imgtool("run", "-d", "--name", "free", "busybox", "sleep", "1000", check=True)
     rows = {}
     for line in imgtool("stats", "--no-stream", "--format", "json", check=True).stdout.splitlines():

@@ -146,20 +146,33 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
         else:  # (a ConnectionError from storage too: aiohttp's log filter must not hide it)
             log.exception("internal error on %s %s", request.method, request.path)
             response = _error_response(RegistryError("UNKNOWN", "internal server error"))
-    response.headers["Docker-Distribution-API-Version"] = "registry/2.0"
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"
     state(request).metrics.observe(request.method, route, response.status, time.perf_counter() - started)
     return response
 
 
+async def _api_version(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response says the API version, streamed ones too (a blob GET sends its headers from
+    the handler, before the error middleware sees the response)."""
+    response.headers["Docker-Distribution-API-Version"] = "registry/2.0"
+
+
 def make_app(config: Config) -> web.Application:
     """Build the application for `config` (storage opened, auth loaded, routes wired)."""
     app = web.Application(
         middlewares=[errors_and_metrics, authorize],
-        # a stalled client pins at most 2 x read_bufsize of body in this process (aiohttp's high water)
-        handler_args={"read_bufsize": 256 << 10, "keepalive_timeout": config.client_timeout},
+        handler_args={
+            # a stalled client pins at most 2 x read_bufsize of body in this process (aiohttp's high water)
+            "read_bufsize": 256 << 10,
+            "keepalive_timeout": config.client_timeout,
+            # bodies are stored as sent, never decoded: aiohttp inflated `Content-Encoding: gzip`, so
+            # 48 kB on the wire became a 50 MB blob (and a bad gzip stream a 500); distribution
+            # stores the bytes, and a digest is over the bytes the client sent
+            "auto_decompress": False,
+        },
     )
+    app.on_response_prepare.append(_api_version)
     authorizer = auth.build(config)
     meter = Metrics()
     storage = open_storage(config, meter)

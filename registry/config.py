@@ -44,6 +44,9 @@ class Config:
     # buffered manifest bodies of all clients together; beyond it new ones wait, then get 429
     max_inflight_manifest_bytes: int = 64 * 1024 * 1024
     client_timeout: float = 60.0  # seconds without data before a client is dropped (slowloris)
+    # a request body slower than this on average (after client_timeout s of credit) is dropped: a
+    # byte a minute must not hold a connection and a manifest's budget forever; 0: no such rule
+    min_body_rate: float = 4096.0
     auto_mount: bool = False  # mount without `from`: any repository the caller may pull (end-11)
     # accept manifests whose blobs are not in the repository (spec: MAY reject; mirrors, sparse copies)
     sparse_manifests: bool = False

@@ -4,8 +4,9 @@ Blob bodies stream to storage and cost a fixed buffer each; manifest bodies are 
 4 MiB each, they must be validated whole), so 150 clients that send a manifest and stall could pin
 600 MB. Every buffered body therefore reserves its size from one shared budget first; when it is
 spent, a new one waits (its bytes stay in the kernel, not in this process) and is refused with 429
-after `client_timeout`. Every body read gives up after `client_timeout` seconds without data and
-drops the connection (slowloris), freeing what it held.
+after `client_timeout`. Every body read gives up after `client_timeout` seconds without data, or
+once it falls below `min_body_rate` on average, and drops the connection (slowloris), freeing
+what it held.
 """
 
 from __future__ import annotations
@@ -54,17 +55,39 @@ def drop(request: web.Request) -> None:
         request.transport.close()
 
 
-async def chunks(request: web.Request, idle: float) -> AsyncIterator[bytes]:
-    """The request body as it arrives; a silence longer than `idle` seconds drops the client."""
+async def chunks(request: web.Request, config: Config) -> AsyncIterator[bytes]:
+    """The request body as it arrives. A silence longer than `client_timeout` drops the client, and
+    so does a body slower on average than `min_body_rate` once its first `client_timeout` seconds
+    of credit are used up: the idle rule alone let one byte every 59 s hold a manifest's share of
+    the budget (and a connection) forever."""
     loop = asyncio.get_running_loop()
+    idle, rate = config.client_timeout, config.min_body_rate
+    started, received = loop.time(), 0
+    reason = f"no data for {idle:g} s"
     try:
         async with asyncio.timeout(idle) as deadline:
             while chunk := await request.content.readany():
                 yield chunk
-                deadline.reschedule(loop.time() + idle)
+                received += len(chunk)
+                now = loop.time()
+                credit = started + idle + received / rate if rate > 0 else now + idle
+                if credit < now + idle:
+                    reason = f"body slower than {rate:g} bytes/s"
+                deadline.reschedule(min(now + idle, credit))
     except TimeoutError:
         drop(request)
-        raise RegistryError("BLOB_UPLOAD_INVALID", f"no data for {idle:g} s: request dropped", status=408) from None
+        raise RegistryError("BLOB_UPLOAD_INVALID", f"{reason}: request dropped", status=408) from None
+
+
+async def body(request: web.Request, config: Config, limit: int, what: str) -> bytes:
+    """A whole small body, at most `limit` bytes (else 413), read as `chunks` reads it."""
+    parts, total = [], 0
+    async for chunk in chunks(request, config):
+        total += len(chunk)
+        if total > limit:
+            raise RegistryError("SIZE_INVALID", f"{what} exceeds {limit} bytes", status=413)
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 class Limits:
@@ -84,13 +107,7 @@ class Limits:
         size = request.content_length if request.content_length is not None else limit
 
         async def read() -> bytes:
-            parts, total = [], 0
-            async for chunk in chunks(request, self.config.client_timeout):
-                total += len(chunk)
-                if total > limit:
-                    raise RegistryError("SIZE_INVALID", f"manifest exceeds {limit} bytes", status=413)
-                parts.append(chunk)
-            return b"".join(parts)
+            return await body(request, self.config, limit, "manifest")
 
         async with self.buffered.reserve(size, self.config.client_timeout):
             yield read

@@ -63,8 +63,8 @@ def _download(url: str, checksum: str | None, where: str) -> tuple[str, bytes]:
     import urllib.parse
     import urllib.request
 
-    name = posixpath.basename(urllib.parse.urlparse(url).path) or "__unnamed__"
     try:
+        name = posixpath.basename(urllib.parse.urlparse(url).path) or "__unnamed__"
         with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - http(s) only, checked
             data = response.read()
     except (OSError, ValueError) as exc:
@@ -107,7 +107,7 @@ class CopyStep:
                     members = tuple((m, st) for m, st in tree.walk(sel.rel)
                                     if not excluded(excludes, m, sel.rel))
                 out.append(files.Source(sel.rel, sel.st, members, name=posixpath.basename(sel.named),
-                                        extract=extract and not sel.is_dir))
+                                        extract=extract and not sel.is_dir, pivot=files.pivot(pattern)))
             if not selected and not (pattern and has_magic(pattern)):
                 # a wildcard may match nothing (BuildKit's AllowEmptyWildcard); a plain name must exist
                 raise BuildError(f"{what}: no source files were specified" if not pattern else f"{what}: not found")

@@ -47,6 +47,21 @@ class Source:
     data: bytes | None = None  # heredoc or downloaded content instead of a file
     name: str = ""  # the file name at the destination: a `data` source's, or what a symlink was called
     extract: bool = False  # ADD: unpack if it is a tar archive
+    pivot: str = ""  # `COPY --parents a/./b`: the directories above the `/./`, which are not kept
+
+    @property
+    def kept(self) -> str:
+        """The path --parents recreates under the destination: `rel` below the pivot."""
+        if self.pivot and self.rel.startswith(self.pivot + "/"):
+            return self.rel[len(self.pivot) + 1:]
+        return self.rel
+
+
+def pivot(pattern: str) -> str:
+    """The directories above a `--parents` source's first `/./` (BuildKit's strings.Cut of the
+    source), which the copy leaves out: `./x/./y/*.txt` keeps `y/a.txt`; "" without one."""
+    head, found, _ = pattern.partition("/./")
+    return "/".join(p for p in head.split("/") if p not in ("", ".")) if found else ""
 
 
 @dataclass
@@ -99,13 +114,13 @@ def resolve_owner(spec: str | None, root: str = "/") -> tuple[int, int]:
         return 0, 0
     user, _, group = spec.partition(":")
     try:
-        if user.isdigit():
+        if users.numeric_id(user) is not None:
             uid = gid = int(user)
         else:
             found = users.lookup(root, user)
             uid, gid = found.uid, found.gid
         if group:
-            gid = int(group) if group.isdigit() else users.lookup(root, f"0:{group}").gid
+            gid = int(group) if users.numeric_id(group) is not None else users.lookup(root, f"0:{group}").gid
     except users.UserError as exc:
         raise FileStepError(f"--chown={spec}: {exc}") from None
     return uid, gid
@@ -195,11 +210,11 @@ class Copier:
                 self.write_data(target, source)
                 continue
             if plan.parents:
-                target_base = posixpath.join(dest, posixpath.dirname(source.rel)) if source.rel else dest
+                target_base = posixpath.join(dest, posixpath.dirname(source.kept)) if source.kept else dest
             else:
                 target_base = dest
             if stat.S_ISDIR(source.st.st_mode):
-                base = posixpath.join(dest, source.rel) if plan.parents else target_base
+                base = posixpath.join(dest, source.kept) if plan.parents else target_base
                 self.copy_dir(source, base)
             elif source.extract and self.try_extract(source, dest):
                 continue

@@ -35,7 +35,8 @@ def select(tree: Tree, patterns: Sequence[str], excludes: PatternMatcher | None,
             members = tuple((m, st) for m, st in tree.walk(sel.rel)
                             if not excluded(excludes, m, sel.rel)) if sel.is_dir else ()
             # a symlinked source is copied as what it points to, under its own name (BuildKit)
-            out.append(files.Source(sel.rel, sel.st, members, name=posixpath.basename(sel.named)))
+            out.append(files.Source(sel.rel, sel.st, members, name=posixpath.basename(sel.named),
+                                    pivot=files.pivot(pattern)))
     return out
 
 

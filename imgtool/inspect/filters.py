@@ -89,6 +89,11 @@ _HASH_PREFIX = re.compile(r"^(sha(1|224|256|384|512)[:-]|md5[:-]|\$(1|2[abxy]?|5
 # references, not values: `settings.SECRET`, `DB_PASSWORD`, `get_key()`, `env["X"]`, `{...}` / `[...]` structures
 _INDIRECT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$|^[A-Z][A-Z0-9_]*$"
                        r"|^[A-Za-z_][\w.]*\(.*\)$|^[A-Za-z_][\w.]*\[.*\]$|^\{.*\}?$|^\[.*\]?$|^[A-Za-z_][\w.]*\($")
+# encrypted at rest, decryptable only with a key the image does not hold: SOPS, Ansible Vault, Vault transit
+_ENCRYPTED = re.compile(r"^(ENC\[[A-Z0-9_]+(,|$)|\$ANSIBLE_VAULT;|vault:v[0-9]+:)")
+# one natural-language word (a UI translation: `"password": "Contraseña"`), JSON's \\u escapes undone
+_WORD = re.compile(r"^[^\W\d_][^\W\d_A-Z]+$")
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 _DATA = re.compile(r"^(data:|iVBORw0KGgo|/9j/|R0lGOD|PHN2Zy|UklGR)")
 _NOT_VALUE = re.compile(r"^((/|\./|\.\./|~/)[\w./-]*|[a-z][a-z0-9+.-]*://[^:@/]*(/\S*)?|file:\S*|-?[0-9]+(\.[0-9]+)?[a-z]{0,2})$", re.I)
 
@@ -118,6 +123,10 @@ def generic_rejects(value: str) -> str | None:
         return "prose"
     if placeholder(value):
         return "placeholder"
+    if _ENCRYPTED.match(value):
+        return "encrypted"
+    if _WORD.match(_JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)):
+        return "word"
     if _INDIRECT.search(value):
         return "reference"
     if hash_like(value):
@@ -172,7 +181,9 @@ _VENDORED = re.compile(
     # Maven/Gradle/NuGet caches, and Debian's own trees of packaged JavaScript, Go, Ruby, PHP, Perl
     r"|(^|/)(pkg/mod|\.cargo/(registry|git)|\.m2/repository|\.gradle/caches|\.nuget/packages|vendor_ruby)/"
     r"|(^|/)gems/[^/]+-[0-9][^/]*/|^usr/(share|lib)/(nodejs|gocode|php|perl5?|ruby)/|^usr/local/lib/ruby/"
-    r"|^usr/lib/[^/]+-linux-gnu[^/]*/perl5?/")
+    r"|^usr/lib/[^/]+-linux-gnu[^/]*/perl5?/"
+    # package managers' download caches: what they fetched from the registry, byte for byte
+    r"|(^|/)(\.npm/_cacache|\.cache/(pip|pypoetry|yarn|composer)|\.ivy2/cache)/|^opt/conda/pkgs/")
 # generated in the image itself, not published: a build cache can inline the build's environment
 _LOCAL_CACHE = re.compile(r"(^|/)node_modules/\.cache/")
 _VENDORED_TEST = re.compile(r"(?i)/(?:[^/]*test[^/]*|spec|specs|fixtures?|__fixtures__|__mocks__|mocks?|examples?|"

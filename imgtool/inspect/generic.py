@@ -16,7 +16,7 @@ from .match import Match, Where
 KEYWORD = (r"(?:passw(?:or)?d|passwd|pwd|passphrase|secret|api[_.-]?key|apikey|access[_.-]?key|secret[_.-]?key|"
            r"private[_.-]?key|auth[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|license[_.-]?key|"
            r"app[_.-]?key|application[_.-]?key|psk|pre[_.-]?shared[_.-]?key|(?:auth|access|refresh|api|bearer|session|bot|app|oauth|personal)?[_.-]?token|credentials?|client[_.-]?secret|"
-           r"(?<![a-z])pass)(?:[_.-]?(?:base|value|string))?")
+           r"(?<![a-z])pass|(?<![a-z])pw)(?:[_.-]?(?:base|value|string))?")
 _KEY = re.compile(r"(?i)^(?P<prefix>[A-Za-z0-9_.-]*?)" + KEYWORD + r"$")
 _NOT_SECRET_KEY = re.compile(r"(?i)(^|[_.-])(csrf|xsrf|next|page|continuation|sync|cancel(lation)?|max|min|num|"
                              r"public|pub|type|kind|name|length|len|size|ttl|expir\w*|url|uri|path|file|"
@@ -26,7 +26,7 @@ _NOT_SECRET_KEY = re.compile(r"(?i)(^|[_.-])(csrf|xsrf|next|page|continuation|sy
 _BASE_KEYWORD = (r"(?:pass(?:w(?:or)?d|phrase)?|pwd|secret(?:[_.-]?key)?|api[_.-]?key|apikey|access[_.-]?key|"
                  r"private[_.-]?key|auth[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|license[_.-]?key|"
                  r"app[_.-]?key|application[_.-]?key|psk|pre[_.-]?shared[_.-]?key|token|"
-                 r"credentials?)(?:[_.-]?(?:base|value|string))?")   # factored by first letters: 5x faster
+                 r"credentials?|(?<![a-z])pw)(?:[_.-]?(?:base|value|string))?")   # factored by first letters: 5x faster
 _OPERATOR = r"[\"']?[ \t]*(?::=|=>|=|:)[ \t]*"
 _CANDIDATE = re.compile(_BASE_KEYWORD + _OPERATOR)            # run over the lower-cased text: 9x faster than re.I
 _CANDIDATE_I = re.compile(_BASE_KEYWORD + _OPERATOR, re.I)    # for texts whose lower() changes length
@@ -51,20 +51,24 @@ def key_is_secret(key: str) -> bool:
 
 
 # vendors whose API keys are hex or UUIDs (Datadog, Twilio, New Relic, Snyk, Consul, legacy npm...)
-_VENDOR = (r"^(dd|datadog|twilio|newrelic|new_relic|nr|mailgun|sendgrid|github|gh|heroku|sentry|pagerduty|segment|"
-           r"mixpanel|algolia|rollbar|bugsnag|honeycomb|circleci|travis|codecov|snyk|sonar|sonarqube|cloudflare|cf|"
-           r"okta|jira|slack|stripe|twitch|npm|consul|nomad|octopus|launchdarkly|ld|logdna|loggly|mapbox|pusher)[_.-]")
+_VENDORS = (r"dd|datadog|twilio|newrelic|new_relic|nr|mailgun|sendgrid|github|gh|heroku|sentry|pagerduty|segment|"
+            r"mixpanel|algolia|rollbar|bugsnag|honeycomb|circleci|travis|codecov|snyk|sonar|sonarqube|cloudflare|cf|"
+            r"okta|jira|slack|stripe|twitch|npm|consul|nomad|octopus|launchdarkly|ld|logdna|loggly|mapbox|pusher")
+_VENDOR = r"^(" + _VENDORS + r")[_.-]"
+# a vendor CLI's own config file (.sentryclirc, datadog.yaml, newrelic.yml): its bare `token` is that vendor's
+_VENDOR_FILE = re.compile(r"(?i)^\.?(?:sentry|datadog|newrelic|rollbar|bugsnag|honeycomb|codecov|snyk|sonar|cloudflare|mapbox|"
+                          r"pusher|launchdarkly|pagerduty|twilio|heroku|consul|nomad|mailgun|sendgrid|algolia)(?:clirc|rc|[_.-])")
 # keys whose hex values are credentials, not digests: `*_API_KEY`, secrets, passwords, license keys and
 # the vendors above; a bare `auth_token: <sha1>` stays a hash, a bare `session_token: <uuid>` an id
 _HEX_KEY = re.compile(r"(?i)(api[_.-]?key|apikey|secret|passw|license[_.-]?key|" + _VENDOR + ")")
 _UUID_KEY = re.compile(r"(?i)" + _VENDOR)
 
 
-def value_ok(value: str, key: str = "") -> bool:
-    """Does the value survive every false-positive filter (hex and UUIDs pass where the key says
-    credential)?"""
+def value_ok(value: str, key: str = "", vendor_file: bool = False) -> bool:
+    """Does the value survive every false-positive filter (hex passes where the key or a vendor's
+    config file says credential, UUIDs where the key names the vendor)?"""
     why = filters.generic_rejects(value)
-    if why == "hash" and _HEX_KEY.search(key) and filters.is_hex(value):
+    if why == "hash" and (vendor_file or _HEX_KEY.search(key)) and filters.is_hex(value):
         return filters.entropy(value) >= 3.0 and not filters.sequential(value)
     if why == "uuid" and _UUID_KEY.search(key):
         return not filters.repeated(value.replace("-", ""))
@@ -76,6 +80,7 @@ def generic(text: str, where: Where) -> Iterator[Match]:
     if not (where.config_like or where.source_code):
         return
     quoted_only = where.source_code and not where.config_like
+    vendor_file = _VENDOR_FILE.match(where.name) is not None
     for key, start, end, group, value in _assignments(text, _DIRECTIVE_FILE.search(where.path) is not None):
         line_start = text.rfind("\n", 0, start) + 1
         line_end = text.find("\n", end)
@@ -83,7 +88,7 @@ def generic(text: str, where: Where) -> Iterator[Match]:
             continue
         if quoted_only and group == "bare":
             continue
-        if not key_is_secret(key) or not value_ok(value, key):
+        if not key_is_secret(key) or not value_ok(value, key, vendor_file):
             continue
         if quoted_only and filters.entropy(value) < 3.5:
             continue

@@ -23,7 +23,7 @@ _CONTEXTS = CONTEXT_RULES + CONFIG_RULES + ENCODED_RULES
 _BINARY_CONTEXTS = CONTEXT_RULES[:1]   # private keys
 # in a binary's strings, short keywords (`sk`, `pat`, `-us`) hit everywhere and prove nothing
 _BINARY_TOKENS = tuple(t for t in _TOKENS if all(len(k) >= 4 for k in t.keywords))
-_GENERIC_KEYWORDS = ("pass", "pwd", "psk", "secret", "key", "token", "credential")
+_GENERIC_KEYWORDS = ("pass", "pw", "psk", "secret", "key", "token", "credential")
 
 
 def detect(text: str, where: Where) -> list[Match]:

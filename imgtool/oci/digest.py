@@ -15,9 +15,11 @@ from typing import BinaryIO
 from imgtool.errors import DigestMismatchError, InvalidDigestError
 from imgtool.frozen import frozen
 
-_GRAMMAR = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+# `\Z`, not `$`: `$` also matches before a final newline, so "sha256:<63 hex>\n" was a valid sha256
+# digest, which a registry then wrote into a folder name and an OCI-Subject header (a 500)
+_GRAMMAR = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+\Z")
 _REGISTERED = {"sha256": 64, "sha512": 128}
-_HEX = re.compile(r"^[a-f0-9]+$")
+_HEX = re.compile(r"^[a-f0-9]+\Z")
 
 CANONICAL = "sha256"
 

@@ -24,9 +24,13 @@ STALL = 10.0  # seconds without one byte in the middle of a small document: the 
 _PIECE = 1 << 16
 
 
-def read_capped(response: "requests.Response", limit: int, what: str, deadline: float = 60.0) -> bytes:
+def read_capped(response: "requests.Response", limit: int, what: str, deadline: float = 60.0,
+                truncate: bool = False) -> bytes:
     """The whole body of a `stream=True` response, at most `limit` bytes, within `deadline` seconds
-    (and never more than STALL seconds without progress); else a one-line RegistryError."""
+    (and never more than STALL seconds without progress); else a one-line RegistryError. With
+    `truncate` (an error answer, read for its message only), a longer body is cut at `limit`.
+
+    A body read to its end leaves the connection in the pool (kept alive); any other is closed."""
     raw = response.raw
     sock = getattr(getattr(raw, "connection", None), "sock", None)
     announced = response.headers.get("Content-Length")
@@ -46,6 +50,7 @@ def read_capped(response: "requests.Response", limit: int, what: str, deadline: 
             # decoded: requests asks for gzip, and the cap holds for what the encoding expands to
             piece = raw.read1(min(_PIECE, limit + 1 - len(data)), decode_content=True)
             if not piece:
+                response._content_consumed = True  # read to its end: the connection can be reused
                 break
             data += piece
     except (urllib3.exceptions.ReadTimeoutError, socket.timeout, TimeoutError):
@@ -57,5 +62,7 @@ def read_capped(response: "requests.Response", limit: int, what: str, deadline: 
     finally:
         response.close()
     if len(data) > limit:
+        if truncate:
+            return bytes(data[:limit])
         raise RegistryError(f"{what}: body larger than {limit} bytes")
     return bytes(data)

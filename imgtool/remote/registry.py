@@ -9,6 +9,7 @@ callers verify digests and sizes, and manifests are size-capped before they are 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from typing import BinaryIO, Callable
@@ -26,12 +27,19 @@ from imgtool.oci.manifest import Index, parse_index, sniff_media_type
 from .auth import pull_scope, push_scope
 from .bodies import read_capped
 from .transport import Client, _retry_after
+from .watchdog import cut_after
 
 MANIFEST_LIMIT = 4 << 20
 ACCEPT = ", ".join([mediatype.OCI_INDEX, mediatype.OCI_MANIFEST,
                     mediatype.DOCKER_MANIFEST_LIST, mediatype.DOCKER_MANIFEST])
 MONOLITHIC = 16 << 20  # blobs up to this size go in one PUT
 _READ = 1 << 20
+# A blob download reconnects (with Range) when a read gets no byte for BLOB_STALL seconds, and
+# when BLOB_WINDOW bytes take longer than that (under ~8 KiB/s: a trickle, not a slow link); it
+# gives up after `retries` reconnects. It waited 60 s per read and 5 times over, and a registry
+# that sent a byte every few seconds held it forever.
+BLOB_STALL = 30.0
+BLOB_WINDOW = 256 << 10
 _STREAM_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
 
 
@@ -289,13 +297,16 @@ class _Download(io.RawIOBase):
         self.offset = 0
         self.failures = 0
         self.response: requests.Response | None = None
+        self._stall = min(BLOB_STALL, repo.client.options.timeout)
 
     def readable(self) -> bool:
         return True
 
     def _connect(self) -> None:
         headers = {"Range": f"bytes={self.offset}-"} if self.offset else {}
-        r = self.repo._req("GET", f"/v2/{self.repo.name}/blobs/{self.d.digest}", headers=headers, stream=True)
+        timeout = (self.repo.client.options.timeout, self._stall)  # (connect, each read)
+        r = self.repo._req("GET", f"/v2/{self.repo.name}/blobs/{self.d.digest}", headers=headers,
+                           stream=True, timeout=timeout)
         if r.status_code == 404:
             r.close()
             raise NotFoundError(f"{self.repo.where}: blob {self.d.digest} unknown to the registry")
@@ -326,7 +337,7 @@ class _Download(io.RawIOBase):
                 if self.response is None:
                     self._connect()
                 assert self.response is not None
-                want = memoryview(buffer)[:min(len(buffer), self.d.size + 1 - self.offset)]
+                want = memoryview(buffer)[:min(len(buffer), self.d.size + 1 - self.offset, BLOB_WINDOW)]
                 n = self._fill(want)
                 if not n and self.offset < self.d.size:
                     raise ConnectionError("blob stream ended early")
@@ -342,13 +353,20 @@ class _Download(io.RawIOBase):
             return n
 
     def _fill(self, buffer: memoryview) -> int:
+        """Read into `buffer` within the stall time (a read cut short is a stall: TimeoutError)."""
         assert self.response is not None
         raw = self.response.raw
-        if self._plain:  # no Content-Encoding: read straight into the caller's buffer
-            return raw._fp.readinto(buffer)
-        data = raw.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        with contextlib.nullcontext() if sock is None else cut_after(sock, self._stall) as deadline:
+            if self._plain:  # no Content-Encoding: read straight into the caller's buffer
+                n = raw._fp.readinto(buffer)
+            else:
+                data = raw.read(len(buffer))
+                buffer[:len(data)] = data
+                n = len(data)
+        if deadline is not None and deadline.fired:
+            raise TimeoutError(f"{len(buffer)} bytes took longer than {self._stall:g} s")
+        return n
 
     def _drop(self) -> None:
         if self.response is not None:

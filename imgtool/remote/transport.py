@@ -23,10 +23,14 @@ import urllib3
 from imgtool.errors import AuthError, RegistryError
 
 from .auth import Authenticator
+from .bodies import read_capped
 from .credentials import CredentialStore
 from .options import Options, is_local
 
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+# what is kept of an answer nobody streams (an error's JSON, a PUT's confirmation): requests read
+# such bodies whole, so a registry answering a HEAD or a PUT with an endless body filled memory
+ANSWER_LIMIT = 64 << 10
 USER_AGENT = "imgtool/0.1 (+https://github.com/opencontainers/distribution-spec)"
 _CERTS_D = Path("/etc/docker/certs.d")
 _MAX_WAIT = 30.0
@@ -144,7 +148,7 @@ class Client:
         for scheme in schemes:
             url = f"{scheme}://{self.host}/v2/"
             try:
-                r = self.session.get(url, timeout=self.options.timeout)
+                r = self._settle(self.session.get(url, timeout=self.options.timeout, stream=True), "GET", url)
             except (requests.exceptions.SSLError, requests.exceptions.ConnectionError) as exc:
                 last = exc
                 continue
@@ -189,6 +193,7 @@ class Client:
         wanted = set(scopes)
         url = self.url(path_or_url)
         timeout = kwargs.pop("timeout", self.options.timeout)
+        stream = kwargs.pop("stream", False)
         auth_tries = 0
         attempt = 0
         while True:
@@ -199,7 +204,9 @@ class Client:
             data = body() if callable(body) else body
             try:
                 r = self.session.request(method, url, headers=hdrs, data=data,
-                                         timeout=timeout, **kwargs)
+                                         timeout=timeout, stream=True, **kwargs)
+                if not stream:
+                    r = self._settle(r, method, url)
             except requests.exceptions.TooManyRedirects:
                 raise RegistryError(f"registry {self.host}: {method} {url}: more than {MAX_REDIRECTS} redirects") from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
@@ -225,6 +232,13 @@ class Client:
                 attempt += 1
                 continue
             return r
+
+    def _settle(self, response: requests.Response, method: str, url: str) -> requests.Response:
+        """Read an answer nobody streams as `read_capped` reads documents (ANSWER_LIMIT, a stall
+        timeout, a deadline), so that `.content` and `.json()` work on what was kept."""
+        response._content = read_capped(response, ANSWER_LIMIT, f"registry {self.host}: {method} {url[:200]}",
+                                        self.options.timeout, truncate=True)
+        return response
 
     def fail(self, response: requests.Response, what: str) -> RegistryError:
         """The one-line error for an unexpected answer (the caller raises it)."""

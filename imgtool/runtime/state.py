@@ -195,12 +195,19 @@ class Container:
                                 else f"cannot start an already {status} container", 1)
         import select  # built in: costs `start` nothing measurable
 
-        fd = os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        # the pidfd first: once the FIFO is open the init may exec, finish and be reaped by the
+        # caller's subreaper before a later pidfd_open (containerd's shim did, under load: a
+        # ProcessLookupError for a container that had run); held from here, it names that
+        # process even after its end, and the byte it left in the FIFO still says it was released
         try:
-            # wait for the init's byte or its death (runc's awaitFifoOpen): a blocking open would
-            # hang for ever on an init that died before reaching the FIFO
             init = os.pidfd_open(self.pid)
+        except ProcessLookupError:
+            raise RuntimeError_("container process is already dead", 1) from None
+        try:
+            fd = os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             try:
+                # wait for the init's byte or its death (runc's awaitFifoOpen): a blocking open
+                # would hang for ever on an init that died before reaching the FIFO
                 poller = select.poll()
                 poller.register(fd, select.POLLIN)
                 poller.register(init, select.POLLIN)
@@ -213,13 +220,13 @@ class Container:
                     if init in ready:
                         raise RuntimeError_("container process is already dead", 1)
             finally:
-                os.close(init)
+                os.close(fd)
+                try:
+                    os.unlink(self.fifo)
+                except FileNotFoundError:
+                    pass
         finally:
-            os.close(fd)
-            try:
-                os.unlink(self.fifo)
-            except FileNotFoundError:
-                pass
+            os.close(init)
 
     def _private_pid_namespace(self) -> bool:
         """Whether the container has a PID namespace of its own (not the host's, not joined)."""

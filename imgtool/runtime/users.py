@@ -61,8 +61,10 @@ def _read(root: Root, rel: str) -> list[list[str]]:
     return rows
 
 
-def _id(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
+def numeric_id(text: str) -> int | None:
+    """`text` as a uid or gid, None when it is a name: digits that fit 32 bits (a longer number is
+    looked up as a name, as Go's strconv.ParseUint(text, 10, 32) failing sends BuildKit and runc)."""
+    return int(text) if text.isdigit() and int(text) < 1 << 32 else None
 
 
 def lookup(rootfs: str | Path, spec: str | None) -> ExecUser:
@@ -73,16 +75,16 @@ def lookup(rootfs: str | Path, spec: str | None) -> ExecUser:
     with Root(rootfs) as root:
         passwd = [r for r in _read(root, "etc/passwd") if len(r) >= 7]
         groups = [r for r in _read(root, "etc/group") if len(r) >= 4]
-    entry = next((r for r in passwd if r[0] == user or (_id(user) is not None and _id(r[2]) == _id(user))), None)
-    if entry is None and _id(user) is None:
+    entry = next((r for r in passwd if r[0] == user or (numeric_id(user) is not None and numeric_id(r[2]) == numeric_id(user))), None)
+    if entry is None and numeric_id(user) is None:
         raise UserError(f"unable to find user {user}: no matching entries in passwd file")
-    uid = _id(user) if _id(user) is not None else int(entry[2])  # type: ignore[index]
-    gid = int(entry[3]) if entry is not None and _id(entry[3]) is not None else 0
+    uid = numeric_id(user) if numeric_id(user) is not None else int(entry[2])  # type: ignore[index]
+    gid = int(entry[3]) if entry is not None and numeric_id(entry[3]) is not None else 0
     home = entry[5] if entry is not None and entry[5] else "/"
     name = entry[0] if entry is not None else None
     extra: tuple[int, ...] = ()
     if group:
-        if _id(group) is not None:
+        if numeric_id(group) is not None:
             gid = int(group)
         else:
             g = next((r for r in groups if r[0] == group), None)
@@ -90,5 +92,5 @@ def lookup(rootfs: str | Path, spec: str | None) -> ExecUser:
                 raise UserError(f"unable to find group {group}: no matching entries in group file")
             gid = int(g[2])
     elif name is not None:
-        extra = tuple(sorted({int(r[2]) for r in groups if name in r[3].split(",") and _id(r[2]) is not None} - {gid}))
+        extra = tuple(sorted({int(r[2]) for r in groups if name in r[3].split(",") and numeric_id(r[2]) is not None} - {gid}))
     return ExecUser(uid, gid, extra, home, name)

@@ -15,9 +15,12 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from urllib.parse import parse_qsl
 
 from aiohttp import web
+from multidict import MultiDict
 
+from .. import limits
 from ..config import Config
 from ..errors import RegistryError
 from .htpasswd import Htpasswd
@@ -216,11 +219,11 @@ class TokenAuthorizer(BasicAuthorizer):
         params = dict(request.query)
         scopes = request.query.getall("scope", [])
         if request.method == "POST":
-            form = await request.post()
-            params.update({k: str(v) for k, v in form.items()})
-            scopes += [str(s) for s in form.getall("scope", [])]
+            form = await _form(request, self.config)
+            params.update(form)
+            scopes += form.getall("scope", [])
             if form.get("grant_type") == "password":
-                creds = (str(form.get("username", "")), str(form.get("password", "")))
+                creds = (form.get("username", ""), form.get("password", ""))
                 ok = await asyncio.get_running_loop().run_in_executor(None, self.users.check, *creds)
                 if not ok:
                     raise self.challenge(request, None, "invalid username or password")
@@ -248,6 +251,19 @@ class TokenAuthorizer(BasicAuthorizer):
         return web.json_response(
             {"token": token, "access_token": token, "expires_in": ttl, "issued_at": issued_at.isoformat()}
         )
+
+
+_FORM_MAX = 64 << 10  # a token request is a few scopes and a password
+
+
+async def _form(request: web.Request, config: Config) -> MultiDict[str]:
+    """The OAuth2 form of a POST to /token (RFC 6749 §4.3: urlencoded, nothing else), read with the
+    limits of every other body: aiohttp's `request.post()` waited for up to 1 MiB with no timeout
+    (a slowloris held it forever) and was a 500 on a malformed multipart body."""
+    data = await limits.body(request, config, _FORM_MAX, "token request")
+    if request.content_type != "application/x-www-form-urlencoded":
+        return MultiDict()
+    return MultiDict(parse_qsl(data.decode("utf-8", "replace"), keep_blank_values=True))
 
 
 def build(config: Config) -> Authorizer:

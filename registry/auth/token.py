@@ -99,8 +99,9 @@ class TokenSigner:
             claims = json.loads(_unb64(claims_b64))
         except InvalidSignature:
             raise InvalidToken("bad signature") from None
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise InvalidToken(f"malformed token: {exc}") from None
+        except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+            # RecursionError: a header of 5,000 nested `[` fits in 8 KiB, and was a 500
+            raise InvalidToken(f"malformed token: {type(exc).__name__}") from None
         if not isinstance(claims, dict):
             raise InvalidToken("claims are not a JSON object")
         for name in ("exp", "nbf", "iat"):

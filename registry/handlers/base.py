@@ -93,7 +93,7 @@ async def receive_into(
     start, buffered, total = upload.offset, 0, 0
     st.metrics.add("registry_upload_requests_in_flight", 1)
     try:
-        async for chunk in limits.chunks(request, st.config.client_timeout):
+        async for chunk in limits.chunks(request, st.config):
             total += len(chunk)
             if expected is not None and total > expected:
                 break

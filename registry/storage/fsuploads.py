@@ -4,6 +4,10 @@
 and user. The running hash lives in this process (OpenSSL 3 hash state cannot be saved); a session
 found on disk after a restart is re-hashed once from its data file, so it stays resumable. The data
 file is later hard-linked into the CAS, so a committed blob is never copied.
+
+The data file is open only while a request writes to it. Holding it open for the session's life
+(24 h by default) gave every idle session a descriptor: a client that opened sessions in a loop
+ran the process out of them (EMFILE), and then no connection could be accepted.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from imgtool.atomicfile import WRITEBACK_EVERY, start_writeback
 from imgtool.oci.digest import new_hasher
@@ -28,10 +31,9 @@ _CHUNK = 1 << 20
 
 @dataclass
 class _Live:
-    """An open session: its file handle and running hash (None until rebuilt after a restart)."""
+    """A session this process knows: its running hash (None until rebuilt after a restart)."""
 
     upload: Upload
-    file: BinaryIO
     hasher: "object | None"
     synced: int = 0  # offset up to which writeback has been started
 
@@ -58,13 +60,13 @@ class UploadDir:
         info = {"repository": repository, "user": user, "algorithm": algorithm, "created": time.time()}
         try:
             (session / "info.json").write_text(json.dumps(info))
-            data = open(session / "data", "ab")
+            (session / "data").touch()
         except OSError:
             shutil.rmtree(session, ignore_errors=True)
             raise
         upload = Upload(upload_id, repository, user, algorithm)
         with self._mutex:
-            self._live[upload_id] = _Live(upload, data, new_hasher(algorithm))
+            self._live[upload_id] = _Live(upload, new_hasher(algorithm))
         return upload
 
     def get(self, upload_id: str, repository: str, user: str) -> Upload:
@@ -83,17 +85,16 @@ class UploadDir:
             session = self.root / upload_id
             try:
                 info = json.loads((session / "info.json").read_text())
-                f = open(session / "data", "ab")
+                size = (session / "data").stat().st_size
             except (OSError, ValueError):
                 return None
-            upload = Upload(upload_id, info["repository"], info["user"], info["algorithm"], f.tell())
-            live = self._live[upload_id] = _Live(upload, f, None)
+            upload = Upload(upload_id, info["repository"], info["user"], info["algorithm"], size)
+            live = self._live[upload_id] = _Live(upload, None)
             return live
 
     def _hasher(self, live: _Live) -> object:
         """The session's running hash, rebuilt from its file if this process did not write it."""
         if live.hasher is None:
-            live.file.flush()
             live.hasher = hash_file(self.data_path(live.upload.id), live.upload.algorithm)
         return live.hasher
 
@@ -105,23 +106,23 @@ class UploadDir:
         if live is None:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", "upload session expired")
         hasher = self._hasher(live)
-        for data in parts:
-            live.file.write(data)
-            hasher.update(data)  # type: ignore[attr-defined]
-            live.upload.offset += len(data)
-        upload.offset = live.upload.offset
-        if self.fsync and live.upload.offset - live.synced >= WRITEBACK_EVERY:
-            live.file.flush()
-            start_writeback(live.file.fileno(), live.synced, live.upload.offset - live.synced)
-            live.synced = live.upload.offset
+        with open(self.data_path(upload.id), "ab") as file:
+            for data in parts:
+                file.write(data)
+                hasher.update(data)  # type: ignore[attr-defined]
+                live.upload.offset += len(data)
+            upload.offset = live.upload.offset
+            if self.fsync and live.upload.offset - live.synced >= WRITEBACK_EVERY:
+                file.flush()
+                start_writeback(file.fileno(), live.synced, live.upload.offset - live.synced)
+                live.synced = live.upload.offset
 
     def truncate(self, upload: Upload, offset: int) -> None:
         """Cut the data back to `offset`; the running hash is rebuilt from the file when next needed."""
         live = self._open(upload.id)
         if live is None:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", "upload session expired")
-        live.file.flush()
-        live.file.truncate(offset)
+        os.truncate(self.data_path(upload.id), offset)
         live.hasher = None
         live.upload.offset = upload.offset = offset
         live.synced = min(live.synced, offset)
@@ -131,9 +132,9 @@ class UploadDir:
         live = self._open(upload.id)
         if live is None:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", "upload session expired")
-        live.file.flush()
         if self.fsync:
-            os.fsync(live.file.fileno())
+            with open(self.data_path(upload.id), "rb") as file:
+                os.fsync(file.fileno())
         if algorithm == live.upload.algorithm:
             hexdigest = self._hasher(live).hexdigest()  # type: ignore[attr-defined]
         else:
@@ -143,12 +144,7 @@ class UploadDir:
     def remove(self, upload_id: str) -> None:
         """Forget a session and delete whatever is left of it."""
         with self._mutex:
-            live = self._live.pop(upload_id, None)
-        if live is not None:
-            try:
-                live.file.close()
-            except OSError:  # buffered bytes that could not be written (disk full): dropped anyway
-                pass
+            self._live.pop(upload_id, None)
         shutil.rmtree(self.root / upload_id, ignore_errors=True)
 
     def expire(self, older_than: float) -> int:

@@ -37,6 +37,8 @@ def _one_line_error(r, *needles: str) -> str:
     ("FROM busybox\nCOPY --chmod=u+q a /a\n", {"a": "a"}, ["Dockerfile:2", "invalid chmod parameter: 'u+q'"]),
     ("FROM busybox\nRUN --mount=type=secret,id=s,uid=app true\n", {}, ["Dockerfile:2", "invalid value app for uid"]),
     ("FROM busybox\nRUN --security=insecure true\n", {}, ["Dockerfile:2", "entitlement security.insecure"]),
+    ("FROM busybox\nADD http://[::1 /x\n", {}, ["Dockerfile:2", "Invalid IPv6 URL"]),
+    ("FROM busybox\nUSER 99999999999999999999\nRUN true\n", {}, ["Dockerfile:3", "unable to find user 9999"]),
     # current BuildKit's linter with error=true (docker 20.10's frontend ignores the directive)
     ("# check=error=true\nFROM busybox as build\nRUN true\n", {}, ["Dockerfile:2", "lint violation found for rules: FromAsCasing"]),
 ])

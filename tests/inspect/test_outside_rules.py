@@ -142,3 +142,31 @@ def test_package_manager_trees_are_vendored(path):
 @pytest.mark.parametrize("path", ["app/src/gems.rb", "srv/mod/keys.go", "app/tests/test_key.py", "home/app/gems/notes.txt"])
 def test_application_paths_are_not_vendored(path):
     assert filters.allowlisted_path(path) is None
+
+
+def test_translations_and_encrypted_values_are_not_passwords():
+    locales = Where("file", "app/locales/es.json")
+    assert detect(json.dumps({"password": "Contraseña", "token": "Ficha"}) + "\n", locales) == []
+    assert detect('{"password": "Kennwort"}\n', locales) == []
+    pw = Gen(8).password(16)
+    assert [m.secret for m in detect(json.dumps({"password": pw}) + "\n", locales)] == [pw]
+    sops = Where("file", "app/secrets.enc.yaml")
+    blob = base64.b64encode(Gen(9).r.randbytes(24)).decode()
+    assert detect(f"password: ENC[AES256_GCM,data:{blob},iv:{blob},type:str]\ntoken: vault:v1:{blob}\n", sops) == []
+
+
+def test_pw_suffix_vendor_config_files_and_terraform_state():
+    g = Gen(10)
+    pw, hexkey = g.s(16), g.s(64, HEX)
+    assert [m.secret for m in detect(f"LDAP_BIND_PW={pw}\n", Where("file", "app/.env"))] == [pw]
+    assert detect(f"NPW={pw}\nPW_MIN_LENGTH=12\n", Where("file", "app/.env")) == []
+    assert [m.secret for m in detect(f"[auth]\ntoken={hexkey}\n", Where("file", "root/.sentryclirc"))] == [hexkey]
+    assert detect(f"[auth]\ntoken={hexkey}\n", Where("file", "etc/app/app.ini")) == []
+    state = json.dumps({"resources": [{"instances": [{"attributes": {"password": pw}}]}]})
+    assert [m.secret for m in detect(state, Where("file", "app/terraform.tfstate"))] == [pw]
+
+
+@pytest.mark.parametrize("path", ["root/.npm/_cacache/content-v2/sha512/ab/cd/ef01", "root/.cache/pip/http-v2/a/b/c/d",
+                                  "opt/conda/pkgs/openssl-3.0.0/info/test/key.pem"])
+def test_package_manager_caches_are_vendored(path):
+    assert filters.allowlisted_path(path)

@@ -24,6 +24,9 @@ def test_sha256_and_sha512_parse_and_verify():
     ":abc",                            # no algorithm
     "SHA256:" + "a" * 64,              # algorithm is lower-case
     "sha256:../../etc/passwd",         # path characters
+    "sha256:" + "a" * 63 + "\n",       # a final newline ($ matched before it)
+    "sha256:" + "a" * 64 + "\n",
+    "foo:bar\n",
 ])
 def test_invalid_digests_rejected(text):
     with pytest.raises(InvalidDigestError):

@@ -33,6 +33,7 @@ def test_digest_reference_has_no_default_tag():
 @pytest.mark.parametrize("text", [
     "", "org/UPPER", "Busybox", "busybox:", "busybox:-bad", "a//b", "a/b/", "-leading", "busybox@sha256:short",
     "host:port/x", "a" * 256, "busybox:" + "t" * 129, "../etc/passwd",
+    "busybox:latest\n", "busybox\n", "busybox:\u00e9t\u00e9", "example.com\n/busybox",
 ])
 def test_invalid_references(text):
     with pytest.raises(InvalidReferenceError):

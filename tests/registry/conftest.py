@@ -40,7 +40,11 @@ def free_port() -> int:
 
 
 def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
-    """Poll /healthz until the server answers (or fail with its stderr)."""
+    """Poll /healthz until the server answers (or fail with its stderr).
+
+    A server that is up but slower than the 1 s per poll (a loaded machine) is polled again, not
+    taken for a failure: requests raises ReadTimeout for it, which is no ConnectionError.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -48,7 +52,7 @@ def wait_ready(url: str, proc: subprocess.Popen | None = None, timeout: float = 
         try:
             requests.get(f"{url}/healthz", timeout=1, verify=False)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.05)
     raise RuntimeError(f"registry at {url} did not start")
 
@@ -98,7 +102,7 @@ def moto():
         try:
             requests.get(f"{endpoint}/moto-api/", timeout=1)
             break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or up but slow (wait_ready)
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("moto_server did not start")
             time.sleep(0.1)
@@ -184,6 +188,29 @@ def registry(request, tmp_path_factory):
     reg = ThreadRegistry(tmp_path_factory.mktemp("registry"), **overrides)
     yield reg
     reg.stop()
+
+
+ALICE = ("alice", "wonderland")
+
+
+@pytest.fixture
+def make_token_registry(make_registry, tmp_path):
+    """Factory: a registry with token auth (alice in htpasswd) and config overrides; returns it
+    and its token key."""
+    from registry import tlscert
+    from registry.auth.htpasswd import hash_password
+
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text(f"{ALICE[0]}:{hash_password(ALICE[1], rounds=4)}\n")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    tlscert.generate(cert, key, ["127.0.0.1"])
+    return lambda **overrides: (make_registry(htpasswd=htpasswd, token_key=key, **overrides), key)
+
+
+@pytest.fixture
+def token_registry(make_token_registry):
+    """A token-auth registry with default limits, and its token key."""
+    return make_token_registry()
 
 
 @pytest.fixture

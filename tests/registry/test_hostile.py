@@ -25,13 +25,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from registry import tlscert
 from registry.auth.htpasswd import Htpasswd, hash_password
 
-from .conftest import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, error_codes, push_blob, push_image
-
-ALICE = ("alice", "wonderland")
-
+from .conftest import ALICE, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, error_codes, push_blob, push_image
 
 def _put_manifest(url: str, repo: str, body: bytes, tag: str = "v1") -> requests.Response:
     return requests.put(f"{url}/v2/{repo}/manifests/{tag}", data=body, headers={"Content-Type": OCI_MANIFEST})
@@ -75,15 +71,6 @@ def _forge(key_file: Path, claims: dict) -> str:
     signing_input = f"{b64(json.dumps({'alg': 'ES256', 'typ': 'JWT'}).encode())}.{b64(json.dumps(claims).encode())}"
     r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
     return f"{signing_input}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
-
-
-@pytest.fixture
-def token_registry(make_registry, tmp_path):
-    htpasswd = tmp_path / "htpasswd"
-    htpasswd.write_text(f"{ALICE[0]}:{hash_password(ALICE[1], rounds=4)}\n")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    tlscert.generate(cert, key, ["127.0.0.1"])
-    return make_registry(htpasswd=htpasswd, token_key=key), key
 
 
 def _claims(exp, **extra) -> dict:

@@ -101,6 +101,22 @@ class Server:
 
 
 @pytest.fixture
+def peers():
+    """Factory of hostile peers (tests/remote/hostile.py), all closed after the test."""
+    from tests.remote.hostile import HostilePeer
+
+    made: list["HostilePeer"] = []
+
+    def make(routes: dict | None = None) -> "HostilePeer":
+        made.append(HostilePeer(routes))
+        return made[-1]
+
+    yield make
+    for peer in made:
+        peer.close()
+
+
+@pytest.fixture
 def client_env(tmp_path, monkeypatch):
     """A private HOME (docker config), blob-location cache and store for the CLI and the API."""
     home = tmp_path / "home"

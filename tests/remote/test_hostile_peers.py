@@ -18,23 +18,8 @@ from imgtool.remote.registry import Repository
 from imgtool.remote.transport import MAX_REDIRECTS, Client, Options
 
 from tests.remote.conftest import one_line_error
-from tests.remote.hostile import HostilePeer
 
 BASIC = "Basic " + base64.b64encode(b"alice:pw").decode()
-
-
-@pytest.fixture
-def peers():
-    """Factory of hostile peers, all closed after the test."""
-    made: list[HostilePeer] = []
-
-    def make(routes: dict | None = None) -> HostilePeer:
-        made.append(HostilePeer(routes))
-        return made[-1]
-
-    yield make
-    for peer in made:
-        peer.close()
 
 
 def _basic_only(route):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 
 import pytest
@@ -289,3 +290,36 @@ def test_time_namespace_with_offsets_for_init_and_exec(runc, bundle):
     proc = runc("run", "--bundle", bundle(["true"], lambda s: s["linux"].update(timeOffsets={"monotonic": {"secs": 1}})),
                 cid())
     assert proc.returncode == 1 and b"linux.timeOffsets needs a new time namespace" in proc.stderr
+
+
+# A shim's view of `start`: it is the subreaper of the init `create` left behind. The FIFO open is
+# made to wait until the released init has run and been reaped, the window containerd's shim hit
+# under load (the init is real; only the order of two events is forced).
+_START_AFTER_REAP = r"""
+import ctypes, json, os, subprocess, sys
+from imgtool.runtime import runc
+runc_bin, root, bundle, cid = sys.argv[1:5]
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER, as a shim is
+subprocess.run([runc_bin, "--root", root, "create", "--bundle", bundle, cid], check=True,
+               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+real_open = os.open
+
+def open_then_reap(path, flags, *rest):
+    fd = real_open(path, flags, *rest)
+    if str(path).endswith("exec.fifo"):
+        os.waitpid(INIT, 0)  # the released init runs `true`, exits and is reaped right here
+    return fd
+
+INIT = json.loads(subprocess.run([runc_bin, "--root", root, "state", cid], capture_output=True,
+                                 check=True).stdout)["pid"]
+os.open = open_then_reap
+print("exit", runc.main(["--root", root, "start", cid]), flush=True)
+"""
+
+
+def test_start_of_an_init_that_ran_and_was_reaped_at_once_succeeds(runc, bundle):
+    c = cid()
+    proc = subprocess.run([sys.executable, "-c", _START_AFTER_REAP, runc.binary, str(runc.root), str(bundle(["true"])), c],
+                          capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout) == (0, "exit 0\n"), proc.stderr
+    assert runc.state(c)["status"] == "stopped"

@@ -17,6 +17,7 @@ import stat
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING
 
+from imgtool.errors import ImgtoolError
 from imgtool.layer import compression
 
 if TYPE_CHECKING:
@@ -37,14 +38,26 @@ def unpack(raw: IO[bytes], dest: str, make_dest: Callable[[], None], remove: Cal
     stream = compression.open_decompressed(raw) if kind in ("gzip", "zstd") else raw
     mode = {"bzip2": "r|bz2", "xz": "r|xz"}.get(kind, "r|")
     try:
-        with tarfile.open(fileobj=stream, mode=mode) as tar:
-            make_dest()
-            # where PEP 706 filters exist, say the members are already vetted (and silence 3.12's warning)
-            trusted = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
-            tar.extractall(dest, members=_replacing(tar, dest, remove), numeric_owner=True, **trusted)
-            return True
+        tar = tarfile.open(fileobj=stream, mode=mode)  # reads the first header, as BuildKit's isArchive
     except (tarfile.ReadError, EOFError, lzma.LZMAError, OSError):
         return False
+    with tar:
+        make_dest()
+        # where PEP 706 filters exist, say the members are already vetted (and silence 3.12's warning)
+        trusted = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+        try:
+            tar.extractall(dest, members=_replacing(tar, dest, remove), numeric_owner=True, **trusted)
+        except ImgtoolError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure past the first header fails the ADD
+            # an archive that breaks off (or cannot be written) fails the build in BuildKit
+            # ("Error processing tar file"), it is not copied as a file then
+            raise ArchiveError(f"Error processing tar file: {exc}") from None
+    return True
+
+
+class ArchiveError(ImgtoolError):
+    """A local archive that reads as one but cannot be unpacked (truncated, corrupt, unwritable)."""
 
 
 def archive_kind(head: bytes) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import functools
 import json
+import re
 from typing import Any, Callable
 
 from imgtool.errors import SchemaError
@@ -58,15 +59,50 @@ def _no_constant(what: str, name: str) -> Any:
     raise SchemaError(f"{what}: invalid JSON: {name} is not a JSON number (RFC 8259)")
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # a `\u` escape of U+D800..U+DFFF
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _go_surrogates(doc: Any) -> Any:
+    """`doc` with every lone surrogate in its strings (keys too) as U+FFFD, as Go decodes them.
+
+    Why accept `"\\ud800"` at all: RFC 8259's grammar allows it, and Go's encoding/json (docker,
+    containerd, distribution) reads it as U+FFFD without complaint, so refusing would make imgtool
+    the one tool that cannot pull, push or mirror such an image; the digest is over the bytes
+    either way. Why not keep it as Python decodes it: U+D800 is not what any other tool sees (an
+    annotation or artifactType filter would match differently), and it cannot be encoded as UTF-8.
+    Pairs are already one code point here, so whatever surrogate is left is a lone one. Iterative:
+    documents may nest deeply before the registry's depth check sees them."""
+    fix = lambda text: _SURROGATE.sub("\ufffd", text)  # noqa: E731
+    root = [doc]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        parent, key = stack.pop()
+        value = parent[key]
+        if isinstance(value, str):
+            parent[key] = fix(value)
+        elif isinstance(value, list):
+            stack.extend((value, i) for i in range(len(value)))
+        elif isinstance(value, dict):
+            fixed = {fix(k): v for k, v in value.items()}  # a key that becomes another's: last wins, as in Go
+            value.clear()
+            value.update(fixed)
+            stack.extend((value, k) for k in value)
+    return root[0]
+
+
 def loads(data: bytes | str, what: str = "document", parse_int: Callable[[str], Any] | None = None) -> Any:
     """Parse strict JSON (UTF-8 without a BOM, no NaN/Infinity), turning any failure into a
-    one-line SchemaError naming `what` (`parse_int`: json.loads', e.g. to bound integers)."""
+    one-line SchemaError naming `what` (`parse_int`: json.loads', e.g. to bound integers). Lone
+    surrogate escapes decode to U+FFFD, as in Go (`_go_surrogates`)."""
     if isinstance(data, (bytes, bytearray)):
         reason = _not_utf8(data)
         if reason:
             raise SchemaError(f"{what}: invalid JSON: {reason}")
     try:
-        return json.loads(data, parse_int=parse_int, parse_constant=functools.partial(_no_constant, what))
+        doc = json.loads(data, parse_int=parse_int, parse_constant=functools.partial(_no_constant, what))
+        raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+        return _go_surrogates(doc) if _SURROGATE_ESCAPE.search(raw) else doc
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, int digit limit
         if isinstance(exc, json.JSONDecodeError):
             detail = exc.msg

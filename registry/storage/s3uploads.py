@@ -11,6 +11,12 @@ the one write that makes the new offset visible (a crash before it leaves the pr
 whole: a tail object is never rewritten, each revision has its own). A request that fails is
 dropped whole, so a session is always at the end of some request that succeeded.
 
+Between requests a session's tail stays in memory (the next PATCH appends to it without reading it
+back), but only up to RETAINED_TAILS for all idle sessions together; beyond that the oldest are
+dropped and re-read from the bucket when their session continues. Every idle session kept its
+tail (up to a part, 8 MiB) for its whole life: 100 sessions each left one PATCH short of a part
+pinned 800 MB.
+
 The running hash cannot be handed to another process (OpenSSL 3 has no hash-state export), so an
 instance hashes as bytes pass only while it has seen them all; a session finished elsewhere is
 re-hashed by reading the assembled object back once, as distribution's S3 driver does.
@@ -21,6 +27,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +38,7 @@ from .base import Upload
 from .bucket import Bucket
 
 _ROOT = "uploads/"
+RETAINED_TAILS = 64 << 20  # bytes of idle sessions' tails kept in memory, all sessions together
 
 
 @dataclass
@@ -63,7 +71,26 @@ class S3Uploads:
         self.bucket = bucket
         self.part_size = part_size
         self._live: dict[str, _Live] = {}
+        self._idle_tails: OrderedDict[str, int] = OrderedDict()  # idle sessions' tails, oldest first
+        self._idle_bytes = 0
         self._mutex = threading.Lock()
+
+    def _busy(self, upload_id: str) -> None:
+        """A request works on the session: its tail may not be dropped now (caller holds the mutex)."""
+        self._idle_bytes -= self._idle_tails.pop(upload_id, 0)
+
+    def _idle(self, upload_id: str, live: _Live) -> None:
+        """The session's request ended: keep its tail while the budget allows, dropping the oldest
+        idle tails beyond it (caller holds the mutex)."""
+        self._busy(upload_id)
+        if live.tail:
+            self._idle_tails[upload_id] = len(live.tail)
+            self._idle_bytes += len(live.tail)
+        while self._idle_bytes > RETAINED_TAILS:
+            oldest, size = self._idle_tails.popitem(last=False)
+            self._idle_bytes -= size
+            if oldest in self._live:
+                self._live[oldest].tail = None  # re-read from its tail object when needed
 
     def _load(self, upload_id: str) -> dict[str, Any] | None:
         raw = self.bucket.get(_info(upload_id))
@@ -91,10 +118,11 @@ class S3Uploads:
         if state is None or state["repository"] != repository or state["user"] != user:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", "unknown upload session")
         with self._mutex:
+            self._busy(upload_id)
             live = self._live.get(upload_id)
             current = (
                 live is not None and live.state["rev"] == state["rev"] and not live.parts_added
-                and live.tail is not None and len(live.tail) == _tail_size(state)
+                and (live.tail is None or len(live.tail) == _tail_size(state))
             )
             if not current:
                 self._live[upload_id] = _Live(state, None, new_hasher(state["algorithm"]) if not state["size"] else None)
@@ -154,11 +182,13 @@ class S3Uploads:
             self.bucket.delete(f"{_ROOT}{upload.id}/{old_tail}")
         with self._mutex:
             self._live[upload.id] = _Live(state, live.tail, live.hasher)
+            self._idle(upload.id, self._live[upload.id])
 
     def rollback(self, upload: Upload) -> None:
         """Forget what this process appended since the last sync (a refused or broken request)."""
         with self._mutex:
             self._live.pop(upload.id, None)
+            self._busy(upload.id)
         state = self._load(upload.id)
         upload.offset = state["size"] if state else 0
 
@@ -183,6 +213,7 @@ class S3Uploads:
         """Abort the multipart upload and delete every object of the session."""
         with self._mutex:
             self._live.pop(upload_id, None)
+            self._busy(upload_id)
         state = self._load(upload_id)
         if state and state.get("multipart"):
             self.bucket.abort_multipart(data_key(upload_id), state["multipart"])

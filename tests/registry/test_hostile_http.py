@@ -155,3 +155,20 @@ def test_idle_upload_sessions_hold_no_file_descriptors(make_registry):
     assert grown < 50, f"300 idle upload sessions hold {grown} descriptors"
     digest = "sha256:" + hashlib.sha256(b"x" * 100).hexdigest()
     assert http.put(reg.url + locations[0], params={"digest": digest}).status_code == 201
+
+
+def test_lone_surrogate_escape_is_accepted_and_read_as_go_reads_it(registry, repo):
+    """A `\\ud800` escape is valid RFC 8259 that distribution accepts (Go decodes U+FFFD): the
+    manifest is stored under the digest of its bytes, and its referrer entry says U+FFFD, not a
+    lone surrogate no Go client would see."""
+    config = push_blob(registry.url, repo, b"{}")
+    subject = {"mediaType": OCI_MANIFEST, "digest": "sha256:" + "b" * 64, "size": 1}
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": [], "subject": subject,
+                       "config": {"mediaType": OCI_CONFIG, "digest": config, "size": 2},
+                       "annotations": {"note": "\ud800"}}).encode()
+    assert b'"\\ud800"' in body
+    r = requests.put(f"{registry.url}/v2/{repo}/manifests/v1", data=body, headers={"Content-Type": OCI_MANIFEST})
+    assert r.status_code == 201, r.text
+    assert r.headers["Docker-Content-Digest"] == "sha256:" + hashlib.sha256(body).hexdigest()
+    index = requests.get(f"{registry.url}/v2/{repo}/referrers/{subject['digest']}").json()
+    assert [m["annotations"] for m in index["manifests"]] == [{"note": "\ufffd"}]

@@ -144,3 +144,30 @@ def test_gc_on_one_instance_during_pushes_through_another_loses_nothing(tmp_path
     assert requests.get(f"{a.url}/v2/garbage/blobs/{of_bytes(orphan)}").status_code == 404
     keys = [o["Key"] for o in moto.client().list_objects_v2(Bucket=bucket, Prefix="blobs/").get("Contents", [])]
     assert f"blobs/sha256/{of_bytes(orphan).encoded}" not in keys
+
+
+def test_idle_sessions_keep_tails_in_memory_only_within_a_budget(moto, tmp_path, monkeypatch):
+    """Each idle S3 session kept its tail (up to a part) in memory for its whole life: 100
+    sessions left a PATCH short of an 8 MiB part pinned 800 MB. Beyond the budget the oldest tails
+    are dropped, and a session whose tail was dropped continues and commits as before."""
+    from registry import config
+    from registry.storage import open_storage, s3uploads
+
+    monkeypatch.setattr(s3uploads, "RETAINED_TAILS", 200 << 10, raising=False)
+    storage = open_storage(config.load(root=tmp_path, **moto.settings(moto.bucket())))  # 64 KiB parts
+    sessions = []
+    for i in range(20):
+        upload = storage.start_upload("tails/x", "", "sha256")
+        data = os.urandom(60 << 10)
+        storage.append(upload, [data])
+        storage.sync(upload)
+        sessions.append((upload, data))
+    held = sum(len(live.tail) for live in storage.uploads._live.values() if live.tail)
+    assert held <= 200 << 10, f"{held} bytes of idle tails held"
+    first, data = sessions[0]
+    upload = storage.upload(first.id, "tails/x", "")
+    more = os.urandom(10 << 10)
+    storage.append(upload, [more])
+    storage.sync(upload)
+    info = storage.commit_upload(upload, of_bytes(data + more))
+    assert info.size == len(data + more)

@@ -89,3 +89,20 @@ def cid() -> str:
 
 
 SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.05; done"]
+
+
+def wait_catching(pid: int, sig: int, timeout: float = 20) -> None:
+    """Wait until process `pid` has a handler for `sig` (the SigCgt mask in its /proc status).
+
+    "running" means the init has exec'd its shell, not that the shell has run its `trap` yet, and
+    PID 1 of a PID namespace drops a signal it has no handler for: a test that signals SLEEPER and
+    expects the trap's exit waits for this first.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(f"/proc/{pid}/status") as f:
+            caught = int(next(line for line in f if line.startswith("SigCgt:")).split()[1], 16)
+        if caught >> (sig - 1) & 1:
+            return
+        assert time.monotonic() < deadline, f"process {pid} never caught signal {sig}"
+        time.sleep(0.02)

@@ -16,7 +16,7 @@ import pytest
 
 from imgtool.runtime import launcher
 
-from .runc_fixtures import SLEEPER, Runc, bundle, cid, runc, runc_bin  # noqa: F401  (fixtures)
+from .runc_fixtures import SLEEPER, Runc, bundle, cid, runc, runc_bin, wait_catching  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, cgroups)")
 
@@ -70,6 +70,7 @@ def test_lifecycle_pid_file_and_state(runc, bundle, tmp_path):
     assert proc.returncode == 1 and b"cannot delete container" in proc.stderr and b"running" in proc.stderr
     assert [s["id"] for s in json.loads(runc.ok("list", "--format", "json"))] == [c]
     assert runc.ok("list", "-q").split() == [c]
+    wait_catching(int(raw), signal.SIGTERM)  # a TERM before the shell's trap would be dropped
     runc.ok("kill", c, "TERM")
     runc.wait_status(c, "stopped")
     assert runc.state(c)["pid"] == 0

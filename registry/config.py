@@ -51,6 +51,8 @@ class Config:
     # accept manifests whose blobs are not in the repository (spec: MAY reject; mirrors, sparse copies)
     sparse_manifests: bool = False
     upload_ttl: float = 24 * 3600.0
+    # upload sessions open at once (filesystem backend); beyond it a POST gets 429; 0: no limit
+    max_upload_sessions: int = 10000
     gc_grace: float = 3600.0
     gc_interval: float = 0.0  # seconds between GC passes run by `serve`; 0: only `registry gc`
     fsync: bool = True

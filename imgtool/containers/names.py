@@ -11,8 +11,8 @@ import secrets
 
 from imgtool.errors import ImgtoolError, NotFoundError
 
-NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")  # \Z: $ also matches before a final newline
+_HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
 _LEFT = ("admiring", "brave", "clever", "dreamy", "eager", "festive", "gallant", "happy", "jolly", "keen",
          "lucid", "modest", "nifty", "quirky", "serene", "tender", "upbeat", "vibrant", "wizardly", "zealous")
 _RIGHT = ("babbage", "curie", "darwin", "euler", "fermat", "gauss", "hopper", "kepler", "lovelace", "meitner",

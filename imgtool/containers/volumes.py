@@ -19,7 +19,7 @@ from imgtool.store import Store
 from . import record
 from .logs import timestamp
 
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")  # \Z: $ also matches before a final newline
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,8 @@ def parse(text: str, filename: str = "Dockerfile") -> Dockerfile:
             meta_args.append(instruction)
         else:
             raise DockerfileError("no build stage in current context", node.start_line, filename)
+    if not froms and meta_args:  # only ARGs: BuildKit's toDispatchState refuses (docker 20.10 panics)
+        raise DockerfileError("dockerfile contains no stages to build", meta_args[-1].line, filename)
     stages = tuple(Stage(i, from_, tuple(body)) for i, (from_, body) in enumerate(froms))
     return Dockerfile(filename, parsed, tuple(meta_args), stages)
 

@@ -198,7 +198,10 @@ _SECRET_FLAG = re.compile(r"(?<![\w-])(?:--password|--passwd|--http-password|--t
 _LOGIN_FLAG = re.compile(r"\b(?:(?:docker|podman|buildah|skopeo|nerdctl|oras)\s+login|helm\s+registry\s+login)\b"
                          r"[^\n|;&]*?\s(?:-p|--password)[= ]?[\"']?([^\s\"'$%][^\s\"']{5,127})|"
                          r"\bsshpass\s+-p\s*[\"']?([^\s\"'$%][^\s\"']{5,127})")
-_MYSQL_FLAG = re.compile(r"\bmysql(?:dump|admin|sh|import|check)?\b[^\n|;&]*?\s-p([^\s\"'$%-][^\s\"']{5,127})")
+_MYSQL_FLAG = re.compile(r"\bmysql(?:dump|admin|sh|import|check)?\b[^\n|;&]*?\s-p(?:'([^'\n$]{6,127})'|\"([^\"\n$]{6,127})\"|"
+                         r"([^\s\"'$%-][^\s\"']{5,127}))")
+# `echo 'root:PASS' | chpasswd`: how Dockerfiles set an account's password
+_CHPASSWD = re.compile(r"\becho\s+(?:-e\s+)?[\"']?[a-z_][\w.-]{0,31}:([^\s:\"'$][^\s\"']{3,127})[\"']?\s*\|\s*(?:sudo\s+)?chpasswd\b")
 _HEADER = re.compile(r"(?i)(?:authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|token)\s+|"
                      r"\b(?:x-api-key|api-key|apikey|x-auth-token|private-token|x-access-token|x-apikey|x-token)[\"']?\s*:\s*[\"']?)"
                      r"([A-Za-z0-9._~+/=-]{16,512})")
@@ -228,7 +231,7 @@ def command_line(text: str, where: Where) -> Iterator[Match]:
         value = m.group(1)
         if filters.generic_rejects(value) is None and not value.startswith(("%", "-")):
             yield Match("command-line-credential", "cli", "high", m.start(1), m.end(1), value, "", "medium", 85)
-    for pattern, words in ((_LOGIN_FLAG, ("login", "sshpass")), (_MYSQL_FLAG, ("mysql",))):
+    for pattern, words in ((_LOGIN_FLAG, ("login", "sshpass")), (_MYSQL_FLAG, ("mysql",)), (_CHPASSWD, ("chpasswd",))):
         for m in near(pattern, text, words):
             group = m.lastindex or 1
             value = m.group(group)
@@ -252,5 +255,5 @@ CONTEXT_RULES = (
     (("kind",), kubeconfig),
     (("://",), url_credentials),
     (("curl", "wget", "--pass", "--http-pass", "--token", "--api-key", "--access-token", "--secret", "authorization",
-      "login", "sshpass", "mysql", "api-key", "apikey", "-token"), command_line),
+      "login", "sshpass", "mysql", "chpasswd", "api-key", "apikey", "-token"), command_line),
 )

@@ -1,7 +1,7 @@
 """Secrets wrapped in an encoding: a PEM key as a Kubernetes Secret's `tls.key`, a Helm value or an
 env var (`LS0tLS1CRUdJTi...` is base64 of `-----BEGIN`), a GCP service-account JSON passed as
 `GOOGLE_CREDENTIALS=ewogICJ0eXBl...` (Terraform's and many CI systems' convention), and a vendor
-token stored base64'd (`GH_TOKEN_B64=Z2hwX...`) or percent-encoded (`https%3A%2F%2Fhooks.slack.com...`),
+token stored base64'd (`GH_TOKEN_B64=Z2hwX...`), hex-encoded or percent-encoded (`https%3A%2F%2Fhooks.slack.com...`),
 the decodings gitleaks' `--max-decode-depth` undoes.
 
 Only blobs that start like those encodings are decoded, and a blob is a finding only if what it
@@ -59,17 +59,25 @@ _B64_PREFIXES = tuple(sorted({base64.b64encode(p.encode()).decode()[: len(p) * 4
 _B64_TOKEN = re.compile(r"(?<![A-Za-z0-9+/])((?:" + "|".join(map(re.escape, _B64_PREFIXES)) + r")[A-Za-z0-9+/]{8,1400}={0,2})"
                         r"(?![A-Za-z0-9+/=])")
 _B64_WORDS = tuple(sorted({p.lower() for p in _B64_PREFIXES}))
+_HEX_TOKEN = re.compile(r"(?<![0-9A-Fa-f])((?:" + "|".join(p.encode().hex() for p in _TOKEN_PREFIXES) + r")(?:[0-9a-f]{2}){8,700})"
+                        r"(?![0-9A-Fa-f])", re.I)
+_HEX_WORDS = tuple(p.encode().hex() for p in _TOKEN_PREFIXES)
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _URL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789%._~+-")
 
 
 def encoded_runs(text: str) -> Iterator[tuple[int, int, str]]:
-    """(start, end, decoded text) for base64 blobs that start like a token prefix and for runs with
-    percent escapes: the text a token rule should see in their place."""
+    """(start, end, decoded text) for base64 and hex blobs that start like a token prefix and for runs
+    with percent escapes: the text a token rule should see in their place."""
     for m in near(_B64_TOKEN, text, _B64_WORDS):
         decoded = _decode(m.group(1))
         if decoded is not None:
             yield m.start(1), m.end(1), decoded
+    for m in near(_HEX_TOKEN, text, _HEX_WORDS):
+        try:
+            yield m.start(1), m.end(1), bytes.fromhex(m.group(1)).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            continue
     run_end = 0
     for m in _ESCAPE.finditer(text) if "%" in text else ():
         if m.start() < run_end:

@@ -27,9 +27,12 @@ _BASE_KEYWORD = (r"(?:pass(?:w(?:or)?d|phrase)?|pwd|secret(?:[_.-]?key)?|api[_.-
                  r"private[_.-]?key|auth[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|license[_.-]?key|"
                  r"app[_.-]?key|application[_.-]?key|psk|pre[_.-]?shared[_.-]?key|token|"
                  r"credentials?|(?<![a-z])pw)(?:[_.-]?(?:base|value|string))?")   # factored by first letters: 5x faster
-_OPERATOR = r"[\"']?[ \t]*(?::=|=>|=|:)[ \t]*"
+# `key = v`, `"key": v`, `["key"] = v` (a subscript: PHP's $cfg['password'], os.environ["X"]) and, quoted
+# both sides, `"key", "v"` (a call: Setenv, setProperty, getenv's default)
+_OPERATOR = r"[\"']?\]?[ \t]*(?::=|=>|=|:|(?<=[\"'])[ \t]*,(?=[ \t]*[\"']))[ \t]*"
 _CANDIDATE = re.compile(_BASE_KEYWORD + _OPERATOR)            # run over the lower-cased text: 9x faster than re.I
 _CANDIDATE_I = re.compile(_BASE_KEYWORD + _OPERATOR, re.I)    # for texts whose lower() changes length
+_NAME_LIST = re.compile(r"[A-Za-z_.-]+$")
 _KEY_CHARS = re.compile(r"[A-Za-z0-9_.-]*$")
 # a bare value ends at a space, a quote, `,;&` or a `#` after a space: `#` inside a value is not a
 # comment in .env, .properties or configparser files (`password=wnZS#EhcS` is one value)
@@ -38,6 +41,9 @@ _XML = re.compile(r"(?i)<(?P<key>[\w:.-]*" + KEYWORD + r")>\s*(?P<bare>[^<\s]{1,
 # .NET appSettings / NuGet.Config `<add key="ClearTextPassword" value="..."/>`, Spring `<property name=.. value=..>`
 _XML_PAIR = re.compile(r"(?i)<(?:add|property|entry|param|setting)\s+(?:key|name)\s*=\s*\"(?P<key>[\w:.-]{1,80})\"\s+"
                        r"value\s*=\s*\"(?P<dq>[^\"\n]{1,200})\"")
+# ... and Hibernate's / Java Properties XML's `<property name="connection.password">v</property>`
+_XML_NAMED = re.compile(r"(?i)<(?:property|entry|param|setting)\s+(?:key|name)\s*=\s*\"(?P<key>[\w:.-]{1,80})\"\s*>"
+                        r"\s*(?P<bare>[^<\s]{1,200})\s*</")
 _DIRECTIVE = re.compile(r"(?m)^[ \t]*(?P<key>[A-Za-z][\w.-]{1,60})[ \t]+(?:\"(?P<dq>[^\"\n]{1,200})\"|"
                         r"(?P<bare>[^\s\"'=:#]{1,200}))[ \t]*\r?$")
 _DIRECTIVE_FILE = re.compile(r"\.(conf|cfg|cnf)$|^etc/[^.]*$|(^|/)\.[a-z]+rc$")
@@ -103,12 +109,12 @@ def _assignments(text: str, directives: bool) -> Iterator[tuple[str, int, int, s
     for m in candidates:
         head = _KEY_CHARS.search(text, max(0, m.start() - 100), m.start())
         written = text[m.start():m.end()]
-        key = (head.group(0) if head else "") + written.split("=")[0].split(":")[0].rstrip("\"' \t")
+        key = (head.group(0) if head else "") + re.split(r"[=:,]", written)[0].rstrip("\"'] \t")
         v = _VALUE.match(text, m.end())
-        if v is None:
-            continue
+        if v is None or ("," in written and _NAME_LIST.match(v.group(0).strip("\"'"))):
+            continue   # `"rsa_private_key", "rsa_public_key"` is a list of names, not a call's value
         yield (key, *_trimmed(v))
-    for pattern in (_XML, _XML_PAIR):
+    for pattern in (_XML, _XML_PAIR, _XML_NAMED):
         for m in pattern.finditer(text):
             yield (m.group("key"), *_trimmed(m))
     if directives:

@@ -14,7 +14,8 @@ BINARY = "binary"   # the printable strings of a binary file: self-validating sh
 _CONFIG_EXT = re.compile(r"\.(env(\.[\w.-]+)?|ini|cfg|conf|config|cnf|properties|props|ya?ml|toml|json|xml|"
                          r"sh|bash|zsh|ps1|tf|tfvars|tfstate|hcl|plist|secret|secrets|credentials|npmrc|pypirc)$", re.I)
 _SOURCE_EXT = re.compile(r"\.(py|js|mjs|cjs|ts|rb|php|go|java|kt|cs|scala|pl|rs|swift|groovy|gradle)$", re.I)
-_CONFIG_NAMES = {"dockerfile", "containerfile", "config", "credentials", "secrets", ".env", "env", "settings"}
+_CONFIG_NAMES = {"dockerfile", "containerfile", "config", "credentials", "secrets", ".env", "env", "settings",
+                 "inventory", "hosts"}   # Ansible inventories: `host ansible_ssh_pass=...`
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ def open_storage(config: "Config", metrics: "Metrics | None" = None) -> Storage:
     else:
         from .filesystem import FilesystemStorage
 
-        storage = FilesystemStorage(config.root, fsync=config.fsync)
+        storage = FilesystemStorage(config.root, fsync=config.fsync, max_sessions=config.max_upload_sessions)
     if metrics is not None:
         for name in _TIMED:
             setattr(storage, name, metrics.timed(config.storage, name, getattr(storage, name)))

@@ -46,14 +46,14 @@ def _unlink(path: Path) -> bool:
 class FilesystemStorage(LayoutStorage):
     """The `Storage` interface on a local directory tree."""
 
-    def __init__(self, root: Path, fsync: bool = True):
+    def __init__(self, root: Path, fsync: bool = True, max_sessions: int = 0):
         self.root = Path(root)
         self.fsync = fsync
         self.blobs_root = self.root / "blobs"
         self.repos_root = self.root / "repositories"
         for d in (self.blobs_root, self.repos_root):
             d.mkdir(parents=True, exist_ok=True)
-        self.uploads = UploadDir(self.root / "uploads", fsync)
+        self.uploads = UploadDir(self.root / "uploads", fsync, max_sessions)
         self.lock = GcLock(self.root / "gc.lock")
 
     # --- the layout's primitives ---------------------------------------------------------------

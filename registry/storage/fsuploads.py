@@ -5,6 +5,8 @@ and user. The running hash lives in this process (OpenSSL 3 hash state cannot be
 found on disk after a restart is re-hashed once from its data file, so it stays resumable. The data
 file is later hard-linked into the CAS, so a committed blob is never copied.
 
+At most `max_upload_sessions` sessions are open at once: each costs a folder, two inodes and a
+few hundred bytes of memory for a day, and POSTs in a loop would otherwise fill the disk's inodes.
 The data file is open only while a request writes to it. Holding it open for the session's life
 (24 h by default) gave every idle session a descriptor: a client that opened sessions in a loop
 ran the process out of them (EMFILE), and then no connection could be accepted.
@@ -41,9 +43,10 @@ class _Live:
 class UploadDir:
     """All sessions under one directory; thread-safe for distinct sessions."""
 
-    def __init__(self, root: Path, fsync: bool = True):
+    def __init__(self, root: Path, fsync: bool = True, max_sessions: int = 0):
         self.root = root
         self.fsync = fsync
+        self.max_sessions = max_sessions  # 0: no limit
         root.mkdir(parents=True, exist_ok=True)
         self._live: dict[str, _Live] = {}
         self._mutex = threading.Lock()
@@ -53,8 +56,13 @@ class UploadDir:
         return self.root / upload_id / "data"
 
     def start(self, upload_id: str, repository: str, user: str, algorithm: str) -> Upload:
-        """Create the session directory and its binding record."""
+        """Create the session directory and its binding record; TOOMANYREQUESTS when
+        `max_sessions` are open already (counted on disk: exact for every process on this root,
+        and cheap, since the count stops at the limit)."""
         new_hasher(algorithm)  # rejects unknown algorithms before anything is created
+        if self.max_sessions and self._count_reaches(self.max_sessions):
+            raise RegistryError("TOOMANYREQUESTS", f"{self.max_sessions} upload sessions are open: finish or "
+                                "cancel some first", headers={"Retry-After": "60"})
         session = self.root / upload_id
         session.mkdir()
         info = {"repository": repository, "user": user, "algorithm": algorithm, "created": time.time()}
@@ -140,6 +148,10 @@ class UploadDir:
         else:
             hexdigest = hash_file(self.data_path(upload.id), algorithm).hexdigest()
         return hexdigest, live.upload.offset
+
+    def _count_reaches(self, limit: int) -> bool:
+        with os.scandir(self.root) as entries:
+            return any(n >= limit for n, _ in enumerate(entries, 1))
 
     def remove(self, upload_id: str) -> None:
         """Forget a session and delete whatever is left of it."""

@@ -39,6 +39,8 @@ def _one_line_error(r, *needles: str) -> str:
     ("FROM busybox\nRUN --security=insecure true\n", {}, ["Dockerfile:2", "entitlement security.insecure"]),
     ("FROM busybox\nADD http://[::1 /x\n", {}, ["Dockerfile:2", "Invalid IPv6 URL"]),
     ("FROM busybox\nUSER 99999999999999999999\nRUN true\n", {}, ["Dockerfile:3", "unable to find user 9999"]),
+    # (not a differential case: this Dockerfile makes docker 20.10's dockerd panic)
+    ("ARG A=1\nARG B\n", {}, ["Dockerfile:2", "dockerfile contains no stages to build"]),
     # current BuildKit's linter with error=true (docker 20.10's frontend ignores the directive)
     ("# check=error=true\nFROM busybox as build\nRUN true\n", {}, ["Dockerfile:2", "lint violation found for rules: FromAsCasing"]),
 ])

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import time
 
-from imgtool.containers import names
+import pytest
+
+from imgtool.containers import names, volumes
 from imgtool.containers.logs import JsonFileWriter, LogOptions, read
+from imgtool.errors import ImgtoolError
 
 from .conftest import leftovers, until
 
@@ -125,6 +128,11 @@ def test_names_and_prefixes():
     new = names.new_id()
     assert len(new) == 64 and not new[:12].isdigit()
     assert names.check_name("/kuard") == "kuard"
+    # a name is a directory under the store: a final newline is not a name character (re's $ let it in)
+    for check in (names.check_name, volumes.check_name):
+        with pytest.raises(ImgtoolError, match="invalid characters|Invalid container name"):
+            check("kuard\n")
+    assert not names.is_id("a" * 64 + "\n")
 
 
 def test_detached_with_a_terminal_logs_its_pty(cstore, imgtool):

@@ -170,3 +170,36 @@ def test_pw_suffix_vendor_config_files_and_terraform_state():
                                   "opt/conda/pkgs/openssl-3.0.0/info/test/key.pem"])
 def test_package_manager_caches_are_vendored(path):
     assert filters.allowlisted_path(path)
+
+
+@pytest.mark.parametrize("text, path", [
+    ('os.environ["DB_PASSWORD"] = "{pw}"\n', "app/settings.py"),
+    ("$cfg['Servers'][$i]['password'] = '{pw}';\n", "var/www/config.inc.php"),
+    ('os.Setenv("DB_PASSWORD", "{pw}")\n', "app/main.go"),
+    ('SECRET_KEY = os.getenv("SECRET_KEY", "{pw}")\n', "app/settings.py"),
+    ('System.setProperty("db.password", "{pw}");\n', "app/Main.java"),
+    ('<property name="connection.password">{pw}</property>\n', "app/hibernate.cfg.xml"),
+    ("[web]\nweb1 ansible_host=10.0.0.5 ansible_ssh_pass={pw}\n", "app/ansible/inventory"),
+])
+def test_subscripts_calls_named_properties_and_inventories(text, path):
+    pw = Gen(12).s(15) + "7"   # in the call form a letters-only value is taken for a name (next test)
+    assert [m.secret for m in detect(text.format(pw=pw), Where("file", path))] == [pw]
+
+
+def test_name_lists_and_lookups_are_not_calls():
+    source = Where("file", "app/crypto/__init__.py")
+    assert detect('__all__ = ["rsa_private_key", "rsa_public_key", "dh_private_key", "StorageEncrypted"]\n', source) == []
+    assert detect('form.add("password", "Enter your password")\nx = d.get("token", "")\n', source) == []
+
+
+def test_quoted_mysql_passwords_chpasswd_and_hex_tokens():
+    g = Gen(13)
+    pw, token = g.s(16), g.crc_token("ghp_")
+    history = Where("history", field="history[2].created_by")
+    for line in (f"RUN /bin/sh -c mysql -uroot -p'{pw}' shop < dump.sql", f"RUN /bin/sh -c echo 'root:{pw}' | chpasswd"):
+        assert [m.secret for m in detect(line, history)] == [pw], line
+    for line in ("mysql -uroot -p'$MYSQL_ROOT_PASSWORD' -e 'x'", 'echo "root:${ROOT_PW}" | chpasswd', "echo root:root | chpasswd"):
+        assert detect(f"RUN /bin/sh -c {line}", history) == [], line
+    blob = token.encode().hex()
+    assert [(m.rule_id, m.secret) for m in detect(f"TOKEN_HEX={blob}\n", Where("file", "app/.env"))] == [("github-token", blob)]
+    assert detect(f"SHA={('ghp_' + 'x' * 36).encode().hex()}\n", Where("file", "app/.env")) == []

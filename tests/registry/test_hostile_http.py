@@ -172,3 +172,15 @@ def test_lone_surrogate_escape_is_accepted_and_read_as_go_reads_it(registry, rep
     assert r.headers["Docker-Content-Digest"] == "sha256:" + hashlib.sha256(body).hexdigest()
     index = requests.get(f"{registry.url}/v2/{repo}/referrers/{subject['digest']}").json()
     assert [m["annotations"] for m in index["manifests"]] == [{"note": "\ufffd"}]
+
+
+def test_open_upload_sessions_are_capped_429(make_registry):
+    """Nothing bounded the sessions one client could open: each is a folder and two inodes for a
+    day (upload_ttl), so POSTs in a loop would fill the disk's inodes. Beyond the cap: 429."""
+    reg = make_registry(max_upload_sessions=5)
+    locations = [requests.post(f"{reg.url}/v2/cap/blobs/uploads/").headers["Location"] for _ in range(5)]
+    r = requests.post(f"{reg.url}/v2/cap/blobs/uploads/")
+    assert r.status_code == 429 and error_codes(r) == ["TOOMANYREQUESTS"] and r.headers["Retry-After"]
+    assert requests.delete(reg.url + locations[0]).status_code == 204
+    digest = push_blob(reg.url, "cap", b"fits again")
+    assert requests.head(f"{reg.url}/v2/cap/blobs/{digest}").status_code == 200

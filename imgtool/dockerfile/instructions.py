@@ -16,6 +16,7 @@ from typing import ClassVar, TypeVar
 
 from imgtool.frozen import frozen
 
+from .errors import DockerfileError
 from .mounts import Mount
 from .shell import Lex
 
@@ -302,8 +303,12 @@ class Volume(Instruction):
     paths: tuple[str, ...]
 
     def expand(self, expander: Expander) -> Volume:
-        """Each path is expanded."""
-        return dataclasses.replace(self, paths=tuple(expander.word(p) for p in self.paths))
+        """Each path is expanded; one that comes out empty (`VOLUME ""`, `VOLUME $UNSET`) is
+        refused then, as BuildKit's dispatchVolume does (the parser only sees the words)."""
+        paths = tuple(expander.word(p) for p in self.paths)
+        if any(not p for p in paths):
+            raise DockerfileError("VOLUME specified can not be an empty string")
+        return dataclasses.replace(self, paths=paths)
 
 
 @frozen(kw_only=True)

@@ -203,3 +203,9 @@ def test_quoted_mysql_passwords_chpasswd_and_hex_tokens():
     blob = token.encode().hex()
     assert [(m.rule_id, m.secret) for m in detect(f"TOKEN_HEX={blob}\n", Where("file", "app/.env"))] == [("github-token", blob)]
     assert detect(f"SHA={('ghp_' + 'x' * 36).encode().hex()}\n", Where("file", "app/.env")) == []
+
+
+def test_human_chosen_password_literals_in_source():
+    source = Where("file", "app/db.py")
+    assert [m.secret for m in detect('DB_PASSWORD = "Summer2024!"\n', source)] == ["Summer2024!"]
+    assert detect('CACHE_TOKEN = "Summer2024!"\npassword = "Password1"\n', source) == []

@@ -34,13 +34,16 @@ def _env(items: list[str]) -> list[str]:
 
 def _config(image: str, command, *, name, env, workdir, user, entrypoint, hostname, memory, memory_swap, cpus,
             cpu_shares, pids_limit, network, read_only, volume, mount, publish, publish_all, tty, interactive,
-            rm, log_opt, stop_signal, stop_timeout, label, restart, pull="missing"):
+            rm, log_opt, stop_signal, stop_timeout, label, restart, pull="missing", cap_add=(), cap_drop=(),
+            security_opt=()):
     """Every flag checked and the image resolved before anything is created (docker's order)."""
     from imgtool.containers import mounts, names, ports
     from imgtool.containers.logs import LogOptions
     from imgtool.containers.monitor import hostname_default
     from imgtool.containers.record import Config, now
     from imgtool.containers.restart import parse_policy
+    from imgtool.runtime.capabilities import docker_set
+    from imgtool.runtime.seccomp_profile import from_security_opts
     from imgtool.runtime.signals import parse_signal
     from imgtool.store import Store
 
@@ -64,6 +67,8 @@ def _config(image: str, command, *, name, env, workdir, user, entrypoint, hostna
         if network != "bridge" and (publish or publish_all):
             publish, publish_all = [], False  # docker ignores published ports without a bridge (warns)
         res = from_flags(memory, memory_swap, cpus, cpu_shares, pids_limit)
+        docker_set(list(cap_add), list(cap_drop))  # a bad name fails here, before anything is created
+        seccomp = from_security_opts(list(security_opt))
         wanted_ports = [m for spec in publish for m in ports.parse_publish(spec)]
         wanted_mounts = [mounts.parse_volume(v) for v in volume] + [mounts.parse_mount(m) for m in mount]
         logs = LogOptions.parse(log_opt)
@@ -88,7 +93,8 @@ def _config(image: str, command, *, name, env, workdir, user, entrypoint, hostna
         resources={k: v for k, v in res._asdict().items() if v is not None and k != "unified"},
         ports=[p.to_dict() for p in allocated], exposed=exposed, auto_remove=rm, stop_signal=stop_signal,
         stop_timeout=10 if stop_timeout is None else stop_timeout, log_max_size=logs.max_size,
-        log_max_file=logs.max_file, labels=labels, restart_policy=policy, restart_max=retries)
+        log_max_file=logs.max_file, labels=labels, restart_policy=policy, restart_max=retries, cap_add=list(cap_add),
+        cap_drop=list(cap_drop), seccomp=seccomp)
 
 
 def _image(store, ref: str, pull: str):  # noqa: ANN202 - store.image.Image
@@ -170,6 +176,10 @@ def run(
     tty: bool = typer.Option(False, "-t", "--tty"),
     runtime: Optional[str] = typer.Option(None, "--runtime", help="runc or crun instead of imgtool's runtime"),
     pull: str = typer.Option("missing", "--pull", help="missing (pull an image the store lacks), always, never"),
+    cap_add: List[str] = typer.Option([], "--cap-add", help="Add a capability (SYS_ADMIN, ..., ALL)"),
+    cap_drop: List[str] = typer.Option([], "--cap-drop", help="Drop a capability (CHOWN, ..., ALL)"),
+    security_opt: List[str] = typer.Option([], "--security-opt",
+                                           help="seccomp=unconfined|builtin|PROFILE.json (docker's default profile otherwise)"),
 ) -> None:
     """Run a command in a new container (docker run's flags and exit codes)."""
     if tty and interactive and not detach and not os.isatty(0):
@@ -178,7 +188,8 @@ def run(
         from .runtime import run_with_runtime
 
         return run_with_runtime(runtime, image, command, env, workdir, user, entrypoint, hostname, memory,
-                                memory_swap, cpus, cpu_shares, pids_limit, network, read_only, volume, tty)
+                                memory_swap, cpus, cpu_shares, pids_limit, network, read_only, volume, tty,
+                                cap_add, cap_drop, security_opt)
     with _collector_paused():
         from imgtool.containers import lifecycle, monitor
         from imgtool.containers.restart import Manager
@@ -188,7 +199,7 @@ def run(
                          pids_limit=pids_limit, network=network, read_only=read_only, volume=volume, mount=mount,
                          publish=publish, publish_all=publish_all, tty=tty, interactive=interactive, rm=rm,
                          log_opt=log_opt, stop_signal=stop_signal, stop_timeout=stop_timeout, label=label,
-                         restart=restart, pull=pull)
+                         restart=restart, pull=pull, cap_add=cap_add, cap_drop=cap_drop, security_opt=security_opt)
     rec = lifecycle.create(store, cfg)
     if detach:
         lifecycle.start(store, rec, img)

@@ -25,6 +25,7 @@ METAVARS = {
     "workdir": "DIR", "root": "DIR", "cert_dir": "DIR", "bundle": "DIR", "addr": "HOST:PORT",
     "tail": "N", "files": "N", "network": "MODE", "progress": "auto|plain|rawjson",
     "target": "STAGE", "name": "NAME", "hostname": "NAME", "entrypoint": "CMD", "runtime": "NAME",
+    "cap_add": "CAPABILITY", "cap_drop": "CAPABILITY", "security_opt": "seccomp=PROFILE",
 }
 
 # docker's description of a flag, for options that do not carry their own help (the resource and

@@ -7,12 +7,14 @@ import typer
 
 
 def run_with_runtime(runtime: str, image: str, command, env, workdir, user, entrypoint, hostname, memory,
-                     memory_swap, cpus, cpu_shares, pids_limit, network, read_only, volume, tty) -> None:
+                     memory_swap, cpus, cpu_shares, pids_limit, network, read_only, volume, tty, cap_add, cap_drop,
+                     security_opt) -> None:
     """`run --runtime runc|crun`: the image unpacked to a bundle and run by that runtime, foreground."""
     from imgtool.containers.mounts import parse_volume
     from imgtool.runtime.bundle import Overrides
     from imgtool.runtime.oci_runtime import run_with
     from imgtool.runtime.resources import from_flags
+    from imgtool.runtime.seccomp_profile import from_security_opts
     from imgtool.store import Store
 
     binds = [parse_volume(v) for v in volume]
@@ -21,7 +23,8 @@ def run_with_runtime(runtime: str, image: str, command, env, workdir, user, entr
                    env=[e for e in env if "=" in e], workdir=workdir, user=user, hostname=hostname or None,
                    terminal=tty, read_only=read_only, network="host" if network == "host" else "none",
                    volumes=[(m["source"], m["target"], m["readonly"]) for m in binds if m["type"] == "bind"],
-                   resources=from_flags(memory, memory_swap, cpus, cpu_shares, pids_limit))
+                   resources=from_flags(memory, memory_swap, cpus, cpu_shares, pids_limit), cap_add=list(cap_add),
+                   cap_drop=list(cap_drop), seccomp=from_security_opts(list(security_opt)))
     raise typer.Exit(run_with(runtime, Store.open(), image, ov))
 
 

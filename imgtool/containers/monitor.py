@@ -50,7 +50,8 @@ def spec_for(store: Store, rec: Record, image_config) -> tuple[dict, Overrides]:
     ov = Overrides(args=cfg.args, entrypoint=cfg.entrypoint, env=list(cfg.env), workdir=cfg.workdir, user=cfg.user,
                    hostname=cfg.hostname, terminal=cfg.tty, read_only=cfg.read_only,
                    network="host" if cfg.network == "host" else "none", resources=Resources(**cfg.resources),
-                   cgroups_path=f"imgtool/{cfg.id}")
+                   cgroups_path=f"imgtool/{cfg.id}", cap_add=list(cfg.cap_add), cap_drop=list(cfg.cap_drop),
+                   seccomp=cfg.seccomp)
     spec = runtime_config(image_config, None, ov)
     spec["mounts"] += mounts.to_spec(store, cfg.mounts) + _etc_files(rec)
     netns = _netns_to_join(cfg)

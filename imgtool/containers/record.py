@@ -59,6 +59,9 @@ class Config:
     labels: dict[str, str] = field(default_factory=dict)
     restart_policy: str = "no"  # restart.POLICIES
     restart_max: int = 0  # on-failure's maximum retry count (0: unlimited)
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    seccomp: str | dict[str, Any] = "default"  # bundle.Overrides.seccomp: the profile itself, as docker keeps it
 
 
 @dataclass

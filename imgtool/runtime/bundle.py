@@ -3,7 +3,8 @@
 One function builds the spec for every consumer: `imgtool unpack` writes it into a bundle that runc
 and crun run unchanged, and `imgtool run` / the builder hand the same dict to imgtool's own init with
 their overrides applied. Defaults follow runc's `spec` and docker: masked and read-only paths,
-docker's capability set, no_new_privs, RLIMIT_NOFILE soft and hard at the caller's hard limit (what
+docker's capability set (with --cap-add/--cap-drop) and its default seccomp profile for those
+capabilities (`seccomp_profile.py`), no_new_privs, RLIMIT_NOFILE soft and hard at the caller's hard limit (what
 a container under dockerd, and a RUN under BuildKit, inherits: `ulimit -n` is not 1024).
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 from imgtool.atomicfile import write_bytes
 from imgtool.oci.config import ImageConfig
 
-from . import capabilities, users
+from . import capabilities, seccomp_profile, users
 from .cgroups import Resources
 from .mounts import standard_mounts
 
@@ -47,6 +48,11 @@ class Overrides:
     volumes: list[tuple[str, str, bool]] = field(default_factory=list)  # (host dir, container dir, ro)
     resources: Resources = field(default_factory=Resources)
     cgroups_path: str | None = None
+    cap_add: list[str] = field(default_factory=list)  # docker's names: SYS_ADMIN, CAP_SYS_ADMIN, ALL
+    cap_drop: list[str] = field(default_factory=list)
+    # "default": docker's default profile for the container's capabilities; "unconfined": none;
+    # or a profile (docker's format or runtime-spec's) from --security-opt seccomp=FILE
+    seccomp: str | dict[str, Any] = "default"
 
 
 def user_spec(image: ImageConfig, ov: Overrides) -> str:
@@ -142,7 +148,7 @@ def runtime_config(image: ImageConfig, rootfs: str | Path | None, ov: Overrides 
         env.append(f"HOME={user.home}")
     if ov.hostname and not any(e.startswith("HOSTNAME=") for e in env):
         env.append(f"HOSTNAME={ov.hostname}")
-    caps = list(capabilities.DOCKER_DEFAULT)
+    caps = capabilities.docker_set(ov.cap_add, ov.cap_drop)
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
     if ov.network != "host":
         namespaces.append({"type": "network"})
@@ -170,6 +176,9 @@ def runtime_config(image: ImageConfig, rootfs: str | Path | None, ov: Overrides 
     }
     if ov.cgroups_path:
         spec["linux"]["cgroupsPath"] = ov.cgroups_path
+    if ov.seccomp != "unconfined":
+        profile = seccomp_profile.DEFAULT if ov.seccomp == "default" else ov.seccomp
+        spec["linux"]["seccomp"] = seccomp_profile.resolve(profile, caps)
     return spec
 
 

@@ -6,6 +6,8 @@ are written against it: chown/setuid work, raw sockets work, but no mount, modul
 
 from __future__ import annotations
 
+from imgtool.errors import ImgtoolError
+
 from . import syscalls
 
 NAMES = (
@@ -25,6 +27,31 @@ DOCKER_DEFAULT = (
     "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
     "CAP_AUDIT_WRITE",
 )
+
+
+class CapabilityError(ImgtoolError):
+    """A --cap-add/--cap-drop name that is no capability (docker run's exit code 125)."""
+
+    exit_code = 125
+
+
+def _canonical(name: str, flag: str) -> str:
+    full = name.upper() if name.upper().startswith("CAP_") else "CAP_" + name.upper()
+    if full != "CAP_ALL" and full not in NUMBER:
+        raise CapabilityError(f'invalid {flag}: unknown capability: "{full}"')
+    return full
+
+
+def docker_set(add: list[str], drop: list[str]) -> list[str]:
+    """docker run's capability set (moby's TweakCapabilities): `--cap-add ALL` gives every one but
+    the dropped; `--cap-drop ALL` only the added; else DOCKER_DEFAULT less the dropped, plus the
+    added (an added one wins). Names with or without CAP_, in any case."""
+    adds = [_canonical(n, "CapAdd") for n in add]
+    drops = {_canonical(n, "CapDrop") for n in drop}
+    if "CAP_ALL" in adds:
+        return [n for n in NAMES if n not in drops]
+    base = [] if "CAP_ALL" in drops else [n for n in DOCKER_DEFAULT if n not in drops]
+    return list(dict.fromkeys([*base, *adds]))
 
 
 def last_cap() -> int:

@@ -5,7 +5,9 @@ comparisons and the kernel feature probing are exactly what runc, crun and podma
 `compile` validates the whole profile up front (an unknown action, operator or architecture is an
 error, as runtime-spec requires); `Filter.load` is the last thing before execve, so the init's own
 setup syscalls are not filtered. Unknown syscall names are skipped, as runc does (profiles list
-syscalls of every kernel and architecture).
+syscalls of every kernel and architecture); a name only a sub-architecture has (i386's stime under
+an x86_64 filter) resolves to one of libseccomp's negative pseudo numbers, which it translates for
+that architecture, so its rule is kept, as runc keeps it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ _ACT_KILL_PROCESS, _ACT_KILL_THREAD, _ACT_TRAP = 0x80000000, 0x00000000, 0x00030
 _ACT_ERRNO, _ACT_TRACE, _ACT_LOG, _ACT_ALLOW = 0x00050000, 0x7FF00000, 0x7FFC0000, 0x7FFF0000
 _OPS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4, "SCMP_CMP_GE": 5,
         "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
+_NR_SCMP_ERROR = -1  # seccomp_syscall_resolve_name's "no such syscall"; lower numbers are pseudo syscalls
 _ATTR_CTL_NNP, _ATTR_CTL_TSYNC, _ATTR_CTL_LOG, _ATTR_CTL_SSB = 3, 4, 6, 7
 _FLAGS = {"SECCOMP_FILTER_FLAG_TSYNC": _ATTR_CTL_TSYNC, "SECCOMP_FILTER_FLAG_LOG": _ATTR_CTL_LOG,
           "SECCOMP_FILTER_FLAG_SPEC_ALLOW": _ATTR_CTL_SSB}
@@ -155,8 +158,8 @@ def compile(profile: dict) -> Filter:
                 continue  # libseccomp refuses rules that repeat the default action
             for name in rule.get("names") or []:
                 nr = lib.seccomp_syscall_resolve_name(name.encode())
-                if nr < 0:
-                    continue  # not a syscall of these architectures / this libseccomp
+                if nr == _NR_SCMP_ERROR:
+                    continue  # not a syscall of any architecture this libseccomp knows
                 for cmps in groups:
                     arr = (_ArgCmp * max(1, len(cmps)))(*cmps)
                     ret = lib.seccomp_rule_add_array(ctx, action, nr, len(cmps), arr)

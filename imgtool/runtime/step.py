@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from imgtool.errors import NotFoundError
 from imgtool.frozen import frozen
 from imgtool.layer.layer import Layer
 from imgtool.oci.config import ImageConfig
@@ -246,7 +247,10 @@ def _extract(lowers: list[Path], source: str, dest: Path) -> Path:
         from .resolve import Root
 
         with Root(merged) as root:
-            fd = root.open_file(source.strip("/"), os.O_RDONLY)  # a directory opens too
+            try:
+                fd = root.open_file(source.strip("/"), os.O_RDONLY)  # a directory opens too
+            except (FileNotFoundError, NotADirectoryError):
+                raise NotFoundError(f'--mount source "{source}": not found') from None  # BuildKit's words
             try:
                 if stat.S_ISDIR(os.fstat(fd).st_mode):
                     shutil.copytree(f"/proc/self/fd/{fd}", out, symlinks=True)

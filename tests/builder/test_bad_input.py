@@ -36,6 +36,8 @@ def _one_line_error(r, *needles: str) -> str:
     ("FROM busybox\nCOPY a b /notadir\n", {"a": "", "b": ""}, ["Dockerfile:2", "must be a directory"]),
     ("FROM busybox\nCOPY --chmod=u+q a /a\n", {"a": "a"}, ["Dockerfile:2", "invalid chmod parameter: 'u+q'"]),
     ("FROM busybox\nRUN --mount=type=secret,id=s,uid=app true\n", {}, ["Dockerfile:2", "invalid value app for uid"]),
+    ("FROM busybox AS a\nFROM busybox\nRUN --mount=type=bind,from=a,source=/nope,target=/m true\n", {},
+     ["Dockerfile:3", '--mount source "/nope": not found']),
     ("FROM busybox\nRUN --security=insecure true\n", {}, ["Dockerfile:2", "entitlement security.insecure"]),
     ("FROM busybox\nADD http://[::1 /x\n", {}, ["Dockerfile:2", "Invalid IPv6 URL"]),
     ("FROM busybox\nUSER 99999999999999999999\nRUN true\n", {}, ["Dockerfile:3", "unable to find user 9999"]),

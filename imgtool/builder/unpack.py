@@ -29,8 +29,8 @@ def unpack(raw: IO[bytes], dest: str, make_dest: Callable[[], None], remove: Cal
     False when it is no tar archive, and ADD copies it as a file instead."""
     head = raw.read(512)
     raw.seek(0)
-    kind = archive_kind(head)
-    if kind is None:
+    kind = compression.archive_format(head)
+    if kind in (None, "zip"):  # BuildKit unpacks tar archives only
         return False
     import lzma
     import tarfile
@@ -58,19 +58,6 @@ def unpack(raw: IO[bytes], dest: str, make_dest: Callable[[], None], remove: Cal
 
 class ArchiveError(ImgtoolError):
     """A local archive that reads as one but cannot be unpacked (truncated, corrupt, unwritable)."""
-
-
-def archive_kind(head: bytes) -> str | None:
-    """The compression of a tar archive from its first 512 bytes; None if it is none of them."""
-    if head[:2] == b"\x1f\x8b":
-        return "gzip"
-    if head[:4] == b"\x28\xb5\x2f\xfd":
-        return "zstd"
-    if head[:3] == b"BZh":
-        return "bzip2"
-    if head[:6] == b"\xfd7zXZ\x00":
-        return "xz"
-    return "tar" if len(head) >= 262 and head[257:262] == b"ustar" else None
 
 
 def _replacing(tar: tarfile.TarFile, dest: str, remove: Callable[[str], None]) -> Iterator[tarfile.TarInfo]:

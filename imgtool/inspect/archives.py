@@ -1,5 +1,5 @@
-"""The members of an archive inside a layer: tar (plain, gzip, bzip2, xz), zip (jar, war, whl, apk)
-and single gzip/bzip2/xz files, read in memory with bounded sizes.
+"""The members of an archive inside a layer: tar (plain, gzip, zstd, bzip2, xz), zip (jar, war, whl,
+apk) and single gzip/zstd/bzip2/xz files, read in memory with bounded sizes.
 
 A backup tarball of a home directory or a jar with application.properties ships its secrets as
 surely as a plain file (the Dahlmanns et al. image study recursed into archives for that reason;
@@ -18,23 +18,10 @@ import zipfile
 import zlib
 from typing import Iterator
 
+from imgtool.layer.compression import archive_format
+
 _ERRORS = (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError, lzma.LZMAError, ValueError,
            NotImplementedError, RuntimeError, IndexError)
-
-
-def kind(data: bytes) -> str | None:
-    """The archive format of `data` by its magic bytes, or None."""
-    if data[:4] == b"PK\x03\x04":
-        return "zip"
-    if data[:2] == b"\x1f\x8b":
-        return "gzip"
-    if data[:3] == b"BZh":
-        return "bzip2"
-    if data[:6] == b"\xfd7zXZ\x00":
-        return "xz"
-    if len(data) > 262 and data[257:262] == b"ustar":
-        return "tar"
-    return None
 
 
 def _decompress(data: bytes, fmt: str, budget: int) -> bytes:
@@ -43,6 +30,13 @@ def _decompress(data: bytes, fmt: str, budget: int) -> bytes:
         return d.decompress(data, budget)
     if fmt == "bzip2":
         return bz2.BZ2Decompressor().decompress(data, budget)
+    if fmt == "zstd":
+        import zstandard  # only for an image that holds a zstd archive
+
+        try:
+            return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read(budget)
+        except zstandard.ZstdError as exc:
+            raise ValueError(str(exc)) from None
     return lzma.LZMADecompressor().decompress(data, budget)
 
 
@@ -72,17 +66,17 @@ def _zip(data: bytes, limit: int, budget: int) -> Iterator[tuple[str, bytes]]:
 def members(name: str, data: bytes, limit: int, budget: int) -> Iterator[tuple[str, bytes]]:
     """(member path, content) of every regular file in the archive `data` (named `name` in its
     layer), each at most `limit` bytes, `budget` bytes in all; nothing if `data` is no archive."""
-    fmt = kind(data)
+    fmt = archive_format(data)
     try:
         if fmt == "zip":
             yield from _zip(data, limit, budget)
         elif fmt == "tar":
             yield from _tar(data, limit, budget)
-        elif fmt in ("gzip", "bzip2", "xz"):
+        elif fmt in ("gzip", "zstd", "bzip2", "xz"):
             inner = _decompress(data, fmt, min(limit, budget) + 1)
             if len(inner) > min(limit, budget):
                 return
-            if kind(inner) == "tar":
+            if archive_format(inner) == "tar":
                 yield from _tar(inner, limit, budget)
             else:
                 base = name.rsplit("/", 1)[-1]

@@ -44,12 +44,17 @@ def php_define(text: str, where: Where) -> Iterator[Match]:
             yield _match("php-define-secret", "generic", m.start(3), m.group(3))
 
 
-_SQL = re.compile(r"(?i)\b(?:(?:CREATE|ALTER)\s+(?:USER|ROLE|LOGIN)\b[^;]{0,200}?\bPASSWORD\s*=?\s*|"
-                  r"IDENTIFIED\s+(?:WITH\s+\w+\s+)?BY\s+)(?:E?')([^'\n]{4,128})'")
+# `\040` is how mysql's client writes a space into ~/.mysql_history
+_S, _W = r"(?:\s|\\040)", r"(?:\b|(?<=\\040))"
+_SQL = re.compile(r"(?i)" + _W + r"(?:(?:CREATE|ALTER)" + _S + r"+(?:USER|ROLE|LOGIN)\b[^;]{0,200}?" + _W + "PASSWORD" + _S + r"*=?"
+                  + _S + r"*|IDENTIFIED" + _S + r"+(?:WITH" + _S + r"+\w+" + _S + r"+)?BY" + _S + r"+|"
+                  r"SET" + _S + r"+PASSWORD(?:" + _S + r"+FOR" + _S + r"+\S+?)?" + _S + r"*=" + _S + r"*|"
+                  r"(?<!new )(?-i:PASSWORD|password)" + _S + r"*\(" + _S + r"*)(?:E?')([^'\n]{4,128})'")   # not JS's `new Password(`
 
 
 def sql_password(text: str, where: Where) -> Iterator[Match]:
-    """Passwords set by SQL (init scripts in /docker-entrypoint-initdb.d and migrations)."""
+    """Passwords set by SQL (init scripts in /docker-entrypoint-initdb.d, migrations, the mysql
+    client's history): `IDENTIFIED BY '...'`, `CREATE USER ... PASSWORD '...'`, `PASSWORD('...')`."""
     for m in _SQL.finditer(text):
         if _ok(m.group(1)):
             yield _match("sql-password", "database", m.start(1), m.group(1))
@@ -63,6 +68,69 @@ def redis_conf(text: str, where: Where) -> Iterator[Match]:
     for m in _REDIS.finditer(text):
         if _ok(m.group(2)) and m.group(2) != "foobared":
             yield _match("redis-password", "database", m.start(2), m.group(2))
+
+
+# redis-cli's history keeps `AUTH [user] password` as typed
+_REDIS_AUTH = re.compile(r"(?mi)^[ \t]*AUTH[ \t]+(?:[^\s\"']+[ \t]+)?(\"?)([^\s\"]{4,})\1[ \t]*\r?$")
+
+
+def rediscli_history(text: str, where: Where) -> Iterator[Match]:
+    """`AUTH password` / `AUTH user password` lines of ~/.rediscli_history."""
+    if where.name != ".rediscli_history":
+        return
+    for m in _REDIS_AUTH.finditer(text):
+        if _ok(m.group(2)):
+            yield _match("redis-password", "database", m.start(2), m.group(2))
+
+
+# postfix's smtp_sasl_password_maps source: `[relay]:port user:password` (user may be an address)
+_SASL = re.compile(r"(?m)^[ \t]*\[?[A-Za-z0-9_.-]+\]?(?::[0-9]{1,5})?[ \t]+[^\s:#]+:(\S{4,128})[ \t]*\r?$")
+
+
+def postfix_sasl(text: str, where: Where) -> Iterator[Match]:
+    """The relay credentials of postfix's sasl_passwd (and the *_passwd maps named after it)."""
+    if not re.fullmatch(r"(sasl|smtp|relay)[\w-]*_passwd", where.name):
+        return
+    for m in _SASL.finditer(text):
+        if _ok(m.group(1)):
+            yield _match("postfix-sasl-password", "smtp", m.start(1), m.group(1))
+
+
+# ~/.kaggle/kaggle.json (and ~/.config/kaggle/): the API key is 32 hex digits, so the generic rule calls it a hash
+_KAGGLE = re.compile(r'"username"\s*:\s*"[^"\n]{1,64}"\s*,\s*"key"\s*:\s*"([0-9a-f]{32})"')
+_KAGGLE_KEY = re.compile(r'"key"\s*:\s*"([0-9a-f]{32})"')
+
+
+def kaggle_json(text: str, where: Where) -> Iterator[Match]:
+    """A Kaggle API token: `"key"` in kaggle.json, or kaggle.json's exact `{"username", "key"}` shape elsewhere."""
+    for m in (_KAGGLE_KEY if where.name == "kaggle.json" else _KAGGLE).finditer(text):
+        if not filters.token_placeholder(m.group(1)):
+            yield Match("kaggle-api-key", "kaggle", "critical", m.start(1), m.end(1), m.group(1), "", "high", 85)
+
+
+# .NET configuration keys are `:`-paths (`"Jwt:Key"`, `"Authentication:Google:ClientSecret"`) in
+# secrets.json (dotnet user-secrets) and appsettings*.json; the generic rule's key stops at `:`
+_DOTNET = re.compile(r'"((?:[A-Za-z][\w.-]*:)+([A-Za-z][\w.-]*))"\s*:\s*"([^"\n]{8,200})"')
+_DOTNET_LEAF = re.compile(r'"([A-Za-z][\w.-]*)"\s*:\s*"([^"\n]{8,200})"')
+_DOTNET_FILE = re.compile(r"(?i)^(secrets|appsettings(\.[\w-]+)?)\.json$")
+
+
+def dotnet_settings(text: str, where: Where) -> Iterator[Match]:
+    """`"Section:Key": "..."` in .NET settings JSON; in secrets.json / appsettings*.json also a nested
+    `"Key": "..."` (`"Jwt": {"Key": ...}`): there a bare Key names a signing or encryption key."""
+    found = [(m.group(2), m.start(3), m.group(3)) for m in _DOTNET.finditer(text)]
+    if _DOTNET_FILE.match(where.name):
+        found += [(m.group(1), m.start(2), m.group(2)) for m in _DOTNET_LEAF.finditer(text)]
+    for leaf, start, value in found:
+        if filters.generic_rejects(value) is not None or filters.entropy(value) < 3.0:
+            continue
+        # a bare Key is also a cache or lookup key (`"Cache:Key": "products_list"`): random, or not a secret
+        if key_is_secret(leaf) or (leaf.lower() == "key" and filters.entropy(value) >= 3.5 and _random_mix(value)):
+            yield _match("dotnet-settings-secret", "generic", start, value)
+
+
+def _random_mix(value: str) -> bool:
+    return any(c.isdigit() for c in value) or (any(c.isupper() for c in value) and any(c.islower() for c in value))
 
 
 _MASTER_KEY = re.compile(r"(^|/)config/(master|credentials/[\w.-]+)\.key$")
@@ -139,6 +207,10 @@ CONFIG_RULES = (
     (("define",), php_define),
     (("password", "identified"), sql_password),
     (("requirepass", "masterauth"), redis_conf),
+    (("auth",), rediscli_history),
+    (("",), postfix_sasl),         # name-gated
+    (('"key"',), kaggle_json),
+    (("key", "secret", "pass", "token", "pwd"), dotnet_settings),
     (("secret_key_base",), rails_key_base),
     (("",), rails_master_key),      # path-gated: the file is nothing but the key
     (("",), vault_token_file),

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
+from imgtool.layer.compression import archive_format
+
 from . import archives, keystores
 from .filters import allowlisted_path
 from .keys import KeyInfo
@@ -59,7 +61,7 @@ def strings(data: bytes) -> str:
 def pieces(path: str, data: bytes, limit: int, member: str | None = None, depth: int = 0) -> Iterator[Piece]:
     """The pieces of one file's content (`path` is the layer path; inside archives, the member's)."""
     where = Where(FILE, path)
-    if archives.kind(data) is not None and depth < MAX_DEPTH:
+    if archive_format(data) is not None and depth < MAX_DEPTH:
         descended = False
         for name, content in archives.members(path, data, limit, 4 * limit):
             descended = True

@@ -168,7 +168,8 @@ def kubeconfig(text: str, where: Where) -> Iterator[Match]:
         yield Match("kubeconfig-credential", "kubeconfig", "critical", m.start(2), m.end(2), value, "", "high", 90)
 
 
-_URL = re.compile(r"(?<![\w+.-])([a-zA-Z][a-zA-Z0-9+.-]{1,24})://([^\s:/@'\"`<>(){}\[\]]{0,128}):"
+# `:\/\/`: JSON as PHP's json_encode and some serializers write it (`"postgres:\/\/u:p@h\/db"`)
+_URL = re.compile(r"(?<![\w+.-])([a-zA-Z][a-zA-Z0-9+.-]{1,24}):\\?/\\?/([^\s:/@'\"`<>(){}\[\]]{0,128}):"
                   r"([^\s@/'\"`<>]{1,256})@([A-Za-z0-9_.-]+|\[[0-9a-fA-F:]+\])")
 _DB_SCHEMES = re.compile(r"^(postgres(ql)?|mysql|mariadb|mongodb(\+srv)?|redis|rediss|amqps?|mssql|sqlserver|"
                          r"oracle|cockroachdb|clickhouse|couchdb|cassandra|neo4j|jdbc:.*|[a-z]+\+[a-z]+)$", re.I)
@@ -176,7 +177,7 @@ _DB_SCHEMES = re.compile(r"^(postgres(ql)?|mysql|mariadb|mongodb(\+srv)?|redis|r
 
 def url_credentials(text: str, where: Where) -> Iterator[Match]:
     """`scheme://user:password@host`: .git-credentials lines, database URLs, any URL with a password."""
-    for m in near(_URL, text, ("://",)):
+    for m in near(_URL, text, ("://", ":\\/\\/")):
         user, password = m.group(2), m.group(3)
         if len(password) < 6 or password == user or filters.word_placeholder(password) or filters.placeholder(user + password):
             continue
@@ -200,6 +201,8 @@ _LOGIN_FLAG = re.compile(r"\b(?:(?:docker|podman|buildah|skopeo|nerdctl|oras)\s+
                          r"\bsshpass\s+-p\s*[\"']?([^\s\"'$%][^\s\"']{5,127})")
 _MYSQL_FLAG = re.compile(r"\bmysql(?:dump|admin|sh|import|check)?\b[^\n|;&]*?\s-p(?:'([^'\n$]{6,127})'|\"([^\"\n$]{6,127})\"|"
                          r"([^\s\"'$%-][^\s\"']{5,127}))")
+# redis-cli's `-a PASS` / `--pass PASS` (it warns that the password shows in `ps`, and so in history)
+_REDIS_CLI = re.compile(r"\bredis-cli\b[^\n|;&]*?\s(?:-a|--pass)[ \t]+[\"']?([^\s\"'$%-][^\s\"']{3,127})")
 # `echo 'root:PASS' | chpasswd`: how Dockerfiles set an account's password
 _CHPASSWD = re.compile(r"\becho\s+(?:-e\s+)?[\"']?[a-z_][\w.-]{0,31}:([^\s:\"'$][^\s\"']{3,127})[\"']?\s*\|\s*(?:sudo\s+)?chpasswd\b")
 _HEADER = re.compile(r"(?i)(?:authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|token)\s+|"
@@ -231,7 +234,8 @@ def command_line(text: str, where: Where) -> Iterator[Match]:
         value = m.group(1)
         if filters.generic_rejects(value) is None and not value.startswith(("%", "-")):
             yield Match("command-line-credential", "cli", "high", m.start(1), m.end(1), value, "", "medium", 85)
-    for pattern, words in ((_LOGIN_FLAG, ("login", "sshpass")), (_MYSQL_FLAG, ("mysql",)), (_CHPASSWD, ("chpasswd",))):
+    for pattern, words in ((_LOGIN_FLAG, ("login", "sshpass")), (_MYSQL_FLAG, ("mysql",)), (_CHPASSWD, ("chpasswd",)),
+                           (_REDIS_CLI, ("redis-cli",))):
         for m in near(pattern, text, words):
             group = m.lastindex or 1
             value = m.group(group)
@@ -253,7 +257,7 @@ CONTEXT_RULES = (
     (("_auth", "_password"), npmrc),
     (("password",), pypirc),
     (("kind",), kubeconfig),
-    (("://",), url_credentials),
+    (("://", ":\\/\\/"), url_credentials),
     (("curl", "wget", "--pass", "--http-pass", "--token", "--api-key", "--access-token", "--secret", "authorization",
-      "login", "sshpass", "mysql", "chpasswd", "api-key", "apikey", "-token"), command_line),
+      "login", "sshpass", "mysql", "chpasswd", "redis-cli", "api-key", "apikey", "-token"), command_line),
 )

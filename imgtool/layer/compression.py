@@ -78,6 +78,17 @@ def detect(head: bytes) -> Compression:
     return NONE
 
 
+def archive_format(head: bytes) -> str | None:
+    """What an archive's first bytes (at least 262 for tar) say it is: gzip, zstd, bzip2, xz, zip
+    or tar (ustar), else None. One answer for ADD's auto-extract and the secret scanner's walk
+    into archives, so both agree on what is an archive."""
+    for magic, fmt in ((GZIP_MAGIC, "gzip"), (ZSTD_MAGIC, "zstd"), (b"BZh", "bzip2"),
+                       (b"\xfd7zXZ\x00", "xz"), (b"PK\x03\x04", "zip")):
+        if head.startswith(magic):
+            return fmt
+    return "tar" if head[257:262] == b"ustar" else None
+
+
 class _Guarded(io.RawIOBase):
     """A decompressed stream that fails cleanly on corruption and on bomb-like output."""
 

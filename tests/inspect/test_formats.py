@@ -26,6 +26,24 @@ def test_a_decompression_bomb_costs_at_most_the_budget():
     assert list(archives.members("x.gz", bomb, 1 << 20, 4 << 20)) == []
 
 
+def test_zstd_archives_are_read_as_gzip_ones_are_and_bounded_alike():
+    import tarfile
+
+    import zstandard
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("home/app/.env")
+        info.size = len(b"TOKEN=1\n")
+        tar.addfile(info, io.BytesIO(b"TOKEN=1\n"))
+    zst = zstandard.ZstdCompressor().compress
+    assert list(archives.members("backup.tar.zst", zst(buf.getvalue()), 1 << 20, 1 << 20)) == [
+        ("home/app/.env", b"TOKEN=1\n")]
+    assert list(archives.members("app.env.zst", zst(b"TOKEN=1\n"), 1 << 20, 1 << 20)) == [("app.env", b"TOKEN=1\n")]
+    assert list(archives.members("x.zst", zst(b"\0" * (64 << 20)), 1 << 20, 4 << 20)) == []
+    assert list(archives.members("x.zst", b"\x28\xb5\x2f\xfd" + b"junk" * 20, 1 << 20, 1 << 20)) == []  # corrupt: nothing
+
+
 def test_a_zip_that_lies_about_its_sizes_or_is_cut_short_yields_what_it_can():
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:

@@ -209,3 +209,76 @@ def test_human_chosen_password_literals_in_source():
     source = Where("file", "app/db.py")
     assert [m.secret for m in detect('DB_PASSWORD = "Summer2024!"\n', source)] == ["Summer2024!"]
     assert detect('CACHE_TOKEN = "Summer2024!"\npassword = "Password1"\n', source) == []
+
+
+# second round (2026-12-03): the first round's misses and the home-directory credential files
+
+
+def _found(text: str, path: str) -> list[tuple[str, str]]:
+    return [(m.rule_id, m.secret) for m in detect(text, Where("file", path))]
+
+
+def test_mysql_history_escapes_spaces_as_octal():
+    g = Gen(31)
+    pw, pw2 = g.password(14), g.password(14)
+    history = (f"CREATE\\040USER\\040'app'@'%'\\040IDENTIFIED\\040BY\\040'{pw}';\n"
+               f"SET\\040PASSWORD\\040FOR\\040'bob'@'localhost'\\040=\\040PASSWORD('{pw2}');\n")
+    assert _found(history, "root/.mysql_history") == [("sql-password", pw), ("sql-password", pw2)]
+    decoy = "SELECT\\040PASSWORD('');\nALTER\\040USER\\040x\\040IDENTIFIED\\040BY\\040'${PW}';\nSELECT\\040*\\040FROM\\040identified_by;\n"
+    assert _found("const password = new Password('r0sebud');\n", "app/web/util.js") == []
+    assert _found(decoy, "root/.mysql_history") == []
+
+
+def test_json_escaped_slashes_in_urls():
+    pw = Gen(32).password(14)
+    assert _found(f'{{"dsn": "postgres:\\/\\/app:{pw}@db.internal:5432\\/prod"}}', "app/config/db.json") == [("database-url", pw)]
+    assert _found('{"home": "https:\\/\\/example.com\\/a:b@c", "x": "http:\\/\\/u:$PW@h"}', "app/site.json") == []
+
+
+def test_redis_cli_auth_and_password_flag():
+    g = Gen(33)
+    pw, pw2, pw3 = g.password(14), g.password(14), g.password(14)
+    history = f"PING\nAUTH {pw}\nauth default {pw2}\nKEYS auth*\n"
+    assert _found(history, "root/.rediscli_history") == [("redis-password", pw), ("redis-password", pw2)]
+    assert _found(history, "app/commands.txt") == []       # AUTH lines mean redis only in redis-cli's history
+    assert _found("AUTH\nAUTH <password>\n", "root/.rediscli_history") == []
+    assert _found(f"redis-cli -h cache -a {pw3} ping\n", "root/.bash_history") == [("command-line-credential", pw3)]
+    assert _found("redis-cli -a $REDIS_PASSWORD ping\nredis-cli --askpass\n", "root/.bash_history") == []
+
+
+def test_postfix_sasl_passwd():
+    pw = Gen(34).password(14)
+    line = f"[smtp.example.com]:587 mailer@example.com:{pw}\n"
+    assert _found(line, "etc/postfix/sasl_passwd") == [("postfix-sasl-password", pw)]
+    assert _found(line, "etc/postfix/transport") == []
+    assert _found("smtp_sasl_password_maps = hash:/etc/postfix/sasl_passwd\n", "etc/postfix/main.cf") == []
+
+
+def test_kaggle_api_token():
+    g = Gen(35)
+    key = g.s(32, HEX)
+    doc = json.dumps({"username": "jdoe", "key": key})
+    assert _found(doc, "root/.kaggle/kaggle.json") == [("kaggle-api-key", key)]
+    assert _found(doc, "app/seed/users.json") == [("kaggle-api-key", key)]     # the exact shape, renamed
+    assert _found(json.dumps({"name": "pkg", "key": g.s(32, HEX)}), "app/data/index.json") == []
+    assert _found(json.dumps({"username": "jdoe", "key": "0" * 32}), "root/.kaggle/kaggle.json") == []
+
+
+def test_dotnet_user_secrets_and_appsettings():
+    g = Gen(36)
+    jwt, client, nested = g.s(40), g.s(32), g.s(40)
+    doc = json.dumps({"Jwt:Key": jwt, "Authentication:Google:ClientSecret": client, "Jwt:Issuer": "https://id.example.com"})
+    assert _found(doc, "root/.microsoft/usersecrets/abc/secrets.json") == [("dotnet-settings-secret", jwt),
+                                                                            ("dotnet-settings-secret", client)]
+    assert _found(json.dumps({"Jwt": {"Key": nested, "Issuer": "acme"}}), "app/appsettings.Production.json") \
+        == [("dotnet-settings-secret", nested)]
+    decoy = {"Cache:Key": "products_list", "Jwt:Key": "${JWT_KEY}", "Logging:LogLevel:Default": "Information"}
+    assert _found(json.dumps(decoy), "app/appsettings.json") == []
+    assert _found(json.dumps({"Key": nested}), "app/data/items.json") == []      # a bare Key outside .NET settings
+
+
+def test_generic_rule_in_notes_and_logs_wants_random_values():
+    pw = Gen(37).s(20)
+    assert _found(f"deploy notes\npassword = {pw}\n", "app/notes.txt") == [("generic-secret-assignment", pw)]
+    assert _found(f"2026-12-03 login ok token: {pw}\n", "var/log/app/deploy.log") == [("generic-secret-assignment", pw)]
+    assert _found("password = Summer2024!\nkey = value\ntoken: see the wiki page\n", "app/notes.txt") == []

@@ -117,7 +117,9 @@ def test_specific_rules_beat_the_generic_one_on_the_same_span():
 def test_generic_rule_is_gated_to_configuration_and_quoted_literals():
     pw = Gen(5).password(18)
     assert rules(f"password: {pw}\n", CONFIG) == ["generic-secret-assignment"]
-    assert rules(f"password = {pw}\n", TEXT) == []
+    # notes and logs: a random value only (3,691 real .txt/.log files on the dev machine: no hit at 3.5 bits)
+    assert rules(f"password = {pw}\n", TEXT) == ["generic-secret-assignment"]
+    assert rules("password = Summer2024!\n", TEXT) == []
     assert rules(f'password = "{pw}"\n', SOURCE) == ["generic-secret-assignment"]
     assert rules(f"password = {pw}\n", SOURCE) == []
     assert rules(f"TOKEN_URL={pw}\nmax_tokens: {pw}\n", CONFIG) == []

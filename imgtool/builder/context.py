@@ -145,12 +145,14 @@ class Tree:
                 raise ContextError(f"{what}: not found (excluded by .dockerignore)")
             return [Selected(resolved, os.stat(self.root / resolved) if resolved else os.stat(self.root), rel)]
         try:
-            matches = [Selected(r, st, named) for r, st, named in self._glob(rel.split("/"), "")]
+            matches = [Selected(r, st, named) for r, st, named in self._glob(rel.split("/"), "", what)]
         except DockerfileError as exc:
             raise ContextError(f"{what}: {exc}") from None
         return sorted(matches, key=lambda s: s.rel)
 
-    def _glob(self, parts: list[str], prefix: str) -> Iterator[tuple[str, os.stat_result, str]]:
+    def _glob(self, parts: list[str], prefix: str, what: str) -> Iterator[tuple[str, os.stat_result, str]]:
+        """Wildcard matches of `parts` below `prefix`; `what` (the Dockerfile line and instruction)
+        starts any error, so a match that is a dangling or escaping link names the line."""
         head, rest = parts[0], parts[1:]
         base = self.root / prefix if prefix else self.root
         if has_magic(head):
@@ -171,11 +173,11 @@ class Tree:
                 continue
             named = rel
             if stat.S_ISLNK(st.st_mode):
-                rel = self._resolve(rel, rel)
+                rel = self._resolve(rel, f"{what}: {rel}")
                 st = os.stat(self.root / rel)
             if rest:
                 if stat.S_ISDIR(st.st_mode):
-                    yield from self._glob(rest, rel)
+                    yield from self._glob(rest, rel, what)
             else:
                 yield rel, st, named
 

@@ -31,6 +31,8 @@ def _one_line_error(r, *needles: str) -> str:
     ("FROM busybox\nCOPY --chown=nobody-here a /a\n", {"a": "a"}, ["Dockerfile:2", "nobody-here"]),
     ("FROM busybox\nRUN true\nCOPY ../x /x\n", {}, ["Dockerfile:3", "outside the build context"]),
     ("FROM busybox\nCOPY link /x\n", {"link": None}, ["Dockerfile:2", "outside the build context"]),
+    # a wildcard match that is such a link (or a dangling one) names the line too
+    ("FROM busybox\nCOPY l* /x/\n", {"link": None}, ["Dockerfile:2", "COPY l*: link: symlink", "outside"]),
     ("FROM busybox\nRUN --mount=type=secret,id=k,required=true cat /run/secrets/k\n", {}, ["Dockerfile:2", "secret k"]),
     ("FROM busybox\nFOO bar\n", {}, ["Dockerfile:2", "unknown instruction"]),
     ("FROM busybox\nCOPY a b /notadir\n", {"a": "", "b": ""}, ["Dockerfile:2", "must be a directory"]),

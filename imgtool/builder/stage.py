@@ -207,10 +207,14 @@ def _empty(session: Session, state: State):  # noqa: ANN202 - cache.Record
 
 
 def _check_signal(value: str, filename: str, line: int) -> None:
+    """A STOPSIGNAL the runtime could not send is refused at build time, as BuildKit's
+    signal.ParseSignal does; that includes 0, which it rejects though it parses as a number."""
     from imgtool.runtime.signals import parse_signal
 
     try:
-        parse_signal(value)
+        number = parse_signal(value)
     except ImgtoolError:
-        raise BuildError(f"{filename}:{line}: STOPSIGNAL {value}: invalid signal") from None
+        number = 0
+    if number == 0:
+        raise BuildError(f"{filename}:{line}: STOPSIGNAL {value}: invalid signal")
 

@@ -170,7 +170,8 @@ def kubeconfig(text: str, where: Where) -> Iterator[Match]:
 
 # `:\/\/`: JSON as PHP's json_encode and some serializers write it (`"postgres:\/\/u:p@h\/db"`)
 _URL = re.compile(r"(?<![\w+.-])([a-zA-Z][a-zA-Z0-9+.-]{1,24}):\\?/\\?/([^\s:/@'\"`<>(){}\[\]]{0,128}):"
-                  r"([^\s@/'\"`<>]{1,256})@([A-Za-z0-9_.-]+|\[[0-9a-fA-F:]+\])")
+                  r"([^\s/'\"`<>]{1,256})@([A-Za-z0-9_.-]+|\[[0-9a-fA-F:]+\])")   # the last `@` ends it, as urllib reads it
+_TEMPLATE_START = re.compile(r"^(\$|%[A-Za-z_{(])")   # `$DB_PASS`, `%DB_PASS%`, `%(pw)s`; not a random `%6R...`
 _DB_SCHEMES = re.compile(r"^(postgres(ql)?|mysql|mariadb|mongodb(\+srv)?|redis|rediss|amqps?|mssql|sqlserver|"
                          r"oracle|cockroachdb|clickhouse|couchdb|cassandra|neo4j|jdbc:.*|[a-z]+\+[a-z]+)$", re.I)
 
@@ -181,7 +182,7 @@ def url_credentials(text: str, where: Where) -> Iterator[Match]:
         user, password = m.group(2), m.group(3)
         if len(password) < 6 or password == user or filters.word_placeholder(password) or filters.placeholder(user + password):
             continue
-        if password.startswith("$") or password.startswith("%"):
+        if _TEMPLATE_START.match(password):
             continue
         if where.name == ".git-credentials":
             rule, category = "git-credentials", "git"

@@ -282,3 +282,12 @@ def test_generic_rule_in_notes_and_logs_wants_random_values():
     assert _found(f"deploy notes\npassword = {pw}\n", "app/notes.txt") == [("generic-secret-assignment", pw)]
     assert _found(f"2026-12-03 login ok token: {pw}\n", "var/log/app/deploy.log") == [("generic-secret-assignment", pw)]
     assert _found("password = Summer2024!\nkey = value\ntoken: see the wiki page\n", "app/notes.txt") == []
+
+
+def test_url_passwords_with_a_raw_at_sign_or_a_leading_percent():
+    g = Gen(38)
+    at, pct = g.s(5) + "@" + g.s(9), "%6R^." + g.s(11)
+    for pw in (at, "@" + g.s(14), pct):
+        assert _found(f'url = "postgresql://svc:{pw}@pg:5432/svc"\n', "app/settings.toml") == [("database-url", pw)], pw
+    for decoy in ("%DB_PASS%", "%(password)s", "$DB_PASS"):
+        assert _found(f'url = "postgresql://svc:{decoy}@pg:5432/svc"\n', "app/settings.toml") == [], decoy

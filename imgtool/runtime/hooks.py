@@ -35,7 +35,17 @@ def run(spec: dict, kind: str, state: dict, default_env: list[str] | None = None
             raise HookError(f"{where}: {exc.strerror}") from None
         if proc.returncode != 0:
             detail = proc.stderr.decode(errors="replace").strip().splitlines()
-            raise HookError(f"{where}: exited with {proc.returncode}" + (f": {detail[-1]}" if detail else ""))
+            raise HookError(f"{where}: {_status(proc.returncode)}" + (f": {detail[-1]}" if detail else ""))
+
+
+def _status(returncode: int) -> str:
+    """A failed hook's status; a signal reads as Go's ExitError does ("signal: bad system call",
+    which runc's seccomp.bats matches), not Python's negative returncode."""
+    if returncode > 0:
+        return f"exited with {returncode}"
+    import _signal  # built in: importable after pivot_root (startContainer hooks), unlike signal.py
+
+    return f"signal: {(_signal.strsignal(-returncode) or f'signal {-returncode}').lower()}"
 
 
 def has(spec: dict, *kinds: str) -> bool:

@@ -2,8 +2,8 @@
 
 Order (runc's): rlimits, namespaces, [createRuntime hooks in the parent], private propagation, rootfs
 mount, spec mounts, /dev, createContainer hooks, pivot_root, console, sysctl, masked and read-only
-paths, read-only root, hostname, HOME, user + capabilities, no_new_privs, cwd, [wait for start],
-startContainer hooks, seccomp, exec. Nothing here returns: the child execs or `os._exit`s,
+paths, read-only root, hostname, HOME, user + capabilities, no_new_privs, cwd, seccomp, [wait for
+start], startContainer hooks, exec. Nothing here returns: the child execs or `os._exit`s,
 reporting failures on the report pipe. The process steps (process.py) are shared with `exec`,
 which runs a further process in a running container.
 """
@@ -247,6 +247,9 @@ def run_init(spec: dict, plan: Plan, go: int, report: int, namespaces) -> None:
         exe = lookpath(proc["args"][0], proc.get("env") or [])
         setup.send("stubs", setup.fs.stubs)
         close_fds({report}, plan.preserve_fds)
+        if flt is not None:  # runc loads it before `start` too: startContainer hooks run under it
+            flt.load()
+            flt = None
         setup.send("ready", os.getpid())
         if fifo >= 0:
             wfd = os.open(f"/proc/self/fd/{fifo}", os.O_WRONLY | os.O_CLOEXEC)  # blocks until `start`

@@ -73,20 +73,17 @@ class Namespaces:
     def enter(self) -> None:
         """In the child: setns into every joined namespace but pid (already done), then unshare the
         new ones except pid."""
-        for kind, fd in sorted(self.joins, key=lambda j: _JOIN_ORDER.index(j[0])):
-            if kind != "pid":
-                syscalls.setns(fd, FLAGS[kind])
+        self._join_around_user(skip="pid")
         if self.new & ~syscalls.CLONE_NEWPID:
             self._unshare(self.new & ~syscalls.CLONE_NEWPID)
 
     def enter_owned(self, request_maps) -> bool:
-        """In the init, with a user namespace: join the given namespaces (user first, with host
-        privileges), unshare the new user namespace and have the parent map it (`request_maps()`
-        returns once it has), become root of the new or joined one, then unshare the rest. Returns whether a PID
+        """In the init, with a user namespace: join the given namespaces (`_join_around_user`),
+        unshare the new user namespace and have the parent map it (`request_maps()` returns once
+        it has), become root of the new or joined one, then unshare the rest. Returns whether a PID
         namespace is involved, so that only a child of ours can be the container's PID 1 (the
         caller clones it with CLONE_PARENT, as runc's stage 2)."""
-        for kind, fd in sorted(self.joins, key=lambda j: _JOIN_ORDER.index(j[0])):
-            syscalls.setns(fd, FLAGS[kind])
+        self._join_around_user()
         if self.new & syscalls.CLONE_NEWUSER:
             syscalls.unshare(syscalls.CLONE_NEWUSER)
             syscalls.prctl(syscalls.PR_SET_DUMPABLE, 1)  # the parent writes our /proc/PID/uid_map
@@ -98,6 +95,21 @@ class Namespaces:
         if rest:
             self._unshare(rest)
         return bool(rest & syscalls.CLONE_NEWPID) or self.pid_fd is not None
+
+    def _join_around_user(self, skip: str = "") -> None:
+        """runc's nsexec order: every namespace but user while still host root (one the container's
+        user namespace does not own, such as a host-made netns, is only joinable then), then user,
+        then those that refused with EPERM (a namespace owned by that user namespace)."""
+        joins = sorted((j for j in self.joins if j[0] != skip), key=lambda j: _JOIN_ORDER.index(j[0]))
+        refused = []
+        for kind, fd in joins:
+            if kind != "user":
+                try:
+                    syscalls.setns(fd, FLAGS[kind])
+                except PermissionError:
+                    refused.append((kind, fd))
+        for kind, fd in [j for j in joins if j[0] == "user"] + refused:
+            syscalls.setns(fd, FLAGS[kind])
 
     def close(self) -> None:
         """Close the namespace fds (the parent, once the child has them)."""

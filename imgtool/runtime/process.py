@@ -80,7 +80,8 @@ def prepare_process(proc: dict, flt):
     seccomp filter (`compile_seccomp`) still to load, or None if it was loaded here.
 
     Without no_new_privs the filter is loaded here, while CAP_SYS_ADMIN is still held (the kernel
-    requires one or the other); with it, as late as possible (runc's order).
+    requires one or the other); with it, by the caller as late as it can (runc's order: before
+    waiting for `start`, so startContainer hooks run under it).
     """
     default_home(proc)
     if "oomScoreAdj" in proc:

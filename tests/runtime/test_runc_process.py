@@ -54,6 +54,22 @@ def test_home_defaults_from_passwd_and_start_container_hook_gets_process_env(run
     runc.ok("kill", c, "KILL")
 
 
+def test_start_container_hook_runs_under_the_seccomp_filter(runc, bundle):
+    """runc loads the filter before waiting for `start` (seccomp.bats "startContainer hook"), with
+    or without no_new_privs, so a hook in the container is confined as its process will be."""
+    def edit(spec, nnp):
+        spec["process"]["noNewPrivileges"] = nnp
+        spec["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                                    "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL"}]}
+        spec["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "mkdir /tmp/hook"]}]}
+
+    for nnp in (True, False):
+        proc = runc("run", "--bundle", bundle(["true"], lambda s: edit(s, nnp)), cid())
+        err = proc.stderr.decode()
+        assert proc.returncode != 0, (nnp, err)
+        assert "error running startContainer hook #0: /bin/sh: signal: bad system call" in err, (nnp, err)
+
+
 def test_failing_hook_is_named_in_runcs_words(runc, bundle):
     def edit(spec):
         spec["hooks"] = {"createRuntime": [{"path": "/bin/true"}, {"path": "/bin/false"}]}

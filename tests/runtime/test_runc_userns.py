@@ -128,6 +128,30 @@ def test_join_user_namespace_by_path(runc, ubundle):
     runc.ok("kill", holder, "KILL")
 
 
+def test_join_a_namespace_the_user_namespace_does_not_own(runc, ubundle):
+    """runc joins every other namespace before the user one (userns.bats "wrong userns owner"): the
+    host's network namespace, which the container's user namespace does not own, can be joined."""
+    holder = cid()
+    runc.ok("run", "-d", "--bundle", ubundle(SLEEPER), holder)
+    pid = runc.state(holder)["pid"]
+
+    def join(spec):
+        kept = [n for n in spec["linux"]["namespaces"] if n["type"] not in ("user", "network")]
+        spec["linux"]["namespaces"] = kept + [{"type": "user", "path": f"/proc/{pid}/ns/user"},
+                                              {"type": "network", "path": f"/proc/{os.getpid()}/ns/net"}]
+        del spec["linux"]["uidMappings"], spec["linux"]["gidMappings"]
+        spec["mounts"] = [{"destination": m["destination"], "type": "bind", "source": "/sys", "options": ["rbind"]}
+                          if m["type"] == "sysfs" else m for m in spec["mounts"]]  # no sysfs of an unowned netns
+
+    show = ["sh", "-c", "readlink /proc/self/ns/net; readlink /proc/self/ns/user"]
+    c = cid()
+    runc.ok("run", "-d", "--bundle", ubundle(SLEEPER, join), c)
+    want = [os.readlink("/proc/self/ns/net"), os.readlink(f"/proc/{pid}/ns/user")]
+    assert runc.ok("exec", c, *show).split() == want  # exec joins in the same order
+    runc.ok("kill", c, "KILL")
+    runc.ok("kill", holder, "KILL")
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda s: s["linux"].update(namespaces=[n for n in s["linux"]["namespaces"] if n["type"] != "user"]),
      b"user namespace mappings specified, but user namespace isn't enabled in the config"),

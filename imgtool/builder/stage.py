@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable
 
 from imgtool import dockerfile as df
@@ -206,15 +207,22 @@ def _empty(session: Session, state: State):  # noqa: ANN202 - cache.Record
     return Record(None, session.created(state, runs=False))
 
 
+_GO_ATOI = re.compile(r"[+-]?[0-9]+")
+
+
 def _check_signal(value: str, filename: str, line: int) -> None:
-    """A STOPSIGNAL the runtime could not send is refused at build time, as BuildKit's
-    signal.ParseSignal does; that includes 0, which it rejects though it parses as a number."""
+    """A STOPSIGNAL is checked as BuildKit's signal.ParseSignal does: whatever Go's Atoi reads
+    (a sign, digits, int64 range: `-1`, `+5`, `007`) is accepted unless it is 0, kept as written;
+    anything else (a number out of that range too) must be a signal name."""
     from imgtool.runtime.signals import parse_signal
 
-    try:
-        number = parse_signal(value)
-    except ImgtoolError:
-        number = 0
+    if _GO_ATOI.fullmatch(value):
+        number = int(value) if -2**63 <= int(value) < 2**63 else 0  # out of Atoi's range: no name either
+    else:
+        try:
+            number = parse_signal(value)
+        except ImgtoolError:
+            number = 0
     if number == 0:
         raise BuildError(f"{filename}:{line}: STOPSIGNAL {value}: invalid signal")
 

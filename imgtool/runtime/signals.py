@@ -20,9 +20,13 @@ def _realtime(name: str) -> int | None:
 
 def parse_signal(text: str | int) -> int:
     """'TERM', 'SIGKILL', '9', 'SIGRTMIN+3' -> signal number; anything else is an error (runc's
-    parseSignal; the real-time names are docker's, which STOPSIGNAL and `docker kill -s` accept)."""
-    if isinstance(text, int) or (str(text).isascii() and str(text).isdigit()):
-        return int(text)
+    parseSignal; the real-time names are docker's, which STOPSIGNAL and `docker kill -s` accept).
+    A number is read as Go's Atoi reads it, so '+5' and '007' work: the builder keeps a STOPSIGNAL
+    written so, as docker does, and stopping that image must not then fail. Negative numbers are
+    no signal."""
+    number = str(text).removeprefix("+")
+    if isinstance(text, int) or (number.isascii() and number.isdigit()):
+        return int(number)
     name = str(text).upper().removeprefix("SIG")
     number = _realtime(name)
     if number is not None:

@@ -36,6 +36,7 @@ def _one_line_error(r, *needles: str) -> str:
     ("FROM busybox\nRUN --mount=type=secret,id=k,required=true cat /run/secrets/k\n", {}, ["Dockerfile:2", "secret k"]),
     ("FROM busybox\nFOO bar\n", {}, ["Dockerfile:2", "unknown instruction"]),
     ("FROM busybox\nSTOPSIGNAL 0\n", {}, ["Dockerfile:2", "STOPSIGNAL 0: invalid signal"]),
+    ("FROM busybox\nSTOPSIGNAL 9223372036854775808\n", {}, ["Dockerfile:2", "invalid signal"]),
     ("FROM busybox\nCOPY a b /notadir\n", {"a": "", "b": ""}, ["Dockerfile:2", "must be a directory"]),
     ("FROM busybox\nCOPY --chmod=u+q a /a\n", {"a": "a"}, ["Dockerfile:2", "invalid chmod parameter: 'u+q'"]),
     ("FROM busybox\nRUN --mount=type=secret,id=s,uid=app true\n", {}, ["Dockerfile:2", "invalid value app for uid"]),

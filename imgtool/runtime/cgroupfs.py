@@ -65,6 +65,16 @@ def _rmdir_tree(path: str) -> None:
     os.rmdir(path)
 
 
+def frozen(dirs: dict[str, str]) -> bool:
+    """Whether a cgroup (controller -> directory, as `Cgroup.dirs`) is frozen or freezing: v1
+    freezer.state, else v2 cgroup.freeze; False where it has neither."""
+    path = f"{dirs['freezer']}/freezer.state" if "freezer" in dirs else f"{dirs.get('', '/nonexistent')}/cgroup.freeze"
+    try:
+        return _read(path).strip() in ("FROZEN", "FREEZING", "1")
+    except OSError:
+        return False
+
+
 class Cgroup:
     """One container's cgroup: a directory per v1 hierarchy (by controller), or one v2 directory ('')."""
 

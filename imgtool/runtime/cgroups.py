@@ -20,7 +20,7 @@ import math
 import os
 from collections import namedtuple
 
-from .cgroupfs import Cgroup, CgroupError, write  # noqa: F401  (CgroupError: the name callers catch)
+from .cgroupfs import Cgroup, CgroupError, frozen, write  # noqa: F401  (CgroupError: the name callers catch)
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "cpuset", "freezer", "devices", "blkio")
@@ -182,6 +182,8 @@ def create(path: str, res: Resources, devices: tuple[str, ...] | None = DEFAULT_
         for ctl, mnt in _v1_mounts().items():
             parent = "/" if path.startswith("/") else own.get("" if ctl == "unified" else ctl, "/")
             dirs[ctl] = os.path.normpath(os.path.join(mnt, parent.lstrip("/"), path.lstrip("/")))
+    if frozen(dirs):  # a process joining it would hang (D state) until someone thaws it: runc refuses
+        raise CgroupError("container's cgroup unexpectedly frozen")
     made = tuple(p for d in dirs.values() for p in _ancestors(d) if not os.path.exists(p))
     cg = Cgroup(dirs, unified, made)
     try:

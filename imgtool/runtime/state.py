@@ -160,13 +160,9 @@ class Container:
 
     def paused(self) -> bool:
         """Frozen by `pause`: v1 freezer.state, or v2 cgroup.freeze."""
-        dirs = self.cgroup_doc.get("dirs") or {}
-        path = f"{dirs['freezer']}/freezer.state" if "freezer" in dirs else f"{dirs.get('', '/nonexistent')}/cgroup.freeze"
-        try:
-            with open(path) as f:
-                return f.read().strip() in ("FROZEN", "FREEZING", "1")
-        except OSError:
-            return False
+        from .cgroupfs import frozen
+
+        return frozen(self.cgroup_doc.get("dirs") or {})
 
     def status(self) -> str:
         """runtime-spec status: created (waiting on the FIFO), running, paused or stopped."""

@@ -323,3 +323,25 @@ def test_start_of_an_init_that_ran_and_was_reaped_at_once_succeeds(runc, bundle)
                           capture_output=True, text=True, timeout=60)
     assert (proc.returncode, proc.stdout) == (0, "exit 0\n"), proc.stderr
     assert runc.state(c)["status"] == "stopped"
+
+
+def test_create_refuses_a_pre_existing_frozen_cgroup_and_leaves_it(runc, bundle):
+    c = cid()
+    rel = f"/imgtool-test/{c}"
+    if is_unified():
+        directory, knob, value = f"/sys/fs/cgroup{rel}", "cgroup.freeze", "1"
+    else:
+        directory, knob, value = f"/sys/fs/cgroup/freezer{rel}", "freezer.state", "FROZEN"
+    os.makedirs(directory)
+    try:
+        with open(f"{directory}/{knob}", "w") as f:
+            f.write(value)
+        b = bundle(["true"], edit=lambda s: s["linux"].__setitem__("cgroupsPath", rel))
+        # the init would join the frozen cgroup and hang in D state (runc's factory refuses first)
+        proc = runc("create", "--bundle", b, c, timeout=30)
+        assert proc.returncode == 1 and b"container's cgroup unexpectedly frozen" in proc.stderr, proc.stderr
+        assert runc("state", c).returncode == 1 and os.path.isdir(directory)  # the caller's cgroup is left
+    finally:
+        with open(f"{directory}/{knob}", "w") as f:
+            f.write("0" if is_unified() else "THAWED")
+        os.rmdir(directory)

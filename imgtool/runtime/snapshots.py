@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import stat
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -282,3 +283,39 @@ def spread(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def copy_out(lowers: list[Path], source: str, dest: Path) -> Path:
+    """Copy one directory or file of the layered filesystem `lowers` (top first) to `dest`, which
+    must not exist yet; returns `dest`. A RUN --mount=type=bind,from= source: BuildKit mounts
+    that stage's own tree, so owners, modes and links are kept (`cp -a`, as the full-copy
+    snapshots are made), and `source` is resolved inside the stage (its links never reach the host)."""
+    merged = dest.with_name(dest.name + ".merged")
+    merged.mkdir()
+
+    def job() -> None:
+        if len(lowers) == 1:
+            os.rmdir(merged)
+            os.symlink(lowers[0], merged)
+        else:
+            mount_overlay(lowers, None, None, merged)
+        from .resolve import Root
+
+        with Root(merged) as root:
+            try:
+                fd = root.open_file(source.strip("/"), os.O_RDONLY)  # a directory opens too
+            except (FileNotFoundError, NotADirectoryError):
+                raise ImgtoolError(f'--mount source "{source}": not found') from None  # BuildKit's words
+            try:
+                # cp reaches our fd through our pid (its own /proc/self is cp's): a directory's
+                # contents through the fd's path, a file by dereferencing the fd link
+                path = f"/proc/{os.getpid()}/fd/{fd}"
+                src = [f"{path}/."] if stat.S_ISDIR(os.fstat(fd).st_mode) else ["-L", path]
+                done = subprocess.run(["cp", "-a", *src, str(dest)], capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise ImgtoolError(f'--mount source "{source}": {done.stderr.strip()}')
+            finally:
+                os.close(fd)
+
+    in_private_mounts(job)
+    return dest

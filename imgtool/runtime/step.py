@@ -14,14 +14,12 @@ import dataclasses
 import os
 import secrets as _secrets
 import shutil
-import stat
 import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imgtool.errors import NotFoundError
 from imgtool.frozen import frozen
 from imgtool.layer.layer import Layer
 from imgtool.oci.config import ImageConfig
@@ -34,7 +32,7 @@ from .cgroups import Resources, is_unified
 from .container import Container, ExitStatus, confirm_exec, spawn
 from .init import Plan
 from . import whiteouts
-from .snapshots import Snapshots, _dirname, in_private_mounts, mount_overlay, spread
+from .snapshots import Snapshots, _dirname, copy_out, in_private_mounts, mount_overlay, spread
 
 
 @dataclass
@@ -201,7 +199,7 @@ def _spec_mounts(mounts: tuple[Mount, ...], scratch: Path) -> tuple[list[dict], 
         elif isinstance(m, Snapshot):
             lowers = list(m.lowers)
             if m.source.strip("/"):
-                lowers = [_extract(lowers, m.source, temp())]
+                lowers = [copy_out(lowers, m.source, temp() / "copy")]
             if not lowers:
                 lowers = [temp()]
             if len(lowers) == 1 and (m.readonly or not lowers[0].is_dir()):
@@ -230,37 +228,6 @@ def _name_service_files(base: Path, hostname: str) -> list[tuple[str, str, bool]
         resolv.chmod(0o644)
         files.append((str(resolv), "/etc/resolv.conf", True))
     return [*files, (str(hosts), "/etc/hosts", True)]
-
-
-def _extract(lowers: list[Path], source: str, dest: Path) -> Path:
-    """A copy of one directory or file of a layered filesystem (overlay-mounted in a private namespace)."""
-    merged = dest / "merged"
-    merged.mkdir()
-    out = dest / "copy"
-
-    def job() -> None:
-        if len(lowers) == 1:
-            os.rmdir(merged)
-            os.symlink(lowers[0], merged)
-        else:
-            mount_overlay(lowers, None, None, merged)
-        from .resolve import Root
-
-        with Root(merged) as root:
-            try:
-                fd = root.open_file(source.strip("/"), os.O_RDONLY)  # a directory opens too
-            except (FileNotFoundError, NotADirectoryError):
-                raise NotFoundError(f'--mount source "{source}": not found') from None  # BuildKit's words
-            try:
-                if stat.S_ISDIR(os.fstat(fd).st_mode):
-                    shutil.copytree(f"/proc/self/fd/{fd}", out, symlinks=True)
-                else:  # `--mount=type=bind,from=img,source=/etc/passwd`: a file
-                    shutil.copy2(f"/proc/self/fd/{fd}", out)
-            finally:
-                os.close(fd)
-
-    in_private_mounts(job)
-    return out
 
 
 def run_step(store: Store, image: ImageConfig, lowers: list[Path], step: Step,
